@@ -1,0 +1,15 @@
+# One image for the Python services (api, worker, beat, flower); docker-compose.yml picks the command.
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY backend ./backend
+COPY workers ./workers
+COPY seed ./seed
+COPY graphql ./graphql
+RUN pip install ".[deploy]" \
+ && useradd --system --uid 10001 --home /app heracles \
+ && chown -R heracles /app
+USER heracles
+EXPOSE 8000
+CMD ["uvicorn", "--factory", "backend.api.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]

@@ -1,0 +1,68 @@
+# Heracles developer commands. `make help` lists them; the quickstart is `make demo` + `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HERACLES := $(BIN)/heracles
+# The test stack's settings (own ports and state folder), for the test-* targets.
+TEST_ENV := set -a && source tests/stack.env && set +a &&
+
+.PHONY: help prereqs install up down status demo smoke lint fmt test test-up test-down schema compose-check clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+prereqs: ## Check system packages (Java 17, Maven, redis-server, ...); as root, install them
+	@bash infra/prereqs.sh
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: prereqs $(VENV)/.installed ## Create .venv with Heracles and its dev tools
+
+up: install ## Start Neo4j, Redis, Celery worker + beat and the API (dev stack)
+	$(HERACLES) up
+
+down: ## Stop what `make up` started
+	@if [ -x $(HERACLES) ]; then $(HERACLES) down; fi
+
+status: install ## Health of each component of the dev stack
+	$(HERACLES) status
+
+demo: install ## The main job: bring the stack up and run the round trip
+	$(HERACLES) up
+	$(HERACLES) smoke
+
+smoke: install ## Round trip: a Celery task writes a node to Neo4j and reads it back
+	$(HERACLES) smoke
+
+lint: install ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install ## Format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: install lint ## Lint, then all tests against a test stack they start and stop themselves
+	$(BIN)/python -m pytest
+
+test-up: install ## Keep a test stack running between test runs (faster iteration)
+	$(TEST_ENV) $(HERACLES) up
+
+test-down: ## Stop the test stack started by `make test-up`
+	@if [ -x $(HERACLES) ]; then $(TEST_ENV) $(HERACLES) down; fi
+
+schema: install ## Re-export graphql/schema.graphql from the code
+	$(HERACLES) schema graphql
+
+compose-check: ## Validate docker-compose.yml without a Docker engine
+	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi
+
+clean: down test-down ## Stop both stacks and delete .local (data, logs, Neo4j jars) and .venv
+	rm -rf .local $(VENV)

@@ -1,0 +1,76 @@
+"""The one settings class: every knob is an env var `HERACLES_<NAME>` (or a line in `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "changethis"  # noqa: S105 - the placeholder prod refuses
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HERACLES_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
+
+    ENV: Literal["dev", "test", "prod"] = "dev"
+
+    NEO4J_URI: str = "bolt://127.0.0.1:7687"
+    NEO4J_USER: str = "neo4j"
+    NEO4J_PASSWORD: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    NEO4J_DATABASE: str = "neo4j"
+    NEO4J_HTTP_PORT: int = 7474
+    # Sized for a 24 GiB box that also runs Redis, a worker and a 4 GiB detection refresh.
+    NEO4J_HEAP: str = "4g"
+    NEO4J_PAGECACHE: str = "6g"
+
+    REDIS_URL: str = "redis://127.0.0.1:6379/0"
+
+    API_HOST: str = "127.0.0.1"
+    API_PORT: int = 8000
+    # Bearer token for POST /v1/events until token management (GraphQL issue) lands.
+    INGEST_TOKEN: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    LOG_LEVEL: str = "INFO"
+
+    # Where the local stack keeps binaries, data, logs and pid files (git-ignored).
+    STATE_DIR: Path = PROJECT_ROOT / ".local"
+    WORKER_CONCURRENCY: int = 2
+    # Redis transport: an unacked task is redelivered this long after its worker died.
+    CELERY_VISIBILITY_TIMEOUT_S: int = 600
+
+    @property
+    def neo4j_bolt_port(self) -> int:
+        return urlsplit(self.NEO4J_URI).port or 7687
+
+    @property
+    def redis_port(self) -> int:
+        return urlsplit(self.REDIS_URL).port or 6379
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.API_HOST}:{self.API_PORT}"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        for name in ("NEO4J_PASSWORD", "INGEST_TOKEN"):
+            value: SecretStr = getattr(self, name)
+            if value.get_secret_value() != PLACEHOLDER_SECRET:
+                continue
+            if self.ENV == "prod":
+                raise ValueError(
+                    f"HERACLES_{name} is the placeholder {PLACEHOLDER_SECRET!r}: "
+                    "set a real secret before running with HERACLES_ENV=prod"
+                )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Process-wide settings, read once; tests build their own `Settings(...)` instead."""
+    return Settings()

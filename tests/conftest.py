@@ -1,0 +1,64 @@
+"""Test configuration: every test runs against the *test* stack (tests/stack.env), never dev.
+
+Integration tests use the real Neo4j, Redis, Celery worker, beat and API. The `stack` fixture
+starts whatever is not running and, if it started anything, stops it again at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+for _line in (ROOT / "tests" / "stack.env").read_text().splitlines():
+    if _line.strip() and not _line.startswith("#"):
+        _key, _, _value = _line.partition("=")
+        os.environ.setdefault(_key.strip(), _value.strip())
+if not Path(os.environ["HERACLES_STATE_DIR"]).is_absolute():
+    os.environ["HERACLES_STATE_DIR"] = str(ROOT / os.environ["HERACLES_STATE_DIR"])
+
+from neo4j import Driver  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from backend.core.config import Settings, get_settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    current = get_settings()
+    assert current.ENV == "test", "tests must run against the test stack (tests/stack.env)"
+    return current
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[Settings]:
+    from backend.stack import lifecycle
+
+    already_up = all(item.healthy for item in lifecycle.status(settings))
+    if not already_up:
+        lifecycle.up(settings, Console(stderr=True))
+    yield settings
+    if not already_up:
+        lifecycle.down(settings, Console(stderr=True))
+
+
+@pytest.fixture(scope="session")
+def driver(stack: Settings) -> Iterator[Driver]:
+    from backend.graph.driver import create_driver
+
+    with create_driver(stack) as graph_driver:
+        yield graph_driver
+
+
+@pytest.fixture
+def clean_graph(driver: Driver, settings: Settings) -> Driver:
+    """Neo4j Community has one user database: each test that writes starts from empty."""
+    with driver.session(database=settings.NEO4J_DATABASE) as session:
+        session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
+    return driver

@@ -1,0 +1,46 @@
+import pytest
+from pydantic import ValidationError
+
+from backend.core.config import PLACEHOLDER_SECRET, Settings
+
+
+@pytest.fixture(autouse=True)
+def _no_heracles_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about defaults: hide the test stack's own HERACLES_* variables."""
+    import os
+
+    for name in [key for key in os.environ if key.startswith("HERACLES_")]:
+        monkeypatch.delenv(name)
+
+
+def test_prod_refuses_placeholder_secrets() -> None:
+    with pytest.raises(ValidationError, match="HERACLES_NEO4J_PASSWORD is the placeholder"):
+        Settings(ENV="prod", INGEST_TOKEN="a-real-token")
+    with pytest.raises(ValidationError, match="HERACLES_INGEST_TOKEN is the placeholder"):
+        Settings(ENV="prod", NEO4J_PASSWORD="a-real-password")
+
+
+def test_prod_accepts_real_secrets_and_dev_accepts_placeholders() -> None:
+    Settings(ENV="prod", NEO4J_PASSWORD="s3cret-pw", INGEST_TOKEN="tok-123")
+    dev = Settings(ENV="dev", NEO4J_PASSWORD=PLACEHOLDER_SECRET, INGEST_TOKEN=PLACEHOLDER_SECRET)
+    assert dev.NEO4J_PASSWORD.get_secret_value() == PLACEHOLDER_SECRET
+
+
+def test_env_prefix_and_derived_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HERACLES_NEO4J_URI", "bolt://127.0.0.1:27687")
+    monkeypatch.setenv("HERACLES_REDIS_URL", "redis://127.0.0.1:26379/3")
+    settings = Settings(_env_file=None)
+    assert settings.neo4j_bolt_port == 27687
+    assert settings.redis_port == 26379
+
+
+def test_defaults_match_the_documented_ones() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.NEO4J_URI == "bolt://127.0.0.1:7687"
+    assert settings.REDIS_URL == "redis://127.0.0.1:6379/0"
+    assert settings.ENV == "dev"
+
+
+def test_secrets_do_not_leak_in_repr() -> None:
+    settings = Settings(NEO4J_PASSWORD="hunter2-pw")
+    assert "hunter2-pw" not in repr(settings)
