@@ -3,13 +3,15 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3.11
+SHARED ?= ../shared
 VENV := .venv
 BIN := $(VENV)/bin
 HERACLES := $(BIN)/heracles
 # The test stack's settings (own ports and state folder), for the test-* targets.
 TEST_ENV := set -a && source tests/stack.env && set +a &&
+BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
 
-.PHONY: help prereqs install up down status demo smoke lint fmt test test-up test-down schema compose-check clean
+.PHONY: help prereqs install up down status demo smoke lint fmt test test-up test-down bench-ingest bench-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -33,9 +35,12 @@ down: ## Stop what `make up` started
 status: install ## Health of each component of the dev stack
 	$(HERACLES) status
 
-demo: install ## The main job: bring the stack up and run the round trip
+demo: install ## The main job: stack up, round trip, ingest the contract's examples, show the graph
 	$(HERACLES) up
 	$(HERACLES) smoke
+	@if [ -f $(SHARED)/spec/examples.jsonl ]; then \
+		$(HERACLES) ingest $(SHARED)/spec/examples.jsonl --wait && $(HERACLES) db stats; \
+	else echo "no $(SHARED)/spec/examples.jsonl: skipping the ingest step"; fi
 
 smoke: install ## Round trip: a Celery task writes a node to Neo4j and reads it back
 	$(HERACLES) smoke
@@ -58,11 +63,17 @@ test-up: install ## Keep a test stack running between test runs (faster iteratio
 test-down: ## Stop the test stack started by `make test-up`
 	@if [ -x $(HERACLES) ]; then $(TEST_ENV) $(HERACLES) down; fi
 
+bench-ingest: install ## Ingest benchmark on its own stack (.local/bench); see docs/benchmarks.md
+	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_ingest $(BENCH_ARGS)
+
+bench-down: ## Stop the benchmark stack
+	@if [ -x $(HERACLES) ]; then $(BENCH_ENV) $(HERACLES) down; fi
+
 schema: install ## Re-export graphql/schema.graphql from the code
 	$(HERACLES) schema graphql
 
 compose-check: ## Validate docker-compose.yml without a Docker engine
 	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi
 
-clean: down test-down ## Stop both stacks and delete .local (data, logs, Neo4j jars) and .venv
+clean: down test-down bench-down ## Stop both stacks and delete .local (data, logs, Neo4j jars) and .venv
 	rm -rf .local $(VENV)

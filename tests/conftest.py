@@ -18,10 +18,8 @@ for _line in (ROOT / "tests" / "stack.env").read_text().splitlines():
     if _line.strip() and not _line.startswith("#"):
         _key, _, _value = _line.partition("=")
         os.environ.setdefault(_key.strip(), _value.strip())
-if not Path(os.environ["HERACLES_STATE_DIR"]).is_absolute():
-    os.environ["HERACLES_STATE_DIR"] = str(ROOT / os.environ["HERACLES_STATE_DIR"])
 
-from neo4j import Driver  # noqa: E402
+from neo4j import Driver, Session  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from backend.core.config import Settings, get_settings  # noqa: E402
@@ -54,11 +52,15 @@ def driver(stack: Settings) -> Iterator[Driver]:
         yield graph_driver
 
 
+def wipe_graph(session: Session) -> None:
+    """Relationships first, then nodes, in small transactions: dense nodes stay cheap to delete."""
+    session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
+    session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()
+
+
 @pytest.fixture
 def clean_graph(driver: Driver, settings: Settings) -> Driver:
     """Neo4j Community has one user database: each test that writes starts from empty."""
     with driver.session(database=settings.NEO4J_DATABASE) as session:
-        session.run(
-            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-        ).consume()
+        wipe_graph(session)
     return driver

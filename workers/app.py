@@ -44,7 +44,7 @@ app.conf.update(
         },
     },
 )
-app.autodiscover_tasks(["backend.system"], related_name="tasks", force=True)
+app.autodiscover_tasks(["backend.system", "backend.ingest"], related_name="tasks", force=True)
 
 
 @beat_init.connect

@@ -8,12 +8,14 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from backend.api.graphql.router import graphql_router
 from backend.api.health import router as health_router
+from backend.api.ingest_routes import router as ingest_router
 from backend.core.config import Settings, get_settings
 from backend.core.logging import configure_logging, request_id_var
 from backend.graph.driver import create_async_driver
@@ -42,11 +44,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.driver = create_async_driver(settings)
         app.state.redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=2.0)
+        # Ingest enqueues through Celery (sync); its DLQ writes use this client in a thread.
+        app.state.sync_redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5.0)
         try:
             yield
         finally:
             await app.state.driver.close()
             await app.state.redis.aclose()
+            app.state.sync_redis.close()
 
     app = FastAPI(
         title="Heracles",
@@ -87,5 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(health_router)
+    app.include_router(ingest_router)
     app.include_router(graphql_router(settings), prefix="/graphql")
     return app

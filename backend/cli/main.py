@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -11,6 +12,9 @@ from rich.table import Table
 
 from backend.core.config import PROJECT_ROOT, get_settings
 from backend.stack.neo4j_home import PrerequisiteError
+
+if TYPE_CHECKING:
+    from backend.ingest.producer import Producer
 
 app = typer.Typer(
     help="Heracles: account-fraud graph investigation.",
@@ -21,8 +25,10 @@ db_app = typer.Typer(help="Graph database maintenance.", no_args_is_help=True)
 schema_app = typer.Typer(
     help="Export the contracts other teams build against.", no_args_is_help=True
 )
+dlq_app = typer.Typer(help="The dead-letter store of rejected events.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
+app.add_typer(dlq_app, name="dlq")
 
 console = Console()
 SDL_PATH = PROJECT_ROOT / "graphql" / "schema.graphql"
@@ -82,6 +88,115 @@ def smoke(timeout: float = typer.Option(60.0, help="Seconds to wait for the work
     )
 
 
+def _producer(keep_task_ids: bool = False) -> Producer:
+    import redis
+
+    from backend.ingest.producer import Producer
+
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    return Producer(
+        client,
+        settings.INGEST_BATCH_SIZE,
+        settings.INGEST_MAX_INFLIGHT,
+        keep_task_ids=keep_task_ids,
+    )
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(
+        ..., exists=True, dir_okay=False, help=".jsonl or .jsonl.gz"
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Return once every batch is committed."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Validate and enqueue events (batches of INGEST_BATCH_SIZE per Celery task)."""
+    from backend.ingest.files import ingest_files
+
+    report = ingest_files(paths, _producer(), console, wait=wait, show_progress=progress)
+    s = report.stats
+    console.print(
+        f"{s.accepted} events accepted in {s.batches} batches, {s.rejected} rejected "
+        f"(see `heracles dlq list`), {report.seconds:.1f}s"
+    )
+    if wait:
+        console.print(
+            f"committed: {s.applied} applied, {s.duplicates} duplicates skipped; "
+            f"{report.events_per_second:,.0f} events/s end to end"
+        )
+        if s.failed_batches:
+            console.print(
+                f"[red]{len(s.failed_batches)} batches failed[/]; their events are in the DLQ"
+            )
+    if report.file_errors or s.failed_batches:
+        raise typer.Exit(1)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    limit: int = typer.Option(20, help="How many entries."),
+    after: str = typer.Option("-", help="Start after this entry id."),
+    raw: bool = typer.Option(False, help="Print each entry's raw text too."),
+) -> None:
+    """Rejected events, oldest first, with where they came from and why."""
+    import redis
+
+    from backend.ingest import dlq
+
+    client = redis.Redis.from_url(get_settings().REDIS_URL)
+    entries = dlq.read(client, after, limit)
+    table = Table(title=f"dead-letter store: {dlq.size(client)} entries")
+    for column in ("entry", "source", "where", "field", "reason"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        r = entry.rejection
+        table.add_row(entry.entry_id, r.source, r.location, r.field, r.reason)
+    console.print(table)
+    if raw:
+        for entry in entries:
+            console.print(f"{entry.entry_id}: {entry.rejection.raw[:2000]}", markup=False)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    wait: bool = typer.Option(True, help="Wait until replayed batches are committed."),
+    limit: int = typer.Option(0, help="At most this many entries (0: all)."),
+) -> None:
+    """Re-validate every entry with the current contract; ingest the valid ones, keep the rest."""
+    from backend.events.validation import Rejection, validate
+    from backend.ingest import dlq
+
+    producer = _producer()
+    client = producer.client
+    last = dlq.read_last_id(client)
+    after, replayed, still_bad = "-", 0, 0
+    while last is not None and after != last:
+        entries = dlq.read(client, after, 500, until=last)
+        if not entries:
+            break
+        replayable = []
+        for entry in entries:
+            after = entry.entry_id
+            r = entry.rejection
+            # Still invalid: the original entry (source, line, raw) stays as it is.
+            if isinstance(validate(r.raw, r.source, r.location), Rejection):
+                still_bad += 1
+                continue
+            producer.add(r.raw, r.source, r.location)
+            replayable.append(entry.entry_id)
+        producer.flush()
+        if wait:
+            producer.wait()
+        dlq.delete(client, replayable)  # only once enqueued: a crash here replays twice, harmlessly
+        replayed += len(replayable)
+        if limit and replayed + still_bad >= limit:
+            break
+    console.print(f"replayed {replayed} events; {still_bad} are still invalid and stay in the DLQ")
+    if producer.stats.failed_batches:
+        raise typer.Exit(1)
+
+
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Create uniqueness constraints and indexes (idempotent)."""
@@ -92,6 +207,23 @@ def db_migrate() -> None:
     with create_driver(settings) as driver:
         names = migrate(driver, settings.NEO4J_DATABASE)
     console.print(f"{len(names)} constraints present: {', '.join(names)}")
+
+
+@db_app.command("stats")
+def db_stats() -> None:
+    """Nodes per label and relationships per type."""
+    from backend.graph.driver import create_driver
+    from backend.graph.stats import graph_stats
+
+    settings = get_settings()
+    with create_driver(settings) as driver:
+        stats = graph_stats(driver, settings.NEO4J_DATABASE)
+    table = Table(title="graph")
+    table.add_column("label / relationship")
+    table.add_column("count", justify="right")
+    for name, value in stats.items():
+        table.add_row(name, f"{value:,}")
+    console.print(table)
 
 
 @schema_app.command("graphql")
@@ -111,6 +243,23 @@ def schema_graphql(
         return
     out.write_text(sdl)
     console.print(f"wrote {out}")
+
+
+@schema_app.command("events")
+def schema_events(
+    out: Path | None = typer.Option(None, help="Write here instead of standard output."),
+) -> None:
+    """JSON Schema of the v1 event contract, for upstream teams to validate their output."""
+    import json
+
+    from backend.events.contract import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        console.print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     # Where the local stack keeps binaries, data, logs and pid files (git-ignored).
     STATE_DIR: Path = PROJECT_ROOT / ".local"
     WORKER_CONCURRENCY: int = 2
+    # Events per Celery task, and how many tasks a producer keeps in flight (backpressure).
+    INGEST_BATCH_SIZE: int = 2000
+    INGEST_MAX_INFLIGHT: int = 8
+    # How long an event id is remembered after its bucket was last touched (duplicates
+    # arriving later than this would be applied again).
+    INGEST_DEDUPE_TTL_S: int = 30 * 24 * 3600
+    INGEST_MAX_BODY_BYTES: int = 16 * 1024 * 1024
     # Redis transport: an unacked task is redelivered this long after its worker died.
     CELERY_VISIBILITY_TIMEOUT_S: int = 600
 
@@ -55,6 +62,13 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return f"http://{self.API_HOST}:{self.API_PORT}"
+
+    @model_validator(mode="after")
+    def _absolute_state_dir(self) -> Self:
+        """Neo4j resolves relative paths against its own home, so only absolute ones are safe."""
+        if not self.STATE_DIR.is_absolute():
+            self.STATE_DIR = (PROJECT_ROOT / self.STATE_DIR).resolve()
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

@@ -26,10 +26,32 @@ IDENTIFIER_LABELS: tuple[str, ...] = (
     "Model",
 )
 
+# Account → identifier relationship types, each carrying count, first_seen and last_seen.
+LINKS: dict[str, str] = {
+    "HAS_EMAIL": "Email",
+    "EMAIL_DOMAIN": "EmailDomain",
+    "HAS_PHONE": "Phone",
+    "USED_DEVICE": "Device",
+    "USED_IP": "IP",
+    "USED_SUBNET": "Subnet",
+    "USED_ASN": "ASN",
+    "VIA_PROXY": "ProxyProvider",
+    "PAID_WITH": "PaymentMethod",
+    "BILLED_TO": "BillingAddress",
+    "USED_CLIENT": "ClientFingerprint",
+    "USED_TEMPLATE": "PromptTemplateBand",
+    "USED_MODEL": "Model",
+}
+
+# One node per ingested batch, created in the batch's own transaction: the commit record that
+# makes a redelivered batch a no-op.
+INGEST_BATCH = "IngestBatch"
+
 # (label, key property) for every node kind that writes MERGE on.
 MERGE_KEYS: tuple[tuple[str, str], ...] = (
     (ACCOUNT, "id"),
     (CLUSTER, "id"),
+    (INGEST_BATCH, "id"),
     ("SmokeCheck", "id"),
     *((label, "key") for label in IDENTIFIER_LABELS),
 )

@@ -44,3 +44,10 @@ def test_defaults_match_the_documented_ones() -> None:
 def test_secrets_do_not_leak_in_repr() -> None:
     settings = Settings(NEO4J_PASSWORD="hunter2-pw")
     assert "hunter2-pw" not in repr(settings)
+
+
+def test_relative_state_dir_is_anchored_at_the_project_root() -> None:
+    from backend.core.config import PROJECT_ROOT
+
+    settings = Settings(_env_file=None, STATE_DIR="some/dir")
+    assert settings.STATE_DIR == PROJECT_ROOT / "some" / "dir"

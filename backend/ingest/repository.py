@@ -1,0 +1,149 @@
+"""Cypher for ingest writes. Every statement is an `UNWIND` over a batch's folded rows.
+
+Labels and relationship types come from `backend.graph.model` (code, never input); all values
+are parameters. Rows arrive sorted by key, so concurrent batches take locks in the same order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from backend.graph.model import LINKS
+from backend.ingest.plan import COUNTERS, WritePlan
+
+# The batch's commit record. A second CREATE of the same id fails on the uniqueness constraint
+# (after waiting for the first to commit), which is how a redelivered batch knows it is done.
+CREATE_BATCH_MARKER = """
+CREATE (:IngestBatch {id: $id, events: $events, applied: $applied, committed_at: datetime()})
+"""
+
+# Times arrive as epoch milliseconds (cheap to send) and are stored as DateTime.
+MERGE_ACCOUNTS = """
+UNWIND $rows AS row
+WITH row, datetime({epochMillis: row.first}) AS first, datetime({epochMillis: row.last}) AS last
+MERGE (a:Account {id: row.id})
+ON CREATE SET a.first_seen = first, a.last_seen = last, a.events = row.n
+ON MATCH SET
+  a.first_seen = CASE WHEN a.first_seen IS NULL OR first < a.first_seen
+                      THEN first ELSE a.first_seen END,
+  a.last_seen = CASE WHEN a.last_seen IS NULL OR last > a.last_seen THEN last ELSE a.last_seen END,
+  a.events = coalesce(a.events, 0) + row.n
+"""
+
+# The earliest signup defines the account, whichever arrives first.
+APPLY_SIGNUPS = """
+UNWIND $rows AS row
+MATCH (a:Account {id: row.id})
+WITH a, row
+WHERE a.signup_stamp IS NULL OR row.stamp < a.signup_stamp
+SET a += row.props, a.signup_at = datetime({epochMillis: row.signup_at}),
+    a.signup_stamp = row.stamp
+"""
+
+ADD_COUNTERS = (
+    "UNWIND $rows AS row\n"
+    "MATCH (a:Account {id: row.id})\n"
+    "SET "
+    + ",\n    ".join(f"a.{name} = coalesce(a.{name}, 0) + row.counters.{name}" for name in COUNTERS)
+    + ",\n    a.hour_hist = CASE WHEN a.hour_hist IS NULL THEN row.hours"
+    " ELSE [i IN range(0, 23) | a.hour_hist[i] + row.hours[i]] END\n"
+)
+
+_LINK_TEMPLATE = """
+UNWIND $rows AS row
+WITH row, datetime({{epochMillis: row.first}}) AS first, datetime({{epochMillis: row.last}}) AS last
+MATCH (a:Account {{id: row.account}})
+MERGE (i:{label} {{key: row.key}})
+MERGE (a)-[r:{rel}]->(i)
+ON CREATE SET r.count = row.n, r.first_seen = first, r.last_seen = last
+ON MATCH SET
+  r.count = r.count + row.n,
+  r.first_seen = CASE WHEN first < r.first_seen THEN first ELSE r.first_seen END,
+  r.last_seen = CASE WHEN last > r.last_seen THEN last ELSE r.last_seen END
+"""
+MERGE_LINKS: dict[str, str] = {
+    rel: _LINK_TEMPLATE.format(label=label, rel=rel) for rel, label in LINKS.items()
+}
+
+# The whole property set of the latest event that carried one wins (see plan.set_props).
+_PROPS_TEMPLATE = """
+UNWIND $rows AS row
+MERGE (i:{label} {{key: row.key}})
+WITH i, row
+WHERE i.props_stamp IS NULL OR row.stamp > i.props_stamp
+SET i += row.props, i.props_stamp = row.stamp
+"""
+SET_IDENTIFIER_PROPS: dict[str, str] = {
+    label: _PROPS_TEMPLATE.format(label=label)
+    for label in ("IP", "ASN", "PaymentMethod", "BillingAddress")
+}
+
+MERGE_EMAILS = """
+UNWIND $rows AS row
+MERGE (e:Email {key: row.key})
+ON CREATE SET e.domain = row.domain, e.local_shape = row.local_shape
+MERGE (d:EmailDomain {key: row.domain})
+ON CREATE SET d.webmail = row.webmail, d.disposable = row.disposable
+MERGE (e)-[:AT_DOMAIN]->(d)
+"""
+
+MERGE_IP_STRUCTURE = """
+UNWIND $rows AS row
+MERGE (ip:IP {key: row.ip})
+ON CREATE SET ip.version = row.version
+MERGE (s:Subnet {key: row.subnet})
+ON CREATE SET s.version = row.version
+MERGE (ip)-[:IN_SUBNET]->(s)
+FOREACH (asn IN CASE WHEN row.asn IS NULL THEN [] ELSE [row.asn] END |
+  MERGE (n:ASN {key: asn}) MERGE (ip)-[:IN_ASN]->(n))
+FOREACH (proxy IN CASE WHEN row.proxy IS NULL THEN [] ELSE [row.proxy] END |
+  MERGE (p:ProxyProvider {key: proxy}) MERGE (ip)-[:EXIT_OF]->(p))
+"""
+
+MERGE_MODEL_RELEASES = """
+UNWIND $rows AS row
+WITH row, datetime({epochMillis: row.released_at}) AS released
+MERGE (m:Model {key: row.key})
+SET m.released_at = CASE WHEN m.released_at IS NULL OR released < m.released_at
+                         THEN released ELSE m.released_at END
+"""
+
+# Derived from the graph itself, so recomputing is idempotent.
+REFRESH_ACCOUNT_DEGREES = """
+UNWIND $ids AS id
+MATCH (a:Account {id: id})
+SET a.distinct_ips = COUNT { (a)-[:USED_IP]->() },
+    a.distinct_client_fingerprints = COUNT { (a)-[:USED_CLIENT]->() },
+    a.distinct_payment_methods = COUNT { (a)-[:PAID_WITH]->() }
+"""
+
+BATCH_COMMITTED = "MATCH (b:IngestBatch {id: $id}) RETURN b.applied AS applied"
+
+
+def write_plan(tx: ManagedTransaction, batch_id: str, plan: WritePlan) -> None:
+    """All of a batch in one transaction, the commit marker first."""
+    tx.run(CREATE_BATCH_MARKER, id=batch_id, events=plan.events, applied=plan.events).consume()
+
+    def run(query: str, **params: Any) -> None:
+        tx.run(query, **params).consume()
+
+    if plan.accounts:
+        run(MERGE_ACCOUNTS, rows=plan.accounts)
+    if plan.model_releases:
+        run(MERGE_MODEL_RELEASES, rows=plan.model_releases)
+    if plan.emails:
+        run(MERGE_EMAILS, rows=plan.emails)
+    if plan.ip_structure:
+        run(MERGE_IP_STRUCTURE, rows=plan.ip_structure)
+    for rel, rows in plan.links.items():
+        run(MERGE_LINKS[rel], rows=rows)
+    for label, rows in plan.identifier_props.items():
+        run(SET_IDENTIFIER_PROPS[label], rows=rows)
+    if plan.signups:
+        run(APPLY_SIGNUPS, rows=plan.signups)
+    if plan.counters:
+        run(ADD_COUNTERS, rows=plan.counters)
+    if plan.accounts:
+        run(REFRESH_ACCOUNT_DEGREES, ids=plan.account_ids)

@@ -1,0 +1,76 @@
+"""Shared by the ingest integration tests: clean state, ingest through Celery, graph snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import redis
+from neo4j import Driver
+from rich.console import Console
+
+from backend.core.config import Settings
+from backend.ingest.files import IngestReport, ingest_files
+from backend.ingest.producer import Producer
+from tests.conftest import wipe_graph
+
+
+def reset_state(driver: Driver, settings: Settings) -> None:
+    """Empty graph, no remembered event ids, empty DLQ (Celery's own keys are left alone)."""
+    with driver.session(database=settings.NEO4J_DATABASE) as session:
+        wipe_graph(session)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter("heracles:seen:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.delete("heracles:dlq")
+
+
+def producer(settings: Settings, batch_size: int = 200) -> Producer:
+    return Producer(redis.Redis.from_url(settings.REDIS_URL), batch_size, max_inflight=64)
+
+
+def write_file(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def ingest(settings: Settings, *paths: Path, batch_size: int = 200) -> IngestReport:
+    return ingest_files(
+        list(paths),
+        producer(settings, batch_size),
+        Console(quiet=True),
+        wait=True,
+        show_progress=False,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.iso_format() if hasattr(value, "iso_format") else value
+
+
+def snapshot(driver: Driver, settings: Settings) -> tuple[list[Any], list[Any]]:
+    """Every node and relationship with its properties (batch markers left out), sorted."""
+    nodes, _, _ = driver.execute_query(
+        "MATCH (n) WHERE NOT n:IngestBatch RETURN labels(n) AS labels, properties(n) AS props",
+        database_=settings.NEO4J_DATABASE,
+    )
+    rels, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) RETURN type(r) AS type, coalesce(a.id, a.key) AS a, "
+        "coalesce(b.id, b.key) AS b, properties(r) AS props",
+        database_=settings.NEO4J_DATABASE,
+    )
+    node_rows = sorted(
+        repr((sorted(r["labels"]), sorted((k, _plain(v)) for k, v in r["props"].items())))
+        for r in nodes
+    )
+    rel_rows = sorted(
+        repr((r["type"], r["a"], r["b"], sorted((k, _plain(v)) for k, v in r["props"].items())))
+        for r in rels
+    )
+    return node_rows, rel_rows
+
+
+def count(driver: Driver, settings: Settings, query: str, **params: Any) -> Any:
+    records, _, _ = driver.execute_query(query, params, database_=settings.NEO4J_DATABASE)
+    return records[0][0]
