@@ -164,7 +164,7 @@ def test_bad_lines_are_reported_kept_and_never_block_good_ones(
     )
     bad_ip = good[2].replace("203.0.113.54", "203.0.113.540")
     bad_ts = good[4].replace("2026-02-10T18:02:31Z", "yesterday")
-    huge = '{"type":"usage","event_id":"' + "z" * (3 << 20) + '"}'
+    huge = '{"type":"usage","event_id":"' + "z" * (10 << 20) + '"}'
     body = "\n".join(
         [good[0], bad_json, good[1], missing, "", good[2], bad_ip, bad_ts, good[3], huge, good[4]]
     )

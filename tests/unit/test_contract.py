@@ -113,3 +113,13 @@ def test_json_schema_export_describes_every_type() -> None:
     for kind in EVENT_TYPES:
         assert f'"{kind}"' in text
     assert schema["discriminator"]["propertyName"] == "type"  # type: ignore[index]
+
+
+def test_schema_events_command_prints_the_json_schema() -> None:
+    from typer.testing import CliRunner
+
+    from backend.cli.main import app
+
+    result = CliRunner().invoke(app, ["schema", "events"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == json_schema()
