@@ -15,8 +15,7 @@ from backend.core.config import Settings
 from backend.ingest import dlq
 from tests.eventgen import population
 from tests.integration.ingest_helpers import count, ingest, reset_state, snapshot, write_file
-
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples.jsonl"
+from tests.paths import EXAMPLES
 
 
 @pytest.fixture

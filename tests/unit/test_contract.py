@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -14,8 +13,7 @@ from backend.events.contract import (
     json_schema,
     parse_event,
 )
-
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples.jsonl"
+from tests.paths import EXAMPLES
 
 
 def _example(kind: str) -> dict[str, object]:
