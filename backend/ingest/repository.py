@@ -119,31 +119,26 @@ SET a.distinct_ips = COUNT { (a)-[:USED_IP]->() },
     a.distinct_payment_methods = COUNT { (a)-[:PAID_WITH]->() }
 """
 
-BATCH_COMMITTED = "MATCH (b:IngestBatch {id: $id}) RETURN b.applied AS applied"
-
 
 def write_plan(tx: ManagedTransaction, batch_id: str, plan: WritePlan) -> None:
-    """All of a batch in one transaction, the commit marker first."""
+    """All of a batch in one transaction, the commit marker first.
+
+    The order is fixed (accounts, then identifiers kind by kind, then account properties) so
+    concurrent batches acquire locks in the same order.
+    """
     tx.run(CREATE_BATCH_MARKER, id=batch_id, events=plan.events, applied=plan.events).consume()
-
-    def run(query: str, **params: Any) -> None:
-        tx.run(query, **params).consume()
-
+    steps: list[tuple[str, list[Any]]] = [
+        (MERGE_ACCOUNTS, plan.accounts),
+        (MERGE_MODEL_RELEASES, plan.model_releases),
+        (MERGE_EMAILS, plan.emails),
+        (MERGE_IP_STRUCTURE, plan.ip_structure),
+        *((MERGE_LINKS[rel], rows) for rel, rows in plan.links.items()),
+        *((SET_IDENTIFIER_PROPS[label], rows) for label, rows in plan.identifier_props.items()),
+        (APPLY_SIGNUPS, plan.signups),
+        (ADD_COUNTERS, plan.counters),
+    ]
+    for query, rows in steps:
+        if rows:
+            tx.run(query, rows=rows).consume()
     if plan.accounts:
-        run(MERGE_ACCOUNTS, rows=plan.accounts)
-    if plan.model_releases:
-        run(MERGE_MODEL_RELEASES, rows=plan.model_releases)
-    if plan.emails:
-        run(MERGE_EMAILS, rows=plan.emails)
-    if plan.ip_structure:
-        run(MERGE_IP_STRUCTURE, rows=plan.ip_structure)
-    for rel, rows in plan.links.items():
-        run(MERGE_LINKS[rel], rows=rows)
-    for label, rows in plan.identifier_props.items():
-        run(SET_IDENTIFIER_PROPS[label], rows=rows)
-    if plan.signups:
-        run(APPLY_SIGNUPS, rows=plan.signups)
-    if plan.counters:
-        run(ADD_COUNTERS, rows=plan.counters)
-    if plan.accounts:
-        run(REFRESH_ACCOUNT_DEGREES, ids=plan.account_ids)
+        tx.run(REFRESH_ACCOUNT_DEGREES, ids=plan.account_ids).consume()

@@ -69,7 +69,8 @@ def apply_batch(
             rejections.append(outcome)
         else:
             events.append(outcome)
-    if rejections:
+    # A retried or redelivered batch re-validates the same items: keep their rejections once.
+    if rejections and client.set(f"heracles:dlq:batch:{batch_id}", 1, nx=True, ex=dedupe_ttl_s):
         dlq.push(client, rejections)
 
     unique: dict[str, Event] = {}

@@ -20,7 +20,10 @@ def reset_state(driver: Driver, settings: Settings) -> None:
     with driver.session(database=settings.NEO4J_DATABASE) as session:
         wipe_graph(session)
     client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter("heracles:seen:*", count=1000))
+    keys = [
+        *client.scan_iter("heracles:seen:*", count=1000),
+        *client.scan_iter("heracles:dlq:batch:*", count=1000),
+    ]
     if keys:
         client.delete(*keys)
     client.delete("heracles:dlq")

@@ -266,3 +266,19 @@ def test_http_ingest(fresh: Driver, settings: Settings) -> None:
         ).status_code
         == 400
     )
+
+
+def test_worker_side_rejections_are_kept_once_across_retries(
+    fresh: Driver, settings: Settings
+) -> None:
+    """Items the producer let through but the worker rejects (e.g. the contract changed)."""
+    from backend.ingest.tasks import apply_batch
+
+    good = EXAMPLES.read_text().splitlines()[1]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    first = apply_batch.apply(args=[[good, "{broken"], "test"], task_id="retry-me").get()
+    again = apply_batch.apply(args=[[good, "{broken"], "test"], task_id="retry-me").get()
+    assert (first["applied"], first["rejected"]) == (1, 1)
+    assert again["applied"] == 0
+    assert [e.rejection.raw for e in dlq.read(client)] == ["{broken"]
+    client.delete("heracles:dlq:batch:retry-me")
