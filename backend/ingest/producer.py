@@ -107,9 +107,9 @@ class Producer:
             raise
         except Exception:  # the task failed for good; its events are in the DLQ
             self.stats.failed_batches.append(result.id)
-            return
-        finally:
             result.forget()
+            return
+        result.forget()
         self.stats.applied += int(outcome.get("applied", 0))
         self.stats.duplicates += int(outcome.get("duplicates", 0))
 

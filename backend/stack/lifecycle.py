@@ -61,6 +61,7 @@ def down(settings: Settings, console: Console) -> list[str]:
     """Stop, in reverse order, exactly the processes our pid files name."""
     stack = stack_for(settings)
     stopped = []
+    # Neo4j checkpoints on shutdown; a worker finishes its current batch (warm shutdown).
     timeouts = {"neo4j": 60.0, "worker": 30.0}
     for name in reversed(ORDER):
         if stack.supervisor.stop(name, timeouts.get(name, 15.0)):

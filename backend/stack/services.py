@@ -152,7 +152,6 @@ class Stack:
                 lambda: check_neo4j(s),
                 f"{s.NEO4J_URI} (Browser: http://127.0.0.1:{s.NEO4J_HTTP_PORT}/browser/)",
                 ready_timeout_s=180.0,
-                stop_timeout_s=60.0,
             )
         if name == "worker":
             argv: tuple[str, ...] = (

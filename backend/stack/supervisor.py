@@ -26,7 +26,6 @@ class Component:
     ready: ReadyCheck
     url: str
     ready_timeout_s: float = 60.0
-    stop_timeout_s: float = 30.0
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
 
