@@ -133,6 +133,40 @@ def ingest(
         raise typer.Exit(1)
 
 
+@app.command("eval")
+def evaluate_command(
+    labels: Path = typer.Option(..., exists=True, dir_okay=False, help="labels.jsonl"),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON."),
+    plot: Path | None = typer.Option(None, help="Precision-recall PNG (default: beside --json)."),
+) -> None:
+    """Score the live graph's clusters against ground-truth labels, account by account."""
+    from backend.evaluation.labels import LabelError, read_labels
+    from backend.evaluation.metrics import evaluate
+    from backend.evaluation.report import print_report, write_json, write_plot
+    from backend.evaluation.repository import read_memberships
+    from backend.graph.driver import create_driver
+
+    settings = get_settings()
+    try:
+        truth = read_labels(labels)
+    except LabelError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    with create_driver(settings) as driver:
+        memberships = read_memberships(driver, settings.NEO4J_DATABASE)
+    result = evaluate(
+        truth, memberships, settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE
+    )
+    print_report(result, console)
+    if json_out is not None:
+        write_json(result, json_out)
+        console.print(f"wrote {json_out}")
+    plot = plot or (json_out.with_suffix(".png") if json_out is not None else None)
+    if plot is not None:
+        write_plot(result, plot)
+        console.print(f"wrote {plot}")
+
+
 @dlq_app.command("list")
 def dlq_list(
     limit: int = typer.Option(20, help="How many entries."),

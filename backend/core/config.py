@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # arriving later than this would be applied again).
     INGEST_DEDUPE_TTL_S: int = 30 * 24 * 3600
     INGEST_MAX_BODY_BYTES: int = 16 * 1024 * 1024
+
+    # An account is flagged when its cluster's risk reaches this and its membership confidence
+    # reaches the minimum ban tooling acts on.
+    DETECTION_FLAG_THRESHOLD: float = 0.5
+    DETECTION_MIN_CONFIDENCE: float = 0.5
     # Redis transport: an unacked task is redelivered this long after its worker died.
     CELERY_VISIBILITY_TIMEOUT_S: int = 600
 

@@ -1,0 +1,34 @@
+"""Reads what detection wrote: each account's cluster, its risk, the membership confidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neo4j import Driver
+
+# Detection's write-back contract:
+# (:Account)-[:MEMBER_OF {confidence}]->(:Cluster {id, risk})
+READ_MEMBERSHIPS = """
+MATCH (a:Account)-[m:MEMBER_OF]->(c:Cluster)
+RETURN a.id AS account, c.id AS cluster, coalesce(c.risk, 0.0) AS risk,
+       coalesce(m.confidence, 1.0) AS confidence
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    account: str
+    cluster: str
+    risk: float
+    confidence: float
+
+
+def read_memberships(driver: Driver, database: str) -> list[Membership]:
+    with driver.session(database=database) as session:
+        result = session.run(READ_MEMBERSHIPS)
+        return [
+            Membership(
+                str(r["account"]), str(r["cluster"]), float(r["risk"]), float(r["confidence"])
+            )
+            for r in result
+        ]
