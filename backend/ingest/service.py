@@ -89,19 +89,33 @@ def apply_batch(
     try:
         with driver.session(database=database) as session:
             session.execute_write(write_plan, batch_id, plan)
-    except ConstraintError:
+    except ConstraintError as exc:
+        if "IngestBatch" not in str(exc):
+            _give_up(client, claims, batch_id, owned, raw_events, source, exc)
+            raise
         # Our marker already exists: an earlier delivery of this very batch committed.
         return BatchResult(batch_id, len(raw_events), 0, len(events), len(rejections), True)
     except Exception as exc:
         if is_transient(exc):
             raise  # claims stay ours: the retry of this batch re-claims them as its own
-        owned_keys = [_claim_key(event) for event in owned]
-        claims.release(batch_id, owned_keys)
-        reason = f"batch failed: {type(exc).__name__}: {exc}"[:2000]
-        dlq.push(
-            client,
-            (Rejection(source, f"batch {batch_id}", "", reason, raw) for raw in raw_events),
-        )
-        log.exception("batch %s failed for good; its events are in the DLQ", batch_id)
+        _give_up(client, claims, batch_id, owned, raw_events, source, exc)
         raise
     return result
+
+
+def _give_up(
+    client: redis.Redis,
+    claims: Claims,
+    batch_id: str,
+    owned: list[Event],
+    raw_events: list[str],
+    source: str,
+    exc: Exception,
+) -> None:
+    """A batch that failed for good: free its claims, keep all its events in the DLQ."""
+    claims.release(batch_id, [_claim_key(event) for event in owned])
+    reason = f"batch failed: {type(exc).__name__}: {exc}"[:2000]
+    dlq.push(
+        client, (Rejection(source, f"batch {batch_id}", "", reason, raw) for raw in raw_events)
+    )
+    log.error("batch %s failed for good; its events are in the DLQ", batch_id, exc_info=exc)
