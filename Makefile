@@ -11,7 +11,7 @@ HERACLES := $(BIN)/heracles
 TEST_ENV := set -a && source tests/stack.env && set +a &&
 BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
 
-.PHONY: help prereqs install up down status demo smoke lint fmt test test-up test-down bench-ingest bench-down schema compose-check clean
+.PHONY: help prereqs install up down status demo smoke lint fmt test test-up test-down bench-ingest bench-detect bench-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -35,12 +35,19 @@ down: ## Stop what `make up` started
 status: install ## Health of each component of the dev stack
 	$(HERACLES) status
 
-demo: install ## The main job: stack up, round trip, ingest the contract's examples, show the graph
+DEMO_SEED := .local/seed/small
+
+demo: install ## The main job: stack up, seed a population, ingest it, detect, score against labels
 	$(HERACLES) up
 	$(HERACLES) smoke
 	@if [ -f $(SHARED)/spec/examples.jsonl ]; then \
-		$(HERACLES) ingest $(SHARED)/spec/examples.jsonl --wait && $(HERACLES) db stats; \
-	else echo "no $(SHARED)/spec/examples.jsonl: skipping the ingest step"; fi
+		$(HERACLES) ingest $(SHARED)/spec/examples.jsonl --wait --no-progress; \
+	else echo "no $(SHARED)/spec/examples.jsonl: skipping the contract examples"; fi
+	$(HERACLES) seed --preset small --out $(DEMO_SEED)
+	$(HERACLES) ingest $(DEMO_SEED)/events.jsonl.gz --wait
+	$(HERACLES) refresh --wait
+	$(HERACLES) db stats
+	$(HERACLES) eval --labels $(DEMO_SEED)/labels.jsonl --json $(DEMO_SEED)/eval.json
 
 smoke: install ## Round trip: a Celery task writes a node to Neo4j and reads it back
 	$(HERACLES) smoke
@@ -65,6 +72,9 @@ test-down: ## Stop the test stack started by `make test-up`
 
 bench-ingest: install ## Ingest benchmark on its own stack (.local/bench); see docs/benchmarks.md
 	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_ingest $(BENCH_ARGS)
+
+bench-detect: install ## Detection refresh benchmark (BENCH_ARGS="--preset full"); see docs/benchmarks.md
+	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_detect $(BENCH_ARGS)
 
 bench-down: ## Stop the benchmark stack
 	@if [ -x $(HERACLES) ]; then $(BENCH_ENV) $(HERACLES) down; fi

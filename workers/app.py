@@ -42,9 +42,15 @@ app.conf.update(
             "task": "heracles.system.heartbeat",
             "schedule": 60.0,
         },
+        "heracles.detection.refresh": {
+            "task": "heracles.detection.refresh",
+            "schedule": float(settings.DETECTION_REFRESH_INTERVAL_S),
+        },
     },
 )
-app.autodiscover_tasks(["backend.system", "backend.ingest"], related_name="tasks", force=True)
+app.autodiscover_tasks(
+    ["backend.system", "backend.ingest", "backend.detection"], related_name="tasks", force=True
+)
 
 
 @beat_init.connect

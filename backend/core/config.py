@@ -53,6 +53,24 @@ class Settings(BaseSettings):
     # reaches the minimum ban tooling acts on.
     DETECTION_FLAG_THRESHOLD: float = 0.5
     DETECTION_MIN_CONFIDENCE: float = 0.5
+    # Projection (docs/detection.md): each shared identifier gives its holders `weight[kind]`,
+    # split among them and discounted by rarity; identifiers held by more than LINK_CAP
+    # accounts (CGNAT, popular templates, company-wide webmail) do not link, and those above
+    # FEATURE_CAP are not even exported.
+    DETECTION_KIND_WEIGHTS: dict[str, float] = {
+        "PAID_WITH": 1.0, "USED_DEVICE": 1.0, "HAS_EMAIL": 1.0, "HAS_PHONE": 0.9,
+        "BILLED_TO": 0.8, "EMAIL_DOMAIN": 0.4, "USED_TEMPLATE": 0.35, "USED_CLIENT": 0.3,
+        "USED_IP": 0.3, "USED_SUBNET": 0.1,
+    }  # fmt: skip
+    DETECTION_LINK_CAP: int = 200
+    DETECTION_FEATURE_CAP: int = 20_000
+    DETECTION_EXACT_MAX: int = 32  # larger identifiers link a sample of pairs, same totals
+    DETECTION_SAMPLE_ROUNDS: int = 6
+    DETECTION_RESOLUTION: float = 1.0
+    DETECTION_MIN_CLUSTER_SIZE: int = 5
+    DETECTION_SEED: int = 7
+    DETECTION_REFRESH_INTERVAL_S: int = 15 * 60
+    DETECTION_LOCK_TTL_S: int = 30 * 60
     # Redis transport: an unacked task is redelivered this long after its worker died.
     CELERY_VISIBILITY_TIMEOUT_S: int = 600
 

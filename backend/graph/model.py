@@ -47,10 +47,18 @@ LINKS: dict[str, str] = {
 # makes a redelivered batch a no-op.
 INGEST_BATCH = "IngestBatch"
 
+# Detection's outputs: the change feed, its counter, one record per refresh.
+CLUSTER_EVENT = "ClusterEvent"
+SEQUENCE = "Sequence"
+DETECTION_RUN = "DetectionRun"
+
 # (label, key property) for every node kind that writes MERGE on.
 MERGE_KEYS: tuple[tuple[str, str], ...] = (
     (ACCOUNT, "id"),
     (CLUSTER, "id"),
+    (CLUSTER_EVENT, "seq"),
+    (SEQUENCE, "name"),
+    (DETECTION_RUN, "id"),
     (INGEST_BATCH, "id"),
     ("SmokeCheck", "id"),
     *((label, "key") for label in IDENTIFIER_LABELS),

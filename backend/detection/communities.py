@@ -1,0 +1,45 @@
+"""Leiden on the projected graph (igraph, seeded), isolated accounts left out."""
+
+from __future__ import annotations
+
+import random
+
+import igraph as ig
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+I64 = npt.NDArray[np.int64]
+
+
+def leiden(matrix: sparse.csr_matrix, resolution: float, seed: int) -> I64:
+    """Community label per account (-1 for accounts with no link), labels dense from 0.
+
+    Modularity rather than CPM: the weights are normalised per identifier, so modularity's
+    null model (expected weight from each node's strength) compares like with like whether a
+    network has 10 accounts or 10,000.
+    """
+    n = matrix.shape[0]
+    labels = np.full(n, -1, np.int64)
+    upper = sparse.triu(matrix, k=1).tocoo()
+    if upper.nnz == 0:
+        return labels
+    linked = np.unique(np.concatenate([upper.row, upper.col]))
+    index = np.full(n, -1, np.int64)
+    index[linked] = np.arange(linked.size)
+    graph = ig.Graph(
+        n=int(linked.size), edges=np.column_stack([index[upper.row], index[upper.col]])
+    )
+    # Seeded for determinism, not secrecy; set_random_number_generator returns nothing to restore.
+    ig.set_random_number_generator(random.Random(seed))  # noqa: S311
+    try:
+        partition = graph.community_leiden(
+            objective_function="modularity",
+            weights=upper.data.tolist(),
+            resolution=resolution,
+            n_iterations=-1,
+        )
+    finally:
+        ig.set_random_number_generator(random)
+    labels[linked] = np.asarray(partition.membership, np.int64)
+    return labels

@@ -1,0 +1,112 @@
+"""Stable cluster IDs across refreshes: match new communities to old clusters by member overlap.
+
+Rules (each old cluster O, each new community C):
+- O's successor is the C holding most of O's members. C inherits the ID of the predecessor that
+  gives it the most members; other predecessors whose successor is C are `merged` into it.
+- Other communities holding at least `split_share` of O are `split` from O (new IDs, O as parent).
+- A C with no predecessor by members but sharing at least `regrow_evidence` evidence
+  identifiers with an old cluster that has no successor is that cluster regrown under new
+  accounts (same ID, `grown`). Otherwise it is `created` with a new ID.
+- An old cluster with no successor is `dissolved`; its node, verdict and notes are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ClusterEvent:
+    type: str  # created | grown | shrunk | merged | split | dissolved
+    cluster_id: str
+    related: list[str] = field(default_factory=list)
+    size_before: int = 0
+    size_after: int = 0
+
+
+@dataclass
+class Assignment:
+    ids: list[str]  # per new community
+    events: list[ClusterEvent]
+    parents: dict[str, list[str]]  # cluster id -> lineage parents (merged from / split from)
+    merged_into: dict[str, str]  # old cluster id -> the cluster that absorbed it
+
+
+def new_id(members: set[str]) -> str:
+    digest = hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()
+    return f"cl-{digest[:12]}"
+
+
+def assign(
+    old: dict[str, set[str]],
+    new: list[set[str]],
+    old_evidence: dict[str, set[str]] | None = None,
+    new_evidence: list[set[str]] | None = None,
+    split_share: float = 0.2,
+    regrow_evidence: int = 3,
+) -> Assignment:
+    owner = {a: cid for cid, members in old.items() for a in members}
+    overlap: list[Counter[str]] = [Counter(owner[a] for a in c if a in owner) for c in new]
+    successor: dict[str, int] = {}
+    for cid in sorted(old):
+        best = max(range(len(new)), key=lambda i: (overlap[i][cid], -i), default=None)
+        if best is not None and overlap[best][cid] > 0:
+            successor[cid] = best
+
+    ids: list[str | None] = [None] * len(new)
+    events: list[ClusterEvent] = []
+    parents: dict[str, list[str]] = {}
+    for i, members in enumerate(new):
+        preds = [cid for cid, j in successor.items() if j == i]
+        if not preds:
+            continue
+        keeper = max(preds, key=lambda cid: (overlap[i][cid], cid))
+        ids[i] = keeper
+        before, after = len(old[keeper]), len(members)
+        if after != before:
+            events.append(
+                ClusterEvent("grown" if after > before else "shrunk", keeper, [], before, after)
+            )
+        merged = sorted(p for p in preds if p != keeper)
+        if merged:
+            events.append(ClusterEvent("merged", keeper, merged, before, after))
+            parents[keeper] = merged
+
+    taken = {cid for cid in ids if cid is not None}
+    orphans = {cid for cid in old if cid not in successor}
+    dormant = set(old_evidence or {}) - set(old)  # dissolved earlier, may regrow
+    orphans |= dormant
+    for i, members in enumerate(new):
+        if ids[i] is not None:
+            continue
+        # Split: a sizeable share of some old cluster that lives on elsewhere.
+        sources = [cid for cid, n in overlap[i].items() if n >= split_share * len(old[cid])]
+        if sources:
+            cid = new_id(members)
+            ids[i] = cid
+            src = sorted(sources)
+            events.append(ClusterEvent("split", cid, src, 0, len(members)))
+            parents[cid] = src
+            continue
+        # Regrowth: a cluster with no members left, whose evidence reappears here.
+        if old_evidence and new_evidence:
+            shared = [(len(old_evidence.get(cid, set()) & new_evidence[i]), cid) for cid in orphans]
+            common, match = max(shared, default=(0, ""))
+            if common >= regrow_evidence and match not in taken:
+                ids[i] = match
+                taken.add(match)
+                orphans.discard(match)
+                events.append(ClusterEvent("grown", match, [], 0, len(members)))
+                continue
+        cid = new_id(members)
+        ids[i] = cid
+        events.append(ClusterEvent("created", cid, [], 0, len(members)))
+
+    for cid in sorted(orphans - dormant):
+        events.append(ClusterEvent("dissolved", cid, [], len(old[cid]), 0))
+    merged_into = {p: e.cluster_id for e in events if e.type == "merged" for p in e.related}
+    return Assignment(
+        ids=[cid or "" for cid in ids], events=events, parents=parents, merged_into=merged_into
+    )

@@ -1,0 +1,227 @@
+"""Community features, risk scores with per-feature contributions, membership confidence and
+evidence, all vectorised over every community at once (numpy `bincount`/`unique`, no loop per
+account).
+
+The risk is a logistic over features scaled to [0, 1]. Its weights are set from what each signal
+means, not fitted to the seed's labels: infrastructure that hides who is behind it (proxy,
+hosting, VPN exits), payment instruments that are cheap to burn (prepaid, virtual, issued abroad,
+rotated), prompts that are one template with small edits, a rush to a just-released model,
+chain-of-thought extraction, volume. None of them alone crosses the threshold (a company team
+shares a card and a NAT and signs up on one day; proxy customers all use proxies); together
+they do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from backend.detection.projection import Incidence
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+BIAS = -5.0
+# feature -> (weight, saturation): contribution = weight * min(1, value / saturation)
+RISK_WEIGHTS: dict[str, tuple[float, float]] = {
+    "anonymised_ip_share": (2.5, 1.0),
+    "prepaid_virtual_share": (2.5, 1.0),
+    "card_country_mismatch": (2.0, 1.0),
+    "fast_adoption_share": (2.5, 0.6),
+    "template_concentration": (2.5, 1.0),
+    "cot_rate": (2.0, 0.5),
+    "disposable_email_share": (1.5, 1.0),
+    "signup_burstiness": (1.0, 1.0),
+    "disputed_share": (1.0, 0.05),
+    "card_rotation": (1.0, 1.0),
+    "volume": (1.0, 1.0),
+    "email_homogeneity": (0.5, 1.0),
+}
+# Descriptive only (shown to analysts, no weight).
+DESCRIPTIVE = ("size", "density", "mean_link_weight", "reasoning_share", "agentic_coding_share",
+               "exchanges_per_account", "cards_per_account")  # fmt: skip
+
+ACCOUNT_COLUMNS = (
+    "exchanges", "cot", "cap_reasoning", "cap_coding", "cap_agentic_tool_use", "cap_vision",
+    "cap_chat", "cap_other", "charges", "disputed", "cards", "risky_cards", "mismatched_cards",
+    "ips", "anon_ips", "disposable", "signup_s", "fast_adopter",
+)  # fmt: skip
+CAPS = ACCOUNT_COLUMNS[2:8]
+TEMPLATE_KIND = "USED_TEMPLATE"
+
+
+@dataclass
+class Scored:
+    features: F64  # communities x (RISK_WEIGHTS + DESCRIPTIVE)
+    contributions: F64  # communities x RISK_WEIGHTS
+    risk: F64
+    feature_names: tuple[str, ...]
+
+
+def _count_pairs(inc: Incidence, labels: I64) -> tuple[I64, I64, I64]:
+    """(identifier, community, holders of it in that community) for every pair with >= 1."""
+    rows = inc.identifier_of_row
+    lab = labels[inc.holders]
+    ok = lab >= 0
+    n_comm = int(labels.max()) + 1 if labels.size else 0
+    combined = rows[ok] * max(n_comm, 1) + lab[ok]
+    uniq, counts = np.unique(combined, return_counts=True)
+    return uniq // max(n_comm, 1), uniq % max(n_comm, 1), counts
+
+
+def tie_strength(inc: Incidence, labels: I64, weights: dict[str, float]) -> F64:
+    """Per account: how much of what it shares, it shares with its own community.
+
+    Sum over its identifiers of weight[kind] x (share of the identifier's other holders that are
+    in the same community). A fake account sharing a device, cards and template variants with
+    its network scores several units; a genuine customer who merely shares a proxy exit with
+    it scores a fraction of the exit's weight.
+    """
+    ident, comm, count = _count_pairs(inc, labels)
+    n_comm = int(labels.max()) + 1 if labels.size else 0
+    table = sparse.csr_matrix((count, (ident, comm)), shape=(inc.degree.size, max(n_comm, 1)))
+    rows = inc.identifier_of_row
+    lab = labels[inc.holders]
+    ok = lab >= 0
+    same = np.zeros(rows.size)
+    same[ok] = np.asarray(table[rows[ok], lab[ok]]).ravel()
+    base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind][rows]
+    conc = np.where(same >= 2, (same - 1) / np.maximum(inc.degree[rows] - 1, 1), 0.0)
+    return np.bincount(inc.holders, weights=base * conc, minlength=inc.accounts).astype(np.float64)
+
+
+def confidence(tie: F64, behaviour_similarity: F64) -> F64:
+    strength = 1.0 - np.exp(-tie)
+    return np.asarray(strength * (0.6 + 0.4 * behaviour_similarity), np.float64)
+
+
+def behaviour_similarity(table: dict[str, F64], labels: I64) -> F64:
+    """Cosine of each account's capability mix to its community's mean mix (0.75 if unknown)."""
+    caps = np.column_stack([table[c] for c in CAPS])
+    norms = np.linalg.norm(caps, axis=1)
+    unit = caps / np.maximum(norms, 1e-9)[:, None]
+    ok = labels >= 0
+    n_comm = int(labels.max()) + 1 if ok.any() else 0
+    centroid = np.zeros((max(n_comm, 1), caps.shape[1]))
+    np.add.at(centroid, labels[ok], unit[ok])
+    centroid /= np.maximum(np.linalg.norm(centroid, axis=1), 1e-9)[:, None]
+    sim = np.full(labels.size, 0.75)
+    has = ok & (norms > 0)
+    sim[has] = np.einsum("ij,ij->i", unit[has], centroid[labels[has]])
+    return np.asarray(np.clip(sim, 0.0, 1.0), np.float64)
+
+
+def _per_community(values: F64, labels: I64, n_comm: int) -> F64:
+    ok = labels >= 0
+    return np.bincount(labels[ok], weights=values[ok], minlength=n_comm).astype(np.float64)
+
+
+def _ratio(num: F64, den: F64) -> F64:
+    return np.asarray(np.where(den > 0, num / np.maximum(den, 1e-12), 0.0), np.float64)
+
+
+def score(
+    table: dict[str, F64],
+    labels: I64,
+    inc: Incidence,
+    matrix: sparse.csr_matrix,
+    email_shape: I64,
+) -> Scored:
+    n_comm = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    agg = {c: _per_community(table[c], labels, n_comm) for c in ACCOUNT_COLUMNS}
+    size = np.bincount(labels[labels >= 0], minlength=n_comm).astype(np.float64)
+
+    # Structure: internal edges and weight.
+    coo = matrix.tocoo()
+    inside = (labels[coo.row] >= 0) & (labels[coo.row] == labels[coo.col])
+    edges = np.bincount(labels[coo.row[inside]], minlength=n_comm).astype(np.float64)
+    weight = np.asarray(
+        np.bincount(labels[coo.row[inside]], weights=coo.data[inside], minlength=n_comm), np.float64
+    )
+    density = _ratio(edges, size * (size - 1))
+
+    # Signup burstiness: the largest share of members signing up within one hour.
+    ok = np.flatnonzero(labels >= 0)
+    key = labels[ok] * 10**10 + table["signup_s"][ok].astype(np.int64)
+    key.sort()
+    within = np.searchsorted(key, key + 3600, side="left") - np.arange(key.size)
+    burst = np.zeros(n_comm)
+    np.maximum.at(burst, key // 10**10, within)
+    burstiness = _ratio(burst, size)
+
+    # Email homogeneity: the most common local-part shape's share.
+    shape_key = labels[ok] * (int(email_shape.max()) + 1) + email_shape[ok]
+    uniq, counts = np.unique(shape_key, return_counts=True)
+    top_shape = np.zeros(n_comm)
+    np.maximum.at(top_shape, uniq // (int(email_shape.max()) + 1), counts)
+
+    # Template concentration: members holding a template band mostly used inside the community.
+    ident, comm, count = _count_pairs(inc, labels)
+    is_tpl = np.array([k == TEMPLATE_KIND for k in inc.kinds])[inc.kind[ident]]
+    specific = is_tpl & (count >= 3) & (count * 2 >= inc.degree[ident])
+    marked = np.zeros(inc.accounts, bool)
+    spec_set = set(zip(ident[specific].tolist(), comm[specific].tolist(), strict=True))
+    if spec_set:
+        rows = inc.identifier_of_row
+        lab = labels[inc.holders]
+        spec_ident = np.unique(ident[specific])
+        cand = np.isin(rows, spec_ident) & (lab >= 0)
+        pairs = rows[cand] * (n_comm + 1) + lab[cand]
+        spec_pairs = ident[specific] * (n_comm + 1) + comm[specific]
+        hit = np.isin(pairs, spec_pairs)
+        marked[inc.holders[cand][hit]] = True
+    template_conc = _ratio(_per_community(marked.astype(np.float64), labels, n_comm), size)
+
+    exchanges = agg["exchanges"]
+    features = {
+        "anonymised_ip_share": _ratio(agg["anon_ips"], agg["ips"]),
+        "prepaid_virtual_share": _ratio(agg["risky_cards"], agg["cards"]),
+        "card_country_mismatch": _ratio(agg["mismatched_cards"], agg["cards"]),
+        "fast_adoption_share": _ratio(agg["fast_adopter"], size),
+        "template_concentration": template_conc,
+        "cot_rate": _ratio(agg["cot"], exchanges),
+        "disposable_email_share": _ratio(agg["disposable"], size),
+        "signup_burstiness": burstiness,
+        "disputed_share": _ratio(agg["disputed"], agg["charges"]),
+        "card_rotation": np.clip(_ratio(agg["cards"], size) - 1.0, 0.0, None),
+        "volume": np.log10(1.0 + _ratio(exchanges, size)) / 3.0,
+        "email_homogeneity": _ratio(top_shape, size),
+        "size": size,
+        "density": density,
+        "mean_link_weight": _ratio(weight, edges),
+        "reasoning_share": _ratio(agg["cap_reasoning"], exchanges),
+        "agentic_coding_share": _ratio(agg["cap_coding"] + agg["cap_agentic_tool_use"], exchanges),
+        "exchanges_per_account": _ratio(exchanges, size),
+        "cards_per_account": _ratio(agg["cards"], size),
+    }
+    names = tuple(RISK_WEIGHTS) + DESCRIPTIVE
+    matrix_f = (
+        np.column_stack([features[n] for n in names]) if n_comm else np.zeros((0, len(names)))
+    )
+    contrib = np.column_stack(
+        [w * np.minimum(1.0, features[n] / s) for n, (w, s) in RISK_WEIGHTS.items()]
+    ) if n_comm else np.zeros((0, len(RISK_WEIGHTS)))  # fmt: skip
+    risk = 1.0 / (1.0 + np.exp(-(BIAS + contrib.sum(axis=1))))
+    return Scored(features=matrix_f, contributions=contrib, risk=risk, feature_names=names)
+
+
+def evidence(
+    inc: Incidence, labels: I64, weights: dict[str, float], top: int = 8
+) -> dict[int, list[tuple[str, str, int, int]]]:
+    """Per community, the identifiers its members share most: (kind, key, holders in it, degree)."""
+    ident, comm, count = _count_pairs(inc, labels)
+    shared = count >= 2
+    ident, comm, count = ident[shared], comm[shared], count[shared]
+    base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind[ident]]
+    conc = count / np.maximum(inc.degree[ident], 1)
+    order = np.lexsort((-(base * count * conc), comm))
+    out: dict[int, list[tuple[str, str, int, int]]] = {}
+    for i in order.tolist():
+        rows = out.setdefault(int(comm[i]), [])
+        if len(rows) < top:
+            j = int(ident[i])
+            rows.append((inc.kinds[inc.kind[j]], inc.keys[j], int(count[i]), int(inc.degree[j])))
+    return out

@@ -1,0 +1,256 @@
+"""One detection refresh: export → projection → communities → scores → stable IDs → write-back.
+
+Everything up to the write-back only reads; the write-back is one transaction. A refresh that
+dies anywhere leaves the previous clusters, memberships and change feed exactly as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from neo4j import Driver
+
+from backend.core.config import Settings
+from backend.detection import repository as repo
+from backend.detection.communities import leiden
+from backend.detection.identity import assign
+from backend.detection.projection import Incidence, project
+from backend.detection.scoring import (
+    ACCOUNT_COLUMNS,
+    RISK_WEIGHTS,
+    behaviour_similarity,
+    confidence,
+    evidence,
+    score,
+    tie_strength,
+)
+
+log = logging.getLogger(__name__)
+CORE_CONFIDENCE = 0.5  # members below it are split off their community before scoring
+
+
+@dataclass
+class RefreshReport:
+    run_id: str
+    accounts: int = 0
+    linked_accounts: int = 0
+    identifiers: int = 0
+    edges: int = 0
+    communities: int = 0
+    clusters: int = 0
+    members: int = 0
+    flagged_clusters: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, np.ndarray[Any, Any]]:
+    """All identifiers with 2..FEATURE_CAP holders, with holders mapped to dense indices."""
+    db = settings.NEO4J_DATABASE
+    kinds = tuple(k for k, w in settings.DETECTION_KIND_WEIGHTS.items() if w > 0)
+    population = int(repo.run_read(driver, db, repo.COUNT_ACCOUNTS)[0]["n"])
+    kind_idx: list[int] = []
+    degree: list[int] = []
+    keys: list[str] = []
+    lengths: list[int] = []
+    chunks: list[np.ndarray[Any, Any]] = []
+    for k, rel in enumerate(kinds):
+        with driver.session(database=db) as session:
+            result = session.run(
+                repo.EXPORT_INCIDENCE[rel], max_degree=settings.DETECTION_FEATURE_CAP
+            )
+            for key, deg, holders in result:
+                kind_idx.append(k)
+                degree.append(deg)
+                keys.append(f"{key}")
+                lengths.append(len(holders))
+                chunks.append(np.asarray(holders, np.int64))
+    nodes = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+    node_ids, dense = np.unique(nodes, return_inverse=True)
+    inc = Incidence(
+        kind=np.asarray(kind_idx, np.int64),
+        degree=np.asarray(degree, np.int64),
+        keys=keys,
+        ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        holders=dense.astype(np.int64),
+        kinds=kinds,
+        accounts=int(node_ids.size),
+        population=population,
+    )
+    return inc, node_ids
+
+
+def _account_table(
+    driver: Driver, settings: Settings, node_ids: np.ndarray[Any, Any], dense: np.ndarray[Any, Any]
+) -> tuple[dict[str, np.ndarray[Any, Any]], np.ndarray[Any, Any], list[str]]:
+    """Feature inputs for the given dense accounts; other rows stay zero."""
+    n = node_ids.size
+    table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
+    shape = np.zeros(n, np.int64)
+    names = [""] * n
+    shapes: dict[str, int] = {}
+    position = {int(node_ids[i]): int(i) for i in dense.tolist()}
+    nodes = [int(node_ids[i]) for i in dense.tolist()]
+    for start in range(0, len(nodes), 20_000):
+        rows = repo.run_read(
+            driver,
+            settings.NEO4J_DATABASE,
+            repo.ACCOUNT_FEATURES,
+            nodes=nodes[start : start + 20_000],
+        )
+        for row in rows:
+            i = position[row["node"]]
+            for c in ACCOUNT_COLUMNS:
+                table[c][i] = row[c] or 0
+            shape[i] = shapes.setdefault(row["email_shape"], len(shapes))
+            names[i] = row["id"]
+    return table, shape, names
+
+
+def _relabel(labels: np.ndarray[Any, Any], min_size: int) -> np.ndarray[Any, Any]:
+    """Drop communities smaller than min_size (label -1) and renumber the rest 0..k-1."""
+    ok = labels >= 0
+    if not ok.any():
+        return labels
+    sizes = np.bincount(labels[ok])
+    ok &= sizes[np.maximum(labels, 0)] >= min_size
+    out = np.full(labels.size, -1, np.int64)
+    if ok.any():
+        _, out[ok] = np.unique(labels[ok], return_inverse=True)
+    return out
+
+
+def refresh(driver: Driver, settings: Settings) -> RefreshReport:
+    report = RefreshReport(run_id=f"run-{uuid.uuid4().hex[:12]}")
+    weights = settings.DETECTION_KIND_WEIGHTS
+    with report.stage("export"):
+        inc, node_ids = export_incidence(driver, settings)
+    report.accounts = inc.population
+    report.identifiers = int(inc.degree.size)
+    with report.stage("projection"):
+        matrix = project(
+            inc, weights, settings.DETECTION_LINK_CAP, settings.DETECTION_EXACT_MAX,
+            settings.DETECTION_SAMPLE_ROUNDS, settings.DETECTION_SEED,
+        )  # fmt: skip
+    report.edges = int(matrix.nnz // 2)
+    report.linked_accounts = int((np.diff(matrix.indptr) > 0).sum())
+    with report.stage("communities"):
+        labels = leiden(matrix, settings.DETECTION_RESOLUTION, settings.DETECTION_SEED)
+        report.communities = int(labels.max()) + 1 if labels.size else 0
+        labels = _relabel(labels, settings.DETECTION_MIN_CLUSTER_SIZE)
+    with report.stage("scores"):
+        candidates = np.flatnonzero(labels >= 0)
+        table, shape, names = _account_table(driver, settings, node_ids, candidates)
+        # Split each community into the core tied to it by what they share and behave alike,
+        # and the periphery (e.g. a reseller's genuine customers on the same exits), re-scored
+        # apart from the core.
+        conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
+        periphery = (labels >= 0) & (conf < CORE_CONFIDENCE)
+        labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
+        labels = _relabel(labels, settings.DETECTION_MIN_CLUSTER_SIZE)
+        conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
+        scored = score(table, labels, inc, matrix, shape)
+        proof = evidence(inc, labels, weights)
+    with report.stage("identity"):
+        old_rows = repo.run_read(driver, settings.NEO4J_DATABASE, repo.READ_ACTIVE_CLUSTERS)
+        dormant = repo.run_read(driver, settings.NEO4J_DATABASE, repo.READ_DORMANT_CLUSTERS)
+        old = {r["id"]: set(r["members"]) for r in old_rows}
+        old_evidence = {r["id"]: set(r["evidence"]) for r in old_rows + dormant}
+        n_comm = int(labels.max()) + 1 if (labels >= 0).any() else 0
+        members_of: list[list[int]] = [[] for _ in range(n_comm)]
+        for i in np.flatnonzero(labels >= 0).tolist():
+            members_of[int(labels[i])].append(i)
+        new = [{names[i] for i in m} for m in members_of]
+        new_evidence = [{f"{k}:{key}" for k, key, _, _ in proof.get(c, [])} for c in range(n_comm)]
+        assignment = assign(old, new, old_evidence, new_evidence)
+    with report.stage("write_back"):
+        wb = _write_back_rows(
+            report, settings, scored, proof, assignment, members_of, node_ids, conf, old
+        )
+        with driver.session(database=settings.NEO4J_DATABASE) as session:
+            session.execute_write(repo.write_back, wb)
+    report.clusters = len(wb.clusters)
+    report.members = len(wb.members)
+    log.info("detection refresh", extra={"report": report.__dict__})
+    return report
+
+
+def _write_back_rows(
+    report: RefreshReport,
+    settings: Settings,
+    scored: Any,
+    proof: dict[int, list[tuple[str, str, int, int]]],
+    assignment: Any,
+    members_of: list[list[int]],
+    node_ids: np.ndarray[Any, Any],
+    conf: np.ndarray[Any, Any],
+    old: dict[str, set[str]],
+) -> repo.WriteBack:
+    clusters: list[dict[str, Any]] = []
+    members: list[dict[str, Any]] = []
+    risk_names = list(RISK_WEIGHTS)
+    for c, cid in enumerate(assignment.ids):
+        features = {
+            n: round(float(v), 4)
+            for n, v in zip(scored.feature_names, scored.features[c], strict=True)
+        }
+        contributions = {
+            n: round(float(v), 4) for n, v in zip(risk_names, scored.contributions[c], strict=True)
+        }
+        explanation = {
+            "bias": -5.0,
+            "contributions": dict(sorted(contributions.items(), key=lambda kv: -kv[1])),
+        }
+        evidence_rows = [
+            {"kind": k, "key": key, "members": n, "degree": d} for k, key, n, d in proof.get(c, [])
+        ]
+        risk = round(float(scored.risk[c]), 4)
+        if risk >= settings.DETECTION_FLAG_THRESHOLD:
+            report.flagged_clusters += 1
+        clusters.append({
+            "id": cid, "risk": risk, "size": len(members_of[c]),
+            "features": json.dumps(features), "explanation": json.dumps(explanation),
+            "evidence": json.dumps(evidence_rows),
+            "evidence_keys": [f"{r['kind']}:{r['key']}" for r in evidence_rows],
+        })  # fmt: skip
+        members.extend(
+            {"node": int(node_ids[i]), "cluster": cid, "confidence": round(float(conf[i]), 4)}
+            for i in members_of[c]
+        )
+    active = set(assignment.ids)
+    retired = [
+        {"id": cid, "status": "merged" if cid in assignment.merged_into else "dissolved",
+         "merged_into": assignment.merged_into.get(cid)}
+        for cid in sorted(old) if cid not in active
+    ]  # fmt: skip
+    lineage = [
+        {"child": child, "parent": parent, "kind": "merged" if child in old else "split"}
+        for child, parents in assignment.parents.items() for parent in parents
+    ]  # fmt: skip
+    events = [
+        {"type": e.type, "cluster_id": e.cluster_id, "related": e.related,
+         "size_before": e.size_before, "size_after": e.size_after}
+        for e in assignment.events
+    ]  # fmt: skip
+    for e in assignment.events:
+        report.events[e.type] = report.events.get(e.type, 0) + 1
+    return repo.WriteBack(
+        run_id=report.run_id, now_ms=int(time.time() * 1000), clusters=clusters, members=members,
+        retired=retired, lineage=lineage, events=events, stats=json.dumps(report.seconds),
+    )  # fmt: skip

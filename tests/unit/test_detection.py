@@ -1,0 +1,162 @@
+"""Detection's pure parts on hand-built incidences: projection weights, the IDF discount, the
+cap, the sampled cliques, features and risk, membership confidence, stable cluster IDs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.detection.communities import leiden
+from backend.detection.identity import assign
+from backend.detection.projection import Incidence, project, rarity
+from backend.detection.scoring import ACCOUNT_COLUMNS, confidence, evidence, score, tie_strength
+
+W = {"PAID_WITH": 1.0, "USED_IP": 0.3, "USED_TEMPLATE": 0.35}
+
+
+def incidence(
+    groups: list[tuple[str, list[int]]], accounts: int, population: int = 1000
+) -> Incidence:
+    kinds = tuple(dict.fromkeys(k for k, _ in groups))
+    lengths = [len(m) for _, m in groups]
+    return Incidence(
+        kind=np.array([kinds.index(k) for k, _ in groups]),
+        degree=np.array(lengths),
+        keys=[f"{k}-{i}" for i, (k, _) in enumerate(groups)],
+        ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        holders=np.concatenate([np.array(m) for _, m in groups]).astype(np.int64),
+        kinds=kinds,
+        accounts=accounts,
+        population=population,
+    )
+
+
+def test_a_pair_gets_the_kind_weight_discounted_by_rarity() -> None:
+    m = project(incidence([("PAID_WITH", [0, 1])], 2), W, 200, 32, 4, 1)
+    assert m[0, 1] == pytest.approx(1.0) and m[1, 0] == pytest.approx(1.0)
+    assert m[0, 0] == 0
+
+
+def test_weight_is_split_among_holders_and_discounted_idf_style() -> None:
+    card = project(incidence([("PAID_WITH", list(range(6)))], 6), W, 200, 32, 4, 1)
+    # Each holder's total from the card = weight x rarity(6), spread over its 5 co-holders.
+    assert card[0].sum() == pytest.approx(rarity(np.array([6]), 1000)[0])
+    assert card[0, 1] == pytest.approx(card[0].sum() / 5)
+    assert rarity(np.array([2, 6, 100]), 1000).tolist() == sorted(
+        rarity(np.array([2, 6, 100]), 1000).tolist(), reverse=True
+    )
+    exit_ = project(incidence([("USED_IP", list(range(6)))], 6), W, 200, 32, 4, 1)
+    assert exit_[0, 1] == pytest.approx(0.3 * card[0, 1])
+
+
+def test_identifiers_above_the_cap_do_not_link() -> None:
+    inc = incidence([("USED_IP", list(range(300))), ("PAID_WITH", [0, 1])], 300)
+    m = project(inc, W, 200, 32, 4, 1)
+    assert m.nnz == 2  # only the card pair
+    assert m[0, 1] == pytest.approx(1.0)
+
+
+def test_sampled_cliques_keep_each_holders_total_weight() -> None:
+    inc = incidence([("USED_IP", list(range(100)))], 100)
+    exact = project(inc, W, 200, 1000, 4, 1)
+    sampled = project(inc, W, 200, 32, 4, 1)
+    assert exact.nnz == 100 * 99
+    assert sampled.nnz < exact.nnz / 5
+    assert np.asarray(sampled.sum(axis=1)).ravel() == pytest.approx(
+        np.asarray(exact.sum(axis=1)).ravel()
+    )
+
+
+def test_leiden_is_deterministic_and_separates_two_networks() -> None:
+    groups = [
+        ("PAID_WITH", list(range(10))),
+        ("PAID_WITH", list(range(10, 20))),
+        ("USED_IP", [0, 10]),
+    ]
+    m = project(incidence(groups, 21), W, 200, 32, 4, 1)
+    a, b = leiden(m, 1.0, 7), leiden(m, 1.0, 7)
+    assert a.tolist() == b.tolist()
+    assert a[20] == -1  # no links
+    assert len(set(a[:10].tolist())) == 1 and len(set(a[10:20].tolist())) == 1 and a[0] != a[10]
+
+
+def _table(n: int, **columns: list[float]) -> dict[str, np.ndarray]:
+    table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
+    for name, values in columns.items():
+        table[name] = np.asarray(values, np.float64)
+    return table
+
+
+def test_features_risk_and_explanation() -> None:
+    # Community 0: four accounts on prepaid cards behind proxies, one template, fast adopters,
+    # signed up within minutes. Community 1: a company team, corporate card, office NAT.
+    n = 8
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    inc = incidence(
+        [("PAID_WITH", [0, 1, 2, 3]), ("USED_TEMPLATE", [0, 1, 2, 3]), ("PAID_WITH", [4, 5, 6, 7]),
+         ("USED_IP", [4, 5, 6, 7])], n,
+    )  # fmt: skip
+    m = project(inc, W, 200, 32, 4, 1)
+    table = _table(
+        n,
+        cards=[1] * 8, risky_cards=[1, 1, 1, 1, 0, 0, 0, 0], mismatched_cards=[1, 1, 0, 0, 0, 0, 0, 0],
+        ips=[2] * 8, anon_ips=[2, 2, 2, 2, 0, 0, 0, 0], fast_adopter=[1, 1, 1, 0, 0, 0, 0, 0],
+        exchanges=[100] * 4 + [5] * 4, cot=[10] * 4 + [0] * 4, cap_coding=[100] * 4 + [5] * 4,
+        signup_s=[0, 60, 120, 180, 0, 30, 90, 5000],
+    )  # fmt: skip
+    shapes = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    s = score(table, labels, inc, m, shapes)
+    f = {name: s.features[:, i] for i, name in enumerate(s.feature_names)}
+    assert f["prepaid_virtual_share"].tolist() == [1.0, 0.0]
+    assert f["card_country_mismatch"].tolist() == [0.5, 0.0]
+    assert f["anonymised_ip_share"].tolist() == [1.0, 0.0]
+    assert f["fast_adoption_share"].tolist() == [0.75, 0.0]
+    assert f["template_concentration"].tolist() == [1.0, 0.0]
+    assert f["signup_burstiness"].tolist() == [1.0, 0.75]
+    assert f["cot_rate"].tolist() == [0.1, 0.0]
+    assert f["size"].tolist() == [4, 4] and f["density"].tolist() == [1.0, 1.0]
+    assert s.risk[0] > 0.9 > 0.1 > s.risk[1]
+    # Contributions are the explanation: they add up to the logit.
+    logit = np.log(s.risk / (1 - s.risk))
+    assert s.contributions.sum(axis=1) - 5.0 == pytest.approx(logit)
+    proof = evidence(inc, labels, W)
+    assert proof[0][0][:1] == ("PAID_WITH",) and proof[0][0][2:] == (4, 4)
+
+
+def test_confidence_separates_network_members_from_exit_sharers() -> None:
+    # Accounts 0-4 share a card and a template; 5 and 6 only share the proxy exit with them.
+    inc = incidence(
+        [("PAID_WITH", [0, 1, 2, 3, 4]), ("USED_TEMPLATE", [0, 1, 2, 3, 4]),
+         ("USED_IP", [0, 1, 2, 3, 4, 5, 6])], 7,
+    )  # fmt: skip
+    labels = np.zeros(7, np.int64)
+    conf = confidence(tie_strength(inc, labels, W), np.ones(7))
+    assert conf[:5].min() > 0.5 > conf[5:].max()
+
+
+def test_stable_ids_growth_merge_split_dissolve_and_regrowth() -> None:
+    old = {"A": {"a1", "a2", "a3", "a4"}, "B": {"b1", "b2", "b3"}, "C": {"c1", "c2", "c3", "c4", "c5"},
+           "D": {"d1", "d2"}}  # fmt: skip
+    new = [
+        {"a1", "a2", "a3", "a4", "a5"},  # A grew
+        {"b1", "b2", "b3", "x1", "d1", "d2"},  # B absorbed D
+        {"c1", "c2", "c3"},  # C shrank ...
+        {"c4", "c5", "y1"},  # ... and split
+        {"n1", "n2", "n3"},  # brand new
+    ]
+    got = assign(old, new)
+    assert got.ids[:3] == ["A", "B", "C"]
+    assert got.ids[3] not in old and got.ids[4] not in old
+    kinds = {(e.type, e.cluster_id) for e in got.events}
+    assert {("grown", "A"), ("grown", "B"), ("merged", "B"), ("shrunk", "C"), ("split", got.ids[3]),
+            ("created", got.ids[4])} <= kinds  # fmt: skip
+    assert got.merged_into == {"D": "B"} and got.parents[got.ids[3]] == ["C"]
+    # Nothing of E survives: dissolved.
+    gone = assign({"E": {"e1", "e2"}}, [{"z1", "z2"}])
+    assert ("dissolved", "E") in {(e.type, e.cluster_id) for e in gone.events}
+    # A dissolved, banned network reappears under new accounts on its old cards: same ID.
+    regrown = assign({}, [{"r1", "r2", "r3"}], {"BAN": {"card:1", "card:2", "dev:9"}},
+                     [{"card:1", "card:2", "dev:9", "ip:4"}])  # fmt: skip
+    assert regrown.ids == ["BAN"]
+    # Deterministic new IDs.
+    assert assign({}, [{"q1", "q2"}]).ids == assign({}, [{"q2", "q1"}]).ids
