@@ -64,7 +64,7 @@ RETURN node, a.id AS id,
 READ_ACTIVE_CLUSTERS = """
 MATCH (c:Cluster) WHERE c.status = 'active'
 RETURN c.id AS id, [(a:Account)-[:MEMBER_OF]->(c) | a.id] AS members,
-       coalesce(c.evidence_keys, []) AS evidence
+       [(a:Account)-[:MEMBER_OF]->(c) | id(a)] AS nodes, coalesce(c.evidence_keys, []) AS evidence
 """
 READ_DORMANT_CLUSTERS = """
 MATCH (c:Cluster) WHERE c.status = 'dissolved'

@@ -136,6 +136,19 @@ def _relabel(labels: np.ndarray[Any, Any], min_size: int) -> np.ndarray[Any, Any
     return out
 
 
+def _previous_labels(
+    old_rows: list[dict[str, Any]], node_ids: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """Dense account index -> index of its cluster in the previous refresh, -1 if none."""
+    initial = np.full(node_ids.size, -1, np.int64)
+    for k, row in enumerate(old_rows):
+        nodes = np.asarray(row["nodes"], np.int64)
+        pos = np.searchsorted(node_ids, nodes)
+        ok = (pos < node_ids.size) & (node_ids[np.minimum(pos, node_ids.size - 1)] == nodes)
+        initial[pos[ok]] = k
+    return initial
+
+
 def refresh(driver: Driver, settings: Settings) -> RefreshReport:
     report = RefreshReport(run_id=f"run-{uuid.uuid4().hex[:12]}")
     weights = settings.DETECTION_KIND_WEIGHTS
@@ -151,7 +164,11 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
     report.edges = int(matrix.nnz // 2)
     report.linked_accounts = int((np.diff(matrix.indptr) > 0).sum())
     with report.stage("communities"):
-        labels = leiden(matrix, settings.DETECTION_RESOLUTION, settings.DETECTION_SEED)
+        old_rows = repo.run_read(driver, settings.NEO4J_DATABASE, repo.READ_ACTIVE_CLUSTERS)
+        initial = _previous_labels(old_rows, node_ids)
+        labels = leiden(
+            matrix, settings.DETECTION_RESOLUTION, settings.DETECTION_SEED, initial=initial
+        )
         report.communities = int(labels.max()) + 1 if labels.size else 0
         labels = _relabel(labels, settings.DETECTION_MIN_CLUSTER_SIZE)
     with report.stage("scores"):
@@ -168,7 +185,6 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
         scored = score(table, labels, inc, matrix, shape)
         proof = evidence(inc, labels, weights)
     with report.stage("identity"):
-        old_rows = repo.run_read(driver, settings.NEO4J_DATABASE, repo.READ_ACTIVE_CLUSTERS)
         dormant = repo.run_read(driver, settings.NEO4J_DATABASE, repo.READ_DORMANT_CLUSTERS)
         old = {r["id"]: set(r["members"]) for r in old_rows}
         old_evidence = {r["id"]: set(r["evidence"]) for r in old_rows + dormant}
