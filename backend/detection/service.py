@@ -35,6 +35,7 @@ from backend.detection.scoring import (
 
 log = logging.getLogger(__name__)
 CORE_CONFIDENCE = 0.5  # members below it are split off their community before scoring
+PEEL_ROUNDS = 3
 
 
 @dataclass
@@ -177,10 +178,16 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
         # Split each community into the core tied to it by what they share and behave alike,
         # and the periphery (e.g. a reseller's genuine customers on the same exits), re-scored
         # apart from the core.
-        conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
-        periphery = (labels >= 0) & (conf < CORE_CONFIDENCE)
-        labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
-        labels = _relabel(labels, settings.DETECTION_MIN_CLUSTER_SIZE)
+        # Peeling repeats: once the loosest members are gone, the next layer's ties shrink too.
+        for _ in range(PEEL_ROUNDS):
+            conf = confidence(
+                tie_strength(inc, labels, weights), behaviour_similarity(table, labels)
+            )
+            periphery = (labels >= 0) & (conf < CORE_CONFIDENCE)
+            if not periphery.any():
+                break
+            labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
+            labels = _relabel(labels, settings.DETECTION_MIN_CLUSTER_SIZE)
         conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
         scored = score(table, labels, inc, matrix, shape)
         proof = evidence(inc, labels, weights)
