@@ -29,7 +29,7 @@ from backend.evaluation.metrics import evaluate
 from backend.evaluation.repository import read_memberships
 from backend.graph.driver import create_driver
 from backend.stack import lifecycle
-from benchmarks.bench_ingest import _wipe
+from benchmarks.bench_ingest import _end_to_end, _wipe
 from seed.generate import generate
 from seed.scenarios import PRESETS
 
@@ -80,8 +80,6 @@ def main() -> None:
         client = redis.Redis.from_url(settings.REDIS_URL)  # forget event ids: a fresh load
         for key in client.scan_iter("heracles:seen:*", count=1000):
             client.delete(key)
-        from benchmarks.bench_ingest import _end_to_end
-
         console.print(_end_to_end(settings, seed_dir / "events.jsonl.gz", args.preset))
     with create_driver(settings) as driver:
         report = refresh(driver, settings)

@@ -8,6 +8,7 @@ one pass, so the generator's cost per exchange is a string format, not Python lo
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,7 +71,7 @@ class ChunkWriter:
         self.pools = pools
         self.sizes = sc.campaign_sizes(pop.size)
         self.exit_pool = [max(20, int(u) // 40) for u in pop.provider_users]
-        self.seg = {s.name: i for i, s in enumerate(sc.SEGMENTS)}
+        self.counts: Counter[str] = Counter()  # events written, by type
 
     # --- per account ------------------------------------------------------------------------
 
@@ -103,7 +104,10 @@ class ChunkWriter:
         head = f'{{"type":"signup","event_id":"s-{account}","account_id":"{account}",'
         body = dumps({"occurred_at": iso(t0), "ip": ip, "device_id": device, **signup})
         lines.append(f"{head}{enrich},{body[1:]}")
-        for k in range(int(rng.integers(1, 4))):
+        self.counts["signup"] += 1
+        sessions = int(rng.integers(1, 4))
+        self.counts["session"] += sessions
+        for k in range(sessions):
             ip, enrich = ips[int(rng.integers(0, len(ips)))]
             t = t0 + int(rng.integers(600, WINDOW_S - t0 + 601))
             body = dumps({"occurred_at": iso(min(t, WINDOW_S - 1)), "ip": ip, "device_id": device,
@@ -124,6 +128,7 @@ class ChunkWriter:
                          "status": status, "ip": ips[0][0]}  # fmt: skip
                 lines.append(dumps(event))
                 charge += 1
+        self.counts["billing"] += charge
 
     def _card(
         self, ns_index: int, country: str, funding: str, card_country: str, address: str | None
@@ -198,7 +203,6 @@ class ChunkWriter:
         elif name == "proxy_customer":
             pool = self.exit_pool[group]
             ips = [self.pools.get("proxy", group, int(rng.integers(pool))) for _ in range(2)]
-            client = ids.hexid("cf-", ids.NS_CLIENT, int(rng.integers(sc.SDK_FINGERPRINTS)), 8)
         elif name == "researcher":
             ips = [resid, self.pools.get("hosting", 200, pos)]
             mix, cot, factor = RESEARCHER_MIX, 0.4, sc.RESEARCHER_USAGE_FACTOR
@@ -349,6 +353,7 @@ class ChunkWriter:
         counts = np.asarray(plan.n, np.int64)
         a = np.repeat(np.arange(counts.size), counts)
         total = int(a.size)
+        self.counts["usage"] += total
         seq = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
 
         # When: a day after signup, at an hour around the account's peak.

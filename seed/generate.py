@@ -124,9 +124,6 @@ def generate(
             order = rng.permutation(len(batch))
             sink.put([batch[i] for i in order.tolist()])
             result.events += len(lines)
-            for line in lines:
-                kind = line[9:16]
-                result.by_type[kind] = result.by_type.get(kind, 0) + 1
             if progress:
                 progress(stop - start)
         if carry:
@@ -134,8 +131,7 @@ def generate(
     finally:
         sink.close()
     result.events += 2  # model releases
-    result.by_type = {k.split('"')[0]: v for k, v in result.by_type.items()}
-    result.by_type["model_release"] = 2
+    result.by_type = {**writer.counts, "model_release": 2}
     write_labels(pop, out / "labels.jsonl")
     manifest = {
         "accounts": accounts, "seed": seed, "usage_scale": usage_scale, **result.__dict__,

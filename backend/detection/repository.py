@@ -39,7 +39,7 @@ WITH node, a,
      [(a)-[u:USED_MODEL]->(m:Model)
       WHERE m.released_at IS NOT NULL AND a.signup_at < m.released_at
       | u.first_seen.epochMillis - m.released_at.epochMillis] AS lags
-RETURN node, a.id AS id,
+WITH node, a.id AS id,
   coalesce(a.exchanges, 0) AS exchanges, coalesce(a.cot_elicitations, 0) AS cot,
   coalesce(a.cap_reasoning, 0) AS cap_reasoning, coalesce(a.cap_coding, 0) AS cap_coding,
   coalesce(a.cap_agentic_tool_use, 0) AS cap_agentic_tool_use,
@@ -60,6 +60,13 @@ RETURN node, a.id AS id,
     AS fast_adopter,
   coalesce(a.email_local_shape, '') AS email_shape
 """
+# Returned as one record of parallel columns: numpy takes each list whole, no Python per row.
+ACCOUNT_FEATURE_COLUMNS = (
+    "node", "id", "exchanges", "cot", "cap_reasoning", "cap_coding", "cap_agentic_tool_use",
+    "cap_vision", "cap_chat", "cap_other", "charges", "disputed", "cards", "risky_cards",
+    "mismatched_cards", "ips", "anon_ips", "disposable", "signup_s", "fast_adopter", "email_shape",
+)  # fmt: skip
+ACCOUNT_FEATURES += "RETURN " + ", ".join(f"collect({c}) AS {c}" for c in ACCOUNT_FEATURE_COLUMNS)
 
 READ_ACTIVE_CLUSTERS = """
 MATCH (c:Cluster) WHERE c.status = 'active'

@@ -163,16 +163,11 @@ def score(
     is_tpl = np.array([k == TEMPLATE_KIND for k in inc.kinds])[inc.kind[ident]]
     specific = is_tpl & (count >= 3) & (count * 2 >= inc.degree[ident])
     marked = np.zeros(inc.accounts, bool)
-    spec_set = set(zip(ident[specific].tolist(), comm[specific].tolist(), strict=True))
-    if spec_set:
-        rows = inc.identifier_of_row
+    if specific.any():
         lab = labels[inc.holders]
-        spec_ident = np.unique(ident[specific])
-        cand = np.isin(rows, spec_ident) & (lab >= 0)
-        pairs = rows[cand] * (n_comm + 1) + lab[cand]
-        spec_pairs = ident[specific] * (n_comm + 1) + comm[specific]
-        hit = np.isin(pairs, spec_pairs)
-        marked[inc.holders[cand][hit]] = True
+        pairs = inc.identifier_of_row * (n_comm + 1) + lab
+        hit = (lab >= 0) & np.isin(pairs, ident[specific] * (n_comm + 1) + comm[specific])
+        marked[inc.holders[hit]] = True
     template_conc = _ratio(_per_community(marked.astype(np.float64), labels, n_comm), size)
 
     exchanges = agg["exchanges"]
@@ -218,10 +213,14 @@ def evidence(
     base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind[ident]]
     conc = count / np.maximum(inc.degree[ident], 1)
     order = np.lexsort((-(base * count * conc), comm))
+    # Rank within each community (order is grouped by community), keep the first `top`.
+    grouped = comm[order]
+    first = np.r_[0, np.flatnonzero(np.diff(grouped)) + 1]
+    rank = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
     out: dict[int, list[tuple[str, str, int, int]]] = {}
-    for i in order.tolist():
-        rows = out.setdefault(int(comm[i]), [])
-        if len(rows) < top:
-            j = int(ident[i])
-            rows.append((inc.kinds[inc.kind[j]], inc.keys[j], int(count[i]), int(inc.degree[j])))
+    for i in order[rank < top].tolist():
+        j = int(ident[i])
+        out.setdefault(int(comm[i]), []).append(
+            (inc.kinds[inc.kind[j]], inc.keys[j], int(count[i]), int(inc.degree[j]))
+        )
     return out

@@ -25,6 +25,7 @@ from backend.detection.identity import assign
 from backend.detection.projection import Incidence, project
 from backend.detection.scoring import (
     ACCOUNT_COLUMNS,
+    BIAS,
     RISK_WEIGHTS,
     behaviour_similarity,
     confidence,
@@ -103,25 +104,21 @@ def _account_table(
     """Feature inputs for the given dense accounts; other rows stay zero."""
     n = node_ids.size
     table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
-    shape = np.zeros(n, np.int64)
-    names = [""] * n
-    shapes: dict[str, int] = {}
-    position = {int(node_ids[i]): int(i) for i in dense.tolist()}
-    nodes = [int(node_ids[i]) for i in dense.tolist()]
+    shapes = np.full(n, "", dtype=object)
+    names = np.full(n, "", dtype=object)
+    nodes = node_ids[dense].tolist()
     for start in range(0, len(nodes), 20_000):
-        rows = repo.run_read(
-            driver,
-            settings.NEO4J_DATABASE,
-            repo.ACCOUNT_FEATURES,
+        (cols,) = repo.run_read(
+            driver, settings.NEO4J_DATABASE, repo.ACCOUNT_FEATURES,
             nodes=nodes[start : start + 20_000],
-        )
-        for row in rows:
-            i = position[row["node"]]
-            for c in ACCOUNT_COLUMNS:
-                table[c][i] = row[c] or 0
-            shape[i] = shapes.setdefault(row["email_shape"], len(shapes))
-            names[i] = row["id"]
-    return table, shape, names
+        )  # fmt: skip
+        at = np.searchsorted(node_ids, np.asarray(cols["node"], np.int64))  # node_ids is sorted
+        for c in ACCOUNT_COLUMNS:
+            table[c][at] = np.asarray(cols[c], np.float64)
+        shapes[at] = cols["email_shape"]
+        names[at] = cols["id"]
+    _, shape = np.unique(shapes.astype(str), return_inverse=True)
+    return table, shape.astype(np.int64), names.tolist()
 
 
 def _relabel(labels: np.ndarray[Any, Any], min_size: int) -> np.ndarray[Any, Any]:
@@ -237,7 +234,7 @@ def _write_back_rows(
             n: round(float(v), 4) for n, v in zip(risk_names, scored.contributions[c], strict=True)
         }
         explanation = {
-            "bias": -5.0,
+            "bias": BIAS,
             "contributions": dict(sorted(contributions.items(), key=lambda kv: -kv[1])),
         }
         evidence_rows = [
