@@ -11,7 +11,7 @@ HERACLES := $(BIN)/heracles
 TEST_ENV := set -a && source tests/stack.env && set +a &&
 BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
 
-.PHONY: help prereqs install up down status demo smoke lint fmt test test-up test-down bench-ingest bench-detect bench-down schema compose-check clean
+.PHONY: help prereqs install up down status demo smoke lint fmt test test-up test-down bench-ingest bench-detect bench-api bench-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ demo: install ## The main job: stack up, seed a population, ingest it, detect, s
 	$(HERACLES) refresh --wait
 	$(HERACLES) db stats
 	$(HERACLES) eval --labels $(DEMO_SEED)/labels.jsonl --json $(DEMO_SEED)/eval.json
+	@echo "--- the analyst's view over GraphQL: the riskiest networks (graphql/operations/) ---"
+	@TOKEN=$$($(HERACLES) token create --name demo-$$(date +%s) --role analyst | tail -1) && \
+		$(HERACLES) gql TopClusters --token "$$TOKEN" --var first=3 --var minRisk=0.5
 
 smoke: install ## Round trip: a Celery task writes a node to Neo4j and reads it back
 	$(HERACLES) smoke
@@ -75,6 +78,9 @@ bench-ingest: install ## Ingest benchmark on its own stack (.local/bench); see d
 
 bench-detect: install ## Detection refresh benchmark (BENCH_ARGS="--preset full"); see docs/benchmarks.md
 	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_detect $(BENCH_ARGS)
+
+bench-api: install ## GraphQL latency under load on the medium seed (BENCH_ARGS="--skip-ingest"); see docs/benchmarks.md
+	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_api $(BENCH_ARGS)
 
 bench-down: ## Stop the benchmark stack
 	@if [ -x $(HERACLES) ]; then $(BENCH_ENV) $(HERACLES) down; fi

@@ -8,16 +8,13 @@ on the benchmark stack, unless `--skip-ingest` reuses what is there.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import time
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
-import redis
 from rich.console import Console
-from rich.table import Table
 from scipy import sparse
 
 from backend.core.config import get_settings
@@ -29,8 +26,8 @@ from backend.evaluation.metrics import evaluate
 from backend.evaluation.repository import read_memberships
 from backend.graph.driver import create_driver
 from backend.stack import lifecycle
-from benchmarks.bench_ingest import _end_to_end, _wipe
-from seed.generate import generate
+from benchmarks.seeded import load_preset, seed_dir
+from benchmarks.seeded import report as report_table
 from seed.scenarios import PRESETS
 
 console = Console()
@@ -72,20 +69,14 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     lifecycle.up(settings, console)
-    seed_dir = settings.STATE_DIR / "seed" / args.preset
-    preset = PRESETS[args.preset]
+    labels = seed_dir(settings, args.preset) / "labels.jsonl"
     if not args.skip_ingest:
-        generate(preset.accounts, args.seed, seed_dir, preset.usage_scale)
-        _wipe(settings)
-        client = redis.Redis.from_url(settings.REDIS_URL)  # forget event ids: a fresh load
-        for key in client.scan_iter("heracles:seen:*", count=1000):
-            client.delete(key)
-        console.print(_end_to_end(settings, seed_dir / "events.jsonl.gz", args.preset))
+        load_preset(settings, args.preset, args.seed, console)
     with create_driver(settings) as driver:
         report = refresh(driver, settings)
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         ev = evaluate(
-            read_labels(seed_dir / "labels.jsonl"), read_memberships(driver, settings.NEO4J_DATABASE),
+            read_labels(labels), read_memberships(driver, settings.NEO4J_DATABASE),
             settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE,
         )  # fmt: skip
         inc, _ = export_incidence(driver, settings)
@@ -103,14 +94,7 @@ def main() -> None:
         "campaign_recall": {c.campaign: round(c.recall, 4) for c in ev.campaigns},
         "baseline": baseline,
     }  # fmt: skip
-    table = Table(title=f"bench-detect ({args.preset})")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, json.dumps(value))
-    console.print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    report_table(console, f"bench-detect ({args.preset})", result, args.out)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from backend.auth.roles import INGEST_ROLES
 from backend.core.config import Settings
 from backend.events.validation import Rejection
 from backend.ingest.producer import Producer
@@ -19,12 +19,13 @@ router = APIRouter(tags=["ingest"])
 MAX_ERRORS_RETURNED = 1000
 
 
-def _authorise(settings: Settings, authorization: str | None) -> None:
-    scheme, _, token = (authorization or "").partition(" ")
-    expected = settings.INGEST_TOKEN.get_secret_value()
-    if scheme.lower() != "bearer" or not token or not secrets.compare_digest(token, expected):
+async def _authorise(request: Request, authorization: str | None) -> None:
+    principal = await request.app.state.authenticator.authenticate(authorization)
+    if principal is None:
         raise HTTPException(401, "a bearer token with the `ingest` role is required",
                             headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    if principal.role not in INGEST_ROLES:
+        raise HTTPException(403, f"role `{principal.role}` may not send events; `ingest` may")
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -74,7 +75,7 @@ async def post_events(
     request: Request, authorization: str | None = Header(default=None)
 ) -> JSONResponse:
     settings: Settings = request.app.state.settings
-    _authorise(settings, authorization)
+    await _authorise(request, authorization)
     body = await _read_limited(request, settings.INGEST_MAX_BODY_BYTES)
     items = _items(body, request.headers.get("content-type", ""))
     producer = Producer(

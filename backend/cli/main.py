@@ -26,7 +26,9 @@ schema_app = typer.Typer(
     help="Export the contracts other teams build against.", no_args_is_help=True
 )
 dlq_app = typer.Typer(help="The dead-letter store of rejected events.", no_args_is_help=True)
+token_app = typer.Typer(help="API bearer tokens (stored hashed).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
 app.add_typer(schema_app, name="schema")
 app.add_typer(dlq_app, name="dlq")
 
@@ -293,6 +295,133 @@ def dlq_replay(
         raise typer.Exit(1)
 
 
+@token_app.command("create")
+def token_create(
+    name: str = typer.Option(..., help="Who or what uses it (shown in the audit trail)."),
+    role: str = typer.Option(..., help="analyst | bantool | ingest | admin"),
+) -> None:
+    """Create a token. It is printed once, here; only its hash is stored."""
+    from backend.auth.roles import Role
+    from backend.auth.tokens import TokenError, create_token
+    from backend.graph.driver import create_driver
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        console.print(f"[red]unknown role {role!r}[/]: one of {', '.join(r.value for r in Role)}")
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    with create_driver(settings) as driver:
+        try:
+            token_id, token = create_token(driver, settings.NEO4J_DATABASE, name, chosen)
+        except TokenError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from exc
+    console.print(f"created {token_id} ({name}, role {chosen.value}); the token, shown only now:",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every token ever created (never the secret)."""
+    from backend.auth.tokens import list_tokens
+    from backend.graph.driver import create_driver
+
+    settings = get_settings()
+    with create_driver(settings) as driver:
+        tokens = list_tokens(driver, settings.NEO4J_DATABASE)
+    table = Table(title="API tokens")
+    for column in ("id", "name", "role", "created", "revoked"):
+        table.add_column(column)
+    for t in tokens:
+        table.add_row(
+            t.id, t.name, t.role.value, f"{t.created_at:%Y-%m-%d %H:%M}" if t.created_at else "",
+            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
+        )  # fmt: skip
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(ref: str = typer.Argument(..., help="Token id or name.")) -> None:
+    """Revoke a token (the API honours it within API_TOKEN_CACHE_S seconds)."""
+    from backend.auth.tokens import revoke_token
+    from backend.graph.driver import create_driver
+
+    settings = get_settings()
+    with create_driver(settings) as driver:
+        revoked = revoke_token(driver, settings.NEO4J_DATABASE, ref)
+    if not revoked:
+        console.print(f"[red]no token with id or name {ref!r}[/]")
+        raise typer.Exit(1)
+    console.print(f"revoked {', '.join(revoked)}")
+
+
+@app.command("gql")
+def gql_command(
+    operation: str = typer.Argument(..., help="A named operation from graphql/operations/."),
+    token: str = typer.Option(..., envvar="HERACLES_TOKEN", help="Bearer token."),
+    var: list[str] = typer.Option([], "--var", help="Variable as name=JSON (or name=text)."),
+) -> None:
+    """Run a named operation against the API and print the JSON answer."""
+    import json
+
+    import httpx
+    from graphql import OperationDefinitionNode, parse
+
+    documents = {}
+    for path in sorted((PROJECT_ROOT / "graphql" / "operations").glob("*.graphql")):
+        text = path.read_text()
+        for node in parse(text).definitions:
+            if isinstance(node, OperationDefinitionNode) and node.name:
+                documents[node.name.value] = text
+    if operation not in documents:
+        console.print(f"[red]no operation {operation!r}[/]; one of: {', '.join(sorted(documents))}")
+        raise typer.Exit(2)
+    variables = {}
+    for item in var:
+        name, _, raw = item.partition("=")
+        try:
+            variables[name] = json.loads(raw)
+        except ValueError:
+            variables[name] = raw
+    response = httpx.post(
+        f"{get_settings().api_url}/graphql", headers={"authorization": f"Bearer {token}"},
+        json={"query": documents[operation], "operationName": operation, "variables": variables},
+        timeout=60,
+    )  # fmt: skip
+    typer.echo(json.dumps(response.json(), indent=2) if response.content else response.text)
+    if response.status_code != 200 or "errors" in response.json():
+        raise typer.Exit(1)
+
+
+@app.command("export-bans")
+def export_bans(
+    out: Path = typer.Option(..., help="NDJSON file, one ban candidate per line."),
+    min_risk: float | None = typer.Option(None, help="Default: DETECTION_FLAG_THRESHOLD."),
+    min_confidence: float | None = typer.Option(None, help="Default: DETECTION_MIN_CONFIDENCE."),
+) -> None:
+    """Write the ban candidates (the GraphQL `banCandidates` list, every page) as NDJSON."""
+    import json
+
+    from backend.bans.repository import iter_candidates
+    from backend.graph.driver import create_driver
+
+    settings = get_settings()
+    risk = settings.DETECTION_FLAG_THRESHOLD if min_risk is None else min_risk
+    confidence = settings.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence
+    written = 0
+    clusters: set[str] = set()
+    tmp = out.with_name(out.name + ".partial")
+    with create_driver(settings) as driver, tmp.open("w") as fh:
+        for row in iter_candidates(driver, settings.NEO4J_DATABASE, risk, confidence):
+            fh.write(json.dumps(row, sort_keys=True) + "\n")
+            written += 1
+            clusters.add(row["cluster_id"])
+    tmp.replace(out)  # never a half-written file under the final name
+    console.print(f"wrote {written:,} ban candidates from {len(clusters):,} clusters to {out}")
+
+
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Create uniqueness constraints and indexes (idempotent)."""
@@ -339,6 +468,29 @@ def schema_graphql(
         return
     out.write_text(sdl)
     console.print(f"wrote {out}")
+
+
+@schema_app.command("breaking")
+def schema_breaking(
+    against: list[str] = typer.Option(
+        ["origin/main", "main"], help="Base git revision(s); the first that exists is used."
+    ),
+) -> None:
+    """Fail if the code's schema breaks clients of the base revision's graphql/schema.graphql."""
+    from backend.api.graphql.contract import base_sdl, breaking_changes
+    from backend.api.graphql.schema import export_sdl
+
+    base = base_sdl(PROJECT_ROOT, tuple(against))
+    if base is None:
+        console.print(f"[red]none of {', '.join(against)} exists in this repository[/]")
+        raise typer.Exit(2)
+    ref, old = base
+    changes = breaking_changes(old, export_sdl())
+    for change in changes:
+        console.print(f"[red]breaking[/] {change}")
+    if changes:
+        raise typer.Exit(1)
+    console.print(f"no breaking changes against {ref}")
 
 
 @schema_app.command("events")

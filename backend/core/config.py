@@ -34,8 +34,16 @@ class Settings(BaseSettings):
 
     API_HOST: str = "127.0.0.1"
     API_PORT: int = 8000
-    # Bearer token for POST /v1/events until token management (GraphQL issue) lands.
-    INGEST_TOKEN: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    # uvicorn worker processes; each holds its own Neo4j driver and token cache.
+    API_WORKERS: int = 2
+    # Bearer tokens (`heracles token create`) are cached this long after a hit, so a revoked
+    # token stops working within this many seconds.
+    API_TOKEN_CACHE_S: float = 5.0
+    # GraphQL abuse limits (docs/api.md). Page sizes are capped at 500 whatever these say.
+    GRAPHQL_MAX_DEPTH: int = 10
+    GRAPHQL_MAX_ALIASES: int = 15
+    GRAPHQL_MAX_TOKENS: int = 2000
+    GRAPHQL_MAX_BODY_BYTES: int = 64 * 1024
     LOG_LEVEL: str = "INFO"
 
     # Where the local stack keeps binaries, data, logs and pid files (git-ignored).
@@ -95,15 +103,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:
-        for name in ("NEO4J_PASSWORD", "INGEST_TOKEN"):
-            value: SecretStr = getattr(self, name)
-            if value.get_secret_value() != PLACEHOLDER_SECRET:
-                continue
-            if self.ENV == "prod":
-                raise ValueError(
-                    f"HERACLES_{name} is the placeholder {PLACEHOLDER_SECRET!r}: "
-                    "set a real secret before running with HERACLES_ENV=prod"
-                )
+        """API tokens live hashed in the graph (`heracles token create`); the one secret in
+        settings is the database password."""
+        if self.ENV == "prod" and self.NEO4J_PASSWORD.get_secret_value() == PLACEHOLDER_SECRET:
+            raise ValueError(
+                f"HERACLES_NEO4J_PASSWORD is the placeholder {PLACEHOLDER_SECRET!r}: "
+                "set a real secret before running with HERACLES_ENV=prod"
+            )
         return self
 
 

@@ -52,7 +52,12 @@ CLUSTER_EVENT = "ClusterEvent"
 SEQUENCE = "Sequence"
 DETECTION_RUN = "DetectionRun"
 
-# (label, key property) for every node kind that writes MERGE on.
+# The API's own records: bearer tokens (stored hashed), analyst notes, the audit trail.
+API_TOKEN = "ApiToken"  # noqa: S105 - a label
+NOTE = "Note"
+AUDIT_ENTRY = "AuditEntry"
+
+# (label, key property) for every node kind that writes MERGE on or looks up by a unique key.
 MERGE_KEYS: tuple[tuple[str, str], ...] = (
     (ACCOUNT, "id"),
     (CLUSTER, "id"),
@@ -61,5 +66,9 @@ MERGE_KEYS: tuple[tuple[str, str], ...] = (
     (DETECTION_RUN, "id"),
     (INGEST_BATCH, "id"),
     ("SmokeCheck", "id"),
+    (API_TOKEN, "id"),
+    (API_TOKEN, "hash"),
+    (NOTE, "id"),
+    (AUDIT_ENTRY, "id"),
     *((label, "key") for label in IDENTIFIER_LABELS),
 )

@@ -182,6 +182,7 @@ class Stack:
             argv = (
                 python, "-m", "uvicorn", "--factory", "backend.api.app:create_app",
                 "--host", s.API_HOST, "--port", str(s.API_PORT), "--no-access-log",
+                "--workers", str(s.API_WORKERS),
             )  # fmt: skip
             return Component(
                 "api", argv, lambda: check_api(s),

@@ -235,7 +235,14 @@ def test_http_ingest(fresh: Driver, settings: Settings) -> None:
     assert (
         httpx.post(url, content="x", headers={"authorization": "Bearer wrong"}).status_code == 401
     )
-    auth = {"authorization": f"Bearer {settings.INGEST_TOKEN.get_secret_value()}"}
+    from backend.auth.roles import Role
+    from backend.auth.tokens import create_token
+
+    _, token = create_token(fresh, settings.NEO4J_DATABASE, "ingest-test", Role.INGEST)
+    _, analyst = create_token(fresh, settings.NEO4J_DATABASE, "analyst-test", Role.ANALYST)
+    wrong_role = {"authorization": f"Bearer {analyst}"}
+    assert httpx.post(url, content=lines[0], headers=wrong_role).status_code == 403
+    auth = {"authorization": f"Bearer {token}"}
 
     body = "\n".join([lines[0], '{"type":"session"}', lines[1]])
     response = httpx.post(

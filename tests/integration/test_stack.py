@@ -69,17 +69,28 @@ def test_tasks_called_directly(clean_graph: Driver, settings: Settings) -> None:
     assert redis.Redis.from_url(settings.REDIS_URL).get("heracles:worker:heartbeat") is not None
 
 
-def test_api_health_metrics_and_graphql(settings: Settings) -> None:
+def test_api_health_metrics_and_graphql(settings: Settings, driver: Driver) -> None:
+    from backend.auth.roles import Role
+    from backend.auth.tokens import create_token
+
+    _, token = create_token(
+        driver, settings.NEO4J_DATABASE, f"stack-{uuid.uuid4().hex[:8]}", Role.BANTOOL
+    )
     base = settings.api_url
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{base}/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"neo4j": "ok", "redis": "ok"}
-    response = httpx.post(
+    anonymous = httpx.post(
         f"{base}/graphql", json={"query": "{ apiVersion }"}, headers={"x-request-id": "abc-123"}
     )
+    assert anonymous.status_code == 401 and anonymous.headers["x-request-id"] == "abc-123"
+    response = httpx.post(
+        f"{base}/graphql", json={"query": "{ apiVersion }"},
+        headers={"x-request-id": "abc-124", "authorization": f"Bearer {token}"},
+    )  # fmt: skip
     assert response.json() == {"data": {"apiVersion": "0.1.0"}}
-    assert response.headers["x-request-id"] == "abc-123"
+    assert response.headers["x-request-id"] == "abc-124"
     metrics = httpx.get(f"{base}/metrics").text
     assert 'heracles_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics
     # GraphiQL is served outside prod.

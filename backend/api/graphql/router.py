@@ -1,16 +1,32 @@
-"""Mounts the schema on FastAPI with GraphiQL outside prod only."""
+"""Mounts the schema on FastAPI: bearer-token authentication, GraphiQL outside prod only."""
 
 from __future__ import annotations
 
+from fastapi import HTTPException, Request
 from strawberry.fastapi import GraphQLRouter
 
-from backend.api.graphql.schema import schema
+from backend.api.graphql.context import Context
+from backend.api.graphql.schema import build_schema
 from backend.core.config import Settings
 
 
-def graphql_router(settings: Settings) -> GraphQLRouter[None, None]:
+async def get_context(request: Request) -> Context:
+    """No token or an unknown one: HTTP 401 before any GraphQL runs. GET only serves the
+    GraphiQL page (queries over GET are off), which a browser loads without a token."""
+    state = request.app.state
+    principal = await state.authenticator.authenticate(request.headers.get("authorization"))
+    if principal is None and request.method != "GET":
+        raise HTTPException(
+            401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return Context(state.driver, state.settings, principal)
+
+
+def graphql_router(settings: Settings) -> GraphQLRouter[Context, None]:
     return GraphQLRouter(
-        schema,
+        build_schema(settings),
+        context_getter=get_context,
         graphql_ide=None if settings.ENV == "prod" else "graphiql",
         allow_queries_via_get=False,
+        multipart_uploads_enabled=False,
     )

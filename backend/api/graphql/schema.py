@@ -2,19 +2,54 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
+from collections.abc import Callable
+from functools import partial
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+)
+from strawberry.types import ExecutionContext
+
+from backend.api.graphql.errors import should_mask
+from backend.api.graphql.guard import Guard, limit_rules
+from backend.api.graphql.mutation import Mutation
+from backend.api.graphql.query import Query
+from backend.core.config import Settings
 
 
-@strawberry.type(description="Heracles API root.")
-class Query:
-    @strawberry.field(description="Version of the running Heracles server.")
-    def api_version(self) -> str:
-        return version("heracles")
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only what will be masked (bugs, outages); a client's own mistakes (bad input,
+        forbidden fields, not found) are answered, not logged as server errors."""
+        unexpected = [e for e in errors if should_mask(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
 
-schema = strawberry.Schema(query=Query)
+schema = Schema(query=Query, mutation=Mutation)
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """The served schema: the same types, plus the role policy and every abuse limit.
+    Batched operations stay off (strawberry's default)."""
+    limits = limit_rules(settings.GRAPHQL_MAX_DEPTH, settings.GRAPHQL_MAX_ALIASES)
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(Guard, limits),
+        partial(MaxTokensLimiter, max_token_count=settings.GRAPHQL_MAX_TOKENS),
+        partial(ParserCache, maxsize=512),
+        partial(MaskErrors, should_mask_error=should_mask),
+    ]
+    if settings.ENV == "prod":
+        extensions.append(DisableIntrospection)
+    return Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 
 def export_sdl() -> str:

@@ -1,0 +1,13 @@
+"""Analyst notes on each account, oldest first."""
+
+from __future__ import annotations
+
+from neo4j import AsyncDriver
+from strawberry.dataloader import DataLoader
+
+from backend.api.graphql.dataloaders._batch import Row, many_per_key
+from backend.investigation.repository import NOTES_BY_ACCOUNT
+
+
+def create(driver: AsyncDriver, database: str) -> DataLoader[str, list[Row]]:
+    return DataLoader(load_fn=many_per_key(driver, database, NOTES_BY_ACCOUNT))

@@ -1,0 +1,13 @@
+"""Each account's cluster membership (an account is in at most one cluster)."""
+
+from __future__ import annotations
+
+from neo4j import AsyncDriver
+from strawberry.dataloader import DataLoader
+
+from backend.api.graphql.dataloaders._batch import Row, one_per_key
+from backend.investigation.repository import MEMBERSHIPS_BY_ACCOUNT
+
+
+def create(driver: AsyncDriver, database: str) -> DataLoader[str, Row | None]:
+    return DataLoader(load_fn=one_per_key(driver, database, MEMBERSHIPS_BY_ACCOUNT))

@@ -1,0 +1,190 @@
+"""The Query root: where analysts and ban tooling start."""
+
+from __future__ import annotations
+
+from enum import Enum
+from importlib.metadata import version
+
+import strawberry
+
+from backend.api.graphql.context import Info
+from backend.api.graphql.errors import ClientError
+from backend.api.graphql.pagination import (
+    MAX_PAGE,
+    Connection,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
+from backend.api.graphql.types.account import Account, load_account
+from backend.api.graphql.types.audit import AuditEntry, audit_entry
+from backend.api.graphql.types.bans import BanCandidate, ban_candidate
+from backend.api.graphql.types.cluster import Cluster, ClusterStatus, load_cluster
+from backend.api.graphql.types.common import IdentifierKind
+from backend.api.graphql.types.feed import ClusterEvent, cluster_event
+from backend.api.graphql.types.identifier import Identifier, load_identifier
+from backend.api.graphql.types.path import AccountPath, account_path
+from backend.bans.repository import BAN_CANDIDATES
+from backend.investigation import repository as q
+
+
+@strawberry.enum
+class ClusterOrder(Enum):
+    RISK = "RISK"
+    SIZE = "SIZE"
+    REFRESHED = "REFRESHED"
+    CREATED = "CREATED"
+
+
+@strawberry.enum(description="A verdict filter; NONE matches clusters nobody has reviewed.")
+class VerdictFilter(Enum):
+    CONFIRMED_FRAUD = "CONFIRMED_FRAUD"
+    FALSE_POSITIVE = "FALSE_POSITIVE"
+    NEEDS_REVIEW = "NEEDS_REVIEW"
+    NONE = "NONE"
+
+
+@strawberry.input
+class ClusterFilter:
+    min_risk: float = 0.0
+    min_size: int = 0
+    status: ClusterStatus | None = ClusterStatus.ACTIVE
+    verdict: VerdictFilter | None = None
+
+
+@strawberry.type(description="Heracles API root.")
+class Query:
+    @strawberry.field(description="Version of the running Heracles server.")
+    def api_version(self) -> str:
+        return version("heracles")
+
+    @strawberry.field
+    async def account(self, info: Info, id: strawberry.ID) -> Account | None:
+        return await load_account(info, str(id))
+
+    @strawberry.field(
+        description=f"Up to {MAX_PAGE} accounts, in the order asked; null if unknown."
+    )
+    async def accounts(self, info: Info, ids: list[strawberry.ID]) -> list[Account | None]:
+        if len(ids) > MAX_PAGE:
+            raise ClientError(f"at most {MAX_PAGE} ids per call")
+        rows = await info.context.loaders.account.load_many([str(i) for i in ids])
+        return [
+            Account(id=i, props=row["props"]) if row else None
+            for i, row in zip(ids, rows, strict=True)
+        ]
+
+    @strawberry.field
+    async def identifier(self, info: Info, kind: IdentifierKind, value: str) -> Identifier | None:
+        return await load_identifier(info, kind, value)
+
+    @strawberry.field
+    async def cluster(self, info: Info, id: strawberry.ID) -> Cluster | None:
+        return await load_cluster(info, str(id))
+
+    @strawberry.field(
+        description="Clusters, riskiest first by default; active ones unless "
+        "the filter's status says otherwise (null: any status)."
+    )
+    async def clusters(
+        self, info: Info, filter: ClusterFilter | None = None,
+        order_by: ClusterOrder = ClusterOrder.RISK, first: int = 50, after: str | None = None,
+    ) -> Connection[Cluster]:  # fmt: skip
+        limit = page_size(first)
+        f = filter or ClusterFilter()
+        tag = f"clusters.{order_by.value}"
+        key = decode_cursor(tag, after, 2)
+        records = await q.read(
+            info.context.driver, info.context.database, q.CLUSTERS[order_by.value],
+            status=f.status.value if f.status else None, min_risk=f.min_risk,
+            min_size=f.min_size, verdict=f.verdict.value if f.verdict else None,
+            after_k=key[0] if key else None, after_id=key[1] if key else None, limit=limit + 1,
+        )  # fmt: skip
+        return connection(
+            [
+                (Cluster(id=strawberry.ID(r["id"]), props=r["props"]),
+                 encode_cursor(tag, r["k"], r["id"]))
+                for r in records
+            ],
+            limit,
+        )  # fmt: skip
+
+    @strawberry.field(
+        description=f"Shortest chain of shared identifiers, at most "
+        f"{q.MAX_PATH_HOPS} account-to-account hops; null if none."
+    )
+    async def path(
+        self, info: Info, from_account: strawberry.ID, to_account: strawberry.ID,
+        max_hops: int = 4,
+    ) -> AccountPath | None:  # fmt: skip
+        if max_hops not in q.PATH:
+            raise ClientError(f"`maxHops` must be between 1 and {q.MAX_PATH_HOPS}")
+        if from_account == to_account:
+            raise ClientError("`fromAccount` and `toAccount` must differ")
+        records = await q.read(
+            info.context.driver, info.context.database, q.PATH[max_hops],
+            **{"from": str(from_account), "to": str(to_account)},
+        )  # fmt: skip
+        if not records:
+            return None
+        return account_path(records[0]["nodes"], records[0]["rels"])
+
+    @strawberry.field(
+        description="The change feed: events after `after` (a seq), oldest first. "
+        "Resume from the last seq processed."
+    )
+    async def cluster_events(
+        self, info: Info, after: int = 0, first: int = 100
+    ) -> list[ClusterEvent]:
+        limit = page_size(first)
+        records = await q.read(
+            info.context.driver, info.context.database, q.CLUSTER_EVENTS, after=after, limit=limit
+        )
+        return [cluster_event(r["props"]) for r in records]
+
+    @strawberry.field(
+        description="Accounts to act on: confident members of clusters confirmed "
+        "as fraud or at/above `minRisk`, minus accounts marked FALSE_POSITIVE. "
+        "Defaults are the server's flag threshold and minimum confidence."
+    )
+    async def ban_candidates(
+        self, info: Info, min_risk: float | None = None, min_confidence: float | None = None,
+        first: int = 500, after: str | None = None,
+    ) -> Connection[BanCandidate]:  # fmt: skip
+        limit = page_size(first)
+        s = info.context.settings
+        key = decode_cursor("banCandidates", after, 2)
+        records = await q.read(
+            info.context.driver, info.context.database, BAN_CANDIDATES,
+            min_risk=s.DETECTION_FLAG_THRESHOLD if min_risk is None else min_risk,
+            min_confidence=s.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+            after_cluster=key[0] if key else None, after_account=key[1] if key else None,
+            limit=limit + 1,
+        )  # fmt: skip
+        return connection(
+            [
+                (ban_candidate(r.data()),
+                 encode_cursor("banCandidates", r["cluster_id"], r["account_id"]))
+                for r in records
+            ],
+            limit,
+        )  # fmt: skip
+
+    @strawberry.field(description="Who changed what, newest first; optionally for one target.")
+    async def audit_log(
+        self, info: Info, target_id: str | None = None, first: int = 50, after: str | None = None
+    ) -> Connection[AuditEntry]:
+        limit = page_size(first)
+        key = decode_cursor("auditLog", after, 2)
+        records = await q.read(
+            info.context.driver, info.context.database, q.AUDIT_LOG, target=target_id,
+            after_ms=key[0] if key else None, after_id=key[1] if key else None, limit=limit + 1,
+        )  # fmt: skip
+        return connection(
+            [
+                (audit_entry(r["props"]), encode_cursor("auditLog", r["at_ms"], r["props"]["id"]))
+                for r in records
+            ],
+            limit,
+        )

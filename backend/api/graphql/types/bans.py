@@ -1,0 +1,37 @@
+"""What ban tooling acts on, one account per row, each with its stable cluster id."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from backend.api.graphql.types.common import Verdict
+
+
+@strawberry.enum
+class BanReason(Enum):
+    CLUSTER_CONFIRMED = "cluster_confirmed"
+    RISK_THRESHOLD = "risk_threshold"
+
+
+@strawberry.type
+class BanCandidate:
+    account_id: strawberry.ID
+    cluster_id: strawberry.ID
+    confidence: float
+    cluster_risk: float
+    cluster_verdict: Verdict | None
+    account_verdict: Verdict | None
+    reason: BanReason
+
+
+def ban_candidate(r: dict[str, Any]) -> BanCandidate:
+    return BanCandidate(
+        account_id=strawberry.ID(r["account_id"]), cluster_id=strawberry.ID(r["cluster_id"]),
+        confidence=r["confidence"], cluster_risk=r["risk"] or 0.0,
+        cluster_verdict=Verdict(r["cluster_verdict"]) if r["cluster_verdict"] else None,
+        account_verdict=Verdict(r["account_verdict"]) if r["account_verdict"] else None,
+        reason=BanReason(r["reason"]),
+    )  # fmt: skip

@@ -1,0 +1,277 @@
+"""A detected network: its risk and why, its evidence, its members, its history."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from backend.api.graphql.context import Info
+from backend.api.graphql.errors import ClientError
+from backend.api.graphql.pagination import (
+    MAX_PAGE,
+    Connection,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
+from backend.api.graphql.types.account import Account, load_account
+from backend.api.graphql.types.common import (
+    KIND_OF_REL,
+    Decision,
+    IdentifierKind,
+    Note,
+    decision,
+    notes,
+    to_datetime,
+)
+from backend.investigation import repository as q
+
+MAX_SUBGRAPH_IDENTIFIERS = 2000
+
+
+@strawberry.enum
+class ClusterStatus(Enum):
+    ACTIVE = "active"
+    MERGED = "merged"
+    DISSOLVED = "dissolved"
+
+
+@strawberry.type(description="One community feature, as detection computed it.")
+class Feature:
+    name: str
+    value: float
+
+
+@strawberry.type(description="One feature's share of the risk logit.")
+class Contribution:
+    feature: str
+    value: float | None = strawberry.field(description="The feature's value.")
+    contribution: float = strawberry.field(description="Its term in the logit.")
+
+
+@strawberry.type(
+    description="risk = 1 / (1 + exp(-(bias + sum of contributions))): check it by hand."
+)
+class Explanation:
+    bias: float
+    logit: float
+    contributions: list[Contribution]
+
+
+@strawberry.type(description="An identifier the cluster's members share most.")
+class Evidence:
+    kind: IdentifierKind
+    value: str
+    members: int = strawberry.field(description="Members of this cluster holding it.")
+    degree: int = strawberry.field(description="All accounts holding it.")
+
+
+@strawberry.type
+class LineageLink:
+    cluster_id: strawberry.ID
+    kind: str = strawberry.field(description="merged or split.")
+    at: datetime | None
+
+    @strawberry.field
+    async def cluster(self, info: Info) -> Cluster | None:
+        return await load_cluster(info, str(self.cluster_id))
+
+
+@strawberry.type(description="Where this cluster came from and what came out of it.")
+class Lineage:
+    parents: list[LineageLink]
+    children: list[LineageLink]
+
+
+@strawberry.type(description="A member of a cluster.")
+class ClusterMember:
+    account_id: strawberry.ID
+    confidence: float
+    since: datetime | None
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account | None:
+        return await load_account(info, str(self.account_id))
+
+
+@strawberry.type
+class SubgraphAccount:
+    id: strawberry.ID
+    confidence: float
+
+
+@strawberry.type
+class SubgraphIdentifier:
+    id: strawberry.ID = strawberry.field(description="`<kind>:<value>`, unique in the subgraph.")
+    kind: IdentifierKind
+    value: str
+
+
+@strawberry.type(description="An account holds an identifier.")
+class SubgraphEdge:
+    account_id: strawberry.ID
+    identifier_id: strawberry.ID
+
+
+@strawberry.type(description="Members and the identifiers at least two of them share.")
+class Subgraph:
+    accounts: list[SubgraphAccount]
+    identifiers: list[SubgraphIdentifier]
+    edges: list[SubgraphEdge]
+
+
+def _json(props: dict[str, Any], name: str, default: Any) -> Any:
+    raw = props.get(name)
+    return json.loads(raw) if isinstance(raw, str) else default
+
+
+@strawberry.type(description="A coordinated network found by detection; its id is stable.")
+class Cluster:
+    id: strawberry.ID
+    props: strawberry.Private[dict[str, Any]]
+
+    @strawberry.field
+    def status(self) -> ClusterStatus:
+        return ClusterStatus(self.props.get("status", "active"))
+
+    @strawberry.field(description="0..1; see `explanation`.")
+    def risk(self) -> float:
+        return float(self.props.get("risk") or 0.0)
+
+    @strawberry.field
+    def size(self) -> int:
+        return int(self.props.get("size") or 0)
+
+    @strawberry.field
+    def created_at(self) -> datetime | None:
+        return to_datetime(self.props.get("created_at"))
+
+    @strawberry.field
+    def refreshed_at(self) -> datetime | None:
+        return to_datetime(self.props.get("refreshed_at"))
+
+    @strawberry.field(description="The detection run that last wrote it.")
+    def run_id(self) -> str | None:
+        return self.props.get("run_id")
+
+    @strawberry.field(description="Set when the cluster was merged into another.")
+    def merged_into(self) -> strawberry.ID | None:
+        value = self.props.get("merged_into")
+        return strawberry.ID(value) if value else None
+
+    @strawberry.field
+    def features(self) -> list[Feature]:
+        values = _json(self.props, "features", {})
+        return [Feature(name=k, value=float(v)) for k, v in values.items()]
+
+    @strawberry.field
+    def explanation(self) -> Explanation:
+        raw = _json(self.props, "explanation", {})
+        values = _json(self.props, "features", {})
+        contributions = raw.get("contributions", {})
+        bias = float(raw.get("bias", 0.0))
+        return Explanation(
+            bias=bias, logit=round(bias + sum(contributions.values()), 4),
+            contributions=[
+                Contribution(feature=k, value=values.get(k), contribution=float(v))
+                for k, v in contributions.items()
+            ],
+        )  # fmt: skip
+
+    @strawberry.field(description="The identifiers its members share most, strongest first.")
+    def evidence(self) -> list[Evidence]:
+        return [
+            Evidence(kind=KIND_OF_REL[e["kind"]], value=e["key"], members=e["members"],
+                     degree=e["degree"])
+            for e in _json(self.props, "evidence", [])
+            if e.get("kind") in KIND_OF_REL
+        ]  # fmt: skip
+
+    @strawberry.field
+    def verdict(self) -> Decision | None:
+        return decision(self.props)
+
+    @strawberry.field
+    async def notes(self, info: Info) -> list[Note]:
+        return notes(await info.context.loaders.cluster_notes.load(str(self.id)))
+
+    @strawberry.field
+    async def lineage(self, info: Info) -> Lineage:
+        row = await info.context.loaders.lineage.load(str(self.id)) or {}
+
+        def links(items: list[dict[str, Any]]) -> list[LineageLink]:
+            return [
+                LineageLink(cluster_id=strawberry.ID(x["cluster"]), kind=x["kind"],
+                            at=to_datetime(x["at"]))
+                for x in items
+            ]  # fmt: skip
+
+        return Lineage(
+            parents=links(row.get("parents", [])), children=links(row.get("children", []))
+        )
+
+    @strawberry.field(description="Members, most confident first.")
+    async def members(
+        self, info: Info, first: int = 100, after: str | None = None, min_confidence: float = 0.0
+    ) -> Connection[ClusterMember]:
+        limit = page_size(first)
+        key = decode_cursor("cluster.members", after, 2)
+        records = await q.read(
+            info.context.driver, info.context.database, q.CLUSTER_MEMBERS, id=str(self.id),
+            min_confidence=min_confidence, after_c=key[0] if key else None,
+            after_id=key[1] if key else None, limit=limit + 1,
+        )  # fmt: skip
+        return connection(
+            [
+                (
+                    ClusterMember(
+                        account_id=strawberry.ID(r["id"]),
+                        confidence=r["confidence"],
+                        since=to_datetime(r["since"]),
+                    ),
+                    encode_cursor("cluster.members", r["confidence"], r["id"]),
+                )
+                for r in records
+            ],
+            limit,
+        )
+
+    @strawberry.field(
+        description="The `limit` most confident members and the identifiers at least two of "
+        "them share, for drawing the network."
+    )
+    async def subgraph(self, info: Info, limit: int = 100) -> Subgraph:
+        if not 1 <= limit <= MAX_PAGE:
+            raise ClientError(f"`limit` must be between 1 and {MAX_PAGE}")
+        records = await q.read(
+            info.context.driver, info.context.database, q.SUBGRAPH, id=str(self.id),
+            limit=limit, rels=list(q.LINKING_RELS), max_identifiers=MAX_SUBGRAPH_IDENTIFIERS,
+        )  # fmt: skip
+        if not records:
+            return Subgraph(accounts=[], identifiers=[], edges=[])
+        r = records[0]
+        identifiers: list[SubgraphIdentifier] = []
+        edges: list[SubgraphEdge] = []
+        for item in r["identifiers"]:
+            kind = KIND_OF_REL[item["rel"]]
+            node_id = strawberry.ID(f"{kind.value}:{item['key']}")
+            identifiers.append(SubgraphIdentifier(id=node_id, kind=kind, value=item["key"]))
+            edges.extend(
+                SubgraphEdge(account_id=strawberry.ID(a), identifier_id=node_id)
+                for a in item["holders"]
+            )
+        return Subgraph(
+            accounts=[SubgraphAccount(id=strawberry.ID(a["id"]), confidence=a["confidence"])
+                      for a in r["nodes"]],
+            identifiers=identifiers, edges=edges,
+        )  # fmt: skip
+
+
+async def load_cluster(info: Info, cluster_id: str) -> Cluster | None:
+    row = await info.context.loaders.cluster.load(cluster_id)
+    return Cluster(id=strawberry.ID(cluster_id), props=row["props"]) if row else None

@@ -1,0 +1,95 @@
+"""An identifier node (card, device, IP, template band, ...) and the accounts that hold it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from backend.api.graphql.context import Info
+from backend.api.graphql.pagination import (
+    Connection,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
+from backend.api.graphql.types.common import IdentifierKind, to_datetime
+from backend.investigation import repository as q
+
+if TYPE_CHECKING:
+    from backend.api.graphql.types.account import Account
+
+
+@strawberry.type(description="An account holding an identifier, and how it used it.")
+class IdentifierHolder:
+    account_id: strawberry.ID
+    count: int | None
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+    @strawberry.field
+    async def account(
+        self, info: Info
+    ) -> Annotated[Account, strawberry.lazy("backend.api.graphql.types.account")] | None:
+        from backend.api.graphql.types.account import load_account
+
+        return await load_account(info, str(self.account_id))
+
+
+@strawberry.type(description="Something accounts share, with how many accounts share it.")
+class Identifier:
+    kind: IdentifierKind
+    value: str
+    degree: int = strawberry.field(description="How many accounts hold it.")
+    attributes: JSON = strawberry.field(
+        description="Enrichment stored on the node (e.g. an IP's ASN, kind and proxy provider)."
+    )
+
+    @strawberry.field(description="Accounts holding it, by account id.")
+    async def accounts(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[IdentifierHolder]:
+        limit = page_size(first)
+        key = decode_cursor("identifier.accounts", after, 1)
+        records = await q.read(
+            info.context.driver, info.context.database, q.IDENTIFIER_ACCOUNTS[self.kind.value],
+            key=self.value, after=key[0] if key else None, limit=limit + 1,
+        )  # fmt: skip
+        return connection(
+            [
+                (
+                    IdentifierHolder(
+                        account_id=strawberry.ID(r["id"]),
+                        count=r["count"],
+                        first_seen=to_datetime(r["first_seen"]),
+                        last_seen=to_datetime(r["last_seen"]),
+                    ),
+                    encode_cursor("identifier.accounts", r["id"]),
+                )
+                for r in records
+            ],
+            limit,
+        )
+
+
+def _attributes(props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (v.iso_format() if hasattr(v, "iso_format") else v)
+        for k, v in props.items()
+        if k not in ("key", "props_stamp")
+    }
+
+
+async def load_identifier(info: Info, kind: IdentifierKind, value: str) -> Identifier | None:
+    records = await q.read(
+        info.context.driver, info.context.database, q.IDENTIFIER[kind.value], key=value
+    )
+    if not records:
+        return None
+    r = records[0]
+    return Identifier(
+        kind=kind, value=r["key"], degree=r["degree"], attributes=JSON(_attributes(r["props"]))
+    )

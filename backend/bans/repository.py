@@ -1,0 +1,52 @@
+"""Cypher for ban candidates, shared by the GraphQL field and `heracles export-bans`.
+
+A candidate is a member of an active cluster that an analyst confirmed as fraud, or whose risk
+reaches $min_risk (unless an analyst marked the cluster a false positive), tied to it with
+confidence >= $min_confidence (an account individually confirmed as fraud is kept whatever its
+confidence), and not itself marked FALSE_POSITIVE. Ordered by (cluster id, account id) so pages
+resume exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from neo4j import Driver, RoutingControl
+
+BAN_CANDIDATES = """
+MATCH (c:Cluster)
+WHERE c.status = 'active' AND coalesce(c.verdict, '') <> 'FALSE_POSITIVE'
+  AND (c.verdict = 'CONFIRMED_FRAUD' OR coalesce(c.risk, 0.0) >= $min_risk)
+  AND ($after_cluster IS NULL OR c.id >= $after_cluster)
+MATCH (c)<-[m:MEMBER_OF]-(a:Account)
+WHERE (m.confidence >= $min_confidence OR a.verdict = 'CONFIRMED_FRAUD')
+  AND coalesce(a.verdict, '') <> 'FALSE_POSITIVE'
+  AND ($after_cluster IS NULL OR c.id > $after_cluster OR a.id > $after_account)
+RETURN c.id AS cluster_id, a.id AS account_id, m.confidence AS confidence, c.risk AS risk,
+       c.verdict AS cluster_verdict, a.verdict AS account_verdict,
+       CASE WHEN c.verdict = 'CONFIRMED_FRAUD' THEN 'cluster_confirmed'
+            ELSE 'risk_threshold' END AS reason
+ORDER BY cluster_id, account_id
+LIMIT $limit
+"""
+
+EXPORT_PAGE = 10_000
+
+
+def iter_candidates(
+    driver: Driver, database: str, min_risk: float, min_confidence: float
+) -> Iterator[dict[str, Any]]:
+    """Every candidate, page by page (bounded memory whatever the number of accounts)."""
+    after: tuple[str | None, str | None] = (None, None)
+    while True:
+        records, _, _ = driver.execute_query(
+            BAN_CANDIDATES, min_risk=min_risk, min_confidence=min_confidence,
+            after_cluster=after[0], after_account=after[1], limit=EXPORT_PAGE,
+            database_=database, routing_=RoutingControl.READ,
+        )  # fmt: skip
+        for record in records:
+            yield record.data()
+        if len(records) < EXPORT_PAGE:
+            return
+        after = (records[-1]["cluster_id"], records[-1]["account_id"])

@@ -1,0 +1,1 @@
+"""What analysts read: accounts, identifiers, clusters, paths between accounts, the change feed."""

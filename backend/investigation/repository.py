@@ -1,0 +1,217 @@
+"""Cypher for the investigation API. Every user value is a parameter; labels, relationship types
+and sort keys are picked from constants built here, never spliced from input.
+
+Each `*_BY_*` query takes a list of ids (`UNWIND $ids`): DataLoaders batch a whole page into one
+round trip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neo4j import READ_ACCESS, AsyncDriver
+
+from backend.graph.model import LINKS
+
+# Identifier kinds that link accounts (detection's projection): the ones worth expanding.
+LINKING_RELS: tuple[str, ...] = (
+    "PAID_WITH", "USED_DEVICE", "HAS_EMAIL", "HAS_PHONE", "BILLED_TO", "EMAIL_DOMAIN",
+    "USED_TEMPLATE", "USED_CLIENT", "USED_IP", "USED_SUBNET",
+)  # fmt: skip
+LABEL_OF_REL = LINKS
+REL_OF_LABEL = {label: rel for rel, label in LINKS.items()}
+
+# An identifier's holder count read from the degree store (a constant type per branch).
+_DEGREE = (
+    "CASE type(r) "
+    + " ".join(f"WHEN '{rel}' THEN COUNT {{ (i)<-[:{rel}]-() }}" for rel in LINKS)
+    + " END"
+)
+# Webmail and disposable domains never link accounts (same rule as detection).
+_LINKS_ACCOUNTS = (
+    "NOT (type(r) = 'EMAIL_DOMAIN' AND (coalesce(i.webmail, false) OR "
+    "coalesce(i.disposable, false)))"
+)
+
+ACCOUNTS_BY_ID = """
+UNWIND $ids AS id
+MATCH (a:Account {id: id})
+RETURN id, properties(a) AS props
+"""
+
+MEMBERSHIPS_BY_ACCOUNT = """
+UNWIND $ids AS id
+MATCH (:Account {id: id})-[m:MEMBER_OF]->(c:Cluster)
+RETURN id, c.id AS cluster_id, m.confidence AS confidence, m.since.epochMillis AS since
+"""
+
+IDENTIFIERS_BY_ACCOUNT = f"""
+UNWIND $ids AS id
+MATCH (:Account {{id: id}})-[r]->(i)
+WHERE type(r) IN $rels
+RETURN id, type(r) AS rel, i.key AS key, r.count AS count,
+       r.first_seen.epochMillis AS first_seen, r.last_seen.epochMillis AS last_seen,
+       {_DEGREE} AS degree
+ORDER BY id, rel, key
+"""
+
+MODELS_BY_ACCOUNT = """
+UNWIND $ids AS id
+MATCH (:Account {id: id})-[u:USED_MODEL]->(m:Model)
+RETURN id, m.key AS model, u.count AS count, u.first_seen.epochMillis AS first_seen,
+       u.last_seen.epochMillis AS last_seen, m.released_at.epochMillis AS released_at
+ORDER BY id, first_seen
+"""
+
+# Accounts that share a linking identifier with $id, ranked by how many they share. Hubs above
+# $cap holders (carrier NAT, big companies' proxies) are not expanded, as in detection.
+LINKED_ACCOUNTS = f"""
+MATCH (a:Account {{id: $id}})-[r]->(i)
+WHERE type(r) IN $rels AND {_LINKS_ACCOUNTS}
+WITH a, r, i, {_DEGREE} AS degree
+WHERE degree >= 2 AND degree <= $cap
+MATCH (i)<-[r2]-(b:Account)
+WHERE type(r2) = type(r) AND b <> a
+WITH b, collect({{rel: type(r), key: i.key, degree: degree}}) AS shared
+WITH b, shared, size(shared) AS n
+WHERE $after_n IS NULL OR n < $after_n OR (n = $after_n AND b.id > $after_id)
+RETURN b.id AS id, n, shared
+ORDER BY n DESC, id
+LIMIT $limit
+"""
+
+IDENTIFIER: dict[str, str] = {
+    label: f"""
+MATCH (i:{label} {{key: $key}})
+RETURN i.key AS key, properties(i) AS props, COUNT {{ (i)<-[:{rel}]-() }} AS degree
+"""
+    for rel, label in LINKS.items()
+}
+
+IDENTIFIER_ACCOUNTS: dict[str, str] = {
+    label: f"""
+MATCH (:{label} {{key: $key}})<-[r:{rel}]-(a:Account)
+WHERE $after IS NULL OR a.id > $after
+RETURN a.id AS id, r.count AS count, r.first_seen.epochMillis AS first_seen,
+       r.last_seen.epochMillis AS last_seen
+ORDER BY id
+LIMIT $limit
+"""
+    for rel, label in LINKS.items()
+}
+
+CLUSTERS_BY_ID = """
+UNWIND $ids AS id
+MATCH (c:Cluster {id: id})
+RETURN id, properties(c) AS props
+"""
+
+# One query per sort order (ORDER BY cannot take a parameter); keyset pagination on (key, id).
+_CLUSTER_SORT_KEYS = {
+    "RISK": "coalesce(c.risk, 0.0)",
+    "SIZE": "coalesce(c.size, 0)",
+    "REFRESHED": "c.refreshed_at.epochMillis",
+    "CREATED": "c.created_at.epochMillis",
+}
+CLUSTERS: dict[str, str] = {
+    order: f"""
+MATCH (c:Cluster)
+WHERE ($status IS NULL OR c.status = $status) AND coalesce(c.risk, 0.0) >= $min_risk
+  AND coalesce(c.size, 0) >= $min_size
+  AND ($verdict IS NULL OR coalesce(c.verdict, 'NONE') = $verdict)
+WITH c, {key} AS k
+WHERE $after_k IS NULL OR k < $after_k OR (k = $after_k AND c.id > $after_id)
+RETURN c.id AS id, k, properties(c) AS props
+ORDER BY k DESC, id
+LIMIT $limit
+"""
+    for order, key in _CLUSTER_SORT_KEYS.items()
+}
+
+CLUSTER_MEMBERS = """
+MATCH (:Cluster {id: $id})<-[m:MEMBER_OF]-(a:Account)
+WHERE m.confidence >= $min_confidence
+  AND ($after_c IS NULL OR m.confidence < $after_c
+       OR (m.confidence = $after_c AND a.id > $after_id))
+RETURN a.id AS id, m.confidence AS confidence, m.since.epochMillis AS since
+ORDER BY confidence DESC, id
+LIMIT $limit
+"""
+
+LINEAGE_BY_CLUSTER = """
+UNWIND $ids AS id
+MATCH (c:Cluster {id: id})
+RETURN id,
+  [(c)-[r:DERIVED_FROM]->(p:Cluster) | {cluster: p.id, kind: r.kind, at: r.at}] AS parents,
+  [(ch:Cluster)-[r:DERIVED_FROM]->(c) | {cluster: ch.id, kind: r.kind, at: r.at}] AS children
+"""
+
+NOTES_BY_CLUSTER = """
+UNWIND $ids AS id
+MATCH (:Cluster {id: id})<-[:ABOUT]-(n:Note)
+RETURN id, n.id AS note_id, n.text AS text, n.author AS author, n.at AS at
+ORDER BY id, at
+"""
+
+NOTES_BY_ACCOUNT = """
+UNWIND $ids AS id
+MATCH (:Account {id: id})<-[:ABOUT]-(n:Note)
+RETURN id, n.id AS note_id, n.text AS text, n.author AS author, n.at AS at
+ORDER BY id, at
+"""
+
+# The most confident members and the identifiers at least two of them share.
+SUBGRAPH = f"""
+MATCH (:Cluster {{id: $id}})<-[m:MEMBER_OF]-(a:Account)
+WITH a, m ORDER BY m.confidence DESC, a.id LIMIT $limit
+WITH collect(a) AS accounts, collect({{id: a.id, confidence: m.confidence}}) AS nodes
+CALL (accounts) {{
+  UNWIND accounts AS a
+  MATCH (a)-[r]->(i)
+  WHERE type(r) IN $rels AND {_LINKS_ACCOUNTS}
+  WITH i, type(r) AS rel, collect(a.id) AS holders
+  WHERE size(holders) >= 2
+  WITH i, rel, holders ORDER BY size(holders) DESC, rel, i.key LIMIT $max_identifiers
+  RETURN collect({{rel: rel, key: i.key, holders: holders}}) AS identifiers
+}}
+RETURN nodes, identifiers
+"""
+
+# Variable-length bounds cannot be parameters: one constant per hop count.
+MAX_PATH_HOPS = 6
+PATH: dict[int, str] = {
+    hops: f"""
+MATCH (a:Account {{id: $from}}), (b:Account {{id: $to}})
+MATCH p = shortestPath((a)-[:{"|".join(LINKING_RELS)}*..{2 * hops}]-(b))
+RETURN [n IN nodes(p) | {{labels: labels(n), id: n.id, key: n.key}}] AS nodes,
+       [r IN relationships(p) | type(r)] AS rels
+"""
+    for hops in range(1, MAX_PATH_HOPS + 1)
+}
+
+CLUSTER_EVENTS = """
+MATCH (e:ClusterEvent) WHERE e.seq > $after
+RETURN properties(e) AS props
+ORDER BY e.seq
+LIMIT $limit
+"""
+
+AUDIT_LOG = """
+MATCH (e:AuditEntry)
+WHERE ($target IS NULL OR e.target_id = $target)
+  AND ($after_ms IS NULL OR e.at.epochMillis < $after_ms
+       OR (e.at.epochMillis = $after_ms AND e.id > $after_id))
+RETURN properties(e) AS props, e.at.epochMillis AS at_ms
+ORDER BY e.at DESC, e.id
+LIMIT $limit
+"""
+
+
+async def read(driver: AsyncDriver, database: str, query: str, **params: Any) -> list[Any]:
+    """One auto-commit read: RUN + PULL in a single round trip. `execute_query` wraps each
+    statement in an explicit transaction (BEGIN ... COMMIT), which costs a second round trip
+    and about a third of the API's CPU on small lookups; reads need neither its retries nor
+    its atomicity (the API retries nothing: a failed read is an error to the client)."""
+    async with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
+        result = await session.run(query, params)
+        return [record async for record in result]

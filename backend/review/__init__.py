@@ -1,0 +1,1 @@
+"""Analyst decisions: verdicts on clusters and accounts, notes, and the audit trail of both."""

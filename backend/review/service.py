@@ -1,0 +1,141 @@
+"""Verdicts and notes, each written with its audit entry in one transaction."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from neo4j import AsyncDriver, AsyncManagedTransaction
+
+from backend.auth.tokens import Principal
+from backend.review import repository as q
+
+MAX_NOTE_CHARS = 4000
+
+
+class Verdict(StrEnum):
+    CONFIRMED_FRAUD = "CONFIRMED_FRAUD"
+    FALSE_POSITIVE = "FALSE_POSITIVE"
+    NEEDS_REVIEW = "NEEDS_REVIEW"
+
+
+class TargetKind(StrEnum):
+    CLUSTER = "cluster"
+    ACCOUNT = "account"
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    target_id: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    seq: int | None = None
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.iso_format() if hasattr(v, "iso_format") else v) for k, v in row.items()}
+
+
+async def _audit(
+    tx: AsyncManagedTransaction, who: Principal, action: str, kind: TargetKind, target: str,
+    before: dict[str, Any], after: dict[str, Any], now: int,
+) -> None:  # fmt: skip
+    await tx.run(
+        q.WRITE_AUDIT, id="aud_" + secrets.token_hex(8), now=now, actor=who.name,
+        token_id=who.token_id, role=who.role.value, action=action, target_kind=kind.value,
+        target_id=target, before=json.dumps(before, sort_keys=True),
+        after=json.dumps(after, sort_keys=True),
+    )  # fmt: skip
+
+
+def _clean_note(note: str | None) -> str | None:
+    if note is None:
+        return None
+    note = note.strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise ValueError(f"a note is at most {MAX_NOTE_CHARS} characters")
+    return note or None
+
+
+async def set_verdict(
+    driver: AsyncDriver, database: str, who: Principal, kind: TargetKind, target: str,
+    verdict: Verdict, note: str | None,
+) -> Change:  # fmt: skip
+    """A cluster verdict also goes on the change feed (`verdict_set`), which ban tooling polls."""
+    note = _clean_note(note)
+    read, write = (
+        (q.READ_CLUSTER_VERDICT, q.SET_CLUSTER_VERDICT)
+        if kind is TargetKind.CLUSTER
+        else (q.READ_ACCOUNT_VERDICT, q.SET_ACCOUNT_VERDICT)
+    )
+
+    async def work(tx: AsyncManagedTransaction) -> Change:
+        now = int(time.time() * 1000)
+        record = await (await tx.run(read, id=target)).single()
+        if record is None:
+            raise NotFound(f"no {kind.value} {target!r}")
+        before = _plain(record.data())
+        await tx.run(write, id=target, verdict=verdict.value, note=note, actor=who.name, now=now)
+        after = {"verdict": verdict.value, "note": note, "by": who.name}
+        seq = None
+        if kind is TargetKind.CLUSTER:
+            row = await (
+                await tx.run(
+                    q.APPEND_VERDICT_EVENT,
+                    cluster_id=target,
+                    verdict=verdict.value,
+                    actor=who.name,
+                    now=now,
+                )
+            ).single()
+            seq = int(row["seq"]) if row else None
+        await _audit(tx, who, f"set_{kind.value}_verdict", kind, target, before, after, now)
+        return Change(target, before, after, seq)
+
+    async with driver.session(database=database) as session:
+        return await session.execute_write(work)
+
+
+async def add_note(
+    driver: AsyncDriver, database: str, who: Principal, kind: TargetKind, target: str, text: str
+) -> Change:
+    cleaned = _clean_note(text)
+    if cleaned is None:
+        raise ValueError("a note needs some text")
+    query = q.ADD_CLUSTER_NOTE if kind is TargetKind.CLUSTER else q.ADD_ACCOUNT_NOTE
+    note_id = "note_" + secrets.token_hex(8)
+
+    async def work(tx: AsyncManagedTransaction) -> Change:
+        now = int(time.time() * 1000)
+        record = await (
+            await tx.run(query, target=target, id=note_id, text=cleaned, actor=who.name, now=now)
+        ).single()
+        if record is None:
+            raise NotFound(f"no {kind.value} {target!r}")
+        after = {"note_id": note_id, "text": cleaned, "at_ms": now}
+        await _audit(tx, who, "add_note", kind, target, {}, after, now)
+        return Change(target, {}, after)
+
+    async with driver.session(database=database) as session:
+        return await session.execute_write(work)
+
+
+async def audit_refresh_request(
+    driver: AsyncDriver, database: str, who: Principal, task_id: str
+) -> None:
+    async def work(tx: AsyncManagedTransaction) -> None:
+        await _audit(
+            tx, who, "request_refresh", TargetKind.CLUSTER, "*", {}, {"task_id": task_id},
+            int(time.time() * 1000),
+        )  # fmt: skip
+
+    async with driver.session(database=database) as session:
+        await session.execute_write(work)

@@ -1,0 +1,530 @@
+"""The GraphQL API against the real stack: a seeded population ingested through Celery and
+refreshed on the worker, queried over HTTP with tokens of every role through the named
+operations in graphql/operations/ (sent whole, as clients send them)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from celery.result import AsyncResult
+from neo4j import Driver
+from typer.testing import CliRunner
+
+from backend.auth.roles import Role
+from backend.auth.tokens import create_token, revoke_token
+from backend.cli.main import app as cli
+from backend.core.config import Settings
+from backend.detection.tasks import refresh_task
+from seed.generate import generate
+from tests.integration.ingest_helpers import ingest, reset_state
+
+pytestmark = pytest.mark.usefixtures("stack")
+
+OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
+
+
+def _documents() -> dict[str, str]:
+    """Operation name -> the whole file it is defined in."""
+    from graphql import OperationDefinitionNode, parse
+
+    out = {}
+    for path in sorted(OPERATIONS.glob("*.graphql")):
+        text = path.read_text()
+        for definition in parse(text).definitions:
+            if isinstance(definition, OperationDefinitionNode) and definition.name:
+                out[definition.name.value] = text
+    return out
+
+
+DOCUMENTS = _documents()
+
+
+@dataclass
+class Api:
+    url: str
+    tokens: dict[Role, str]
+    seed_dir: Path
+
+    def post(self, token: str | None, payload: Any) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(f"{self.url}/graphql", json=payload, headers=headers, timeout=60)
+
+    def run(self, role: Role, operation: str, **variables: Any) -> dict[str, Any]:
+        response = self.post(
+            self.tokens[role],
+            {"query": DOCUMENTS[operation], "operationName": operation, "variables": variables},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def data(self, role: Role, operation: str, **variables: Any) -> dict[str, Any]:
+        body = self.run(role, operation, **variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def query(self, role: Role, query: str, **variables: Any) -> dict[str, Any]:
+        response = self.post(self.tokens[role], {"query": query, "variables": variables})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="module")
+def api(driver: Driver, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Api:
+    out = tmp_path_factory.mktemp("api-seed")
+    generate(4000, 3, out, 0.05)
+    reset_state(driver, settings)
+    report = ingest(settings, out / "events.jsonl.gz", batch_size=2000)
+    assert report.stats.rejected == 0 and not report.stats.failed_batches
+    assert refresh_task.delay().get(timeout=300)["status"] == "done"
+    tokens = {
+        role: create_token(driver, settings.NEO4J_DATABASE, f"test-{role.value}", role)[1]
+        for role in Role
+    }
+    return Api(settings.api_url, tokens, out)
+
+
+def _cypher(driver: Driver, settings: Settings, query: str, **params: Any) -> list[dict[str, Any]]:
+    records, _, _ = driver.execute_query(query, params, database_=settings.NEO4J_DATABASE)
+    return [r.data() for r in records]
+
+
+@pytest.fixture(scope="module")
+def target(api: Api, driver: Driver, settings: Settings) -> dict[str, Any]:
+    """A flagged cluster whose evidence includes a shared card, two members holding that card."""
+    clusters = api.data(Role.ANALYST, "TopClusters", first=50)["clusters"]["edges"]
+    for edge in clusters:
+        node = edge["node"]
+        cards = [e for e in node["evidence"] if e["kind"] == "PAYMENT_METHOD"]
+        if node["risk"] >= settings.DETECTION_FLAG_THRESHOLD and cards:
+            holders = _cypher(
+                driver, settings,
+                "MATCH (c:Cluster {id: $c})<-[:MEMBER_OF]-(a:Account)-[:PAID_WITH]->"
+                "(:PaymentMethod {key: $k}) RETURN a.id AS id ORDER BY id LIMIT 2",
+                c=node["id"], k=cards[0]["value"],
+            )  # fmt: skip
+            return {"cluster": node["id"], "card": cards[0]["value"],
+                    "members": [h["id"] for h in holders], "size": node["size"]}  # fmt: skip
+    raise AssertionError("no flagged cluster lists a shared card as evidence")
+
+
+# --- authentication ---------------------------------------------------------------------
+
+
+def test_no_token_wrong_token_and_revoked_token_get_401(
+    api: Api, driver: Driver, settings: Settings
+) -> None:
+    body = {"query": "{ apiVersion }"}
+    assert api.post(None, body).status_code == 401
+    assert api.post("hrc_not-a-real-token", body).status_code == 401
+    assert api.post("Basic abc", body).status_code == 401
+    _, token = create_token(driver, settings.NEO4J_DATABASE, "short-lived", Role.ANALYST)
+    assert api.post(token, body).json() == {"data": {"apiVersion": "0.1.0"}}
+    assert revoke_token(driver, settings.NEO4J_DATABASE, "short-lived")
+    time.sleep(settings.API_TOKEN_CACHE_S + 0.2)
+    assert api.post(token, body).status_code == 401
+
+
+# --- role matrix --------------------------------------------------------------------------
+
+R = {Role.ANALYST, Role.BANTOOL, Role.ADMIN}
+A = {Role.ANALYST, Role.ADMIN}
+EXPECTED: dict[str, set[Role]] = {
+    "BanFeed": R, "BanCandidates": R, "BanClusterMembers": R, "TopClusters": R,
+    "ClusterReview": A, "ClusterSubgraph": A, "SetClusterVerdict": A, "AddClusterNote": A,
+    "AccountSummary": A, "AccountInvestigation": A, "LinkedAccounts": A, "IdentifierHolders": A, "AccountPath": A,
+    "SetAccountVerdict": A, "AddAccountNote": A, "AuditLog": A, "RequestRefresh": {Role.ADMIN},
+}  # fmt: skip
+
+
+def _variables(target: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    c, (a, b) = target["cluster"], target["members"]
+    return {
+        "BanFeed": {}, "BanCandidates": {"first": 10}, "BanClusterMembers": {"id": c},
+        "TopClusters": {}, "ClusterReview": {"id": c}, "ClusterSubgraph": {"id": c},
+        "SetClusterVerdict": {"id": c, "verdict": "NEEDS_REVIEW"},
+        "AddClusterNote": {"id": c, "text": "matrix"}, "AccountInvestigation": {"id": a}, "AccountSummary": {"id": a},
+        "LinkedAccounts": {"id": a}, "AccountPath": {"from": a, "to": b},
+        "IdentifierHolders": {"kind": "PAYMENT_METHOD", "value": target["card"]},
+        "SetAccountVerdict": {"id": a, "verdict": "NEEDS_REVIEW"},
+        "AddAccountNote": {"id": a, "text": "matrix"}, "AuditLog": {}, "RequestRefresh": {},
+    }  # fmt: skip
+
+
+def test_every_named_operation_is_in_the_role_matrix() -> None:
+    assert set(DOCUMENTS) == set(EXPECTED)
+
+
+def test_role_matrix(api: Api, target: dict[str, Any]) -> None:
+    variables = _variables(target)
+    for operation, allowed in EXPECTED.items():
+        for role in Role:
+            body = api.run(role, operation, **variables[operation])
+            if role in allowed:
+                assert "errors" not in body, (operation, role, body["errors"])
+                assert body["data"], (operation, role)
+                if operation == "RequestRefresh":
+                    task = body["data"]["requestRefresh"]["taskId"]
+                    assert AsyncResult(task).get(timeout=300)["status"] in {"done", "skipped"}
+            else:
+                assert body.get("data") is None, (operation, role, body)
+                codes = {e["extensions"]["code"] for e in body["errors"]}
+                assert codes == {"FORBIDDEN"}, (operation, role, body["errors"])
+
+
+# --- what analysts and ban tooling get ------------------------------------------------------
+
+
+def test_cluster_review_explains_its_risk_and_pages_members_exactly(
+    api: Api, target: dict[str, Any]
+) -> None:
+    cluster = api.data(Role.ANALYST, "ClusterReview", id=target["cluster"], first=7)["cluster"]
+    x = cluster["explanation"]
+    assert math.isclose(x["logit"], x["bias"] + sum(c["contribution"] for c in x["contributions"]),
+                        abs_tol=1e-3)  # fmt: skip
+    assert math.isclose(cluster["risk"], 1 / (1 + math.exp(-x["logit"])), abs_tol=2e-3)
+    assert any(e["kind"] == "PAYMENT_METHOD" for e in cluster["evidence"])
+    assert {f["name"] for f in cluster["features"]} >= {"size", "density"}
+    seen: list[str] = []
+    after = None
+    while True:
+        page = api.data(
+            Role.BANTOOL, "BanClusterMembers", id=target["cluster"], first=7, after=after,
+            minConfidence=0.0,
+        )["cluster"]["members"]  # fmt: skip
+        seen += [e["node"]["accountId"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == target["size"]
+    confidences = [e["node"]["confidence"] for e in cluster["members"]["edges"]]
+    assert confidences == sorted(confidences, reverse=True)
+    assert cluster["members"]["edges"][0]["node"]["account"]["id"]
+
+
+def test_account_investigation_identifiers_path_and_subgraph(
+    api: Api, target: dict[str, Any]
+) -> None:
+    a, b = target["members"]
+    account = api.data(Role.ANALYST, "AccountInvestigation", id=a)["account"]
+    assert account["cluster"]["clusterId"] == target["cluster"]
+    assert 0 <= account["cluster"]["confidence"] <= 1
+    card = next(i for i in account["identifiers"]
+                if i["kind"] == "PAYMENT_METHOD" and i["value"] == target["card"])  # fmt: skip
+    assert card["degree"] >= 2
+    assert len(account["behaviour"]["hourHistogram"]) == 24
+
+    holders = api.data(Role.ANALYST, "IdentifierHolders", kind="PAYMENT_METHOD",
+                       value=target["card"], first=500)["identifier"]  # fmt: skip
+    assert holders["degree"] == card["degree"] == len(holders["accounts"]["edges"])
+    assert {a, b} <= {e["node"]["accountId"] for e in holders["accounts"]["edges"]}
+
+    linked = api.data(Role.ANALYST, "LinkedAccounts", id=a, first=50)["account"]["linkedAccounts"]
+    by_id = {e["node"]["accountId"]: e["node"] for e in linked["edges"]}
+    counts = [e["node"]["sharedCount"] for e in linked["edges"]]
+    assert counts == sorted(counts, reverse=True)
+    if b in by_id:
+        assert {"kind": "PAYMENT_METHOD", "value": target["card"], "degree": card["degree"]} in (
+            by_id[b]["shared"]
+        )
+
+    path = api.data(Role.ANALYST, "AccountPath", **{"from": a, "to": b})["path"]
+    assert path["hops"] == 1 and path["accountIds"] == [a, b]
+    via = path["steps"][0]["via"]
+    b_holds = api.data(Role.ANALYST, "AccountInvestigation", id=b)["account"]["identifiers"]
+    assert any(i["kind"] == via["kind"] and i["value"] == via["value"] for i in b_holds)
+
+    sub = api.data(Role.ANALYST, "ClusterSubgraph", id=target["cluster"], limit=20)["cluster"]
+    accounts = {n["id"] for n in sub["subgraph"]["accounts"]}
+    identifiers = {n["id"] for n in sub["subgraph"]["identifiers"]}
+    assert len(accounts) == min(20, target["size"]) and identifiers
+    for edge in sub["subgraph"]["edges"]:
+        assert edge["accountId"] in accounts and edge["identifierId"] in identifiers
+
+
+def test_verdicts_notes_audit_and_the_ban_list(
+    api: Api, target: dict[str, Any], tmp_path: Path, settings: Settings
+) -> None:
+    last = max([e["seq"] for e in api.data(Role.BANTOOL, "BanFeed", first=500)["clusterEvents"]]
+               or [0])  # fmt: skip
+    c, (a, _) = target["cluster"], target["members"]
+    api.data(Role.ANALYST, "SetClusterVerdict", id=c, verdict="CONFIRMED_FRAUD", note="cards")
+    api.data(Role.ANALYST, "AddClusterNote", id=c, text="shared prepaid cards + one proxy")
+    api.data(Role.ANALYST, "SetAccountVerdict", id=a, verdict="FALSE_POSITIVE", note="employee")
+
+    feed = api.data(Role.BANTOOL, "BanFeed", after=last)["clusterEvents"]
+    assert [(e["seq"], e["type"], e["clusterId"], e["verdict"], e["actor"]) for e in feed] == [
+        (last + 1, "VERDICT_SET", c, "CONFIRMED_FRAUD", "test-analyst")
+    ]
+    review = api.data(Role.ANALYST, "ClusterReview", id=c, first=1)["cluster"]
+    assert review["verdict"]["verdict"] == "CONFIRMED_FRAUD"
+    assert review["notes"][-1]["text"] == "shared prepaid cards + one proxy"
+    audit = api.data(Role.ADMIN, "AuditLog", targetId=c)["auditLog"]["edges"]
+    actions = [e["node"]["action"] for e in audit]
+    assert actions[:2] == ["add_note", "set_cluster_verdict"]
+    verdict = audit[1]["node"]
+    assert verdict["after"]["verdict"] == "CONFIRMED_FRAUD" and verdict["actor"] == "test-analyst"
+
+    # The ban list: every page, the account cleared by hand left out, the same as export-bans.
+    rows, after = [], None
+    while True:
+        page = api.data(Role.BANTOOL, "BanCandidates", first=100, after=after)["banCandidates"]
+        rows += [e["node"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert a not in {r["accountId"] for r in rows}
+    assert {r["reason"] for r in rows if r["clusterId"] == c} == {"CLUSTER_CONFIRMED"}
+    assert len({(r["clusterId"], r["accountId"]) for r in rows}) == len(rows)
+    out = tmp_path / "bans.ndjson"
+    result = CliRunner().invoke(cli, ["export-bans", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    exported = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["cluster_id"], r["account_id"]) for r in exported] == [
+        (r["clusterId"], r["accountId"]) for r in rows
+    ]
+
+
+def test_ban_feed_resumes_after_a_second_ingest_and_refresh(
+    api: Api, target: dict[str, Any], driver: Driver, settings: Settings
+) -> None:
+    c = target["cluster"]
+    api.data(Role.ANALYST, "SetClusterVerdict", id=c, verdict="CONFIRMED_FRAUD")
+    cursor = max(e["seq"] for e in api.data(Role.BANTOOL, "BanFeed", first=500)["clusterEvents"])
+    while batch := api.data(Role.BANTOOL, "BanFeed", after=cursor)["clusterEvents"]:
+        cursor = batch[-1]["seq"]
+    # Three new accounts pay with the confirmed network's card.
+    extra = api.seed_dir / "second.jsonl"
+    extra.write_text("".join(
+        json.dumps({"type": "billing", "event_id": f"second-{i}", "account_id": f"a-late-{i}",
+                    "occurred_at": "2026-02-25T10:00:00Z",
+                    "payment_fingerprint": target["card"]}) + "\n"
+        for i in range(3)
+    ))  # fmt: skip
+    ingest(settings, extra)
+    assert refresh_task.delay().get(timeout=300)["status"] == "done"
+
+    fresh = api.data(Role.BANTOOL, "BanFeed", after=cursor)["clusterEvents"]
+    assert fresh and [e["seq"] for e in fresh] == list(range(cursor + 1, cursor + 1 + len(fresh)))
+    assert api.data(Role.BANTOOL, "BanFeed", after=fresh[-1]["seq"])["clusterEvents"] == []
+    cluster = api.data(Role.BANTOOL, "BanClusterMembers", id=c, minConfidence=0.0)["cluster"]
+    assert cluster["status"] == "ACTIVE" and cluster["verdict"]["verdict"] == "CONFIRMED_FRAUD"
+    members = {e["node"]["accountId"] for e in cluster["members"]["edges"]}
+    assert {"a-late-0", "a-late-1", "a-late-2"} & members
+    assert any(e["clusterId"] == c and e["type"] == "GROWN" for e in fresh)
+
+
+class CountingDriver:
+    """Counts the statements resolvers run (every read opens a session and runs one)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def session(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.inner.session(**kwargs)
+
+
+def test_a_page_costs_the_same_round_trips_whatever_its_size(
+    api: Api, target: dict[str, Any], settings: Settings
+) -> None:
+    import asyncio
+
+    from backend.api.graphql.context import Context
+    from backend.api.graphql.schema import build_schema
+    from backend.auth.tokens import Principal
+    from backend.graph.driver import create_async_driver
+
+    query = """query($id: ID!, $first: Int!) { cluster(id: $id) { members(first: $first) {
+      edges { node { confidence account { id email cluster { confidence cluster { risk } }
+        identifiers { kind degree } behaviour { exchanges models { model } } notes { text }
+      } } } } } }"""
+    schema = build_schema(settings)
+
+    async def round_trips(first: int) -> tuple[int, int]:
+        driver = create_async_driver(settings)
+        counting = CountingDriver(driver)
+        try:
+            context = Context(counting, settings, Principal("tok", "loader-test", Role.ADMIN))  # type: ignore[arg-type]
+            result = await schema.execute(
+                query, variable_values={"id": target["cluster"], "first": first},
+                context_value=context,
+            )  # fmt: skip
+            assert result.errors is None, result.errors
+            assert result.data is not None
+            return counting.calls, len(result.data["cluster"]["members"]["edges"])
+        finally:
+            await driver.close()
+
+    small = asyncio.run(round_trips(2))
+    large = asyncio.run(round_trips(min(target["size"], 60)))
+    assert large[1] > small[1] >= 2
+    # cluster, members page, accounts, memberships, their clusters, identifiers, models, notes
+    assert small[0] == large[0] <= 8, (small, large)
+
+
+# --- abuse limits and injection ---------------------------------------------------------------
+
+
+def test_depth_alias_token_page_body_and_batching_limits(
+    api: Api, target: dict[str, Any], settings: Settings
+) -> None:
+    c = target["cluster"]
+    deep = (
+        "{ cluster(id: $id) { lineage { parents { cluster { lineage { parents { cluster {"
+        " lineage { parents { cluster { lineage { parents { clusterId } } } } } } } } } } } } }"
+    )
+    body = api.query(Role.ADMIN, deep.replace("$id", json.dumps(c)))
+    assert body.get("data") is None and "exceeds maximum operation depth" in body["errors"][0][
+        "message"]  # fmt: skip
+
+    aliases = " ".join(f"a{i}: apiVersion" for i in range(settings.GRAPHQL_MAX_ALIASES + 1))
+    body = api.query(Role.ADMIN, f"{{ {aliases} }}")
+    assert body.get("data") is None and "aliases" in body["errors"][0]["message"].lower()
+
+    many = " ".join("apiVersion" for _ in range(settings.GRAPHQL_MAX_TOKENS))
+    body = api.query(Role.ADMIN, f"{{ {many} }}")
+    assert body.get("data") is None and "token" in body["errors"][0]["message"].lower()
+
+    body = api.run(Role.BANTOOL, "BanCandidates", first=501)
+    assert body["data"] is None or body["data"]["banCandidates"] is None
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "between 1 and 500" in body["errors"][0]["message"]
+    body = api.run(Role.BANTOOL, "BanCandidates", after="not-a-cursor")
+    assert body["errors"][0]["message"] == "invalid cursor"
+
+    huge = {"query": "{ apiVersion }", "variables": {"pad": "x" * settings.GRAPHQL_MAX_BODY_BYTES}}
+    assert api.post(api.tokens[Role.ADMIN], huge).status_code == 413
+
+    batch = [{"query": "{ apiVersion }"}, {"query": "{ apiVersion }"}]
+    response = api.post(api.tokens[Role.ADMIN], batch)
+    assert response.status_code == 400 or "errors" in response.json()
+    got = httpx.get(f"{api.url}/graphql", params={"query": "{ apiVersion }"},
+                    headers={"authorization": f"Bearer {api.tokens[Role.ADMIN]}"})  # fmt: skip
+    assert "0.1.0" not in got.text
+
+
+PAYLOADS = [
+    "' OR 1=1 //",
+    'x"}) MATCH (n) DETACH DELETE n //',
+    "a-0000001'}) DETACH DELETE a RETURN 1 //",
+    "$id",
+    "\\u0027 }) CALL { MATCH (n) SET n.pwned = true } //",
+]
+
+
+def _graph_fingerprint(driver: Driver, settings: Settings) -> tuple[Any, ...]:
+    nodes = _cypher(
+        driver, settings, "MATCH (n) RETURN labels(n)[0] AS l, count(*) AS n ORDER BY l"
+    )
+    rels = _cypher(
+        driver, settings, "MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS n ORDER BY t"
+    )
+    pwned = _cypher(driver, settings, "MATCH (n) WHERE n.pwned IS NOT NULL RETURN count(n) AS n")
+    return tuple((r["l"], r["n"]) for r in nodes), tuple((r["t"], r["n"]) for r in rels), pwned
+
+
+def _injection_operations() -> list[tuple[str, str, dict[str, Any]]]:
+    """For every root field with a String or ID argument: a query that puts the payload in each
+    such argument and a valid value in the rest (mutations get unknown ids: nothing to change)."""
+    from graphql import (
+        GraphQLEnumType,
+        GraphQLInputObjectType,
+        GraphQLList,
+        GraphQLNonNull,
+        GraphQLObjectType,
+        get_named_type,
+    )
+
+    from backend.api.graphql.schema import schema
+
+    out = []
+    for root in ("Query", "Mutation"):
+        gql_type = schema._schema.type_map[root]
+        assert isinstance(gql_type, GraphQLObjectType)
+        for name, field in gql_type.fields.items():
+            decls, args, variables = [], [], {}
+            has_string = False
+            for arg_name, arg in field.args.items():
+                named = get_named_type(arg.type)
+                type_str = str(arg.type)
+                if named.name in ("String", "ID"):
+                    has_string = True
+                    value: Any = "__PAYLOAD__"
+                    if isinstance(arg.type, GraphQLList) or (
+                        isinstance(arg.type, GraphQLNonNull)
+                        and isinstance(arg.type.of_type, GraphQLList)
+                    ):
+                        value = ["__PAYLOAD__"]
+                    if name == "addNote" and arg_name == "accountId":
+                        continue  # exactly one target; the cluster id carries the payload
+                elif not isinstance(arg.type, GraphQLNonNull):
+                    continue
+                elif isinstance(named, GraphQLEnumType):
+                    value = next(iter(named.values))
+                elif isinstance(named, GraphQLInputObjectType):
+                    value = {}
+                else:
+                    value = {"Int": 1, "Float": 0.5, "Boolean": False}[named.name]
+                decls.append(f"${arg_name}: {type_str}")
+                args.append(f"{arg_name}: ${arg_name}")
+                variables[arg_name] = value
+            if not has_string:
+                continue
+            ret = get_named_type(field.type)
+            selection = " { __typename }" if isinstance(ret, GraphQLObjectType) else ""
+            kind = "query" if root == "Query" else "mutation"
+            text = f"{kind} Probe({', '.join(decls)}) {{ {name}({', '.join(args)}){selection} }}"
+            out.append((name, text, variables))
+    return out
+
+
+def test_injection_payloads_in_every_string_argument_change_nothing(
+    api: Api, driver: Driver, settings: Settings
+) -> None:
+    operations = _injection_operations()
+    assert {name for name, _, _ in operations} >= {
+        "account", "accounts", "identifier", "cluster", "path", "banCandidates", "clusters",
+        "auditLog", "setClusterVerdict", "setAccountVerdict", "addNote",
+    }  # fmt: skip
+    before = _graph_fingerprint(driver, settings)
+    for payload in PAYLOADS:
+        for name, text, variables in operations:
+            filled = json.loads(json.dumps(variables).replace("__PAYLOAD__", payload.replace(
+                "\\", "\\\\").replace('"', '\\"')))  # fmt: skip
+            body = api.query(Role.ADMIN, text, **filled)
+            for error in body.get("errors", []):
+                # Bad cursors and unknown ids are client errors; nothing reached Cypher as code.
+                assert error["extensions"]["code"] in {"BAD_USER_INPUT", "NOT_FOUND"}, (
+                    name, payload, error,
+                )  # fmt: skip
+    assert _graph_fingerprint(driver, settings) == before
+
+
+def test_token_and_gql_commands(api: Api) -> None:
+    runner = CliRunner()
+    created = runner.invoke(cli, ["token", "create", "--name", "cli-bantool", "--role", "bantool"])
+    assert created.exit_code == 0, created.output
+    token = created.output.strip().splitlines()[-1]
+    assert token.startswith("hrc_")
+    again = runner.invoke(cli, ["token", "create", "--name", "cli-bantool", "--role", "bantool"])
+    assert again.exit_code == 1 and "already named" in again.output
+    assert runner.invoke(cli, ["token", "create", "--name", "x", "--role", "root"]).exit_code == 2
+    listing = runner.invoke(cli, ["token", "list"])
+    assert "cli-bantool" in listing.output and token not in listing.output
+
+    ok = runner.invoke(cli, ["gql", "TopClusters", "--token", token, "--var", "first=2"])
+    assert ok.exit_code == 0, ok.output
+    assert len(json.loads(ok.output)["data"]["clusters"]["edges"]) == 2
+    denied = runner.invoke(cli, ["gql", "AuditLog", "--token", token])
+    assert denied.exit_code == 1 and "FORBIDDEN" in denied.output
+
+    assert runner.invoke(cli, ["token", "revoke", "cli-bantool"]).exit_code == 0
+    assert runner.invoke(cli, ["token", "revoke", "no-such-token"]).exit_code == 1
