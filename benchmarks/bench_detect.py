@@ -64,6 +64,10 @@ def main() -> None:
     parser.add_argument("--preset", default="medium", choices=sorted(PRESETS))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument(
+        "--usage-scale", type=float, default=None,
+        help="Exchanges per account relative to the preset's (load a population faster).",
+    )  # fmt: skip
     parser.add_argument("--baseline-nodes", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=Path(".local/bench/detect.json"))
     args = parser.parse_args()
@@ -71,7 +75,7 @@ def main() -> None:
     lifecycle.up(settings, console)
     labels = seed_dir(settings, args.preset) / "labels.jsonl"
     if not args.skip_ingest:
-        load_preset(settings, args.preset, args.seed, console)
+        load_preset(settings, args.preset, args.seed, console, args.usage_scale)
     with create_driver(settings) as driver:
         report = refresh(driver, settings)
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -86,7 +90,8 @@ def main() -> None:
     )  # fmt: skip
     baseline = _louvain_vs_leiden(_slice(matrix, args.baseline_nodes), settings.DETECTION_SEED)
     result = {
-        "preset": args.preset, "accounts": report.accounts, "edges": report.edges,
+        "preset": args.preset, "usage_scale": args.usage_scale,
+        "accounts": report.accounts, "edges": report.edges,
         "clusters": report.clusters, "seconds": report.seconds,
         "total_s": round(sum(report.seconds.values()), 2), "peak_rss_mib": round(peak_mib),
         "precision": round(ev.precision, 4), "recall": round(ev.recall, 4),

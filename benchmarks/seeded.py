@@ -20,11 +20,14 @@ def seed_dir(settings: Settings, preset: str) -> Path:
     return settings.STATE_DIR / "seed" / preset
 
 
-def load_preset(settings: Settings, preset: str, seed: int, console: Console) -> Path:
-    """Generates the preset, empties the graph (and forgets event ids) and ingests it."""
+def load_preset(
+    settings: Settings, preset: str, seed: int, console: Console, usage_scale: float | None = None
+) -> Path:
+    """Generates the preset (optionally with less usage per account), empties the graph (and
+    forgets event ids) and ingests it."""
     out = seed_dir(settings, preset)
     spec = PRESETS[preset]
-    generate(spec.accounts, seed, out, spec.usage_scale)
+    generate(spec.accounts, seed, out, spec.usage_scale if usage_scale is None else usage_scale)
     _wipe(settings)
     console.print(_end_to_end(settings, out / "events.jsonl.gz", preset))
     return out

@@ -13,7 +13,11 @@ I64 = npt.NDArray[np.int64]
 
 
 def leiden(
-    matrix: sparse.csr_matrix, resolution: float, seed: int, initial: I64 | None = None
+    matrix: sparse.csr_matrix,
+    resolution: float,
+    seed: int,
+    initial: I64 | None = None,
+    iterations: int = 2,
 ) -> I64:
     """Community label per account (-1 for accounts with no link), labels dense from 0.
 
@@ -24,6 +28,9 @@ def leiden(
     `initial` (previous refresh's cluster per account, -1 for none) warm-starts the search, so
     small changes to the graph move few accounts between communities: stable IDs need stable
     communities, and a seeded cold start can reshuffle a network after one new edge.
+
+    `iterations` passes of Leiden (-1: until nothing moves); warm-started refreshes start from
+    a converged partition, so a few passes suffice.
     """
     n = matrix.shape[0]
     labels = np.full(n, -1, np.int64)
@@ -51,7 +58,7 @@ def leiden(
             weights=upper.data.tolist(),
             resolution=resolution,
             initial_membership=start,
-            n_iterations=-1,
+            n_iterations=iterations,
         )
     finally:
         ig.set_random_number_generator(random)

@@ -165,8 +165,9 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
         old_rows = repo.run_read(driver, settings.NEO4J_DATABASE, repo.READ_ACTIVE_CLUSTERS)
         initial = _previous_labels(old_rows, node_ids)
         labels = leiden(
-            matrix, settings.DETECTION_RESOLUTION, settings.DETECTION_SEED, initial=initial
-        )
+            matrix, settings.DETECTION_RESOLUTION, settings.DETECTION_SEED, initial=initial,
+            iterations=settings.DETECTION_LEIDEN_ITERATIONS,
+        )  # fmt: skip
         report.communities = int(labels.max()) + 1 if labels.size else 0
         labels = _relabel(labels, settings.DETECTION_MIN_CLUSTER_SIZE)
     with report.stage("scores"):

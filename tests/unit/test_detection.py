@@ -134,6 +134,17 @@ def test_confidence_separates_network_members_from_exit_sharers() -> None:
     assert conf[:5].min() > 0.5 > conf[5:].max()
 
 
+def test_ties_alone_never_reach_the_default_ban_confidence() -> None:
+    """However tightly tied, an account that behaves nothing like its cluster stays below
+    DETECTION_MIN_CONFIDENCE: shared identifiers alone never put it on the ban list."""
+    from backend.core.config import Settings
+
+    threshold = Settings(_env_file=None).DETECTION_MIN_CONFIDENCE
+    ties = np.array([0.5, 3.0, 50.0])
+    assert confidence(ties, np.zeros(3)).max() <= 0.6 < threshold
+    assert confidence(np.array([50.0]), np.array([0.5]))[0] >= threshold
+
+
 def test_stable_ids_growth_merge_split_dissolve_and_regrowth() -> None:
     old = {"A": {"a1", "a2", "a3", "a4"}, "B": {"b1", "b2", "b3"}, "C": {"c1", "c2", "c3", "c4", "c5"},
            "D": {"d1", "d2"}}  # fmt: skip
