@@ -26,6 +26,7 @@ import numpy as np
 import uvloop
 from rich.console import Console
 
+from backend.api.graphql.operations import named_operations
 from backend.auth.roles import Role
 from backend.auth.tokens import create_token
 from backend.core.config import get_settings
@@ -36,11 +37,6 @@ from benchmarks.seeded import load_preset, report
 from seed.scenarios import PRESETS
 
 console = Console()
-OPERATIONS = Path(__file__).resolve().parents[1] / "graphql" / "operations"
-
-
-def _document(name: str) -> str:
-    return (OPERATIONS / name).read_text()
 
 
 class _Connection:
@@ -149,17 +145,16 @@ def main() -> None:
             "RETURN c.id AS id", 200,
         )  # fmt: skip
         n_accounts = driver.execute_query("MATCH (a:Account) RETURN count(a) AS n", database_=db)
-    account_doc = _document("account_investigation.graphql")
+    documents = named_operations()
 
     def account_bodies(operation: str) -> list[dict[str, Any]]:
         return [
-            {"query": account_doc, "operationName": operation, "variables": {"id": a}}
+            {"query": documents[operation], "operationName": operation, "variables": {"id": a}}
             for a in accounts
         ]
 
-    review_doc = _document("cluster_review.graphql")
     cluster_bodies = [
-        {"query": review_doc, "operationName": "ClusterReview",
+        {"query": documents["ClusterReview"], "operationName": "ClusterReview",
          "variables": {"id": c, "first": 100}}
         for c in clusters
     ]  # fmt: skip

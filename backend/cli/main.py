@@ -367,14 +367,10 @@ def gql_command(
     import json
 
     import httpx
-    from graphql import OperationDefinitionNode, parse
 
-    documents = {}
-    for path in sorted((PROJECT_ROOT / "graphql" / "operations").glob("*.graphql")):
-        text = path.read_text()
-        for node in parse(text).definitions:
-            if isinstance(node, OperationDefinitionNode) and node.name:
-                documents[node.name.value] = text
+    from backend.api.graphql.operations import named_operations
+
+    documents = named_operations()
     if operation not in documents:
         console.print(f"[red]no operation {operation!r}[/]; one of: {', '.join(sorted(documents))}")
         raise typer.Exit(2)

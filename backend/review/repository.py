@@ -38,7 +38,6 @@ MATCH (c:Cluster {id: $cluster_id})
 CREATE (:ClusterEvent {seq: seq, type: 'verdict_set', cluster_id: $cluster_id, related: [],
         size_before: c.size, size_after: c.size, verdict: $verdict, actor: $actor,
         at: datetime({epochMillis: $now})})
-RETURN seq
 """
 
 ADD_CLUSTER_NOTE = """

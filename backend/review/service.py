@@ -33,11 +33,10 @@ class NotFound(LookupError):
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
-    target_id: str
-    before: dict[str, Any]
-    after: dict[str, Any]
-    seq: int | None = None
+class AddedNote:
+    id: str
+    text: str
+    at_ms: int
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +67,7 @@ def _clean_note(note: str | None) -> str | None:
 async def set_verdict(
     driver: AsyncDriver, database: str, who: Principal, kind: TargetKind, target: str,
     verdict: Verdict, note: str | None,
-) -> Change:  # fmt: skip
+) -> None:  # fmt: skip
     """A cluster verdict also goes on the change feed (`verdict_set`), which ban tooling polls."""
     note = _clean_note(note)
     read, write = (
@@ -77,7 +76,7 @@ async def set_verdict(
         else (q.READ_ACCOUNT_VERDICT, q.SET_ACCOUNT_VERDICT)
     )
 
-    async def work(tx: AsyncManagedTransaction) -> Change:
+    async def work(tx: AsyncManagedTransaction) -> None:
         now = int(time.time() * 1000)
         record = await (await tx.run(read, id=target)).single()
         if record is None:
@@ -85,44 +84,36 @@ async def set_verdict(
         before = _plain(record.data())
         await tx.run(write, id=target, verdict=verdict.value, note=note, actor=who.name, now=now)
         after = {"verdict": verdict.value, "note": note, "by": who.name}
-        seq = None
         if kind is TargetKind.CLUSTER:
-            row = await (
-                await tx.run(
-                    q.APPEND_VERDICT_EVENT,
-                    cluster_id=target,
-                    verdict=verdict.value,
-                    actor=who.name,
-                    now=now,
-                )
-            ).single()
-            seq = int(row["seq"]) if row else None
+            await tx.run(
+                q.APPEND_VERDICT_EVENT, cluster_id=target, verdict=verdict.value, actor=who.name,
+                now=now,
+            )  # fmt: skip
         await _audit(tx, who, f"set_{kind.value}_verdict", kind, target, before, after, now)
-        return Change(target, before, after, seq)
 
     async with driver.session(database=database) as session:
-        return await session.execute_write(work)
+        await session.execute_write(work)
 
 
 async def add_note(
     driver: AsyncDriver, database: str, who: Principal, kind: TargetKind, target: str, text: str
-) -> Change:
+) -> AddedNote:
     cleaned = _clean_note(text)
     if cleaned is None:
         raise ValueError("a note needs some text")
     query = q.ADD_CLUSTER_NOTE if kind is TargetKind.CLUSTER else q.ADD_ACCOUNT_NOTE
     note_id = "note_" + secrets.token_hex(8)
 
-    async def work(tx: AsyncManagedTransaction) -> Change:
+    async def work(tx: AsyncManagedTransaction) -> AddedNote:
         now = int(time.time() * 1000)
         record = await (
             await tx.run(query, target=target, id=note_id, text=cleaned, actor=who.name, now=now)
         ).single()
         if record is None:
             raise NotFound(f"no {kind.value} {target!r}")
-        after = {"note_id": note_id, "text": cleaned, "at_ms": now}
+        after = {"note_id": note_id, "text": cleaned}
         await _audit(tx, who, "add_note", kind, target, {}, after, now)
-        return Change(target, {}, after)
+        return AddedNote(note_id, cleaned, now)
 
     async with driver.session(database=database) as session:
         return await session.execute_write(work)

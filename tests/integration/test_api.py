@@ -17,6 +17,7 @@ from celery.result import AsyncResult
 from neo4j import Driver
 from typer.testing import CliRunner
 
+from backend.api.graphql.operations import named_operations
 from backend.auth.roles import Role
 from backend.auth.tokens import create_token, revoke_token
 from backend.cli.main import app as cli
@@ -27,23 +28,7 @@ from tests.integration.ingest_helpers import ingest, reset_state
 
 pytestmark = pytest.mark.usefixtures("stack")
 
-OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
-
-
-def _documents() -> dict[str, str]:
-    """Operation name -> the whole file it is defined in."""
-    from graphql import OperationDefinitionNode, parse
-
-    out = {}
-    for path in sorted(OPERATIONS.glob("*.graphql")):
-        text = path.read_text()
-        for definition in parse(text).definitions:
-            if isinstance(definition, OperationDefinitionNode) and definition.name:
-                out[definition.name.value] = text
-    return out
-
-
-DOCUMENTS = _documents()
+DOCUMENTS = named_operations()
 
 
 @dataclass

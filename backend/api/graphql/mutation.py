@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import strawberry
 from starlette.concurrency import run_in_threadpool
 
@@ -11,7 +9,7 @@ from backend.api.graphql.context import Info
 from backend.api.graphql.errors import ClientError, not_found
 from backend.api.graphql.types.account import Account, load_account
 from backend.api.graphql.types.cluster import Cluster, load_cluster
-from backend.api.graphql.types.common import Note, Verdict
+from backend.api.graphql.types.common import Note, Verdict, to_datetime
 from backend.review import service
 from backend.review.service import NotFound, TargetKind
 
@@ -83,7 +81,7 @@ class Mutation:
         )
         ctx = info.context
         try:
-            change = await service.add_note(
+            note = await service.add_note(
                 ctx.driver, ctx.database, ctx.caller(), kind, target, text
             )
         except NotFound as exc:
@@ -91,9 +89,9 @@ class Mutation:
         except ValueError as exc:
             raise ClientError(str(exc)) from exc
         return Note(
-            id=strawberry.ID(change.after["note_id"]), text=change.after["text"],
+            id=strawberry.ID(note.id), text=note.text,
             author=ctx.caller().name,
-            at=datetime.fromtimestamp(change.after["at_ms"] / 1000, tz=UTC),
+            at=to_datetime(note.at_ms),
         )  # fmt: skip
 
     @strawberry.mutation(

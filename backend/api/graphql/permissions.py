@@ -25,8 +25,13 @@ def _all(roles: frozenset[Role], *fields: str) -> dict[str, frozenset[Role]]:
     return dict.fromkeys(fields, roles)
 
 
-_PAGE = _all(READ, "edges", "pageInfo")
-_EDGE = _all(READ, "node", "cursor")
+def _connection(node: str, roles: frozenset[Role]) -> dict[str, dict[str, frozenset[Role]]]:
+    """A connection's structure is readable by whoever may read its nodes."""
+    return {
+        f"{node}Connection": _all(roles, "edges", "pageInfo"),
+        f"{node}Edge": _all(roles, "node", "cursor"),
+    }
+
 
 POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "Query": {
@@ -92,12 +97,9 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
         "reason",
     ),
     "PageInfo": _all(READ, "hasNextPage", "endCursor"),
-    "ClusterConnection": _PAGE,
-    "ClusterEdge": _EDGE,
-    "ClusterMemberConnection": _PAGE,
-    "ClusterMemberEdge": _EDGE,
-    "BanCandidateConnection": _PAGE,
-    "BanCandidateEdge": _EDGE,
+    **_connection("Cluster", READ),
+    **_connection("ClusterMember", READ),
+    **_connection("BanCandidate", READ),
     # Analyst-only: accounts and what they hold.
     "Account": _all(
         ANALYST,
@@ -155,13 +157,11 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     ),
     "Membership": _all(ANALYST, "clusterId", "confidence", "since", "cluster"),
     "LinkedAccount": _all(ANALYST, "accountId", "sharedCount", "shared", "account"),
-    "LinkedAccountConnection": {k: ANALYST for k in _PAGE},
-    "LinkedAccountEdge": {k: ANALYST for k in _EDGE},
+    **_connection("LinkedAccount", ANALYST),
     "SharedIdentifier": _all(ANALYST, "kind", "value", "degree"),
     "Identifier": _all(ANALYST, "kind", "value", "degree", "attributes", "accounts"),
     "IdentifierHolder": _all(ANALYST, "accountId", "count", "firstSeen", "lastSeen", "account"),
-    "IdentifierHolderConnection": {k: ANALYST for k in _PAGE},
-    "IdentifierHolderEdge": {k: ANALYST for k in _EDGE},
+    **_connection("IdentifierHolder", ANALYST),
     "Note": _all(ANALYST, "id", "text", "author", "at"),
     "Subgraph": _all(ANALYST, "accounts", "identifiers", "edges"),
     "SubgraphAccount": _all(ANALYST, "id", "confidence"),
@@ -173,8 +173,7 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "AuditEntry": _all(
         ANALYST, "id", "at", "actor", "role", "action", "targetKind", "targetId", "before", "after"
     ),
-    "AuditEntryConnection": {k: ANALYST for k in _PAGE},
-    "AuditEntryEdge": {k: ANALYST for k in _EDGE},
+    **_connection("AuditEntry", ANALYST),
     "RefreshRequest": _all(ADMIN_ONLY, "taskId"),
 }
 
