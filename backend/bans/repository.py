@@ -14,13 +14,16 @@ from typing import Any
 
 from neo4j import Driver, RoutingControl
 
-BAN_CANDIDATES = """
+from backend.graph.model import CURRENT_MEMBERSHIP
+
+BAN_CANDIDATES = f"""
 MATCH (c:Cluster)
 WHERE c.status = 'active' AND coalesce(c.verdict, '') <> 'FALSE_POSITIVE'
   AND (c.verdict = 'CONFIRMED_FRAUD' OR coalesce(c.risk, 0.0) >= $min_risk)
   AND ($after_cluster IS NULL OR c.id >= $after_cluster)
 MATCH (c)<-[m:MEMBER_OF]-(a:Account)
-WHERE (m.confidence >= $min_confidence OR a.verdict = 'CONFIRMED_FRAUD')
+WHERE {CURRENT_MEMBERSHIP}
+  AND (m.confidence >= $min_confidence OR a.verdict = 'CONFIRMED_FRAUD')
   AND coalesce(a.verdict, '') <> 'FALSE_POSITIVE'
   AND ($after_cluster IS NULL OR c.id > $after_cluster OR a.id > $after_account)
 RETURN c.id AS cluster_id, a.id AS account_id, m.confidence AS confidence, c.risk AS risk,

@@ -15,6 +15,9 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 
 @dataclass
@@ -49,17 +52,23 @@ def assign(
 ) -> Assignment:
     owner = {a: cid for cid, members in old.items() for a in members}
     overlap: list[Counter[str]] = [Counter(owner[a] for a in c if a in owner) for c in new]
+    # Each old cluster's successor: the new community with most of its members (the first on
+    # ties). One pass over the overlaps, not old x new.
     successor: dict[str, int] = {}
-    for cid in sorted(old):
-        best = max(range(len(new)), key=lambda i: (overlap[i][cid], -i), default=None)
-        if best is not None and overlap[best][cid] > 0:
-            successor[cid] = best
+    best_n: dict[str, int] = {}
+    for i, counts in enumerate(overlap):
+        for cid, n in counts.items():
+            if n > best_n.get(cid, 0):
+                best_n[cid], successor[cid] = n, i
+    preds_of: list[list[str]] = [[] for _ in new]
+    for cid in sorted(successor):
+        preds_of[successor[cid]].append(cid)
 
     ids: list[str | None] = [None] * len(new)
     events: list[ClusterEvent] = []
     parents: dict[str, list[str]] = {}
     for i, members in enumerate(new):
-        preds = [cid for cid, j in successor.items() if j == i]
+        preds = preds_of[i]
         if not preds:
             continue
         keeper = max(preds, key=lambda cid: (overlap[i][cid], cid))
@@ -110,3 +119,41 @@ def assign(
     return Assignment(
         ids=[cid or "" for cid in ids], events=events, parents=parents, merged_into=merged_into
     )
+
+
+# A membership confidence that moved less than this keeps its stored value: small drifts from a
+# slightly different partition of a community are not worth rewriting its members for.
+CONFIDENCE_TOLERANCE = 0.01
+
+
+def membership_changes(
+    old_node: np.ndarray[Any, Any],
+    old_cluster: np.ndarray[Any, Any],
+    old_conf: np.ndarray[Any, Any],
+    new_node: np.ndarray[Any, Any],
+    new_cluster: np.ndarray[Any, Any],
+    new_conf: np.ndarray[Any, Any],
+    tolerance: float = CONFIDENCE_TOLERANCE,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Which new memberships to write and which old ones to end (boolean masks).
+
+    A membership that keeps its account and cluster, and whose confidence moved less than
+    `tolerance`, is left alone (with its stored confidence), so a refresh over a mostly
+    unchanged graph writes only what changed. An account belongs to at most one cluster on
+    each side.
+    """
+    order = np.argsort(old_node, kind="stable")
+    sorted_nodes = old_node[order]
+    pos = np.minimum(np.searchsorted(sorted_nodes, new_node), max(old_node.size - 1, 0))
+    same = np.zeros(new_node.size, bool)
+    if old_node.size:
+        match = order[pos]
+        same = (
+            (sorted_nodes[pos] == new_node)
+            & (old_cluster[match] == new_cluster)
+            & (np.abs(old_conf[match] - new_conf) < tolerance)
+        )
+    kept = np.zeros(old_node.size, bool)
+    if same.any():
+        kept[order[pos[same]]] = True
+    return ~same, ~kept

@@ -6,8 +6,9 @@ shared among the identifiers of that kind the holder has, see `kind_share`), so 
 card shared by 6 accounts ties them far tighter than a proxy exit shared by 150, and an account
 cannot gain weight just by touching big identifiers. Identifiers held by more than the link cap
 do not link at all (they remain features). Up to `exact_max` holders the clique is exact; above
-it each holder is paired with `2 * rounds` random co-holders carrying the same total weight,
-which keeps the edge count linear in the degree instead of quadratic.
+it each holder is paired with `2 * rounds` random co-holders carrying the same total weight
+(fewer rounds for weaker kinds, in proportion to their weight), which keeps the edge count
+linear in the degree instead of quadratic.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
+from scipy import sparse, stats
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -46,6 +47,20 @@ def rarity(degree: I64 | F64, population: int) -> F64:
     population = max(population, 3)
     value = np.log(population / np.maximum(degree, 2)) / np.log(population / 2)
     return np.asarray(np.clip(value, 0.05, 1.0), np.float64)
+
+
+def chance_floor(links: int, buckets: int, false_rate: float = 1e-6) -> int:
+    """Fewest holders of a hashed identifier that chance collisions do not explain.
+
+    Template bands are 16-bit slices of a SimHash: in a big population unrelated prompts land
+    in the same band by chance (a million accounts put ~20 holders in every band). Holders of
+    one bucket are then Poisson with mean links / buckets; a band held by more accounts than
+    its (1 - false_rate) quantile is evidence of a shared template, fewer is noise. Never
+    below 2 (on a small graph every shared band counts).
+    """
+    if links <= 0 or buckets <= 0:
+        return 2
+    return max(2, int(stats.poisson.isf(false_rate, links / buckets)) + 1)
 
 
 def holder_weight(inc: Incidence, weights: dict[str, float]) -> F64:
@@ -102,16 +117,23 @@ def project(
         group = np.repeat(np.arange(sampled.size), sizes)
         starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
         position = np.arange(rows.size) - starts
-        pair_w = np.repeat(total[sampled] / (2 * rounds), sizes)
+        # Weak kinds get fewer rounds: a /24 at weight 0.1 never decides a community, and its
+        # thousands of sampled pairs would be most of the edges Leiden has to walk.
+        base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind[sampled]]
+        strongest = max([weights.get(k, 0.0) for k in inc.kinds] + [1e-12])
+        own_rounds = np.maximum(1, np.rint(rounds * base / strongest)).astype(int)
+        row_rounds = np.repeat(own_rounds, sizes)
+        pair_w = np.repeat(total[sampled] / (2 * own_rounds), sizes)
         rng = np.random.default_rng(seed)
-        for _ in range(rounds):
+        for r in range(int(own_rounds.max())):
             order = np.lexsort((rng.random(rows.size), group))
             shuffled = inc.holders[rows[order]]
             partner = starts + (position + 1) % np.repeat(sizes, sizes)
-            src.append(shuffled)
-            dst.append(shuffled[partner])
+            live = row_rounds > r  # same for every row of an identifier, so order-independent
             share = factor[rows[order]]
-            val.append(pair_w * np.sqrt(share * share[partner]))
+            src.append(shuffled[live])
+            dst.append(shuffled[partner][live])
+            val.append((pair_w * np.sqrt(share * share[partner]))[live])
 
     n = inc.accounts
     if not src:

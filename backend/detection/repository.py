@@ -1,24 +1,28 @@
-"""Cypher for detection: the bulk export it reads and the one-transaction write-back.
+"""Cypher for detection: the bulk export it reads and the staged write-back.
 
 Labels and relationship types come from `backend.graph.model`; every value is a parameter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from neo4j import Driver, ManagedTransaction
 
-from backend.graph.model import LINKS
+from backend.graph.model import CURRENT_MEMBERSHIP, LINKS
 
-# One row per identifier held by 2..max_degree accounts. `COUNT {}` on a single relationship
-# type reads the node's stored degree, so rejecting CGNAT-sized identifiers costs nothing.
+# Every identifier held by min_degree..max_degree accounts, as one record of parallel columns
+# (decoded whole, no Python per identifier). `COUNT {}` on a single
+# relationship type reads the stored degree, so rejecting CGNAT-sized identifiers is free.
 _EXPORT_TEMPLATE = """
 MATCH (i:{label})
 WITH i, COUNT {{ (i)<-[:{rel}]-() }} AS degree
-WHERE degree >= 2 AND degree <= $max_degree{extra}
-RETURN i.key AS key, degree, [(i)<-[:{rel}]-(a:Account) | id(a)] AS holders
+WHERE degree >= $min_degree AND degree <= $max_degree{extra}
+WITH i.key AS key, degree, [(i)<-[:{rel}]-(a:Account) | id(a)] AS holders
+RETURN collect(key) AS keys, collect(degree) AS degrees, collect(holders) AS holders
 """
 # Webmail and disposable domains never link accounts (they are features instead).
 _LINKING_DOMAIN = " AND NOT coalesce(i.webmail, false) AND NOT coalesce(i.disposable, false)"
@@ -30,15 +34,21 @@ EXPORT_INCIDENCE: dict[str, str] = {
 }
 
 COUNT_ACCOUNTS = "MATCH (a:Account) RETURN count(a) AS n"
+# Read from the count store: how many account-template-band links exist in all.
+COUNT_TEMPLATE_LINKS = "MATCH ()-[r:USED_TEMPLATE]->() RETURN count(r) AS n"
 
-# Per-account inputs of the community features, for candidate communities' members only.
-ACCOUNT_FEATURES = """
+# Per-account inputs of the community features, for candidate communities' members only:
+# properties and stored degrees, no expansion. Returned as one record of parallel columns, so
+# numpy takes each list whole, no Python per row.
+ACCOUNT_FEATURE_COLUMNS = (
+    "node", "id", "exchanges", "cot", "cap_reasoning", "cap_coding", "cap_agentic_tool_use",
+    "cap_vision", "cap_chat", "cap_other", "charges", "disputed", "cards", "ips", "signup_s",
+    "email_shape",
+)  # fmt: skip
+ACCOUNT_FEATURES = (
+    """
 UNWIND $nodes AS node
 MATCH (a:Account) WHERE id(a) = node
-WITH node, a,
-     [(a)-[u:USED_MODEL]->(m:Model)
-      WHERE m.released_at IS NOT NULL AND a.signup_at < m.released_at
-      | u.first_seen.epochMillis - m.released_at.epochMillis] AS lags
 WITH node, a.id AS id,
   coalesce(a.exchanges, 0) AS exchanges, coalesce(a.cot_elicitations, 0) AS cot,
   coalesce(a.cap_reasoning, 0) AS cap_reasoning, coalesce(a.cap_coding, 0) AS cap_coding,
@@ -46,64 +56,131 @@ WITH node, a.id AS id,
   coalesce(a.cap_vision, 0) AS cap_vision, coalesce(a.cap_chat, 0) AS cap_chat,
   coalesce(a.cap_other, 0) AS cap_other,
   coalesce(a.charges, 0) AS charges, coalesce(a.charges_disputed, 0) AS disputed,
-  COUNT { (a)-[:PAID_WITH]->() } AS cards,
-  COUNT { (a)-[:PAID_WITH]->(p) WHERE p.funding IN ['prepaid', 'virtual'] } AS risky_cards,
-  COUNT { (a)-[:PAID_WITH]->(p) WHERE p.card_country IS NOT NULL
-          AND p.billing_country IS NOT NULL AND p.card_country <> p.billing_country }
-    AS mismatched_cards,
-  COUNT { (a)-[:USED_IP]->() } AS ips,
-  COUNT { (a)-[:USED_IP]->(i) WHERE i.kind IN ['proxy', 'hosting', 'vpn', 'tor'] } AS anon_ips,
-  CASE WHEN EXISTS { (a)-[:EMAIL_DOMAIN]->(d) WHERE d.disposable } THEN 1 ELSE 0 END
-    AS disposable,
+  COUNT { (a)-[:PAID_WITH]->() } AS cards, COUNT { (a)-[:USED_IP]->() } AS ips,
   coalesce(a.signup_at, a.first_seen).epochMillis / 1000 AS signup_s,
-  CASE WHEN any(lag IN lags WHERE lag >= 0 AND lag < 86400000) THEN 1 ELSE 0 END
-    AS fast_adopter,
   coalesce(a.email_local_shape, '') AS email_shape
 """
-# Returned as one record of parallel columns: numpy takes each list whole, no Python per row.
-ACCOUNT_FEATURE_COLUMNS = (
-    "node", "id", "exchanges", "cot", "cap_reasoning", "cap_coding", "cap_agentic_tool_use",
-    "cap_vision", "cap_chat", "cap_other", "charges", "disputed", "cards", "risky_cards",
-    "mismatched_cards", "ips", "anon_ips", "disposable", "signup_s", "fast_adopter", "email_shape",
-)  # fmt: skip
-ACCOUNT_FEATURES += "RETURN " + ", ".join(f"collect({c}) AS {c}" for c in ACCOUNT_FEATURE_COLUMNS)
+    + "RETURN "
+    + ", ".join(f"collect({c}) AS {c}" for c in ACCOUNT_FEATURE_COLUMNS)
+)
 
-READ_ACTIVE_CLUSTERS = """
+# Rare risk marks, read from the identifier side over the whole graph (few identifiers carry
+# them, so this is far cheaper than filtering every member's neighbours). Each returns the
+# internal ids of the accounts, once per marked link (column -> query).
+ACCOUNT_MARKS: dict[str, str] = {
+    "risky_cards": """
+MATCH (p:PaymentMethod) WHERE p.funding IN ['prepaid', 'virtual']
+MATCH (p)<-[:PAID_WITH]-(a:Account)
+RETURN collect(id(a)) AS nodes""",
+    "mismatched_cards": """
+MATCH (p:PaymentMethod)
+WHERE p.card_country IS NOT NULL AND p.billing_country IS NOT NULL
+  AND p.card_country <> p.billing_country
+MATCH (p)<-[:PAID_WITH]-(a:Account)
+RETURN collect(id(a)) AS nodes""",
+    "anon_ips": """
+MATCH (i:IP) WHERE i.kind IN ['proxy', 'hosting', 'vpn', 'tor']
+MATCH (i)<-[:USED_IP]-(a:Account)
+RETURN collect(id(a)) AS nodes""",
+    "disposable": """
+MATCH (d:EmailDomain) WHERE d.disposable
+MATCH (d)<-[:EMAIL_DOMAIN]-(a:Account)
+RETURN collect(DISTINCT id(a)) AS nodes""",
+    # Signed up before a release and first used that model within 24 hours of it.
+    "fast_adopter": """
+MATCH (m:Model) WHERE m.released_at IS NOT NULL
+MATCH (m)<-[u:USED_MODEL]-(a:Account)
+WHERE u.first_seen >= m.released_at AND u.first_seen < m.released_at + duration({hours: 24})
+  AND a.signup_at < m.released_at
+RETURN collect(DISTINCT id(a)) AS nodes""",
+}
+
+READ_ACTIVE_CLUSTERS = f"""
 MATCH (c:Cluster) WHERE c.status = 'active'
-RETURN c.id AS id, [(a:Account)-[:MEMBER_OF]->(c) | a.id] AS members,
-       [(a:Account)-[:MEMBER_OF]->(c) | id(a)] AS nodes, coalesce(c.evidence_keys, []) AS evidence
+WITH c, [(a:Account)-[m:MEMBER_OF]->(c) WHERE {CURRENT_MEMBERSHIP} | [id(a), a.id, m.confidence]]
+     AS rows
+RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence, [r IN rows | r[0]] AS nodes,
+       [r IN rows | r[1]] AS members, [r IN rows | r[2]] AS confidences
 """
 READ_DORMANT_CLUSTERS = """
 MATCH (c:Cluster) WHERE c.status = 'dissolved'
 RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence
 """
 
-# --- write-back: all in one transaction, so a failed refresh leaves the previous one -------
+# --- write-back ---------------------------------------------------------------------------
+# A million memberships do not fit one transaction (Neo4j's transaction memory limit), so the
+# write-back is staged (see `CURRENT_MEMBERSHIP`): many batches that readers cannot see yet,
+# then one small transaction over the clusters that makes them current, then clean-up.
+# The generation counter: `value` is the last refresh started, `committed` the last made
+# current, `collected` the last whose removed memberships were deleted.
 
-DELETE_MEMBERSHIPS = "MATCH (:Account)-[r:MEMBER_OF]->(:Cluster) DELETE r"
+BEGIN_GENERATION = """
+MERGE (s:Sequence {name: 'detection_generation'})
+ON CREATE SET s.value = 0, s.committed = 0, s.collected = 0, s.migrate = true
+WITH s, s.value > s.committed OR s.committed > s.collected OR s.migrate IS NOT NULL AS dirty
+SET s.value = s.value + 1
+RETURN s.value AS gen, dirty
+"""
+
+# Repairs whatever a dead refresh left behind; only runs when the counter says one did.
+# Memberships written before versioning count as current since generation 0.
+REPAIR_QUERIES = (
+    "MATCH (c:Cluster) WHERE c.gen IS NULL SET c.gen = 0",
+    """MATCH ()-[m:MEMBER_OF]->() WHERE m.from IS NULL
+CALL (m) { SET m.from = 0 } IN TRANSACTIONS OF 10000 ROWS""",
+    "MATCH (c:Cluster {status: 'pending'}) DETACH DELETE c",
+    """MATCH ()-[m:MEMBER_OF]->(c:Cluster) WHERE m.from > c.gen OR m.until <= c.gen
+CALL (m) { DELETE m } IN TRANSACTIONS OF 10000 ROWS""",
+    """MATCH ()-[m:MEMBER_OF]->(c:Cluster) WHERE m.until > c.gen
+CALL (m) { SET m.until = null } IN TRANSACTIONS OF 10000 ROWS""",
+    """MATCH (s:Sequence {name: 'detection_generation'})
+SET s.committed = s.value, s.collected = s.value, s.migrate = null""",
+)
+
+# Clusters this refresh writes to but that do not exist yet: invisible until made current.
+STAGE_CLUSTERS = """
+UNWIND $ids AS id
+MERGE (c:Cluster {id: id})
+ON CREATE SET c.status = 'pending', c.gen = 0, c.created_at = datetime({epochMillis: $now})
+"""
+
+# Removed or changed memberships: still current until their cluster reaches $gen.
+STAGE_ENDS = """
+UNWIND range(0, size($nodes) - 1) AS i
+MATCH (a:Account) WHERE id(a) = $nodes[i]
+MATCH (a)-[m:MEMBER_OF]->(:Cluster {id: $clusters[i]})
+WHERE m.from < $gen AND m.until IS NULL
+SET m.until = $gen
+"""
+
+# New or changed memberships: MERGE on `from`, so a batch replayed after an unclear commit
+# does not double them. `since` survives a confidence change within the same cluster.
+STAGE_MEMBERS = """
+UNWIND range(0, size($nodes) - 1) AS i
+MATCH (a:Account) WHERE id(a) = $nodes[i]
+MATCH (c:Cluster {id: $clusters[i]})
+WITH a, c, i, [(a)-[o:MEMBER_OF]->(c) WHERE o.from < $gen | o.since] AS prior
+MERGE (a)-[m:MEMBER_OF {from: $gen}]->(c)
+ON CREATE SET m.confidence = $confidences[i],
+              m.since = coalesce(head(prior), datetime({epochMillis: $now}))
+"""
+
+# --- the one small transaction that makes the refresh current -----------------------------
 
 UPSERT_CLUSTERS = """
 UNWIND $rows AS row
-MERGE (c:Cluster {id: row.id})
-ON CREATE SET c.created_at = datetime({epochMillis: $now})
+MATCH (c:Cluster {id: row.id})
 SET c.risk = row.risk, c.size = row.size, c.features = row.features,
     c.explanation = row.explanation, c.evidence = row.evidence,
     c.evidence_keys = row.evidence_keys, c.status = 'active', c.merged_into = null,
-    c.refreshed_at = datetime({epochMillis: $now}), c.run_id = $run_id
-"""
-
-ADD_MEMBERS = """
-UNWIND $rows AS row
-MATCH (a:Account) WHERE id(a) = row.node
-MATCH (c:Cluster {id: row.cluster})
-CREATE (a)-[:MEMBER_OF {confidence: row.confidence, since: datetime({epochMillis: $now})}]->(c)
+    c.refreshed_at = datetime({epochMillis: $now}), c.run_id = $run_id, c.gen = $gen
 """
 
 RETIRE_CLUSTERS = """
 UNWIND $rows AS row
 MATCH (c:Cluster {id: row.id})
 SET c.status = row.status, c.size = 0, c.merged_into = row.merged_into,
-    c.refreshed_at = datetime({epochMillis: $now}), c.run_id = $run_id
+    c.refreshed_at = datetime({epochMillis: $now}), c.run_id = $run_id, c.gen = $gen
 """
 
 ADD_LINEAGE = """
@@ -127,12 +204,51 @@ CREATE (:ClusterEvent {seq: seq, type: row.type, cluster_id: row.cluster_id,
         run_id: $run_id, actor: 'detection', at: datetime({epochMillis: $now})})
 """
 
-RECORD_RUN = """
+COMMIT_GENERATION = """
+MATCH (s:Sequence {name: 'detection_generation'}) WHERE s.value = $gen
+SET s.committed = $gen
 CREATE (:DetectionRun {id: $run_id, at: datetime({epochMillis: $now}), stats: $stats,
-        clusters: $clusters, members: $members})
+        clusters: $clusters, members: $members, generation: $gen})
+RETURN s.value AS gen
+"""
+
+# After the commit: removed memberships are no longer current anywhere; delete them.
+COLLECT_ENDS = """
+UNWIND range(0, size($nodes) - 1) AS i
+MATCH (a:Account) WHERE id(a) = $nodes[i]
+MATCH (a)-[m:MEMBER_OF {until: $gen}]->(:Cluster {id: $clusters[i]})
+DELETE m
+"""
+COLLECTED = """
+MATCH (s:Sequence {name: 'detection_generation'}) WHERE s.committed = $gen
+SET s.collected = $gen
 """
 
 WRITE_BATCH = 10_000
+
+
+class GenerationSuperseded(RuntimeError):
+    """Another refresh started after this one (a lock that expired): this one must not commit."""
+
+
+@dataclass
+class Memberships:
+    """Parallel columns (sent as lists, not one map per row: a million of them is the bulk)."""
+
+    nodes: np.ndarray[Any, Any]  # internal node ids of the accounts
+    clusters: np.ndarray[Any, Any]  # cluster ids (str)
+    confidences: np.ndarray[Any, Any] | None = None
+
+    def __len__(self) -> int:
+        return int(self.nodes.size)
+
+    def batches(self) -> Iterator[dict[str, list[Any]]]:
+        for i in range(0, len(self), WRITE_BATCH):
+            part = slice(i, i + WRITE_BATCH)
+            cols = {"nodes": self.nodes[part].tolist(), "clusters": self.clusters[part].tolist()}
+            if self.confidences is not None:
+                cols["confidences"] = self.confidences[part].tolist()
+            yield cols
 
 
 @dataclass
@@ -140,33 +256,66 @@ class WriteBack:
     run_id: str
     now_ms: int
     clusters: list[dict[str, Any]]
-    members: list[dict[str, Any]]
+    members: Memberships  # staged: new memberships and changed confidences
+    ends: Memberships  # staged: memberships removed or replaced
+    total_members: int
     retired: list[dict[str, Any]]
     lineage: list[dict[str, Any]]
     events: list[dict[str, Any]]
     stats: str
 
 
-def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def _chunks(rows: list[Any]) -> list[list[Any]]:
     return [rows[i : i + WRITE_BATCH] for i in range(0, len(rows), WRITE_BATCH)]
 
 
-def write_back(tx: ManagedTransaction, wb: WriteBack) -> None:
-    common: dict[str, Any] = {"run_id": wb.run_id, "now": wb.now_ms}
-    tx.run(DELETE_MEMBERSHIPS).consume()
+def begin_generation(driver: Driver, database: str) -> int:
+    """Number this refresh; first repair what a refresh that died half-way left behind."""
+    records, _, _ = driver.execute_query(BEGIN_GENERATION, database_=database)
+    gen, dirty = int(records[0]["gen"]), bool(records[0]["dirty"])
+    if dirty:
+        with driver.session(database=database) as session:
+            for query in REPAIR_QUERIES:
+                session.run(query).consume()  # CALL IN TRANSACTIONS needs auto-commit
+        records, _, _ = driver.execute_query(BEGIN_GENERATION, database_=database)
+        gen = int(records[0]["gen"])
+    return gen
+
+
+def _batches(driver: Driver, database: str, query: str, rows: Memberships, **params: Any) -> None:
+    for cols in rows.batches():
+        driver.execute_query(query, {**params, **cols}, database_=database)
+
+
+def write_back(driver: Driver, database: str, gen: int, wb: WriteBack) -> None:
+    """Stage in batches, make current in one transaction, then delete what was replaced."""
+    common: dict[str, Any] = {"gen": gen, "now": wb.now_ms}
+    for ids in _chunks([c["id"] for c in wb.clusters]):
+        driver.execute_query(STAGE_CLUSTERS, common, ids=ids, database_=database)
+    _batches(driver, database, STAGE_ENDS, wb.ends, **common)
+    _batches(driver, database, STAGE_MEMBERS, wb.members, **common)
+    with driver.session(database=database) as session:
+        session.execute_write(make_current, gen, wb)
+    _batches(driver, database, COLLECT_ENDS, wb.ends, gen=gen)
+    driver.execute_query(COLLECTED, gen=gen, database_=database)
+
+
+def make_current(tx: ManagedTransaction, gen: int, wb: WriteBack) -> None:
+    common: dict[str, Any] = {"run_id": wb.run_id, "now": wb.now_ms, "gen": gen}
     for rows in _chunks(wb.clusters):
         tx.run(UPSERT_CLUSTERS, rows=rows, **common).consume()
     for rows in _chunks(wb.retired):
         tx.run(RETIRE_CLUSTERS, rows=rows, **common).consume()
-    for rows in _chunks(wb.members):
-        tx.run(ADD_MEMBERS, rows=rows, **common).consume()
     for rows in _chunks(wb.lineage):
         tx.run(ADD_LINEAGE, rows=rows, **common).consume()
     if wb.events:
         tx.run(APPEND_EVENTS, rows=wb.events, **common).consume()
-    tx.run(
-        RECORD_RUN, stats=wb.stats, clusters=len(wb.clusters), members=len(wb.members), **common
-    ).consume()
+    committed = tx.run(
+        COMMIT_GENERATION, stats=wb.stats, clusters=len(wb.clusters), members=wb.total_members,
+        **common,
+    ).single()  # fmt: skip
+    if committed is None:
+        raise GenerationSuperseded(f"refresh generation {gen} was superseded")
 
 
 def run_read(driver: Driver, database: str, query: str, **params: Any) -> list[dict[str, Any]]:

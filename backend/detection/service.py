@@ -1,7 +1,9 @@
 """One detection refresh: export → projection → communities → scores → stable IDs → write-back.
 
-Everything up to the write-back only reads; the write-back is one transaction. A refresh that
-dies anywhere leaves the previous clusters, memberships and change feed exactly as they were.
+Everything up to the write-back only reads. The write-back stages what changed in batches that
+readers cannot see, then makes it current in one small transaction (see
+`backend.graph.model.CURRENT_MEMBERSHIP`). A refresh that dies anywhere leaves the previous
+clusters, memberships and change feed exactly as they were; the next refresh repairs the rest.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -21,20 +25,24 @@ from neo4j import Driver
 from backend.core.config import Settings
 from backend.detection import repository as repo
 from backend.detection.communities import leiden
-from backend.detection.identity import assign
-from backend.detection.projection import Incidence, project
+from backend.detection.identity import assign, membership_changes
+from backend.detection.projection import Incidence, chance_floor, project
 from backend.detection.scoring import (
     ACCOUNT_COLUMNS,
     BIAS,
     RISK_WEIGHTS,
+    TEMPLATE_KIND,
     behaviour_similarity,
     confidence,
     evidence,
     score,
     tie_strength,
 )
+from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
 
 log = logging.getLogger(__name__)
+READ_THREADS = 2
+FEATURE_CHUNK = 20_000
 CORE_CONFIDENCE = 0.5  # members below it are split off their community before scoring
 PEEL_ROUNDS = 3
 
@@ -50,6 +58,8 @@ class RefreshReport:
     clusters: int = 0
     members: int = 0
     flagged_clusters: int = 0
+    memberships_written: int = 0
+    memberships_ended: int = 0
     events: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -63,30 +73,37 @@ class RefreshReport:
 
 
 def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, np.ndarray[Any, Any]]:
-    """All identifiers with 2..FEATURE_CAP holders, with holders mapped to dense indices."""
+    """All identifiers with 2..FEATURE_CAP holders, with holders mapped to dense indices.
+
+    Template bands shared by no more accounts than chance collisions explain are left out.
+    """
     db = settings.NEO4J_DATABASE
     kinds = tuple(k for k, w in settings.DETECTION_KIND_WEIGHTS.items() if w > 0)
     population = int(repo.run_read(driver, db, repo.COUNT_ACCOUNTS)[0]["n"])
-    kind_idx: list[int] = []
-    degree: list[int] = []
-    keys: list[str] = []
-    lengths: list[int] = []
-    chunks: list[np.ndarray[Any, Any]] = []
-    for k, rel in enumerate(kinds):
-        with driver.session(database=db) as session:
-            result = session.run(
-                repo.EXPORT_INCIDENCE[rel], max_degree=settings.DETECTION_FEATURE_CAP
-            )
-            for key, deg, holders in result:
-                kind_idx.append(k)
-                degree.append(deg)
-                keys.append(f"{key}")
-                lengths.append(len(holders))
-                chunks.append(np.asarray(holders, np.int64))
-    nodes = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+    template_floor = chance_floor(
+        int(repo.run_read(driver, db, repo.COUNT_TEMPLATE_LINKS)[0]["n"]),
+        LSH_BANDS * 2**LSH_BAND_BITS,
+    )
+
+    def export(rel: str) -> dict[str, Any]:
+        (cols,) = repo.run_read(
+            driver, db, repo.EXPORT_INCIDENCE[rel], max_degree=settings.DETECTION_FEATURE_CAP,
+            min_degree=template_floor if rel == TEMPLATE_KIND else 2,
+        )  # fmt: skip
+        return cols
+
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+        parts = list(pool.map(export, kinds))
+    kind_idx = np.repeat(np.arange(len(kinds)), [len(p["keys"]) for p in parts])
+    degree = [d for p in parts for d in p["degrees"]]
+    keys = [f"{k}" for p in parts for k in p["keys"]]
+    lists = [h for p in parts for h in p["holders"]]
+    lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
+    nodes = np.fromiter(chain.from_iterable(lists), np.int64, count=int(lengths.sum()))
+    del parts, lists
     node_ids, dense = np.unique(nodes, return_inverse=True)
     inc = Incidence(
-        kind=np.asarray(kind_idx, np.int64),
+        kind=kind_idx.astype(np.int64),
         degree=np.asarray(degree, np.int64),
         keys=keys,
         ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
@@ -102,21 +119,36 @@ def _account_table(
     driver: Driver, settings: Settings, node_ids: np.ndarray[Any, Any], dense: np.ndarray[Any, Any]
 ) -> tuple[dict[str, np.ndarray[Any, Any]], np.ndarray[Any, Any], list[str]]:
     """Feature inputs for the given dense accounts; other rows stay zero."""
+    db = settings.NEO4J_DATABASE
     n = node_ids.size
     table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
     shapes = np.full(n, "", dtype=object)
     names = np.full(n, "", dtype=object)
     nodes = node_ids[dense].tolist()
-    for start in range(0, len(nodes), 20_000):
-        (cols,) = repo.run_read(
-            driver, settings.NEO4J_DATABASE, repo.ACCOUNT_FEATURES,
-            nodes=nodes[start : start + 20_000],
-        )  # fmt: skip
-        at = np.searchsorted(node_ids, np.asarray(cols["node"], np.int64))  # node_ids is sorted
-        for c in ACCOUNT_COLUMNS:
-            table[c][at] = np.asarray(cols[c], np.float64)
-        shapes[at] = cols["email_shape"]
-        names[at] = cols["id"]
+    # Two reads in flight: Neo4j runs each query on one core, and this box has two.
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+        chunks = pool.map(
+            lambda part: repo.run_read(driver, db, repo.ACCOUNT_FEATURES, nodes=part)[0],
+            [nodes[i : i + FEATURE_CHUNK] for i in range(0, len(nodes), FEATURE_CHUNK)],
+        )
+        marks = pool.map(
+            lambda query: repo.run_read(driver, db, query)[0]["nodes"],
+            list(repo.ACCOUNT_MARKS.values()),
+        )
+        for cols in chunks:
+            at = np.searchsorted(node_ids, np.asarray(cols["node"], np.int64))  # sorted ids
+            for c in repo.ACCOUNT_FEATURE_COLUMNS[2:-1]:
+                table[c][at] = np.asarray(cols[c], np.float64)
+            shapes[at] = cols["email_shape"]
+            names[at] = cols["id"]
+        marked_lists = list(marks)
+    wanted = np.zeros(n, bool)
+    wanted[dense] = True
+    for column, nodes_marked in zip(repo.ACCOUNT_MARKS, marked_lists, strict=True):
+        marked = np.asarray(nodes_marked, np.int64)
+        at = np.minimum(np.searchsorted(node_ids, marked), max(n - 1, 0))
+        ok = (node_ids[at] == marked) & wanted[at] if n else np.zeros(0, bool)
+        table[column] = np.bincount(at[ok], minlength=n).astype(np.float64)
     _, shape = np.unique(shapes.astype(str), return_inverse=True)
     return table, shape.astype(np.int64), names.tolist()
 
@@ -151,6 +183,8 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
     report = RefreshReport(run_id=f"run-{uuid.uuid4().hex[:12]}")
     weights = settings.DETECTION_KIND_WEIGHTS
     with report.stage("export"):
+        # Numbered first: a repair of what a dead refresh left must precede reading the clusters.
+        gen = repo.begin_generation(driver, settings.NEO4J_DATABASE)
         inc, node_ids = export_incidence(driver, settings)
     report.accounts = inc.population
     report.identifiers = int(inc.degree.size)
@@ -202,12 +236,13 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
         assignment = assign(old, new, old_evidence, new_evidence)
     with report.stage("write_back"):
         wb = _write_back_rows(
-            report, settings, scored, proof, assignment, members_of, node_ids, conf, old
+            report, settings, scored, proof, assignment, members_of, node_ids, conf, old_rows
         )
-        with driver.session(database=settings.NEO4J_DATABASE) as session:
-            session.execute_write(repo.write_back, wb)
+        repo.write_back(driver, settings.NEO4J_DATABASE, gen, wb)
     report.clusters = len(wb.clusters)
-    report.members = len(wb.members)
+    report.members = wb.total_members
+    report.memberships_written = len(wb.members)
+    report.memberships_ended = len(wb.ends)
     log.info("detection refresh", extra={"report": report.__dict__})
     return report
 
@@ -221,10 +256,9 @@ def _write_back_rows(
     members_of: list[list[int]],
     node_ids: np.ndarray[Any, Any],
     conf: np.ndarray[Any, Any],
-    old: dict[str, set[str]],
+    old_rows: list[dict[str, Any]],
 ) -> repo.WriteBack:
     clusters: list[dict[str, Any]] = []
-    members: list[dict[str, Any]] = []
     risk_names = list(RISK_WEIGHTS)
     for c, cid in enumerate(assignment.ids):
         features = {
@@ -250,10 +284,18 @@ def _write_back_rows(
             "evidence": json.dumps(evidence_rows),
             "evidence_keys": [f"{r['kind']}:{r['key']}" for r in evidence_rows],
         })  # fmt: skip
-        members.extend(
-            {"node": int(node_ids[i]), "cluster": cid, "confidence": round(float(conf[i]), 4)}
-            for i in members_of[c]
-        )
+    # Only memberships that changed are written; the rest stay as they are.
+    dense = np.asarray([i for m in members_of for i in m], np.int64)
+    new_nodes = node_ids[dense]
+    new_clusters = np.repeat(np.asarray(assignment.ids, dtype=object), [len(m) for m in members_of])
+    new_conf = np.round(conf[dense], 4)
+    old_nodes = np.asarray([n for r in old_rows for n in r["nodes"]], np.int64)
+    old_clusters = np.asarray([r["id"] for r in old_rows for _ in r["nodes"]], dtype=object)
+    old_conf = np.asarray([c for r in old_rows for c in r["confidences"]], np.float64)
+    write, end = membership_changes(
+        old_nodes, old_clusters, old_conf, new_nodes, new_clusters, new_conf
+    )
+    old = {r["id"] for r in old_rows}
     active = set(assignment.ids)
     retired = [
         {"id": cid, "status": "merged" if cid in assignment.merged_into else "dissolved",
@@ -272,6 +314,9 @@ def _write_back_rows(
     for e in assignment.events:
         report.events[e.type] = report.events.get(e.type, 0) + 1
     return repo.WriteBack(
-        run_id=report.run_id, now_ms=int(time.time() * 1000), clusters=clusters, members=members,
-        retired=retired, lineage=lineage, events=events, stats=json.dumps(report.seconds),
+        run_id=report.run_id, now_ms=int(time.time() * 1000), clusters=clusters,
+        members=repo.Memberships(new_nodes[write], new_clusters[write], new_conf[write]),
+        ends=repo.Memberships(old_nodes[end], old_clusters[end]),
+        total_members=int(dense.size), retired=retired, lineage=lineage, events=events,
+        stats=json.dumps(report.seconds),
     )  # fmt: skip

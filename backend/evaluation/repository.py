@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 from neo4j import Driver
 
+from backend.graph.model import CURRENT_MEMBERSHIP
+
 # Detection's write-back contract:
-# (:Account)-[:MEMBER_OF {confidence}]->(:Cluster {id, risk})
-READ_MEMBERSHIPS = """
+# (:Account)-[:MEMBER_OF {confidence, from, until}]->(:Cluster {id, risk, gen})
+READ_MEMBERSHIPS = f"""
 MATCH (a:Account)-[m:MEMBER_OF]->(c:Cluster)
+WHERE {CURRENT_MEMBERSHIP}
 RETURN a.id AS account, c.id AS cluster, coalesce(c.risk, 0.0) AS risk,
        coalesce(m.confidence, 1.0) AS confidence
 """

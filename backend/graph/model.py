@@ -57,6 +57,13 @@ API_TOKEN = "ApiToken"  # noqa: S105 - a label
 NOTE = "Note"
 AUDIT_ENTRY = "AuditEntry"
 
+# Memberships are versioned so a refresh can stage them in many small transactions and make
+# them current in one small one. A refresh numbered `gen` creates the memberships it adds with
+# `from: gen` and marks the ones it removes with `until: gen`; its last transaction sets each
+# cluster's `gen`. A membership `m` of cluster `c` is current exactly when this holds, so
+# readers never see a half-written refresh. Every reader of MEMBER_OF filters with it.
+CURRENT_MEMBERSHIP = "(m.from <= c.gen AND (m.until IS NULL OR m.until > c.gen))"
+
 # (label, key property) for every node kind that writes MERGE on or looks up by a unique key.
 MERGE_KEYS: tuple[tuple[str, str], ...] = (
     (ACCOUNT, "id"),

@@ -11,7 +11,7 @@ from typing import Any
 
 from neo4j import READ_ACCESS, AsyncDriver
 
-from backend.graph.model import LINKS
+from backend.graph.model import CURRENT_MEMBERSHIP, LINKS
 
 # Identifier kinds that link accounts (detection's projection): the ones worth expanding.
 LINKING_RELS: tuple[str, ...] = (
@@ -39,9 +39,10 @@ MATCH (a:Account {id: id})
 RETURN id, properties(a) AS props
 """
 
-MEMBERSHIPS_BY_ACCOUNT = """
+MEMBERSHIPS_BY_ACCOUNT = f"""
 UNWIND $ids AS id
-MATCH (:Account {id: id})-[m:MEMBER_OF]->(c:Cluster)
+MATCH (:Account {{id: id}})-[m:MEMBER_OF]->(c:Cluster)
+WHERE {CURRENT_MEMBERSHIP}
 RETURN id, c.id AS cluster_id, m.confidence AS confidence, m.since.epochMillis AS since
 """
 
@@ -100,9 +101,10 @@ LIMIT $limit
     for rel, label in LINKS.items()
 }
 
+# A cluster staged by a refresh still in progress ('pending') does not exist yet for readers.
 CLUSTERS_BY_ID = """
 UNWIND $ids AS id
-MATCH (c:Cluster {id: id})
+MATCH (c:Cluster {id: id}) WHERE coalesce(c.status, '') <> 'pending'
 RETURN id, properties(c) AS props
 """
 
@@ -116,7 +118,8 @@ _CLUSTER_SORT_KEYS = {
 CLUSTERS: dict[str, str] = {
     order: f"""
 MATCH (c:Cluster)
-WHERE ($status IS NULL OR c.status = $status) AND coalesce(c.risk, 0.0) >= $min_risk
+WHERE coalesce(c.status, '') <> 'pending' AND ($status IS NULL OR c.status = $status)
+  AND coalesce(c.risk, 0.0) >= $min_risk
   AND coalesce(c.size, 0) >= $min_size
   AND ($verdict IS NULL OR coalesce(c.verdict, 'NONE') = $verdict)
 WITH c, {key} AS k
@@ -128,9 +131,9 @@ LIMIT $limit
     for order, key in _CLUSTER_SORT_KEYS.items()
 }
 
-CLUSTER_MEMBERS = """
-MATCH (:Cluster {id: $id})<-[m:MEMBER_OF]-(a:Account)
-WHERE m.confidence >= $min_confidence
+CLUSTER_MEMBERS = f"""
+MATCH (c:Cluster {{id: $id}})<-[m:MEMBER_OF]-(a:Account)
+WHERE {CURRENT_MEMBERSHIP} AND m.confidence >= $min_confidence
   AND ($after_c IS NULL OR m.confidence < $after_c
        OR (m.confidence = $after_c AND a.id > $after_id))
 RETURN a.id AS id, m.confidence AS confidence, m.since.epochMillis AS since
@@ -162,7 +165,8 @@ ORDER BY id, at
 
 # The most confident members and the identifiers at least two of them share.
 SUBGRAPH = f"""
-MATCH (:Cluster {{id: $id}})<-[m:MEMBER_OF]-(a:Account)
+MATCH (c:Cluster {{id: $id}})<-[m:MEMBER_OF]-(a:Account)
+WHERE {CURRENT_MEMBERSHIP}
 WITH a, m ORDER BY m.confidence DESC, a.id LIMIT $limit
 WITH collect(a) AS accounts, collect({{id: a.id, confidence: m.confidence}}) AS nodes
 CALL (accounts) {{

@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import redis
 from neo4j import Driver
+from neo4j.exceptions import Neo4jError
 
+from backend.bans.repository import iter_candidates
 from backend.core.config import Settings
 from backend.detection import repository as repo
 from backend.detection.service import refresh
@@ -18,6 +21,7 @@ from backend.detection.tasks import LOCK_KEY, refresh_task
 from backend.evaluation.labels import read_labels
 from backend.evaluation.metrics import evaluate
 from backend.evaluation.repository import read_memberships
+from backend.graph.model import CURRENT_MEMBERSHIP
 from seed.generate import generate
 from tests.integration.ingest_helpers import ingest, reset_state
 
@@ -35,12 +39,18 @@ def seeded(driver: Driver, settings: Settings, tmp_path_factory: pytest.TempPath
 
 
 def _clusters(driver: Driver, settings: Settings) -> dict[str, dict[str, Any]]:
+    """What readers see: active clusters and their current members."""
     records, _, _ = driver.execute_query(
         "MATCH (c:Cluster {status: 'active'}) RETURN c.id AS id, c.risk AS risk, c.size AS size, "
-        "[(a)-[:MEMBER_OF]->(c) | a.id] AS members, c.verdict AS verdict",
+        f"[(a)-[m:MEMBER_OF]->(c) WHERE {CURRENT_MEMBERSHIP} | [a.id, m.confidence]] AS rows, "
+        "c.verdict AS verdict",
         database_=settings.NEO4J_DATABASE,
     )
-    return {r["id"]: r.data() for r in records}
+    clusters = {r["id"]: r.data() for r in records}
+    for c in clusters.values():
+        c["confidence"] = dict(c.pop("rows"))
+        c["members"] = sorted(c["confidence"])
+    return clusters
 
 
 def test_refresh_on_the_worker_finds_the_planted_networks(
@@ -110,6 +120,7 @@ def test_second_refresh_keeps_ids_and_verdicts(
     )  # fmt: skip
     ingest(settings, extra)
     report = refresh(driver, settings)
+    _assert_consistent(driver, settings)
     after = _clusters(driver, settings)
     assert after[flagged["id"]]["verdict"] == "CONFIRMED_FRAUD"
     # >= 99% of previously flagged accounts are under the same cluster ID.
@@ -119,30 +130,89 @@ def test_second_refresh_keeps_ids_and_verdicts(
     assert kept >= 0.99 * len(was), (kept, len(was), report.events)
 
 
-def test_a_failed_write_back_leaves_the_previous_clusters(
+def _assert_consistent(driver: Driver, settings: Settings) -> None:
+    """Every active cluster's size is its number of current members; nobody is in two."""
+    records, _, _ = driver.execute_query(
+        f"MATCH (c:Cluster) OPTIONAL MATCH (a)-[m:MEMBER_OF]->(c) WHERE {CURRENT_MEMBERSHIP} "
+        "WITH c, count(a) AS n, collect([m.from, m.until]) AS ms WHERE n <> c.size "
+        "RETURN c.id, c.status, c.gen, c.size, n, ms[..20]",
+        database_=settings.NEO4J_DATABASE,
+    )
+    assert not records, [r.values() for r in records]
+    records, _, _ = driver.execute_query(
+        f"MATCH (a:Account)-[m:MEMBER_OF]->(c) WHERE {CURRENT_MEMBERSHIP} "
+        "WITH a, count(c) AS n WHERE n > 1 RETURN count(a)",
+        database_=settings.NEO4J_DATABASE,
+    )
+    assert records[0][0] == 0
+
+
+def _count(driver: Driver, settings: Settings, query: str) -> int:
+    records, _, _ = driver.execute_query(query, database_=settings.NEO4J_DATABASE)
+    return int(records[0][0])
+
+
+def test_a_refresh_killed_after_staging_changes_nothing_readers_see(
     seeded: Path, driver: Driver, settings: Settings
 ) -> None:
     refresh(driver, settings)
+    _assert_consistent(driver, settings)
     before = _clusters(driver, settings)
-    events_before = driver.execute_query(
-        "MATCH (e:ClusterEvent) RETURN count(e) AS n", database_=settings.NEO4J_DATABASE
-    )[0][0]["n"]
-    # A write-back that fails after it has deleted the memberships (a map is not a valid
-    # property value, so the server rejects the cluster rows): the transaction rolls back.
+    events = "MATCH (e:ClusterEvent) RETURN count(e)"
+    events_before = _count(driver, settings, events)
+    bans_before = list(iter_candidates(driver, settings.NEO4J_DATABASE, 0.5, 0.0))
+    # A refresh that staged its memberships (every member of the biggest cluster moved to a new
+    # cluster with a new confidence, the old memberships marked ended) and then died before
+    # making them current: its last transaction fails (a map is not a valid property value).
+    big = max(before.values(), key=lambda c: c["size"])
+    nodes, _, _ = driver.execute_query(
+        "MATCH (a:Account) WHERE a.id IN $ids RETURN id(a) AS n",
+        ids=big["members"], database_=settings.NEO4J_DATABASE,
+    )  # fmt: skip
+    moved = np.asarray([r["n"] for r in nodes], np.int64)
+    gen = repo.begin_generation(driver, settings.NEO4J_DATABASE)
     broken = repo.WriteBack(
         run_id="run-broken", now_ms=0,
-        clusters=[{"id": "cl-broken", "risk": 1.0, "size": 1, "features": {"not": "allowed"},
-                   "explanation": "{}", "evidence": "[]", "evidence_keys": []}],
-        members=[], retired=[], lineage=[], events=[{"type": "created", "cluster_id": "cl-broken",
-                 "related": [], "size_before": 0, "size_after": 1}], stats="{}",
+        clusters=[{"id": "cl-broken", "risk": 1.0, "size": moved.size,
+                   "features": {"not": "allowed"}, "explanation": "{}", "evidence": "[]",
+                   "evidence_keys": []}],
+        members=repo.Memberships(moved, np.full(moved.size, "cl-broken", object),
+                                 np.full(moved.size, 0.123)),
+        ends=repo.Memberships(moved, np.full(moved.size, big["id"], object)),
+        total_members=moved.size, retired=[], lineage=[],
+        events=[{"type": "created", "cluster_id": "cl-broken", "related": [],
+                 "size_before": 0, "size_after": moved.size}], stats="{}",
     )  # fmt: skip
-    with pytest.raises(Exception), driver.session(database=settings.NEO4J_DATABASE) as session:
-        session.execute_write(repo.write_back, broken)
+    with pytest.raises(Neo4jError):
+        repo.write_back(driver, settings.NEO4J_DATABASE, gen, broken)
+    staged = "MATCH ()-[m:MEMBER_OF]->() WHERE m.until IS NOT NULL OR m.from = $gen RETURN count(m)"
+    assert _count(driver, settings, staged.replace("$gen", str(gen))) == 2 * moved.size
+    # Readers: the same clusters, members and confidences; no new cluster, no new event.
     assert _clusters(driver, settings) == before
-    events_after = driver.execute_query(
-        "MATCH (e:ClusterEvent) RETURN count(e) AS n", database_=settings.NEO4J_DATABASE
-    )[0][0]["n"]
-    assert events_after == events_before
+    assert _count(driver, settings, events) == events_before
+    assert list(iter_candidates(driver, settings.NEO4J_DATABASE, 0.5, 0.0)) == bans_before
+    after = {m.account: m.cluster for m in read_memberships(driver, settings.NEO4J_DATABASE)}
+    assert after == {a: cid for cid, c in before.items() for a in c["members"]}
+    # The next refresh repairs what the dead one left and ends as a clean refresh would.
+    report = refresh(driver, settings)
+    _assert_consistent(driver, settings)
+    assert _count(driver, settings, "MATCH (c:Cluster {status: 'pending'}) RETURN count(c)") == 0
+    leftovers = "MATCH ()-[m:MEMBER_OF]->(c) WHERE NOT " + CURRENT_MEMBERSHIP + " RETURN count(m)"
+    assert _count(driver, settings, leftovers) == 0
+    assert _count(driver, settings, "MATCH ()-[m:MEMBER_OF]->() RETURN count(m)") == report.members
+    clean = _clusters(driver, settings)
+    assert all(c["size"] == len(c["members"]) for c in clean.values()), [
+        (cid, c["size"], len(c["members"]), len(before.get(cid, {}).get("members", [])))
+        for cid, c in clean.items()
+        if c["size"] != len(c["members"])
+    ]
+    # The graph did not change: flagged accounts keep their clusters, and only the memberships
+    # that changed were written.
+    owner = {a: cid for cid, c in clean.items() for a in c["members"]}
+    was = [(a, cid) for cid, c in before.items() if c["risk"] >= 0.5 for a in c["members"]]
+    kept = sum(1 for a, cid in was if owner.get(a) == cid)
+    assert kept >= 0.99 * len(was), (kept, len(was))
+    assert report.memberships_written < 0.5 * report.members, report
 
 
 def test_two_refreshes_never_overlap(seeded: Path, settings: Settings) -> None:

@@ -34,9 +34,9 @@ def test_eval_against_the_live_graph(
     assert json.loads((tmp_path / "e0.json").read_text())["recall"] == 0.0
 
     clean_graph.execute_query(
-        "CREATE (c:Cluster {id: 'cl-1', risk: 0.93}) "
+        "CREATE (c:Cluster {id: 'cl-1', risk: 0.93, status: 'active', gen: 1}) "
         "WITH c UNWIND [['x1', 0.9], ['x2', 0.8], ['g1', 0.1]] AS m "
-        "CREATE (:Account {id: m[0]})-[:MEMBER_OF {confidence: m[1]}]->(c)",
+        "CREATE (:Account {id: m[0]})-[:MEMBER_OF {confidence: m[1], from: 1}]->(c)",
         database_=settings.NEO4J_DATABASE,
     )
     result = runner.invoke(

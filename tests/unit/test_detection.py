@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from backend.detection.communities import leiden
-from backend.detection.identity import assign
-from backend.detection.projection import Incidence, project, rarity
+from backend.detection.identity import assign, membership_changes
+from backend.detection.projection import Incidence, chance_floor, project, rarity
 from backend.detection.scoring import ACCOUNT_COLUMNS, confidence, evidence, score, tie_strength
 
 W = {"PAID_WITH": 1.0, "USED_IP": 0.3, "USED_TEMPLATE": 0.35}
@@ -65,6 +65,29 @@ def test_sampled_cliques_keep_each_holders_total_weight() -> None:
     assert np.asarray(sampled.sum(axis=1)).ravel() == pytest.approx(
         np.asarray(exact.sum(axis=1)).ravel()
     )
+
+
+def test_weak_kinds_get_fewer_sampled_pairs_with_the_same_totals() -> None:
+    both = [("PAID_WITH", list(range(100))), ("USED_IP", list(range(100)))]
+    exact = project(incidence(both, 100), W, 200, 1000, 4, 1)
+    sampled = project(incidence(both, 100), W, 200, 32, 4, 1)
+    card = project(incidence(both[:1], 100), W, 200, 32, 4, 1)
+    ip = project(incidence([("PAID_WITH", [0, 1]), *both[1:]], 100), W, 200, 32, 4, 1)
+    # The IP (weight 0.3 of the card's 1.0) gets round(4 x 0.3) = 1 round: 2 partners each.
+    assert card.nnz > 700 and ip.nnz <= 2 * 100 + 2
+    assert np.asarray(sampled.sum(axis=1)).ravel() == pytest.approx(
+        np.asarray(exact.sum(axis=1)).ravel()
+    )
+
+
+def test_template_bands_link_only_above_chance_collisions() -> None:
+    assert chance_floor(0, 4 * 2**16) == 2 and chance_floor(1000, 4 * 2**16) == 3
+    floor = chance_floor(5_300_000, 4 * 2**16)
+    assert floor == 46
+    # A million accounts' bands thrown at random: essentially none reaches the floor.
+    holders = np.random.default_rng(0).poisson(5_300_000 / 4 / 2**16, 4 * 2**16)
+    assert (holders >= floor).sum() <= 2
+    assert chance_floor(10 * 5_300_000, 4 * 2**16) > floor
 
 
 def test_leiden_is_deterministic_and_separates_two_networks() -> None:
@@ -171,3 +194,29 @@ def test_stable_ids_growth_merge_split_dissolve_and_regrowth() -> None:
     assert regrown.ids == ["BAN"]
     # Deterministic new IDs.
     assert assign({}, [{"q1", "q2"}]).ids == assign({}, [{"q2", "q1"}]).ids
+
+
+def test_only_changed_memberships_are_written_or_ended() -> None:
+    old_node = np.array([10, 11, 12, 13])
+    old_cluster = np.array(["a", "a", "b", "b"], dtype=object)
+    old_conf = np.array([0.9, 0.8, 0.7, 0.6])
+    # 10 unchanged but for a drift under the tolerance; 11 new confidence; 12 moved to c;
+    # 13 left every cluster; 14 joined b.
+    new_node = np.array([14, 12, 11, 10])
+    new_cluster = np.array(["b", "c", "a", "a"], dtype=object)
+    new_conf = np.array([0.5, 0.7, 0.85, 0.905])
+    write, end = membership_changes(
+        old_node, old_cluster, old_conf, new_node, new_cluster, new_conf
+    )
+    assert new_node[write].tolist() == [14, 12, 11]
+    assert old_node[end].tolist() == [11, 12, 13]
+    # A first refresh writes everything; a refresh that finds no cluster ends everything.
+    none = np.zeros(0, np.int64)
+    w, e = membership_changes(
+        none, none.astype(object), none * 1.0, new_node, new_cluster, new_conf
+    )
+    assert w.all() and e.size == 0
+    w, e = membership_changes(
+        old_node, old_cluster, old_conf, none, none.astype(object), none * 1.0
+    )
+    assert w.size == 0 and e.all()
