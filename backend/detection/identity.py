@@ -37,14 +37,15 @@ class Assignment:
     merged_into: dict[str, str]  # old cluster id -> the cluster that absorbed it
 
 
-def new_id(members: set[str]) -> str:
-    digest = hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()
+def new_id(members: set[Any]) -> str:
+    """Derived from the member set (account or node ids), so unchanged data gives the same ID."""
+    digest = hashlib.sha256("\n".join(sorted(map(str, members))).encode()).hexdigest()
     return f"cl-{digest[:12]}"
 
 
 def assign(
-    old: dict[str, set[str]],
-    new: list[set[str]],
+    old: dict[str, set[Any]],
+    new: list[set[Any]],
     old_evidence: dict[str, set[str]] | None = None,
     new_evidence: list[set[str]] | None = None,
     split_share: float = 0.2,

@@ -6,6 +6,7 @@ Labels and relationship types come from `backend.graph.model`; every value is a 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ COUNT_TEMPLATE_LINKS = "MATCH ()-[r:USED_TEMPLATE]->() RETURN count(r) AS n"
 # properties and stored degrees, no expansion. Returned as one record of parallel columns, so
 # numpy takes each list whole, no Python per row.
 ACCOUNT_FEATURE_COLUMNS = (
-    "node", "id", "exchanges", "cot", "cap_reasoning", "cap_coding", "cap_agentic_tool_use",
+    "node", "exchanges", "cot", "cap_reasoning", "cap_coding", "cap_agentic_tool_use",
     "cap_vision", "cap_chat", "cap_other", "charges", "disputed", "cards", "ips", "signup_s",
     "email_shape",
 )  # fmt: skip
@@ -49,7 +50,7 @@ ACCOUNT_FEATURES = (
     """
 UNWIND $nodes AS node
 MATCH (a:Account) WHERE id(a) = node
-WITH node, a.id AS id,
+WITH node,
   coalesce(a.exchanges, 0) AS exchanges, coalesce(a.cot_elicitations, 0) AS cot,
   coalesce(a.cap_reasoning, 0) AS cap_reasoning, coalesce(a.cap_coding, 0) AS cap_coding,
   coalesce(a.cap_agentic_tool_use, 0) AS cap_agentic_tool_use,
@@ -95,12 +96,15 @@ WHERE u.first_seen >= m.released_at AND u.first_seen < m.released_at + duration(
 RETURN collect(DISTINCT id(a)) AS nodes""",
 }
 
-READ_ACTIVE_CLUSTERS = f"""
+READ_ACTIVE_CLUSTERS = """
 MATCH (c:Cluster) WHERE c.status = 'active'
-WITH c, [(a:Account)-[m:MEMBER_OF]->(c) WHERE {CURRENT_MEMBERSHIP} | [id(a), a.id, m.confidence]]
-     AS rows
-RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence, [r IN rows | r[0]] AS nodes,
-       [r IN rows | r[1]] AS members, [r IN rows | r[2]] AS confidences
+RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence
+"""
+# Their current memberships as one record of parallel columns.
+READ_ACTIVE_MEMBERS = f"""
+MATCH (c:Cluster) WHERE c.status = 'active'
+MATCH (a:Account)-[m:MEMBER_OF]->(c) WHERE {CURRENT_MEMBERSHIP}
+RETURN collect(id(a)) AS nodes, collect(c.id) AS clusters, collect(m.confidence) AS confidences
 """
 READ_DORMANT_CLUSTERS = """
 MATCH (c:Cluster) WHERE c.status = 'dissolved'
@@ -242,6 +246,22 @@ class Memberships:
     def __len__(self) -> int:
         return int(self.nodes.size)
 
+    def lanes(self, n: int) -> list[Memberships]:
+        """Split by cluster, so no two lanes touch the same cluster node (nor, since an account
+        appears once per phase, the same account): lanes write side by side without lock waits.
+        """
+        if not len(self):
+            return []
+        _, code = np.unique(self.clusters.astype(str), return_inverse=True)
+        lane = code % n
+        return [
+            Memberships(
+                self.nodes[lane == k], self.clusters[lane == k],
+                None if self.confidences is None else self.confidences[lane == k],
+            )
+            for k in range(n) if (lane == k).any()
+        ]  # fmt: skip
+
     def batches(self) -> Iterator[dict[str, list[Any]]]:
         for i in range(0, len(self), WRITE_BATCH):
             part = slice(i, i + WRITE_BATCH)
@@ -282,9 +302,17 @@ def begin_generation(driver: Driver, database: str) -> int:
     return gen
 
 
+WRITE_LANES = 2  # Neo4j runs each transaction on one core; this box has two
+
+
 def _batches(driver: Driver, database: str, query: str, rows: Memberships, **params: Any) -> None:
-    for cols in rows.batches():
-        driver.execute_query(query, {**params, **cols}, database_=database)
+    def lane(part: Memberships) -> None:
+        for cols in part.batches():
+            driver.execute_query(query, {**params, **cols}, database_=database)
+
+    with ThreadPoolExecutor(max_workers=WRITE_LANES) as pool:
+        for done in [pool.submit(lane, part) for part in rows.lanes(WRITE_LANES)]:
+            done.result()  # re-raises a lane's failure
 
 
 def write_back(driver: Driver, database: str, gen: int, wb: WriteBack) -> None:

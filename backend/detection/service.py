@@ -117,13 +117,12 @@ def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, np.
 
 def _account_table(
     driver: Driver, settings: Settings, node_ids: np.ndarray[Any, Any], dense: np.ndarray[Any, Any]
-) -> tuple[dict[str, np.ndarray[Any, Any]], np.ndarray[Any, Any], list[str]]:
+) -> tuple[dict[str, np.ndarray[Any, Any]], np.ndarray[Any, Any]]:
     """Feature inputs for the given dense accounts; other rows stay zero."""
     db = settings.NEO4J_DATABASE
     n = node_ids.size
     table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
     shapes = np.full(n, "", dtype=object)
-    names = np.full(n, "", dtype=object)
     nodes = node_ids[dense].tolist()
     # Two reads in flight: Neo4j runs each query on one core, and this box has two.
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
@@ -137,10 +136,9 @@ def _account_table(
         )
         for cols in chunks:
             at = np.searchsorted(node_ids, np.asarray(cols["node"], np.int64))  # sorted ids
-            for c in repo.ACCOUNT_FEATURE_COLUMNS[2:-1]:
+            for c in repo.ACCOUNT_FEATURE_COLUMNS[1:-1]:
                 table[c][at] = np.asarray(cols[c], np.float64)
             shapes[at] = cols["email_shape"]
-            names[at] = cols["id"]
         marked_lists = list(marks)
     wanted = np.zeros(n, bool)
     wanted[dense] = True
@@ -150,7 +148,7 @@ def _account_table(
         ok = (node_ids[at] == marked) & wanted[at] if n else np.zeros(0, bool)
         table[column] = np.bincount(at[ok], minlength=n).astype(np.float64)
     _, shape = np.unique(shapes.astype(str), return_inverse=True)
-    return table, shape.astype(np.int64), names.tolist()
+    return table, shape.astype(np.int64)
 
 
 def _relabel(labels: np.ndarray[Any, Any], min_size: int) -> np.ndarray[Any, Any]:
@@ -166,16 +164,37 @@ def _relabel(labels: np.ndarray[Any, Any], min_size: int) -> np.ndarray[Any, Any
     return out
 
 
+def _read_previous(
+    driver: Driver, settings: Settings
+) -> tuple[list[str], dict[str, set[str]], repo.Memberships]:
+    """The active clusters (in a fixed order), their evidence keys and current memberships."""
+    db = settings.NEO4J_DATABASE
+    rows = repo.run_read(driver, db, repo.READ_ACTIVE_CLUSTERS)
+    ids = sorted(r["id"] for r in rows)
+    (cols,) = repo.run_read(driver, db, repo.READ_ACTIVE_MEMBERS)
+    return (
+        ids,
+        {r["id"]: set(r["evidence"]) for r in rows},
+        repo.Memberships(
+            np.asarray(cols["nodes"], np.int64),
+            np.asarray(cols["clusters"], dtype=object),
+            np.asarray(cols["confidences"], np.float64),
+        ),
+    )
+
+
 def _previous_labels(
-    old_rows: list[dict[str, Any]], node_ids: np.ndarray[Any, Any]
+    ids: list[str], members: repo.Memberships, node_ids: np.ndarray[Any, Any]
 ) -> np.ndarray[Any, Any]:
     """Dense account index -> index of its cluster in the previous refresh, -1 if none."""
     initial = np.full(node_ids.size, -1, np.int64)
-    for k, row in enumerate(old_rows):
-        nodes = np.asarray(row["nodes"], np.int64)
-        pos = np.searchsorted(node_ids, nodes)
-        ok = (pos < node_ids.size) & (node_ids[np.minimum(pos, node_ids.size - 1)] == nodes)
-        initial[pos[ok]] = k
+    if not len(members) or not node_ids.size:
+        return initial
+    code = {cid: k for k, cid in enumerate(ids)}
+    cluster = np.fromiter((code[c] for c in members.clusters), np.int64, count=len(members))
+    pos = np.minimum(np.searchsorted(node_ids, members.nodes), node_ids.size - 1)
+    ok = node_ids[pos] == members.nodes
+    initial[pos[ok]] = cluster[ok]
     return initial
 
 
@@ -196,8 +215,8 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
     report.edges = int(matrix.nnz // 2)
     report.linked_accounts = int((np.diff(matrix.indptr) > 0).sum())
     with report.stage("communities"):
-        old_rows = repo.run_read(driver, settings.NEO4J_DATABASE, repo.READ_ACTIVE_CLUSTERS)
-        initial = _previous_labels(old_rows, node_ids)
+        old_ids, old_evidence, old_members = _read_previous(driver, settings)
+        initial = _previous_labels(old_ids, old_members, node_ids)
         labels = leiden(
             matrix, settings.DETECTION_RESOLUTION, settings.DETECTION_SEED, initial=initial,
             iterations=settings.DETECTION_LEIDEN_ITERATIONS,
@@ -206,7 +225,7 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
         labels = _relabel(labels, settings.DETECTION_MIN_CLUSTER_SIZE)
     with report.stage("scores"):
         candidates = np.flatnonzero(labels >= 0)
-        table, shape, names = _account_table(driver, settings, node_ids, candidates)
+        table, shape = _account_table(driver, settings, node_ids, candidates)
         # Split each community into the core tied to it by what they share and behave alike,
         # and the periphery (e.g. a reseller's genuine customers on the same exits), re-scored
         # apart from the core.
@@ -225,18 +244,30 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
         proof = evidence(inc, labels, weights)
     with report.stage("identity"):
         dormant = repo.run_read(driver, settings.NEO4J_DATABASE, repo.READ_DORMANT_CLUSTERS)
-        old = {r["id"]: set(r["members"]) for r in old_rows}
-        old_evidence = {r["id"]: set(r["evidence"]) for r in old_rows + dormant}
+        old_evidence |= {r["id"]: set(r["evidence"]) for r in dormant}
+        # Members are matched by internal node id (no account-id strings to read).
+        old: dict[str, set[int]] = {cid: set() for cid in old_ids}
+        for node, cid in zip(old_members.nodes.tolist(), old_members.clusters, strict=True):
+            old[cid].add(node)
         n_comm = int(labels.max()) + 1 if (labels >= 0).any() else 0
         members_of: list[list[int]] = [[] for _ in range(n_comm)]
         for i in np.flatnonzero(labels >= 0).tolist():
             members_of[int(labels[i])].append(i)
-        new = [{names[i] for i in m} for m in members_of]
+        new = [set(node_ids[m].tolist()) for m in members_of]
         new_evidence = [{f"{k}:{key}" for k, key, _, _ in proof.get(c, [])} for c in range(n_comm)]
         assignment = assign(old, new, old_evidence, new_evidence)
     with report.stage("write_back"):
         wb = _write_back_rows(
-            report, settings, scored, proof, assignment, members_of, node_ids, conf, old_rows
+            report,
+            settings,
+            scored,
+            proof,
+            assignment,
+            members_of,
+            node_ids,
+            conf,
+            old_ids,
+            old_members,
         )
         repo.write_back(driver, settings.NEO4J_DATABASE, gen, wb)
     report.clusters = len(wb.clusters)
@@ -256,7 +287,8 @@ def _write_back_rows(
     members_of: list[list[int]],
     node_ids: np.ndarray[Any, Any],
     conf: np.ndarray[Any, Any],
-    old_rows: list[dict[str, Any]],
+    old_ids: list[str],
+    old_members: repo.Memberships,
 ) -> repo.WriteBack:
     clusters: list[dict[str, Any]] = []
     risk_names = list(RISK_WEIGHTS)
@@ -289,13 +321,12 @@ def _write_back_rows(
     new_nodes = node_ids[dense]
     new_clusters = np.repeat(np.asarray(assignment.ids, dtype=object), [len(m) for m in members_of])
     new_conf = np.round(conf[dense], 4)
-    old_nodes = np.asarray([n for r in old_rows for n in r["nodes"]], np.int64)
-    old_clusters = np.asarray([r["id"] for r in old_rows for _ in r["nodes"]], dtype=object)
-    old_conf = np.asarray([c for r in old_rows for c in r["confidences"]], np.float64)
+    old_nodes, old_clusters = old_members.nodes, old_members.clusters
+    old_conf = old_members.confidences if old_members.confidences is not None else np.zeros(0)
     write, end = membership_changes(
         old_nodes, old_clusters, old_conf, new_nodes, new_clusters, new_conf
     )
-    old = {r["id"] for r in old_rows}
+    old = set(old_ids)
     active = set(assignment.ids)
     retired = [
         {"id": cid, "status": "merged" if cid in assignment.merged_into else "dissolved",

@@ -9,6 +9,7 @@ import pytest
 from backend.detection.communities import leiden
 from backend.detection.identity import assign, membership_changes
 from backend.detection.projection import Incidence, chance_floor, project, rarity
+from backend.detection.repository import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, confidence, evidence, score, tie_strength
 
 W = {"PAID_WITH": 1.0, "USED_IP": 0.3, "USED_TEMPLATE": 0.35}
@@ -220,3 +221,16 @@ def test_only_changed_memberships_are_written_or_ended() -> None:
         old_node, old_cluster, old_conf, none, none.astype(object), none * 1.0
     )
     assert w.size == 0 and e.all()
+
+
+def test_write_lanes_never_share_a_cluster_and_keep_every_row() -> None:
+    rows = Memberships(
+        np.arange(10), np.array(list("aabbccddee"), dtype=object), np.linspace(0, 1, 10)
+    )
+    lanes = rows.lanes(2)
+    assert sorted(n for lane in lanes for n in lane.nodes.tolist()) == list(range(10))
+    clusters = [set(lane.clusters.tolist()) for lane in lanes]
+    assert len(lanes) == 2 and not clusters[0] & clusters[1]
+    conf = {n: c for lane in lanes for n, c in zip(lane.nodes, lane.confidences, strict=True)}
+    assert conf == dict(zip(rows.nodes, rows.confidences, strict=True))
+    assert Memberships(np.zeros(0, np.int64), np.zeros(0, object)).lanes(2) == []
