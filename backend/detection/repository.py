@@ -98,7 +98,7 @@ RETURN collect(DISTINCT id(a)) AS nodes""",
 
 READ_ACTIVE_CLUSTERS = """
 MATCH (c:Cluster) WHERE c.status = 'active'
-RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence
+RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence, c.community AS community
 """
 # Their current memberships as one record of parallel columns.
 READ_ACTIVE_MEMBERS = f"""
@@ -174,7 +174,7 @@ ON CREATE SET m.confidence = $confidences[i],
 UPSERT_CLUSTERS = """
 UNWIND $rows AS row
 MATCH (c:Cluster {id: row.id})
-SET c.risk = row.risk, c.size = row.size, c.features = row.features,
+SET c.risk = row.risk, c.size = row.size, c.features = row.features, c.community = row.community,
     c.explanation = row.explanation, c.evidence = row.evidence,
     c.evidence_keys = row.evidence_keys, c.status = 'active', c.merged_into = null,
     c.refreshed_at = datetime({epochMillis: $now}), c.run_id = $run_id, c.gen = $gen

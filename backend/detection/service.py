@@ -166,15 +166,26 @@ def _relabel(labels: np.ndarray[Any, Any], min_size: int) -> np.ndarray[Any, Any
 
 def _read_previous(
     driver: Driver, settings: Settings
-) -> tuple[list[str], dict[str, set[str]], repo.Memberships]:
-    """The active clusters (in a fixed order), their evidence keys and current memberships."""
+) -> tuple[list[str], dict[str, set[str]], dict[str, int], repo.Memberships]:
+    """The active clusters (in a fixed order), their evidence keys, the community each was
+    peeled from, and their current memberships."""
     db = settings.NEO4J_DATABASE
     rows = repo.run_read(driver, db, repo.READ_ACTIVE_CLUSTERS)
     ids = sorted(r["id"] for r in rows)
+    # Clusters written before communities were recorded count as their own community.
+    groups: dict[Any, int] = {}
+    community = {
+        r["id"]: groups.setdefault(
+            ("community", r["community"]) if r["community"] is not None else ("own", r["id"]),
+            len(groups),
+        )
+        for r in rows
+    }
     (cols,) = repo.run_read(driver, db, repo.READ_ACTIVE_MEMBERS)
     return (
         ids,
         {r["id"]: set(r["evidence"]) for r in rows},
+        community,
         repo.Memberships(
             np.asarray(cols["nodes"], np.int64),
             np.asarray(cols["clusters"], dtype=object),
@@ -184,14 +195,20 @@ def _read_previous(
 
 
 def _previous_labels(
-    ids: list[str], members: repo.Memberships, node_ids: np.ndarray[Any, Any]
+    community: dict[str, int], members: repo.Memberships, node_ids: np.ndarray[Any, Any]
 ) -> np.ndarray[Any, Any]:
-    """Dense account index -> index of its cluster in the previous refresh, -1 if none."""
+    """Dense account index -> the community its cluster was peeled from in the previous
+    refresh, -1 if none.
+
+    Starting Leiden from the previous communities rather than the peeled clusters lets it
+    start where it converged last time: the peel then splits the same way, and an unchanged
+    graph keeps its memberships (starting from the peeled clusters, Leiden re-merged and the
+    peel re-split a different fifth of them on each refresh).
+    """
     initial = np.full(node_ids.size, -1, np.int64)
     if not len(members) or not node_ids.size:
         return initial
-    code = {cid: k for k, cid in enumerate(ids)}
-    cluster = np.fromiter((code[c] for c in members.clusters), np.int64, count=len(members))
+    cluster = np.fromiter((community[c] for c in members.clusters), np.int64, count=len(members))
     pos = np.minimum(np.searchsorted(node_ids, members.nodes), node_ids.size - 1)
     ok = node_ids[pos] == members.nodes
     initial[pos[ok]] = cluster[ok]
@@ -215,8 +232,8 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
     report.edges = int(matrix.nnz // 2)
     report.linked_accounts = int((np.diff(matrix.indptr) > 0).sum())
     with report.stage("communities"):
-        old_ids, old_evidence, old_members = _read_previous(driver, settings)
-        initial = _previous_labels(old_ids, old_members, node_ids)
+        old_ids, old_evidence, old_community, old_members = _read_previous(driver, settings)
+        initial = _previous_labels(old_community, old_members, node_ids)
         labels = leiden(
             matrix, settings.DETECTION_RESOLUTION, settings.DETECTION_SEED, initial=initial,
             iterations=settings.DETECTION_LEIDEN_ITERATIONS,
@@ -225,6 +242,7 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
         labels = _relabel(labels, settings.DETECTION_MIN_CLUSTER_SIZE)
     with report.stage("scores"):
         candidates = np.flatnonzero(labels >= 0)
+        community = labels.copy()  # before the peel: the next refresh's warm start
         table, shape = _account_table(driver, settings, node_ids, candidates)
         # Split each community into the core tied to it by what they share and behave alike,
         # and the periphery (e.g. a reseller's genuine customers on the same exits), re-scored
@@ -254,6 +272,8 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
         for i in np.flatnonzero(labels >= 0).tolist():
             members_of[int(labels[i])].append(i)
         new = [set(node_ids[m].tolist()) for m in members_of]
+        # The peel only splits communities, so a cluster's members share one community.
+        community_of = [int(community[m[0]]) if m else -1 for m in members_of]
         new_evidence = [{f"{k}:{key}" for k, key, _, _ in proof.get(c, [])} for c in range(n_comm)]
         assignment = assign(old, new, old_evidence, new_evidence)
     with report.stage("write_back"):
@@ -268,6 +288,7 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
             conf,
             old_ids,
             old_members,
+            community_of,
         )
         repo.write_back(driver, settings.NEO4J_DATABASE, gen, wb)
     report.clusters = len(wb.clusters)
@@ -289,6 +310,7 @@ def _write_back_rows(
     conf: np.ndarray[Any, Any],
     old_ids: list[str],
     old_members: repo.Memberships,
+    community_of: list[int],
 ) -> repo.WriteBack:
     clusters: list[dict[str, Any]] = []
     risk_names = list(RISK_WEIGHTS)
@@ -311,7 +333,7 @@ def _write_back_rows(
         if risk >= settings.DETECTION_FLAG_THRESHOLD:
             report.flagged_clusters += 1
         clusters.append({
-            "id": cid, "risk": risk, "size": len(members_of[c]),
+            "id": cid, "risk": risk, "size": len(members_of[c]), "community": community_of[c],
             "features": json.dumps(features), "explanation": json.dumps(explanation),
             "evidence": json.dumps(evidence_rows),
             "evidence_keys": [f"{r['kind']}:{r['key']}" for r in evidence_rows],
