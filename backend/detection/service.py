@@ -172,12 +172,12 @@ def _read_previous(
     db = settings.NEO4J_DATABASE
     rows = repo.run_read(driver, db, repo.READ_ACTIVE_CLUSTERS)
     ids = sorted(r["id"] for r in rows)
-    # Clusters written before communities were recorded count as their own community.
-    groups: dict[Any, int] = {}
+    # Clusters written before communities were recorded count as their own community (their
+    # id, a string, never equals a recorded community number).
+    groups: dict[int | str, int] = {}
     community = {
         r["id"]: groups.setdefault(
-            ("community", r["community"]) if r["community"] is not None else ("own", r["id"]),
-            len(groups),
+            r["id"] if r["community"] is None else r["community"], len(groups)
         )
         for r in rows
     }
@@ -208,7 +208,8 @@ def _previous_labels(
     initial = np.full(node_ids.size, -1, np.int64)
     if not len(members) or not node_ids.size:
         return initial
-    cluster = np.fromiter((community[c] for c in members.clusters), np.int64, count=len(members))
+    names, inverse = np.unique(members.clusters.astype(str), return_inverse=True)
+    cluster = np.asarray([community[c] for c in names.tolist()], np.int64)[inverse]
     pos = np.minimum(np.searchsorted(node_ids, members.nodes), node_ids.size - 1)
     ok = node_ids[pos] == members.nodes
     initial[pos[ok]] = cluster[ok]
