@@ -37,10 +37,17 @@ class Assignment:
     merged_into: dict[str, str]  # old cluster id -> the cluster that absorbed it
 
 
-def new_id(members: set[Any]) -> str:
-    """Derived from the member set (account or node ids), so unchanged data gives the same ID."""
-    digest = hashlib.sha256("\n".join(sorted(map(str, members))).encode()).hexdigest()
-    return f"cl-{digest[:12]}"
+def new_id(members: set[Any], taken: set[str] | None = None) -> str:
+    """Derived from the member set (account or node ids), so unchanged data gives the same ID;
+    never one in `taken`: a community can come back to the exact member set an existing
+    cluster was created with, and must not be written into that cluster."""
+    base = "\n".join(sorted(map(str, members)))
+    for salt in range(1_000_000):
+        text = base if salt == 0 else f"{base}\n#{salt}"
+        cid = f"cl-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        if taken is None or cid not in taken:
+            return cid
+    raise RuntimeError("no free cluster id")
 
 
 def assign(
@@ -85,6 +92,14 @@ def assign(
             parents[keeper] = merged
 
     taken = {cid for cid in ids if cid is not None}
+    # Every id in use (active, dissolved, or given out in this refresh) is off limits for a new one.
+    in_use = set(old) | set(old_evidence or {}) | taken
+
+    def fresh(members: set[Any]) -> str:
+        cid = new_id(members, in_use)
+        in_use.add(cid)
+        return cid
+
     orphans = {cid for cid in old if cid not in successor}
     dormant = set(old_evidence or {}) - set(old)  # dissolved earlier, may regrow
     orphans |= dormant
@@ -94,7 +109,7 @@ def assign(
         # Split: a sizeable share of some old cluster that lives on elsewhere.
         sources = [cid for cid, n in overlap[i].items() if n >= split_share * len(old[cid])]
         if sources:
-            cid = new_id(members)
+            cid = fresh(members)
             ids[i] = cid
             src = sorted(sources)
             events.append(ClusterEvent("split", cid, src, 0, len(members)))
@@ -110,7 +125,7 @@ def assign(
                 orphans.discard(match)
                 events.append(ClusterEvent("grown", match, [], 0, len(members)))
                 continue
-        cid = new_id(members)
+        cid = fresh(members)
         ids[i] = cid
         events.append(ClusterEvent("created", cid, [], 0, len(members)))
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from backend.detection.communities import leiden
-from backend.detection.identity import assign, membership_changes
+from backend.detection.identity import assign, membership_changes, new_id
 from backend.detection.projection import Incidence, chance_floor, project, rarity
 from backend.detection.repository import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, confidence, evidence, score, tie_strength
@@ -234,3 +234,15 @@ def test_write_lanes_never_share_a_cluster_and_keep_every_row() -> None:
     conf = {n: c for lane in lanes for n, c in zip(lane.nodes, lane.confidences, strict=True)}
     assert conf == dict(zip(rows.nodes, rows.confidences, strict=True))
     assert Memberships(np.zeros(0, np.int64), np.zeros(0, object)).lanes(2) == []
+
+
+def test_a_new_community_never_takes_an_existing_clusters_id() -> None:
+    # Cluster X was created with members {1, 2, 3} (so its id is new_id of that set) and has
+    # since grown. A new community that is exactly {1, 2, 3} again gets a different id.
+    x = new_id({1, 2, 3})
+    result = assign({x: {1, 2, 3, 4, 5, 6}}, [{4, 5, 6}, {1, 2, 3}])
+    assert result.ids[0] == x
+    assert result.ids[1] != x and len(set(result.ids)) == 2
+    # A dissolved cluster's id is reserved too.
+    result = assign({}, [{1, 2, 3}], old_evidence={x: {"card:z"}}, new_evidence=[set()])
+    assert result.ids[0] != x
