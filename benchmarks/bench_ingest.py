@@ -14,7 +14,6 @@ import gzip
 import json
 import os
 import time
-import uuid
 from pathlib import Path
 
 import redis
@@ -24,6 +23,7 @@ from backend.core.config import Settings, get_settings
 from backend.events.contract import parse_event
 from backend.graph.driver import create_driver
 from backend.ingest.files import ingest_files
+from backend.ingest.journal import JOURNAL
 from backend.ingest.plan import build_plan
 from backend.ingest.producer import Producer
 from backend.ingest.repository import write_plan
@@ -39,8 +39,10 @@ def _wipe(settings: Settings) -> None:
         s.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS").consume()
         s.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS").consume()
     client = redis.Redis.from_url(settings.REDIS_URL)
-    for key in client.scan_iter("heracles:seen:*", count=5000):
-        client.delete(key)
+    for pattern in ("heracles:seen:*", "heracles:ingest:staged:*"):
+        for key in client.scan_iter(pattern, count=5000):
+            client.delete(key)
+    client.delete(JOURNAL)
 
 
 def _worker_peak_rss_mib(settings: Settings) -> float:
@@ -65,7 +67,8 @@ def _worker_peak_rss_mib(settings: Settings) -> float:
 
 def _end_to_end(settings: Settings, path: Path, label: str) -> dict[str, float]:
     producer = Producer(redis.Redis.from_url(settings.REDIS_URL), settings.INGEST_BATCH_SIZE,
-                        settings.INGEST_MAX_INFLIGHT)  # fmt: skip
+                        settings.INGEST_MAX_INFLIGHT,
+                        max_backlog=settings.INGEST_MAX_JOURNAL_BACKLOG)  # fmt: skip
     report = ingest_files([path], producer, console, wait=True, show_progress=False)
     assert not report.stats.failed_batches and report.stats.rejected == 0
     rate = report.stats.accepted / report.seconds
@@ -86,7 +89,7 @@ def _naive(settings: Settings, path: Path, events: int) -> dict[str, float]:
     with create_driver(settings) as driver, driver.session(database=settings.NEO4J_DATABASE) as s:
         started = time.perf_counter()
         for event in parsed:
-            s.execute_write(write_plan, f"naive-{uuid.uuid4().hex}", build_plan([event]))
+            s.execute_write(write_plan, build_plan([event]))
         seconds = time.perf_counter() - started
     rate = events / seconds
     console.print(f"naive, one transaction per event: {events} in {seconds:.1f}s = {rate:,.0f}/s")

@@ -42,6 +42,12 @@ app.conf.update(
             "task": "heracles.system.heartbeat",
             "schedule": 60.0,
         },
+        "heracles.ingest.flush": {
+            "task": "heracles.ingest.flush",
+            "schedule": settings.INGEST_FLUSH_INTERVAL_S,
+            # A flush that waited longer than its interval is redundant: a newer one follows.
+            "options": {"expires": settings.INGEST_FLUSH_INTERVAL_S * 5},
+        },
         "heracles.detection.refresh": {
             "task": "heracles.detection.refresh",
             "schedule": float(settings.DETECTION_REFRESH_INTERVAL_S),

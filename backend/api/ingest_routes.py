@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.auth.roles import INGEST_ROLES
 from backend.core.config import Settings
 from backend.events.validation import Rejection
+from backend.ingest.journal import Journal
 from backend.ingest.producer import Producer
 
 router = APIRouter(tags=["ingest"])
@@ -76,6 +77,13 @@ async def post_events(
 ) -> JSONResponse:
     settings: Settings = request.app.state.settings
     await _authorise(request, authorization)
+    backlog = await run_in_threadpool(Journal(request.app.state.sync_redis).backlog)
+    if backlog >= settings.INGEST_MAX_JOURNAL_BACKLOG:
+        return JSONResponse(
+            {"detail": "the ingest journal is full (the graph writer is behind); retry later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
     body = await _read_limited(request, settings.INGEST_MAX_BODY_BYTES)
     items = _items(body, request.headers.get("content-type", ""))
     producer = Producer(

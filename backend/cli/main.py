@@ -128,6 +128,7 @@ def _producer(keep_task_ids: bool = False) -> Producer:
         settings.INGEST_BATCH_SIZE,
         settings.INGEST_MAX_INFLIGHT,
         keep_task_ids=keep_task_ids,
+        max_backlog=settings.INGEST_MAX_JOURNAL_BACKLOG,
     )
 
 

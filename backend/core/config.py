@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     # arriving later than this would be applied again).
     INGEST_DEDUPE_TTL_S: int = 30 * 24 * 3600
     INGEST_MAX_BODY_BYTES: int = 16 * 1024 * 1024
+    # The journal flusher (`backend.ingest.service.flush`): beat starts one this often; it
+    # writes windows of up to this many events per transaction (a bigger window folds more
+    # repeats into one row but holds more transaction memory), for at most this long per run,
+    # under a lock that lapses after this long if its holder died.
+    INGEST_FLUSH_INTERVAL_S: float = 1.0
+    INGEST_FLUSH_MAX_EVENTS: int = 50_000
+    INGEST_FLUSH_BUDGET_S: float = 300.0
+    INGEST_FLUSH_LOCK_S: float = 60.0
+    # Backpressure on the journal (in batches): `heracles ingest` waits and `POST /v1/events`
+    # answers 503 while it is this long, so Redis memory stays bounded when Neo4j is slow or down.
+    INGEST_MAX_JOURNAL_BACKLOG: int = 64
 
     # An account is flagged when its cluster's risk reaches this and its membership confidence
     # reaches the minimum ban tooling acts on.

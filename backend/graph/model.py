@@ -43,9 +43,9 @@ LINKS: dict[str, str] = {
     "USED_MODEL": "Model",
 }
 
-# One node per ingested batch, created in the batch's own transaction: the commit record that
-# makes a redelivered batch a no-op.
-INGEST_BATCH = "IngestBatch"
+# The ingest journal's checkpoint (`backend.ingest.repository`): which folded batches the
+# graph holds. Written in the same transaction as the data it accounts for.
+INGEST_CHECKPOINT = "IngestCheckpoint"
 
 # Detection's outputs: the change feed, its counter, one record per refresh.
 CLUSTER_EVENT = "ClusterEvent"
@@ -71,7 +71,7 @@ MERGE_KEYS: tuple[tuple[str, str], ...] = (
     (CLUSTER_EVENT, "seq"),
     (SEQUENCE, "name"),
     (DETECTION_RUN, "id"),
-    (INGEST_BATCH, "id"),
+    (INGEST_CHECKPOINT, "name"),
     ("SmokeCheck", "id"),
     (API_TOKEN, "id"),
     (API_TOKEN, "hash"),

@@ -1,8 +1,10 @@
-"""Validated events → the rows one batch writes. Pure: no I/O, so it is unit-tested directly.
+"""Validated events → the rows a graph write applies. Pure: no I/O, so it is unit-tested directly.
 
-Everything is folded before it reaches Neo4j: a batch of thousands of usage events becomes one
-counter row per account and one row per (account, identifier) pair. Every fold is commutative
-(sums, min/max, "latest stamp wins"), so the graph does not depend on delivery order.
+Everything is folded before it reaches Neo4j: thousands of usage events become one counter row
+per account and one row per (account, identifier) pair. Every fold is commutative and
+associative (sums, min/max, "latest stamp wins"), so the graph does not depend on delivery order,
+and folds of separate batches merge (`Fold.merge`) into exactly the fold of all their events:
+workers fold batches, the journal carries the folds (`Fold.to_state`), the flusher merges them.
 """
 
 from __future__ import annotations
@@ -62,6 +64,18 @@ def _span(spans: dict[Any, list[int]], key: Any, t: int) -> None:
             span[2] = t
 
 
+def _merge_span(spans: dict[Any, list[int]], key: Any, n: int, first: int, last: int) -> None:
+    span = spans.get(key)
+    if span is None:
+        spans[key] = [n, first, last]
+    else:
+        span[0] += n
+        if first < span[1]:
+            span[1] = first
+        if last > span[2]:
+            span[2] = last
+
+
 @dataclass
 class _Props:
     stamp: str
@@ -87,12 +101,25 @@ class WritePlan:
     events: int
 
     @property
+    def rows(self) -> int:
+        return sum(
+            len(rows)
+            for rows in (
+                self.accounts, self.signups, self.counters, self.ip_structure, self.emails,
+                self.model_releases, *self.links.values(), *self.identifier_props.values(),
+            )
+        )  # fmt: skip
+
+    @property
     def account_ids(self) -> list[str]:
         return [row["id"] for row in self.accounts]
 
 
-class _Builder:
+class Fold:
+    """The folded effect of a set of events; `merge` of two folds is the fold of both sets."""
+
     def __init__(self) -> None:
+        self.events = 0
         self.accounts: dict[str, list[int]] = {}
         self.signups: dict[str, _Props] = {}
         self.counters: dict[str, _Usage] = defaultdict(_Usage)
@@ -114,9 +141,7 @@ class _Builder:
         """
         if all(value is None for value in props.values()):
             return
-        current = self.props.get((label, key))
-        if current is None or st > current.stamp:
-            self.props[(label, key)] = _Props(st, props)
+        self._keep_props(label, key, st, props)
 
     def count(self, account: str, name: str, delta: int = 1) -> None:
         self.counters[account].counters[_COUNTER_INDEX[name]] += delta
@@ -150,6 +175,7 @@ class _Builder:
 
     # --- per event type ------------------------------------------------------------------
     def add(self, event: Event) -> None:
+        self.events += 1
         t = epoch_ms(event)
         if isinstance(event, ModelReleaseEvent):
             key = ids.model_key(event.model)
@@ -243,7 +269,57 @@ class _Builder:
         if current is None or st < current.stamp:
             self.signups[account] = _Props(st, props)
 
-    def build(self, events: int) -> WritePlan:
+    # --- merging and transport -----------------------------------------------------------
+    def _keep_props(self, label: str, key: str, st: str, props: dict[str, Any]) -> None:
+        current = self.props.get((label, key))
+        if current is None or st > current.stamp:
+            self.props[(label, key)] = _Props(st, props)
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Fold another fold (as `to_state` wrote it) into this one."""
+        self.events += state["events"]
+        for account, n, first, last in state["accounts"]:
+            _merge_span(self.accounts, account, n, first, last)
+        for account, st, props in state["signups"]:
+            current = self.signups.get(account)
+            if current is None or st < current.stamp:
+                self.signups[account] = _Props(st, props)
+        for account, counters, hours in state["counters"]:
+            usage = self.counters.get(account)
+            if usage is None:
+                self.counters[account] = _Usage(list(counters), list(hours))
+            else:
+                usage.counters = [a + b for a, b in zip(usage.counters, counters, strict=True)]
+                usage.hours = [a + b for a, b in zip(usage.hours, hours, strict=True)]
+        for rel, account, key, n, first, last in state["links"]:
+            _merge_span(self.links, (rel, account, key), n, first, last)
+        for label, key, st, props in state["props"]:
+            self._keep_props(label, key, st, props)
+        self.ip_structure.update(tuple(row) for row in state["ip_structure"])
+        for key, t in state["releases"]:
+            self.releases[key] = min(t, self.releases.get(key, t))
+        for mailbox, domain, webmail, disposable, shape in state["emails"]:
+            self.emails[mailbox] = ids.EmailKey(mailbox, domain, webmail, disposable, shape)
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-ready, and `Fold().merge_state(f.to_state())` rebuilds `f`."""
+        return {
+            "events": self.events,
+            "accounts": [[a, *span] for a, span in self.accounts.items()],
+            "signups": [[a, p.stamp, p.props] for a, p in self.signups.items()],
+            "counters": [[a, u.counters, u.hours] for a, u in self.counters.items()],
+            "links": [[*key, *span] for key, span in self.links.items()],
+            "props": [[label, key, p.stamp, p.props] for (label, key), p in self.props.items()],
+            "ip_structure": [list(row) for row in self.ip_structure],
+            "releases": [[key, t] for key, t in self.releases.items()],
+            "emails": [
+                [e.mailbox, e.domain, e.webmail, e.disposable, e.local_shape]
+                for e in self.emails.values()
+            ],
+        }
+
+    def build(self) -> WritePlan:
+        events = self.events
         links: dict[str, list[dict[str, Any]]] = {rel: [] for rel in LINKS}
         for (rel, account, key), span in sorted(self.links.items()):
             links[rel].append(
@@ -296,10 +372,12 @@ class _Builder:
         )
 
 
-def build_plan(events: Iterable[Event]) -> WritePlan:
-    builder = _Builder()
-    n = 0
+def fold(events: Iterable[Event]) -> Fold:
+    folded = Fold()
     for event in events:
-        builder.add(event)
-        n += 1
-    return builder.build(n)
+        folded.add(event)
+    return folded
+
+
+def build_plan(events: Iterable[Event]) -> WritePlan:
+    return fold(events).build()

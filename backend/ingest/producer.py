@@ -1,5 +1,8 @@
 """Client side of ingest: validate at the edge, batch, enqueue with backpressure, optionally wait.
 
+Waiting has two steps: every batch's task finished (its fold is in the journal), then a flush
+that returns once the graph holds the last of those journal entries.
+
 Used by `heracles ingest` (files), `POST /v1/events` and `heracles dlq replay`, so all three
 report rejections the same way and send the same batches.
 """
@@ -18,6 +21,7 @@ from celery.result import AsyncResult
 
 from backend.events.validation import Rejection, validate
 from backend.ingest import dlq
+from backend.ingest.journal import Journal, at_or_after
 
 
 @dataclass
@@ -32,12 +36,19 @@ class ProducerStats:
 
 
 Enqueue = Callable[[list[str], str], AsyncResult]
+Flush = Callable[[str], AsyncResult]
 
 
 def celery_enqueue(events: list[str], source: str) -> AsyncResult:
     from backend.ingest.tasks import apply_batch
 
     return apply_batch.apply_async(args=[events, source])
+
+
+def celery_flush(until: str) -> AsyncResult:
+    from backend.ingest.tasks import flush
+
+    return flush.apply_async(kwargs={"until": until})
 
 
 class Producer:
@@ -50,11 +61,18 @@ class Producer:
         max_inflight: int,
         enqueue: Enqueue = celery_enqueue,
         keep_task_ids: bool = False,
+        flush_until: Flush = celery_flush,
+        max_backlog: int | None = None,
     ) -> None:
+        """`max_backlog`: hold each batch back while the journal has this many entries."""
         self.client = client
         self.batch_size = batch_size
         self.max_inflight = max_inflight
         self.enqueue = enqueue
+        self.flush_until = flush_until
+        self.max_backlog = max_backlog
+        self._journal = Journal(client)
+        self._journal_last: str | None = None
         self.keep_task_ids = keep_task_ids
         self.stats = ProducerStats()
         self._batch: list[str] = []
@@ -92,6 +110,8 @@ class Producer:
             return
         while len(self._inflight) >= self.max_inflight:
             self._settle(self._inflight.popleft())
+        while self.max_backlog is not None and self._journal.backlog() >= self.max_backlog:
+            time.sleep(0.05)  # the graph writer is behind: Redis must not absorb the whole file
         result = self.enqueue(self._batch, self._batch_source)
         self.stats.batches += 1
         if self.keep_task_ids:
@@ -110,14 +130,25 @@ class Producer:
             result.forget()
             return
         result.forget()
+        entry = outcome.get("journal_id")
+        if entry and (self._journal_last is None or not at_or_after(self._journal_last, entry)):
+            self._journal_last = entry
         self.stats.applied += int(outcome.get("applied", 0))
         self.stats.duplicates += int(outcome.get("duplicates", 0))
 
     def wait(self, timeout: float | None = None) -> ProducerStats:
-        """Block until every enqueued batch is committed (or failed for good)."""
+        """Block until every enqueued batch is in the graph (or failed for good)."""
         self.flush()
         deadline = None if timeout is None else time.monotonic() + timeout
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.1, deadline - time.monotonic())
+
         while self._inflight:
-            remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
-            self._settle(self._inflight.popleft(), remaining)
+            self._settle(self._inflight.popleft(), remaining())
+        if self._journal_last is not None:
+            flushed = self.flush_until(self._journal_last)
+            flushed.get(timeout=remaining(), propagate=True)
+            flushed.forget()
+            self._journal_last = None
         return self.stats

@@ -13,10 +13,21 @@ from neo4j import ManagedTransaction
 from backend.graph.model import LINKS
 from backend.ingest.plan import COUNTERS, WritePlan
 
-# The batch's commit record. A second CREATE of the same id fails on the uniqueness constraint
-# (after waiting for the first to commit), which is how a redelivered batch knows it is done.
-CREATE_BATCH_MARKER = """
-CREATE (:IngestBatch {id: $id, events: $events, applied: $applied, committed_at: datetime()})
+# The journal checkpoint: the last journal entry whose fold is in the graph. It is written in
+# the same transaction as the fold, so graph and checkpoint always agree. The SET takes the
+# node's write lock before the read, so a second flusher waits and then sees the new value.
+LOCK_CHECKPOINT = """
+MERGE (c:IngestCheckpoint {name: $name})
+ON CREATE SET c.last = '0-0', c.events = 0
+SET c.locked_at = datetime()
+"""
+READ_CHECKPOINT = """
+MATCH (c:IngestCheckpoint {name: $name})
+RETURN c.last AS last, c.events AS events
+"""
+ADVANCE_CHECKPOINT = """
+MATCH (c:IngestCheckpoint {name: $name})
+SET c.last = $last, c.events = c.events + $events, c.flushed_at = datetime()
 """
 
 # Times arrive as epoch milliseconds (cheap to send) and are stored as DateTime.
@@ -120,13 +131,34 @@ SET a.distinct_ips = COUNT { (a)-[:USED_IP]->() },
 """
 
 
-def write_plan(tx: ManagedTransaction, batch_id: str, plan: WritePlan) -> None:
-    """All of a batch in one transaction, the commit marker first.
+CHECKPOINT = "journal"
 
-    The order is fixed (accounts, then identifiers kind by kind, then account properties) so
-    concurrent batches acquire locks in the same order.
-    """
-    tx.run(CREATE_BATCH_MARKER, id=batch_id, events=plan.events, applied=plan.events).consume()
+
+class CheckpointMoved(Exception):
+    """Another flusher advanced the checkpoint since this one read the journal."""
+
+
+def read_checkpoint(tx: ManagedTransaction) -> tuple[str, int]:
+    record = tx.run(READ_CHECKPOINT, name=CHECKPOINT).single()
+    return ("0-0", 0) if record is None else (record["last"], record["events"])
+
+
+def write_window(
+    tx: ManagedTransaction, expected: str, last: str, events: int, plan: WritePlan | None
+) -> None:
+    """A journal window's fold and the checkpoint move, all or nothing (`plan` None: skip)."""
+    tx.run(LOCK_CHECKPOINT, name=CHECKPOINT).consume()
+    current, _ = read_checkpoint(tx)
+    if current != expected:
+        raise CheckpointMoved(f"checkpoint is {current}, expected {expected}")
+    if plan is not None:
+        write_plan(tx, plan)
+    tx.run(ADVANCE_CHECKPOINT, name=CHECKPOINT, last=last, events=events).consume()
+
+
+def write_plan(tx: ManagedTransaction, plan: WritePlan) -> None:
+    """A fold's rows, statement by statement in a fixed order (accounts, then identifiers
+    kind by kind, then account properties), each an `UNWIND` over rows sorted by key."""
     steps: list[tuple[str, list[Any]]] = [
         (MERGE_ACCOUNTS, plan.accounts),
         (MERGE_MODEL_RELEASES, plan.model_releases),

@@ -1,27 +1,35 @@
-"""Apply one batch of raw events to the graph with exactly-once effect.
+"""Ingest with exactly-once effect: workers fold batches into the journal, one flusher writes.
 
+`apply_batch` (a worker, many in parallel):
 1. Re-validate (the producer did too; the contract may have changed since) → DLQ the rest.
 2. Drop repeats inside the batch; claim the event ids in Redis (`dedupe`).
-3. Fold the owned events into a `WritePlan` and write it in one transaction whose first
-   statement creates the batch's commit marker: a redelivered batch finds it and stops.
-A batch that fails for good gives its claims back and goes to the DLQ whole, with the error.
+3. Fold the owned events and append the fold to the journal, once per batch id.
+
+`flush` (one at a time, under the journal's lock): merge a window of journal entries and write
+it with the checkpoint move in one transaction (`repository.write_window`). A window the graph
+refuses for good is split; an entry refused on its own gives its claims back, goes to the DLQ
+with the error, and the checkpoint moves past it, so it never blocks the entries after it.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import redis
-from neo4j import Driver
-from neo4j.exceptions import ConstraintError, DriverError, Neo4jError
+from neo4j import Driver, Session
+from neo4j.exceptions import DriverError, Neo4jError
 
 from backend.events.contract import Event
 from backend.events.validation import Rejection, validate
 from backend.ingest import dlq
 from backend.ingest.dedupe import Claims
-from backend.ingest.plan import build_plan
-from backend.ingest.repository import write_plan
+from backend.ingest.journal import Entry, FlushLock, Journal
+from backend.ingest.plan import Fold, WritePlan, fold
+from backend.ingest.repository import CheckpointMoved, read_checkpoint, write_window
 
 log = logging.getLogger("heracles.ingest")
 
@@ -33,7 +41,7 @@ class BatchResult:
     applied: int
     duplicates: int
     rejected: int
-    already_committed: bool = False
+    journal_id: str | None = None  # the entry the graph must reach for this batch to be in it
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -53,15 +61,14 @@ def _claim_key(event: Event) -> tuple[str, str]:
 
 
 def apply_batch(
-    driver: Driver,
     client: redis.Redis,
-    database: str,
     batch_id: str,
     raw_events: list[str],
     source: str,
     dedupe_ttl_s: int,
 ) -> BatchResult:
     events: list[Event] = []
+    raws: list[str] = []
     rejections: list[Rejection] = []
     for index, raw in enumerate(raw_events):
         outcome = validate(raw, source, f"batch {batch_id} item {index}")
@@ -69,53 +76,152 @@ def apply_batch(
             rejections.append(outcome)
         else:
             events.append(outcome)
+            raws.append(raw)
     # A retried or redelivered batch re-validates the same items: keep their rejections once.
     if rejections and client.set(f"heracles:dlq:batch:{batch_id}", 1, nx=True, ex=dedupe_ttl_s):
         dlq.push(client, rejections)
 
-    unique: dict[str, Event] = {}
-    for event in events:
-        unique.setdefault(event.event_id, event)
-    keys = [_claim_key(event) for event in unique.values()]
-    claims = Claims(client, dedupe_ttl_s)
-    owned_flags = claims.claim(batch_id, keys)
-    owned = [event for event, mine in zip(unique.values(), owned_flags, strict=True) if mine]
-    duplicates = len(events) - len(owned)
-    result = BatchResult(batch_id, len(raw_events), len(owned), duplicates, len(rejections))
-    if not owned:
-        return result
+    unique: dict[str, tuple[Event, str]] = {}
+    for event, raw in zip(events, raws, strict=True):
+        unique.setdefault(event.event_id, (event, raw))
+    keys = [_claim_key(event) for event, _ in unique.values()]
+    owned_flags = Claims(client, dedupe_ttl_s).claim(batch_id, keys)
+    owned = [pair for pair, mine in zip(unique.values(), owned_flags, strict=True) if mine]
+    entry_id = None
+    if owned:
+        folded = fold(event for event, _ in owned)
+        entry_id = Journal(client).append(
+            batch_id, folded.to_state(), [raw for _, raw in owned], dedupe_ttl_s
+        )
+    return BatchResult(batch_id, len(raw_events), len(owned), len(events) - len(owned),
+                       len(rejections), entry_id)  # fmt: skip
 
-    plan = build_plan(owned)
-    try:
-        with driver.session(database=database) as session:
-            session.execute_write(write_plan, batch_id, plan)
-    except ConstraintError as exc:
-        if "IngestBatch" not in str(exc):
-            _give_up(client, claims, batch_id, owned, raw_events, source, exc)
-            raise
-        # Our marker already exists: an earlier delivery of this very batch committed.
-        return BatchResult(batch_id, len(raw_events), 0, len(events), len(rejections), True)
-    except Exception as exc:
-        if is_transient(exc):
-            raise  # claims stay ours: the retry of this batch re-claims them as its own
-        _give_up(client, claims, batch_id, owned, raw_events, source, exc)
-        raise
+
+@dataclass
+class FlushResult:
+    windows: int = 0
+    entries: int = 0
+    events: int = 0
+    dead_lettered: int = 0
+    checkpoint: str = "0-0"
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def checkpoint(driver: Driver, database: str) -> str:
+    with driver.session(database=database) as session:
+        last, _ = session.execute_read(read_checkpoint)
+    return last
+
+
+@dataclass
+class _Window:
+    entries: list[Entry]
+    plan: WritePlan
+    events: int
+    merge_s: float
+
+    @property
+    def last(self) -> str:
+        return self.entries[-1].id
+
+
+def _merge(entries: list[Entry]) -> _Window:
+    started = time.perf_counter()
+    merged = Fold()
+    for entry in entries:
+        merged.merge_state(entry.fold())
+    plan = merged.build()
+    events = sum(entry.events for entry in entries)
+    return _Window(entries, plan, events, time.perf_counter() - started)
+
+
+def _next_window(journal: Journal, after: str, max_events: int) -> _Window | None:
+    entries = journal.read(after, max_events)
+    return _merge(entries) if entries else None
+
+
+def flush(
+    driver: Driver,
+    client: redis.Redis,
+    database: str,
+    lock: FlushLock,
+    max_events: int,
+    budget_s: float,
+    dedupe_ttl_s: int,
+) -> FlushResult:
+    """Write journal windows until the journal is empty or `budget_s` is spent.
+
+    The next window is read and merged in a thread while the current one is written: the
+    driver waits on Neo4j with the GIL released, so the merge costs no wall time.
+    """
+    journal = Journal(client)
+    result = FlushResult()
+    deadline = time.monotonic() + budget_s
+    with driver.session(database=database) as session, ThreadPoolExecutor(1) as pool:
+        result.checkpoint, _ = session.execute_read(read_checkpoint)
+        journal.trim(result.checkpoint)  # a flusher that died after its commit left these
+        upcoming = pool.submit(_next_window, journal, result.checkpoint, max_events)
+        while time.monotonic() < deadline:
+            window = upcoming.result()
+            if window is None:
+                break
+            if not lock.extend():
+                break  # the lock expired and another flusher may hold it: let it carry on
+            upcoming = pool.submit(_next_window, journal, window.last, max_events)
+            try:
+                result.checkpoint = _write(session, client, window, result, dedupe_ttl_s)
+            except CheckpointMoved:
+                break  # another flusher got ahead (our lock had expired): it carries on
+            journal.trim(result.checkpoint)
+            del window
+            # Workers collect rarely (workers.resources.tune_gc); what a window leaves in
+            # reference cycles is hundreds of MiB, so it is collected before the next one.
+            gc.collect()
     return result
 
 
-def _give_up(
-    client: redis.Redis,
-    claims: Claims,
-    batch_id: str,
-    owned: list[Event],
-    raw_events: list[str],
-    source: str,
-    exc: Exception,
-) -> None:
-    """A batch that failed for good: free its claims, keep all its events in the DLQ."""
-    claims.release(batch_id, [_claim_key(event) for event in owned])
-    reason = f"batch failed: {type(exc).__name__}: {exc}"[:2000]
-    dlq.push(
-        client, (Rejection(source, f"batch {batch_id}", "", reason, raw) for raw in raw_events)
-    )
-    log.error("batch %s failed for good; its events are in the DLQ", batch_id, exc_info=exc)
+def _write(
+    session: Session, client: redis.Redis, window: _Window, result: FlushResult, ttl: int
+) -> str:
+    """Write one window; a window refused for good is split down to single entries."""
+    expected, entries = result.checkpoint, window.entries
+    started = time.perf_counter()
+    try:
+        session.execute_write(write_window, expected, window.last, window.events, window.plan)
+    except Exception as exc:
+        if is_transient(exc) or isinstance(exc, CheckpointMoved):
+            raise
+        if len(entries) > 1:
+            half = len(entries) // 2
+            result.checkpoint = _write(session, client, _merge(entries[:half]), result, ttl)
+            return _write(session, client, _merge(entries[half:]), result, ttl)
+        _dead_letter(client, entries[0], exc, ttl)
+        session.execute_write(write_window, expected, window.last, 0, None)
+        result.dead_lettered += 1
+    else:
+        log.info(
+            "flushed %d events from %d batches as %d rows: merge %.2fs, write %.2fs",
+            window.events, len(entries), window.plan.rows, window.merge_s,
+            time.perf_counter() - started,
+        )  # fmt: skip
+        result.windows += 1
+        result.entries += len(entries)
+        result.events += window.events
+    result.checkpoint = window.last
+    return result.checkpoint
+
+
+def _dead_letter(client: redis.Redis, entry: Entry, exc: Exception, ttl: int) -> None:
+    """A batch the graph refused for good: free its claims, keep its events in the DLQ."""
+    from backend.events.contract import parse_event
+
+    raws = entry.raw_events()
+    keys = [_claim_key(parse_event(raw)) for raw in raws]
+    Claims(client, ttl).release(entry.batch_id, keys)
+    reason = f"graph write failed: {type(exc).__name__}: {exc}"[:2000]
+    dlq.push(client, (Rejection("journal", f"batch {entry.batch_id}", "", reason, raw)
+                      for raw in raws))  # fmt: skip
+    log.error("batch %s refused by the graph; its events are in the DLQ", entry.batch_id,
+              exc_info=exc)  # fmt: skip

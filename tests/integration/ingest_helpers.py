@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +14,28 @@ from rich.console import Console
 
 from backend.core.config import Settings
 from backend.ingest.files import IngestReport, ingest_files
+from backend.ingest.journal import JOURNAL, FlushLock, Journal
 from backend.ingest.producer import Producer
 from tests.conftest import wipe_graph
 
 
-def reset_state(driver: Driver, settings: Settings) -> None:
-    """Empty graph, no remembered event ids, empty DLQ (Celery's own keys are left alone)."""
+def reset_state(driver: Driver, settings: Settings, *, lock_held: bool = False) -> None:
+    """Empty graph, no remembered event ids, empty journal and DLQ (Celery's keys stay).
+
+    Done under the flush lock (unless the caller holds it), so a flush of an earlier test's
+    journal cannot commit into the freshly emptied graph."""
+    if not lock_held:
+        with holding_flush_lock(settings):
+            reset_state(driver, settings, lock_held=True)
+        return
     with driver.session(database=settings.NEO4J_DATABASE) as session:
         wipe_graph(session)
     client = redis.Redis.from_url(settings.REDIS_URL)
     keys = [
         *client.scan_iter("heracles:seen:*", count=1000),
         *client.scan_iter("heracles:dlq:batch:*", count=1000),
+        *client.scan_iter("heracles:ingest:staged:*", count=1000),
+        JOURNAL,
     ]
     if keys:
         client.delete(*keys)
@@ -53,9 +66,9 @@ def _plain(value: Any) -> Any:
 
 
 def snapshot(driver: Driver, settings: Settings) -> tuple[list[Any], list[Any]]:
-    """Every node and relationship with its properties (batch markers left out), sorted."""
+    """Every node and relationship with its properties (the journal checkpoint left out)."""
     nodes, _, _ = driver.execute_query(
-        "MATCH (n) WHERE NOT n:IngestBatch RETURN labels(n) AS labels, properties(n) AS props",
+        "MATCH (n) WHERE NOT n:IngestCheckpoint RETURN labels(n) AS labels, properties(n) AS props",
         database_=settings.NEO4J_DATABASE,
     )
     rels, _, _ = driver.execute_query(
@@ -77,3 +90,24 @@ def snapshot(driver: Driver, settings: Settings) -> tuple[list[Any], list[Any]]:
 def count(driver: Driver, settings: Settings, query: str, **params: Any) -> Any:
     records, _, _ = driver.execute_query(query, params, database_=settings.NEO4J_DATABASE)
     return records[0][0]
+
+
+def flushed_events(driver: Driver, settings: Settings) -> int:
+    """Events the graph holds according to the journal checkpoint."""
+    return int(
+        count(driver, settings, "OPTIONAL MATCH (c:IngestCheckpoint) RETURN coalesce(c.events, 0)")
+    )
+
+
+@contextmanager
+def holding_flush_lock(settings: Settings) -> Iterator[FlushLock]:
+    """Keep the beat-driven flusher away from the journal while a test drives it itself."""
+    lock = FlushLock(Journal(redis.Redis.from_url(settings.REDIS_URL)), 300)
+    deadline = time.monotonic() + 30
+    while not lock.acquire():  # a flush may hold it for a moment
+        assert time.monotonic() < deadline, "flush lock never freed"
+        time.sleep(0.05)
+    try:
+        yield lock
+    finally:
+        lock.release()

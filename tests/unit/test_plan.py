@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend.events.contract import Event, parse_event
-from backend.ingest.plan import build_plan
+from backend.ingest.plan import Fold, build_plan, fold
 from tests.eventgen import population
 
 EVENTS: list[Event] = [parse_event(line) for line in population(accounts=12, usage_per_account=5)]
@@ -21,6 +21,24 @@ def test_plan_is_independent_of_event_order(rnd: random.Random) -> None:
     shuffled = EVENTS[:]
     rnd.shuffle(shuffled)
     assert _canonical(shuffled) == _canonical(EVENTS)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(min_value=1, max_value=8))
+def test_merged_folds_of_any_split_equal_the_fold_of_all(rnd: random.Random, parts: int) -> None:
+    """What the journal relies on: batches folded apart, carried as JSON, merged in any order,
+    write exactly what one batch of all their events would (repeats included)."""
+    events = EVENTS + rnd.sample(EVENTS, 10)  # redelivered events folded into other batches
+    rnd.shuffle(events)
+    cuts = sorted(rnd.randrange(len(events) + 1) for _ in range(parts - 1))
+    pieces = [events[a:b] for a, b in zip([0, *cuts], [*cuts, len(events)], strict=True)]
+    rnd.shuffle(pieces)
+    merged = Fold()
+    for piece in pieces:
+        merged.merge_state(json.loads(json.dumps(fold(piece).to_state())))
+    expected = json.dumps(fold(events).build().__dict__, sort_keys=True, default=str)
+    assert json.dumps(merged.build().__dict__, sort_keys=True, default=str) == expected
+    assert merged.events == len(events)
 
 
 def test_split_batches_add_up_to_one_batch() -> None:
