@@ -46,7 +46,8 @@ app.conf.update(
             "task": "heracles.ingest.flush",
             "schedule": settings.INGEST_FLUSH_INTERVAL_S,
             # A flush that waited longer than its interval is redundant: a newer one follows.
-            "options": {"expires": settings.INGEST_FLUSH_INTERVAL_S * 5},
+            # Nobody reads a scheduled flush's result: not stored (one a second otherwise).
+            "options": {"expires": settings.INGEST_FLUSH_INTERVAL_S * 5, "ignore_result": True},
         },
         "heracles.detection.refresh": {
             "task": "heracles.detection.refresh",

@@ -1,13 +1,15 @@
 """The ingest journal: folded batches waiting in a Redis stream for the one graph writer.
 
 Workers fold a batch and append the fold here (with the batch's own raw events, compressed, in
-case the graph refuses it). The flusher (`backend.ingest.flush`) merges a window of entries and
-writes it to Neo4j in one transaction that also advances a checkpoint there, so the checkpoint
-and the graph can never disagree; entries at or before the checkpoint are then trimmed.
+case the graph refuses it). The flusher (`backend.ingest.service.flush`) merges a window of
+entries and writes it to Neo4j in one transaction that also advances a checkpoint there, so the
+checkpoint and the graph can never disagree; entries at or before the checkpoint are then
+trimmed.
 
 Why one writer: every batch links to the same hot nodes (models, popular exits), and a
-relationship write locks both ends, so concurrent batch transactions serialised on those locks
-and deadlocked (measured: two writers were slower than one). One writer fed merged windows
+relationship write locks its ends (or their relationship groups), so concurrent batch
+transactions serialised on those locks and deadlocked (measured: two writers were no faster
+than one, docs/benchmarks.md). One writer fed merged windows
 never waits for a lock, and a window folds repeats across batches into single rows.
 """
 
@@ -25,7 +27,6 @@ import redis
 
 JOURNAL = "heracles:ingest:journal"
 FLUSH_LOCK = "heracles:ingest:flush-lock"
-START = "0-0"
 
 # KEYS: journal, the batch's staged marker. ARGV: ttl, batch id, events, fold, raw.
 # A redelivered batch finds its marker and gets its first entry's id back: appended once.

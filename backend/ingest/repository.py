@@ -10,23 +10,23 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from backend.graph.model import LINKS
+from backend.graph.model import INGEST_CHECKPOINT, LINKS
 from backend.ingest.plan import COUNTERS, WritePlan
 
 # The journal checkpoint: the last journal entry whose fold is in the graph. It is written in
 # the same transaction as the fold, so graph and checkpoint always agree. The SET takes the
 # node's write lock before the read, so a second flusher waits and then sees the new value.
-LOCK_CHECKPOINT = """
-MERGE (c:IngestCheckpoint {name: $name})
+LOCK_CHECKPOINT = f"""
+MERGE (c:{INGEST_CHECKPOINT} {{name: $name}})
 ON CREATE SET c.last = '0-0', c.events = 0
 SET c.locked_at = datetime()
 """
-READ_CHECKPOINT = """
-MATCH (c:IngestCheckpoint {name: $name})
+READ_CHECKPOINT = f"""
+MATCH (c:{INGEST_CHECKPOINT} {{name: $name}})
 RETURN c.last AS last, c.events AS events
 """
-ADVANCE_CHECKPOINT = """
-MATCH (c:IngestCheckpoint {name: $name})
+ADVANCE_CHECKPOINT = f"""
+MATCH (c:{INGEST_CHECKPOINT} {{name: $name}})
 SET c.last = $last, c.events = c.events + $events, c.flushed_at = datetime()
 """
 
