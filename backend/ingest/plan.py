@@ -3,7 +3,7 @@
 Everything is folded before it reaches Neo4j: thousands of usage events become one counter row
 per account and one row per (account, identifier) pair. Every fold is commutative and
 associative (sums, min/max, "latest stamp wins"), so the graph does not depend on delivery order,
-and folds of separate batches merge (`Fold.merge`) into exactly the fold of all their events:
+and folds of separate batches merge (`Fold.merge_state`) into exactly the fold of all their events:
 workers fold batches, the journal carries the folds (`Fold.to_state`), the flusher merges them.
 """
 
@@ -116,7 +116,7 @@ class WritePlan:
 
 
 class Fold:
-    """The folded effect of a set of events; `merge` of two folds is the fold of both sets."""
+    """The folded effect of a set of events; merging two folds gives the fold of both sets."""
 
     def __init__(self) -> None:
         self.events = 0
