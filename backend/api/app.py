@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.graphql.router import graphql_router
@@ -23,11 +23,17 @@ from backend.auth.tokens import Authenticator
 from backend.core.config import Settings, get_settings
 from backend.core.logging import configure_logging, request_id_var
 from backend.graph.driver import create_async_driver
+from backend.ingest.journal import JOURNAL
 
 log = logging.getLogger("heracles.api")
 
 GC_GEN0_THRESHOLD = 20_000
 REQUESTS = Counter("heracles_http_requests_total", "HTTP requests", ["method", "route", "status"])
+# Ingest lag: batches folded by workers that the graph writer has not flushed yet. Read from
+# Redis at scrape time; NaN while Redis is unreachable.
+JOURNAL_BACKLOG = Gauge(
+    "heracles_ingest_journal_backlog", "Ingest batches in the journal, not yet in the graph"
+)
 LATENCY = Histogram("heracles_http_request_seconds", "HTTP request latency", ["method", "route"])
 
 
@@ -121,6 +127,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
+        try:
+            JOURNAL_BACKLOG.set(await app.state.redis.xlen(JOURNAL))
+        except (redis.RedisError, OSError):
+            JOURNAL_BACKLOG.set(float("nan"))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(health_router)

@@ -93,6 +93,8 @@ def test_api_health_metrics_and_graphql(settings: Settings, driver: Driver) -> N
     assert response.headers["x-request-id"] == "abc-124"
     metrics = httpx.get(f"{base}/metrics").text
     assert 'heracles_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics
+    backlog = next(line for line in metrics.splitlines() if line.startswith("heracles_ingest_jo"))
+    assert float(backlog.split()[-1]) >= 0  # NaN (Redis unreachable) fails this
     # GraphiQL is served outside prod.
     assert "graphiql" in httpx.get(f"{base}/graphql", headers={"accept": "text/html"}).text.lower()
 
