@@ -9,8 +9,8 @@ trimmed.
 Why one writer: every batch links to the same hot nodes (models, popular exits), and a
 relationship write locks its ends (or their relationship groups), so concurrent batch
 transactions serialised on those locks and deadlocked (measured: two writers were no faster
-than one, docs/benchmarks.md). One writer fed merged windows
-never waits for a lock, and a window folds repeats across batches into single rows.
+than one, docs/benchmarks.md). One writer fed merged windows never waits for a lock, and a
+window folds repeats across batches into single rows.
 """
 
 from __future__ import annotations
@@ -53,22 +53,21 @@ return 0
 class FlushLock:
     """Held by at most one flusher; the graph-side checkpoint is the real guard if it expires."""
 
-    def __init__(self, journal: Journal, ttl_s: float) -> None:
-        self._journal = journal
+    def __init__(self, client: redis.Redis, ttl_s: float) -> None:
+        self._client = client
+        self._extend = client.register_script(_EXTEND_LOCK)
+        self._release = client.register_script(_RELEASE_LOCK)
         self._token = uuid.uuid4().hex
         self._ttl_ms = int(ttl_s * 1000)
 
     def acquire(self) -> bool:
-        client = self._journal.client
-        return bool(client.set(FLUSH_LOCK, self._token, nx=True, px=self._ttl_ms))
+        return bool(self._client.set(FLUSH_LOCK, self._token, nx=True, px=self._ttl_ms))
 
     def extend(self) -> bool:
-        return bool(
-            self._journal.extend_script(keys=[FLUSH_LOCK], args=[self._token, self._ttl_ms])
-        )
+        return bool(self._extend(keys=[FLUSH_LOCK], args=[self._token, self._ttl_ms]))
 
     def release(self) -> None:
-        self._journal.release_script(keys=[FLUSH_LOCK], args=[self._token])
+        self._release(keys=[FLUSH_LOCK], args=[self._token])
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +104,6 @@ class Journal:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._stage = client.register_script(_STAGE)
-        self.release_script = client.register_script(_RELEASE_LOCK)
-        self.extend_script = client.register_script(_EXTEND_LOCK)
 
     def append(self, batch_id: str, fold: dict[str, Any], raw_events: list[str], ttl_s: int) -> str:
         """Append a batch's fold once, however often the batch is delivered; returns its id."""
@@ -154,7 +151,7 @@ class Journal:
     @contextmanager
     def flush_lock(self, ttl_s: float) -> Iterator[FlushLock | None]:
         """The flush lock if it is free (else None), released on exit."""
-        lock = FlushLock(self, ttl_s)
+        lock = FlushLock(self.client, ttl_s)
         if not lock.acquire():
             yield None
             return

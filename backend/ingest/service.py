@@ -23,7 +23,7 @@ import redis
 from neo4j import Driver, Session
 from neo4j.exceptions import DriverError, Neo4jError
 
-from backend.events.contract import Event
+from backend.events.contract import Event, parse_event
 from backend.events.validation import Rejection, validate
 from backend.ingest import dlq
 from backend.ingest.dedupe import Claims
@@ -171,7 +171,7 @@ def flush(
                 break  # the lock expired and another flusher may hold it: let it carry on
             upcoming = pool.submit(_next_window, journal, window.last, max_events)
             try:
-                result.checkpoint = _write(session, client, window, result, dedupe_ttl_s)
+                _write(session, client, window, result, dedupe_ttl_s)
             except CheckpointMoved:
                 break  # another flusher got ahead (our lock had expired): it carries on
             journal.trim(result.checkpoint)
@@ -184,8 +184,9 @@ def flush(
 
 def _write(
     session: Session, client: redis.Redis, window: _Window, result: FlushResult, ttl: int
-) -> str:
-    """Write one window; a window refused for good is split down to single entries."""
+) -> None:
+    """Write one window and move `result.checkpoint` past it; a window refused for good is
+    split down to single entries."""
     expected, entries = result.checkpoint, window.entries
     started = time.perf_counter()
     try:
@@ -195,8 +196,9 @@ def _write(
             raise
         if len(entries) > 1:
             half = len(entries) // 2
-            result.checkpoint = _write(session, client, _merge(entries[:half]), result, ttl)
-            return _write(session, client, _merge(entries[half:]), result, ttl)
+            _write(session, client, _merge(entries[:half]), result, ttl)
+            _write(session, client, _merge(entries[half:]), result, ttl)
+            return
         _dead_letter(client, entries[0], exc, ttl)
         session.execute_write(write_window, expected, window.last, 0, None)
         result.dead_lettered += 1
@@ -210,13 +212,10 @@ def _write(
         result.entries += len(entries)
         result.events += window.events
     result.checkpoint = window.last
-    return result.checkpoint
 
 
 def _dead_letter(client: redis.Redis, entry: Entry, exc: Exception, ttl: int) -> None:
     """A batch the graph refused for good: free its claims, keep its events in the DLQ."""
-    from backend.events.contract import parse_event
-
     raws = entry.raw_events()
     keys = [_claim_key(parse_event(raw)) for raw in raws]
     Claims(client, ttl).release(entry.batch_id, keys)

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from backend.core.config import Settings
 from backend.ingest.files import IngestReport, ingest_files
-from backend.ingest.journal import JOURNAL, FlushLock, Journal
+from backend.ingest.journal import JOURNAL, FlushLock
 from backend.ingest.producer import Producer
 from tests.conftest import wipe_graph
 
@@ -102,7 +102,7 @@ def flushed_events(driver: Driver, settings: Settings) -> int:
 @contextmanager
 def holding_flush_lock(settings: Settings) -> Iterator[FlushLock]:
     """Keep the beat-driven flusher away from the journal while a test drives it itself."""
-    lock = FlushLock(Journal(redis.Redis.from_url(settings.REDIS_URL)), 300)
+    lock = FlushLock(redis.Redis.from_url(settings.REDIS_URL), 300)
     deadline = time.monotonic() + 30
     while not lock.acquire():  # a flush may hold it for a moment
         assert time.monotonic() < deadline, "flush lock never freed"
