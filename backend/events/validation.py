@@ -6,8 +6,21 @@ from dataclasses import asdict, dataclass
 
 from pydantic import ValidationError
 
-from backend.events.contract import Event, SignupEvent, parse_event
-from backend.normalise.identifiers import NormalisationError, normalise_email
+from backend.events.contract import (
+    BillingEvent,
+    Event,
+    SessionEvent,
+    SignupEvent,
+    UsageEvent,
+    parse_event,
+)
+from backend.normalise.identifiers import (
+    NormalisationError,
+    normalise_email,
+    normalise_ip,
+    normalise_phone,
+    normalise_token,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +75,53 @@ def _event_id_of(raw: str) -> str:
     return event_id[:128] if isinstance(event_id, str) else ""
 
 
+# Optional identifier fields the fold turns into keys when present (non-empty).
+_TOKENS: dict[type, tuple[str, ...]] = {
+    SignupEvent: ("device_id",),
+    SessionEvent: ("device_id",),
+    BillingEvent: ("payment_fingerprint", "billing_address_hash"),
+    UsageEvent: ("client_fingerprint",),
+}
+
+
+def _normalisable(event: Event) -> None:
+    """Raise `_Unkeyable` naming the field when the fold (`backend.ingest.plan`) could not make
+    a canonical key of a value it uses: a value that passed the contract's format check but
+    normalises to nothing (an identifier of only whitespace) must be rejected here, at the edge,
+    not fail the worker's fold after its batch's event ids were claimed."""
+    field = ""
+    try:
+        for field in _TOKENS.get(type(event), ()):
+            value = getattr(event, field)
+            if value:
+                normalise_token(value)
+        if isinstance(event, SignupEvent):
+            field = "email"
+            normalise_email(event.email)
+            if event.phone:
+                field = "phone"
+                normalise_phone(event.phone)
+        ip = getattr(event, "ip", None)
+        if ip is not None:
+            field = "ip"
+            normalise_ip(str(ip))
+    except NormalisationError as exc:
+        raise _Unkeyable(field, str(exc)) from exc
+
+
+class _Unkeyable(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field, self.reason = field, reason
+
+
 def validate(raw: str, source: str, location: str) -> Event | Rejection:
     try:
         event = parse_event(raw)
-        if isinstance(event, SignupEvent):
-            normalise_email(event.email)
+        _normalisable(event)
     except ValidationError as exc:
         field, reason = _first_error(exc)
         return Rejection(source, location, field, reason, raw, _event_id_of(raw))
-    except NormalisationError as exc:
-        return Rejection(source, location, "email", str(exc), raw, _event_id_of(raw))
+    except _Unkeyable as exc:
+        return Rejection(source, location, exc.field, exc.reason, raw, _event_id_of(raw))
     return event

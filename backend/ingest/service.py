@@ -69,32 +69,64 @@ def apply_batch(
 ) -> BatchResult:
     events: list[Event] = []
     raws: list[str] = []
+    where: list[str] = []
     rejections: list[Rejection] = []
     for index, raw in enumerate(raw_events):
-        outcome = validate(raw, source, f"batch {batch_id} item {index}")
+        location = f"batch {batch_id} item {index}"
+        outcome = validate(raw, source, location)
         if isinstance(outcome, Rejection):
             rejections.append(outcome)
         else:
             events.append(outcome)
             raws.append(raw)
+            where.append(location)
+
+    unique: dict[str, tuple[Event, str, str]] = {}
+    for event, raw, location in zip(events, raws, where, strict=True):
+        unique.setdefault(event.event_id, (event, raw, location))
+    keys = [_claim_key(event) for event, _, _ in unique.values()]
+    claims = Claims(client, dedupe_ttl_s)
+    owned_flags = claims.claim(batch_id, keys)
+    owned = [item for item, mine in zip(unique.values(), owned_flags, strict=True) if mine]
+    folded, owned, unfoldable = _fold_isolating(owned, source)
+    if unfoldable:
+        # Their claims go back, so a corrected replay of these events is not a duplicate.
+        claims.release(batch_id, [_claim_key(parse_event(r.raw)) for r in unfoldable])
+        rejections += unfoldable
     # A retried or redelivered batch re-validates the same items: keep their rejections once.
     if rejections and client.set(f"heracles:dlq:batch:{batch_id}", 1, nx=True, ex=dedupe_ttl_s):
         dlq.push(client, rejections)
-
-    unique: dict[str, tuple[Event, str]] = {}
-    for event, raw in zip(events, raws, strict=True):
-        unique.setdefault(event.event_id, (event, raw))
-    keys = [_claim_key(event) for event, _ in unique.values()]
-    owned_flags = Claims(client, dedupe_ttl_s).claim(batch_id, keys)
-    owned = [pair for pair, mine in zip(unique.values(), owned_flags, strict=True) if mine]
     entry_id = None
     if owned:
-        folded = fold(event for event, _ in owned)
         entry_id = Journal(client).append(
-            batch_id, folded.to_state(), [raw for _, raw in owned], dedupe_ttl_s
+            batch_id, folded.to_state(), [raw for _, raw, _ in owned], dedupe_ttl_s
         )
-    return BatchResult(batch_id, len(raw_events), len(owned), len(events) - len(owned),
-                       len(rejections), entry_id)  # fmt: skip
+    return BatchResult(batch_id, len(raw_events), len(owned), len(events) - len(owned)
+                       - len(unfoldable), len(rejections), entry_id)  # fmt: skip
+
+
+def _fold_isolating(
+    owned: list[tuple[Event, str, str]], source: str
+) -> tuple[Fold, list[tuple[Event, str, str]], list[Rejection]]:
+    """Fold the batch; should an event fail the fold (validation is meant to stop every such
+    event at the edge, so this is the safety net), fold the others without it and return it as
+    a rejection: one bad event never costs the good ones beside it."""
+    try:
+        return fold(event for event, _, _ in owned), owned, []
+    except Exception:  # any failure of one event's fold is isolated below
+        log.exception("a batch failed to fold; isolating the events that fail")
+    good: list[tuple[Event, str, str]] = []
+    bad: list[Rejection] = []
+    for item in owned:
+        event, raw, location = item
+        try:
+            Fold().add(event)
+        except Exception as exc:
+            reason = f"cannot be folded: {type(exc).__name__}: {exc}"[:2000]
+            bad.append(Rejection(source, location, "", reason, raw, event.event_id))
+        else:
+            good.append(item)
+    return fold(event for event, _, _ in good), good, bad
 
 
 @dataclass

@@ -325,3 +325,22 @@ def test_worker_side_rejections_are_kept_once_across_retries(
     assert again["applied"] == 1 and again["journal_id"] == first["journal_id"]
     assert [e.rejection.raw for e in dlq.read(client)] == ["{broken"]
     client.delete("heracles:dlq:batch:retry-me")
+
+
+def test_identifier_of_only_whitespace_never_costs_the_batch(
+    fresh: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    """It used to pass edge validation, then fail the worker's fold after the batch's ids were
+    claimed: the good events beside it never reached the graph and nothing reached the DLQ."""
+    good = EXAMPLES.read_text().splitlines()
+    blank_device = good[2].replace('"device_id":"d-9f2c1e"', '"device_id":"   "')
+    blank_client = good[4].replace('"client_fingerprint":"cf-ab12"', '"client_fingerprint":" "')
+    blank_client = blank_client.replace('"ev-4"', '"ev-4b"')
+    path = write_file(tmp_path / "blank.jsonl", [*good, blank_device.replace('"ev-2"', '"ev-2b"'),
+                                                  blank_client])  # fmt: skip
+    report = ingest(settings, path)
+    assert report.stats.applied == len(good) and report.stats.rejected == 2
+    fields = sorted(e.rejection.field for e in dlq.read(redis.Redis.from_url(settings.REDIS_URL)))
+    assert fields == ["client_fingerprint", "device_id"]
+    assert count(fresh, settings, "MATCH (a:Account) RETURN a.exchanges") == 1
+    assert count(fresh, settings, "MATCH (:Account)-[:USED_DEVICE]->(d) RETURN d.key") == "d-9f2c1e"

@@ -60,3 +60,37 @@ def test_unnormalisable_email_is_rejected_at_the_edge() -> None:
     rejection = _reject(raw)
     assert rejection.field == "email"
     assert "empty mailbox" in rejection.reason
+
+
+WHITESPACE_IDS = [
+    ('"type":"session","ip":"1.2.3.4","device_id":"   "', "device_id"),
+    ('"type":"signup","ip":"1.2.3.4","email":"a@b.io","device_id":"\\t"', "device_id"),
+    ('"type":"billing","payment_fingerprint":" \\u2003 "', "payment_fingerprint"),
+    ('"type":"billing","payment_fingerprint":"p","billing_address_hash":"  "',
+     "billing_address_hash"),
+    ('"type":"usage","model":"m","input_tokens":1,"output_tokens":1,"client_fingerprint":"\\u001c"',
+     "client_fingerprint"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "field"), WHITESPACE_IDS)
+def test_identifier_of_only_whitespace_is_rejected_at_the_edge(fields: str, field: str) -> None:
+    """Such a value passes the contract's format check but has no canonical key: the fold would
+    fail on it after the batch's ids were claimed, taking the good events beside it along."""
+    raw = '{"event_id":"e1","account_id":"a","occurred_at":"2026-02-01T00:00:00Z",' + fields + "}"
+    rejection = _reject(raw)
+    assert rejection.field == field
+    assert "empty identifier" in rejection.reason
+    assert rejection.event_id == "e1"
+
+
+@pytest.mark.parametrize(("fields", "field"), WHITESPACE_IDS)
+def test_whatever_passes_validation_folds(fields: str, field: str) -> None:
+    from backend.ingest.plan import fold
+
+    raw = '{"event_id":"e1","account_id":"a","occurred_at":"2026-02-01T00:00:00Z",' + fields + "}"
+    fixed = raw.replace('"   "', '"d1"').replace('"\\t"', '"d1"').replace('" \\u2003 "', '"p"')
+    fixed = fixed.replace('"  "', '"h"').replace('"\\u001c"', '"c"')
+    event = validate(fixed, "f", "line 1")
+    assert not isinstance(event, Rejection), event
+    assert fold([event]).events == 1
