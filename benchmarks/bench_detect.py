@@ -23,7 +23,8 @@ from scipy import sparse
 from backend.core.config import get_settings
 from backend.detection.communities import leiden
 from backend.detection.projection import project
-from backend.detection.service import export_incidence, refresh
+from backend.detection.reads import export_incidence
+from backend.detection.service import refresh
 from backend.detection.tasks import LOCK_KEY
 from backend.evaluation.labels import read_labels
 from backend.evaluation.metrics import evaluate

@@ -5,14 +5,12 @@ Labels and relationship types come from `backend.graph.model`; every value is a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from neo4j import Driver, ManagedTransaction
 
+from backend.detection.records import WRITE_BATCH, Memberships, WriteBack
 from backend.graph.model import CURRENT_MEMBERSHIP, LINKS
 
 # Every identifier held by min_degree..max_degree accounts, as one record of parallel columns
@@ -228,61 +226,9 @@ MATCH (s:Sequence {name: 'detection_generation'}) WHERE s.committed = $gen
 SET s.collected = $gen
 """
 
-WRITE_BATCH = 10_000
-
 
 class GenerationSuperseded(RuntimeError):
     """Another refresh started after this one (a lock that expired): this one must not commit."""
-
-
-@dataclass
-class Memberships:
-    """Parallel columns (sent as lists, not one map per row: a million of them is the bulk)."""
-
-    nodes: np.ndarray[Any, Any]  # internal node ids of the accounts
-    clusters: np.ndarray[Any, Any]  # cluster ids (str)
-    confidences: np.ndarray[Any, Any] | None = None
-
-    def __len__(self) -> int:
-        return int(self.nodes.size)
-
-    def lanes(self, n: int) -> list[Memberships]:
-        """Split by cluster, so no two lanes touch the same cluster node (nor, since an account
-        appears once per phase, the same account): lanes write side by side without lock waits.
-        """
-        if not len(self):
-            return []
-        _, code = np.unique(self.clusters.astype(str), return_inverse=True)
-        lane = code % n
-        return [
-            Memberships(
-                self.nodes[lane == k], self.clusters[lane == k],
-                None if self.confidences is None else self.confidences[lane == k],
-            )
-            for k in range(n) if (lane == k).any()
-        ]  # fmt: skip
-
-    def batches(self) -> Iterator[dict[str, list[Any]]]:
-        for i in range(0, len(self), WRITE_BATCH):
-            part = slice(i, i + WRITE_BATCH)
-            cols = {"nodes": self.nodes[part].tolist(), "clusters": self.clusters[part].tolist()}
-            if self.confidences is not None:
-                cols["confidences"] = self.confidences[part].tolist()
-            yield cols
-
-
-@dataclass
-class WriteBack:
-    run_id: str
-    now_ms: int
-    clusters: list[dict[str, Any]]
-    members: Memberships  # staged: new memberships and changed confidences
-    ends: Memberships  # staged: memberships removed or replaced
-    total_members: int
-    retired: list[dict[str, Any]]
-    lineage: list[dict[str, Any]]
-    events: list[dict[str, Any]]
-    stats: str
 
 
 def _chunks(rows: list[Any]) -> list[list[Any]]:

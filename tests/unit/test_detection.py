@@ -9,7 +9,7 @@ import pytest
 from backend.detection.communities import leiden
 from backend.detection.identity import assign, membership_changes, new_id
 from backend.detection.projection import Incidence, chance_floor, project, rarity
-from backend.detection.repository import Memberships
+from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, confidence, evidence, score, tie_strength
 
 W = {"PAID_WITH": 1.0, "USED_IP": 0.3, "USED_TEMPLATE": 0.35}

@@ -1,0 +1,295 @@
+"""The refresh as a pure function: `detect(snapshot, previous, params) -> Detection`.
+
+No database here: `reads` builds the snapshot and the previous clusters, `repository.write_back`
+writes what `write_back_rows` returns. So the whole model (projection, Leiden, the peel, scores,
+stable IDs, membership changes) is unit-tested on hand-built graphs, and a benchmark can feed it
+any population.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from backend.detection.communities import leiden
+from backend.detection.identity import Assignment, assign, membership_changes
+from backend.detection.projection import Incidence, project
+from backend.detection.records import Memberships, WriteBack
+from backend.detection.scoring import (
+    BIAS,
+    RISK_WEIGHTS,
+    Scored,
+    behaviour_similarity,
+    confidence,
+    evidence,
+    score,
+    tie_strength,
+)
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+CORE_CONFIDENCE = 0.5  # members below it are split off their community before scoring
+PEEL_ROUNDS = 3
+
+# Dense account indices -> (feature columns over all dense accounts, email-shape code per
+# account). Called once, for the members of candidate communities only: reading features for
+# every linked account would cost most of a refresh at a million accounts.
+FeatureReader = Callable[[I64], tuple[dict[str, F64], I64]]
+
+
+@dataclass(frozen=True)
+class Params:
+    kind_weights: dict[str, float]
+    link_cap: int
+    exact_max: int
+    sample_rounds: int
+    resolution: float
+    leiden_iterations: int
+    min_cluster_size: int
+    seed: int
+    flag_threshold: float
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Params:
+        return cls(
+            kind_weights=dict(settings.DETECTION_KIND_WEIGHTS),
+            link_cap=settings.DETECTION_LINK_CAP,
+            exact_max=settings.DETECTION_EXACT_MAX,
+            sample_rounds=settings.DETECTION_SAMPLE_ROUNDS,
+            resolution=settings.DETECTION_RESOLUTION,
+            leiden_iterations=settings.DETECTION_LEIDEN_ITERATIONS,
+            min_cluster_size=settings.DETECTION_MIN_CLUSTER_SIZE,
+            seed=settings.DETECTION_SEED,
+            flag_threshold=settings.DETECTION_FLAG_THRESHOLD,
+        )
+
+
+@dataclass
+class Snapshot:
+    """The graph as detection sees it: shared identifiers and a way to read member features."""
+
+    incidence: Incidence
+    node_ids: I64  # dense account index -> internal node id (sorted)
+    features: FeatureReader
+
+
+@dataclass
+class Previous:
+    """What the last refresh left: active clusters, the community each was peeled from, their
+    current memberships, and the evidence of active and dissolved clusters (for regrowth)."""
+
+    ids: list[str]  # active cluster ids, sorted
+    evidence: dict[str, set[str]]  # active and dissolved clusters
+    community: dict[str, int]  # active cluster id -> community number
+    members: Memberships
+
+    @classmethod
+    def empty(cls) -> Previous:
+        return cls([], {}, {}, Memberships(np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0)))
+
+    @classmethod
+    def after(cls, result: Detection, node_ids: I64) -> Previous:
+        """What the graph holds once `result` is written (for replays without a database).
+        Dissolved clusters' evidence is not carried."""
+        ids = result.assignment.ids
+        dense = np.asarray([i for m in result.members_of for i in m], np.int64)
+        sizes = [len(m) for m in result.members_of]
+        return cls(
+            ids=sorted(ids),
+            evidence={cid: {f"{k}:{key}" for k, key, _, _ in result.proof.get(c, [])}
+                      for c, cid in enumerate(ids)},  # fmt: skip
+            community={cid: result.community_of[c] for c, cid in enumerate(ids)},
+            members=Memberships(
+                node_ids[dense], np.repeat(np.asarray(ids, dtype=object), sizes),
+                np.round(result.conf[dense], 4),
+            ),
+        )
+
+
+@dataclass
+class Detection:
+    matrix: sparse.csr_matrix
+    labels: I64  # dense account -> cluster index (after the peel), -1 for none
+    community: I64  # dense account -> community (before the peel), -1 for none
+    conf: F64  # membership confidence per dense account
+    scored: Scored
+    proof: dict[int, list[tuple[str, str, int, int]]]
+    assignment: Assignment
+    members_of: list[list[int]]  # cluster index -> dense accounts
+    community_of: list[int]  # cluster index -> community
+    communities: int  # found by Leiden, before dropping small ones
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def relabel(labels: I64, min_size: int) -> I64:
+    """Drop communities smaller than min_size (label -1) and renumber the rest 0..k-1."""
+    ok = labels >= 0
+    if not ok.any():
+        return labels
+    sizes = np.bincount(labels[ok])
+    ok &= sizes[np.maximum(labels, 0)] >= min_size
+    out = np.full(labels.size, -1, np.int64)
+    if ok.any():
+        _, out[ok] = np.unique(labels[ok], return_inverse=True)
+    return out
+
+
+def previous_labels(previous: Previous, node_ids: I64) -> I64:
+    """Dense account index -> the community its cluster was peeled from in the previous
+    refresh, -1 if none.
+
+    Starting Leiden from the previous communities rather than the peeled clusters lets it
+    start where it converged last time: the peel then splits the same way, and an unchanged
+    graph keeps its memberships (starting from the peeled clusters, Leiden re-merged and the
+    peel re-split a different fifth of them on each refresh).
+    """
+    members = previous.members
+    initial = np.full(node_ids.size, -1, np.int64)
+    if not len(members) or not node_ids.size:
+        return initial
+    names, inverse = np.unique(members.clusters.astype(str), return_inverse=True)
+    cluster = np.asarray([previous.community[c] for c in names.tolist()], np.int64)[inverse]
+    pos = np.minimum(np.searchsorted(node_ids, members.nodes), node_ids.size - 1)
+    ok = node_ids[pos] == members.nodes
+    initial[pos[ok]] = cluster[ok]
+    return initial
+
+
+def _peel(inc: Incidence, labels: I64, table: dict[str, F64], params: Params) -> tuple[I64, F64]:
+    """Split each community into the core tied to it by what they share and behave alike, and
+    the periphery (e.g. a reseller's genuine customers on the same exits), re-scored apart.
+    Repeats: once the loosest members are gone, the next layer's ties shrink too."""
+    weights = params.kind_weights
+    for _ in range(PEEL_ROUNDS):
+        conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
+        periphery = (labels >= 0) & (conf < CORE_CONFIDENCE)
+        if not periphery.any():
+            break
+        labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
+        labels = relabel(labels, params.min_cluster_size)
+    conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
+    return labels, conf
+
+
+def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
+    inc, node_ids = snapshot.incidence, snapshot.node_ids
+    seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds[name] = round(time.perf_counter() - start, 3)
+
+    with stage("projection"):
+        matrix = project(
+            inc, params.kind_weights, params.link_cap, params.exact_max, params.sample_rounds,
+            params.seed,
+        )  # fmt: skip
+    with stage("communities"):
+        labels = leiden(
+            matrix, params.resolution, params.seed, initial=previous_labels(previous, node_ids),
+            iterations=params.leiden_iterations,
+        )  # fmt: skip
+        communities = int(labels.max()) + 1 if labels.size else 0
+        labels = relabel(labels, params.min_cluster_size)
+    with stage("scores"):
+        community = labels.copy()  # before the peel: the next refresh's warm start
+        table, shape = snapshot.features(np.flatnonzero(labels >= 0))
+        labels, conf = _peel(inc, labels, table, params)
+        scored = score(table, labels, inc, matrix, shape)
+        proof = evidence(inc, labels, params.kind_weights)
+    with stage("identity"):
+        # Members are matched by internal node id (no account-id strings to read).
+        old: dict[str, set[int]] = {cid: set() for cid in previous.ids}
+        for node, cid in zip(previous.members.nodes.tolist(), previous.members.clusters,
+                             strict=True):  # fmt: skip
+            old[cid].add(node)
+        n_clusters = int(labels.max()) + 1 if (labels >= 0).any() else 0
+        members_of: list[list[int]] = [[] for _ in range(n_clusters)]
+        for i in np.flatnonzero(labels >= 0).tolist():
+            members_of[int(labels[i])].append(i)
+        new = [set(node_ids[m].tolist()) for m in members_of]
+        # The peel only splits communities, so a cluster's members share one community.
+        community_of = [int(community[m[0]]) if m else -1 for m in members_of]
+        new_evidence = [{f"{k}:{key}" for k, key, _, _ in proof.get(c, [])}
+                        for c in range(n_clusters)]  # fmt: skip
+        assignment = assign(old, new, previous.evidence, new_evidence)
+    return Detection(
+        matrix=matrix, labels=labels, community=community, conf=conf, scored=scored,
+        proof=proof, assignment=assignment, members_of=members_of, community_of=community_of,
+        communities=communities, seconds=seconds,
+    )  # fmt: skip
+
+
+def write_back_rows(
+    result: Detection, previous: Previous, node_ids: I64, run_id: str, now_ms: int, stats: str
+) -> WriteBack:
+    """Cluster rows, the memberships that changed, retired clusters, lineage and events."""
+    scored, assignment, members_of = result.scored, result.assignment, result.members_of
+    clusters: list[dict[str, Any]] = []
+    risk_names = list(RISK_WEIGHTS)
+    for c, cid in enumerate(assignment.ids):
+        features = {
+            n: round(float(v), 4)
+            for n, v in zip(scored.feature_names, scored.features[c], strict=True)
+        }
+        contributions = {
+            n: round(float(v), 4) for n, v in zip(risk_names, scored.contributions[c], strict=True)
+        }
+        explanation = {
+            "bias": BIAS,
+            "contributions": dict(sorted(contributions.items(), key=lambda kv: -kv[1])),
+        }
+        evidence_rows = [
+            {"kind": k, "key": key, "members": n, "degree": d}
+            for k, key, n, d in result.proof.get(c, [])
+        ]
+        clusters.append({
+            "id": cid, "risk": round(float(scored.risk[c]), 4), "size": len(members_of[c]),
+            "community": result.community_of[c], "features": json.dumps(features),
+            "explanation": json.dumps(explanation), "evidence": json.dumps(evidence_rows),
+            "evidence_keys": [f"{r['kind']}:{r['key']}" for r in evidence_rows],
+        })  # fmt: skip
+    # Only memberships that changed are written; the rest stay as they are.
+    dense = np.asarray([i for m in members_of for i in m], np.int64)
+    new_nodes = node_ids[dense]
+    new_clusters = np.repeat(np.asarray(assignment.ids, dtype=object), [len(m) for m in members_of])
+    new_conf = np.round(result.conf[dense], 4)
+    old = previous.members
+    old_conf = old.confidences if old.confidences is not None else np.zeros(0)
+    write, end = membership_changes(
+        old.nodes, old.clusters, old_conf, new_nodes, new_clusters, new_conf
+    )
+    active = set(assignment.ids)
+    retired = [
+        {"id": cid, "status": "merged" if cid in assignment.merged_into else "dissolved",
+         "merged_into": assignment.merged_into.get(cid)}
+        for cid in sorted(previous.ids) if cid not in active
+    ]  # fmt: skip
+    was = set(previous.ids)
+    lineage = [
+        {"child": child, "parent": parent, "kind": "merged" if child in was else "split"}
+        for child, parents in assignment.parents.items() for parent in parents
+    ]  # fmt: skip
+    events = [
+        {"type": e.type, "cluster_id": e.cluster_id, "related": e.related,
+         "size_before": e.size_before, "size_after": e.size_after}
+        for e in assignment.events
+    ]  # fmt: skip
+    return WriteBack(
+        run_id=run_id, now_ms=now_ms, clusters=clusters,
+        members=Memberships(new_nodes[write], new_clusters[write], new_conf[write]),
+        ends=Memberships(old.nodes[end], old.clusters[end]), total_members=int(dense.size),
+        retired=retired, lineage=lineage, events=events, stats=stats,
+    )  # fmt: skip

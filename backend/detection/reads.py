@@ -1,0 +1,139 @@
+"""What a refresh reads: the snapshot (shared identifiers, member features) and the previous
+clusters. Everything database-bound before the pure pipeline (`pipeline.detect`)."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
+from typing import Any
+
+import numpy as np
+from neo4j import Driver
+
+from backend.core.config import Settings
+from backend.detection import repository as repo
+from backend.detection.pipeline import F64, I64, Previous, Snapshot
+from backend.detection.projection import Incidence, chance_floor
+from backend.detection.records import Memberships
+from backend.detection.scoring import ACCOUNT_COLUMNS, TEMPLATE_KIND
+from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
+
+# Neo4j runs each query on one core: as many reads in flight as there are cores.
+READ_THREADS = max(1, min(4, os.cpu_count() or 2))
+FEATURE_CHUNK = 20_000
+
+
+def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, I64]:
+    """All identifiers with 2..FEATURE_CAP holders, with holders mapped to dense indices.
+
+    Template bands shared by no more accounts than chance collisions explain are left out.
+    """
+    db = settings.NEO4J_DATABASE
+    kinds = tuple(k for k, w in settings.DETECTION_KIND_WEIGHTS.items() if w > 0)
+    population = int(repo.run_read(driver, db, repo.COUNT_ACCOUNTS)[0]["n"])
+    template_floor = chance_floor(
+        int(repo.run_read(driver, db, repo.COUNT_TEMPLATE_LINKS)[0]["n"]),
+        LSH_BANDS * 2**LSH_BAND_BITS,
+    )
+
+    def export(rel: str) -> dict[str, Any]:
+        (cols,) = repo.run_read(
+            driver, db, repo.EXPORT_INCIDENCE[rel], max_degree=settings.DETECTION_FEATURE_CAP,
+            min_degree=template_floor if rel == TEMPLATE_KIND else 2,
+        )  # fmt: skip
+        return cols
+
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+        parts = list(pool.map(export, kinds))
+    kind_idx = np.repeat(np.arange(len(kinds)), [len(p["keys"]) for p in parts])
+    degree = [d for p in parts for d in p["degrees"]]
+    keys = [f"{k}" for p in parts for k in p["keys"]]
+    lists = [h for p in parts for h in p["holders"]]
+    lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
+    nodes = np.fromiter(chain.from_iterable(lists), np.int64, count=int(lengths.sum()))
+    del parts, lists
+    node_ids, dense = np.unique(nodes, return_inverse=True)
+    inc = Incidence(
+        kind=kind_idx.astype(np.int64),
+        degree=np.asarray(degree, np.int64),
+        keys=keys,
+        ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        holders=dense.astype(np.int64),
+        kinds=kinds,
+        accounts=int(node_ids.size),
+        population=population,
+    )
+    return inc, node_ids
+
+
+def account_table(
+    driver: Driver, settings: Settings, node_ids: I64, dense: I64
+) -> tuple[dict[str, F64], I64]:
+    """Feature inputs for the given dense accounts; other rows stay zero."""
+    db = settings.NEO4J_DATABASE
+    n = node_ids.size
+    table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
+    shapes = np.full(n, "", dtype=object)
+    nodes = node_ids[dense].tolist()
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+        chunks = pool.map(
+            lambda part: repo.run_read(driver, db, repo.ACCOUNT_FEATURES, nodes=part)[0],
+            [nodes[i : i + FEATURE_CHUNK] for i in range(0, len(nodes), FEATURE_CHUNK)],
+        )
+        marks = pool.map(
+            lambda query: repo.run_read(driver, db, query)[0]["nodes"],
+            list(repo.ACCOUNT_MARKS.values()),
+        )
+        for cols in chunks:
+            at = np.searchsorted(node_ids, np.asarray(cols["node"], np.int64))  # sorted ids
+            for c in repo.ACCOUNT_FEATURE_COLUMNS[1:-1]:
+                table[c][at] = np.asarray(cols[c], np.float64)
+            shapes[at] = cols["email_shape"]
+        marked_lists = list(marks)
+    wanted = np.zeros(n, bool)
+    wanted[dense] = True
+    for column, nodes_marked in zip(repo.ACCOUNT_MARKS, marked_lists, strict=True):
+        marked = np.asarray(nodes_marked, np.int64)
+        at = np.minimum(np.searchsorted(node_ids, marked), max(n - 1, 0))
+        ok = (node_ids[at] == marked) & wanted[at] if n else np.zeros(0, bool)
+        table[column] = np.bincount(at[ok], minlength=n).astype(np.float64)
+    _, shape = np.unique(shapes.astype(str), return_inverse=True)
+    return table, shape.astype(np.int64)
+
+
+def read_snapshot(driver: Driver, settings: Settings) -> Snapshot:
+    inc, node_ids = export_incidence(driver, settings)
+    return Snapshot(
+        incidence=inc,
+        node_ids=node_ids,
+        features=lambda dense: account_table(driver, settings, node_ids, dense),
+    )
+
+
+def read_previous(driver: Driver, settings: Settings) -> Previous:
+    """The active clusters (in a fixed order), the evidence keys of active and dissolved ones,
+    the community each active one was peeled from, and their current memberships."""
+    db = settings.NEO4J_DATABASE
+    rows = repo.run_read(driver, db, repo.READ_ACTIVE_CLUSTERS)
+    # Clusters written before communities were recorded count as their own community (their
+    # id, a string, never equals a recorded community number).
+    groups: dict[int | str, int] = {}
+    community = {
+        r["id"]: groups.setdefault(
+            r["id"] if r["community"] is None else r["community"], len(groups)
+        )
+        for r in rows
+    }
+    dormant = repo.run_read(driver, db, repo.READ_DORMANT_CLUSTERS)
+    (cols,) = repo.run_read(driver, db, repo.READ_ACTIVE_MEMBERS)
+    return Previous(
+        ids=sorted(r["id"] for r in rows),
+        evidence={r["id"]: set(r["evidence"]) for r in chain(rows, dormant)},
+        community=community,
+        members=Memberships(
+            np.asarray(cols["nodes"], np.int64),
+            np.asarray(cols["clusters"], dtype=object),
+            np.asarray(cols["confidences"], np.float64),
+        ),
+    )

@@ -1,0 +1,123 @@
+"""The whole refresh as a pure function, on hand-built graphs: two fake networks behind a proxy
+exit they share with genuine customers, a company team, stable IDs across refreshes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backend.detection.pipeline import Params, Previous, Snapshot, detect, write_back_rows
+from backend.detection.scoring import ACCOUNT_COLUMNS
+from tests.unit.test_detection import incidence
+
+PARAMS = Params(
+    kind_weights={"PAID_WITH": 1.0, "USED_DEVICE": 1.0, "USED_TEMPLATE": 0.35, "USED_IP": 0.3},
+    link_cap=200, exact_max=32, sample_rounds=6, resolution=1.0, leiden_iterations=-1,
+    min_cluster_size=3, seed=7, flag_threshold=0.5,
+)  # fmt: skip
+NET_A = list(range(0, 24))
+NET_B = list(range(24, 40))
+EXTRA = list(range(40, 60))  # unlinked accounts
+CUSTOMERS = list(range(60, 80))  # genuine customers of the proxy the networks use
+TEAM = list(range(80, 90))  # a company: one card, one NAT, one signup day
+# Households sharing a card: the rest of the population, so that no network holds a sizeable
+# share of the graph's weight (modularity splits anything that does; see the xfail below).
+HOUSEHOLDS = [[i, i + 1] for i in range(90, 1290, 2)]
+N = 1290
+
+
+def _groups(net_a: list[int]) -> list[tuple[str, list[int]]]:
+    groups: list[tuple[str, list[int]]] = []
+    # Devices straddle card groups, so each network is one connected web of strong ties.
+    for net, per_card, per_device in ((net_a, 6, 4), (NET_B, 4, 3)):
+        groups += [("PAID_WITH", net[i : i + per_card]) for i in range(0, len(net), per_card)]
+        groups += [("USED_DEVICE", net[i : i + per_device])
+                   for i in range(0, len(net) - 1, per_device)]  # fmt: skip
+        groups += [("USED_TEMPLATE", net), ("USED_TEMPLATE", net[::2])]
+    # Proxy exits: each shared by 6 fakes and 4 customers.
+    for e in range(5):
+        groups.append(("USED_IP", [*net_a[e * 6 : e * 6 + 6], *CUSTOMERS[e * 4 : e * 4 + 4]]))
+    groups += [("PAID_WITH", TEAM), ("USED_IP", TEAM)]
+    groups += [("PAID_WITH", h) for h in HOUSEHOLDS]
+    return groups
+
+
+def _snapshot(net_a: list[int] = NET_A, n: int = N) -> Snapshot:
+    inc = incidence(_groups(net_a), n, population=10_000)
+    fakes = np.zeros(n, bool)
+    fakes[net_a + NET_B] = True
+
+    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
+        table["exchanges"][:] = 100
+        table["cap_coding"][:] = np.where(fakes, 90, 10)
+        table["cap_chat"][:] = np.where(fakes, 10, 90)
+        table["cards"][:] = 1
+        table["risky_cards"][:] = fakes
+        table["ips"][:] = 1
+        table["anon_ips"][:] = fakes
+        table["fast_adopter"][:] = fakes
+        table["signup_s"][:] = np.where(fakes, np.arange(n) * 5000, 1000)
+        return table, np.zeros(n, np.int64)
+
+    return Snapshot(inc, np.arange(n, dtype=np.int64) * 10 + 3, features)
+
+
+def _clusters(result) -> dict[str, set[int]]:  # noqa: ANN001
+    return {cid: set(m) for cid, m in zip(result.assignment.ids, result.members_of, strict=True)}
+
+
+def test_networks_come_back_whole_and_apart_from_genuine_sharers() -> None:
+    snap = _snapshot()
+    result = detect(snap, Previous.empty(), PARAMS)
+    clusters = list(_clusters(result).values())
+    assert set(NET_A) in clusters and set(NET_B) in clusters
+    flagged = {i for c, m in enumerate(result.members_of) if result.scored.risk[c] >= 0.5
+               for i in m if result.conf[i] >= 0.7}  # fmt: skip
+    assert flagged == set(NET_A) | set(NET_B)
+    team = [c for c, m in enumerate(result.members_of) if set(m) == set(TEAM)]
+    assert team and result.scored.risk[team[0]] < 0.5
+    assert {"projection", "communities", "scores", "identity"} <= set(result.seconds)
+
+
+def test_an_unchanged_graph_keeps_ids_and_writes_nothing() -> None:
+    snap = _snapshot()
+    first = detect(snap, Previous.empty(), PARAMS)
+    wb = write_back_rows(first, Previous.empty(), snap.node_ids, "r1", 0, "{}")
+    assert len(wb.members) == first.labels[first.labels >= 0].size and not len(wb.ends)
+    assert {e["type"] for e in wb.events} == {"created"}
+    previous = Previous.after(first, snap.node_ids)
+    second = detect(snap, previous, PARAMS)
+    assert _clusters(second) == _clusters(first)
+    wb2 = write_back_rows(second, previous, snap.node_ids, "r2", 0, "{}")
+    assert not len(wb2.members) and not len(wb2.ends) and not wb2.events
+
+
+def test_a_network_that_grows_keeps_its_id() -> None:
+    snap = _snapshot()
+    first = detect(snap, Previous.empty(), PARAMS)
+    a_id = next(cid for cid, m in _clusters(first).items() if m == set(NET_A))
+    grown = [*NET_A, *range(N, N + 6)]
+    snap2 = _snapshot(grown, N + 6)
+    previous = Previous.after(first, snap.node_ids)
+    second = detect(snap2, previous, PARAMS)
+    assert _clusters(second)[a_id] == set(grown)
+    wb = write_back_rows(second, previous, snap2.node_ids, "r2", 0, "{}")
+    assert {"type": "grown", "cluster_id": a_id, "related": [], "size_before": 24,
+            "size_after": 30} in wb.events  # fmt: skip
+    written = set(wb.members.nodes.tolist())
+    assert {i * 10 + 3 for i in range(N, N + 6)} <= written  # the newcomers
+    assert not written & {i * 10 + 3 for i in NET_A}  # the network's members stay as they were
+
+
+def test_a_chain_of_rotated_cards_is_one_cluster() -> None:
+    """Cards rotated among groups of 6, devices straddling them: no identifier spans the
+    network, yet it is one web of strong ties and comes back as one cluster."""
+    net = list(range(0, 36))
+    groups = [("PAID_WITH", net[i : i + 6]) for i in range(0, 36, 6)]
+    groups += [("USED_DEVICE", net[i : i + 4]) for i in range(0, 35, 4)]
+    groups += [("USED_TEMPLATE", net), ("USED_TEMPLATE", net[::2])]
+    groups += [("PAID_WITH", h) for h in HOUSEHOLDS]
+    snap = _snapshot()
+    snap = Snapshot(incidence(groups, N, population=10_000), snap.node_ids, snap.features)
+    result = detect(snap, Previous.empty(), PARAMS)
+    assert set(net) in [set(m) for m in result.members_of]
