@@ -100,15 +100,19 @@ class Previous:
         """What the graph holds once `result` is written (for replays without a database).
         Dissolved clusters' evidence is not carried."""
         ids = result.assignment.ids
+        evidence = {
+            cid: {f"{k}:{key}" for k, key, _, _ in result.proof.get(c, [])}
+            for c, cid in enumerate(ids)
+        }
         dense = np.asarray([i for m in result.members_of for i in m], np.int64)
         sizes = [len(m) for m in result.members_of]
         return cls(
             ids=sorted(ids),
-            evidence={cid: {f"{k}:{key}" for k, key, _, _ in result.proof.get(c, [])}
-                      for c, cid in enumerate(ids)},  # fmt: skip
+            evidence=evidence,
             community={cid: result.community_of[c] for c, cid in enumerate(ids)},
             members=Memberships(
-                node_ids[dense], np.repeat(np.asarray(ids, dtype=object), sizes),
+                node_ids[dense],
+                np.repeat(np.asarray(ids, dtype=object), sizes),
                 np.round(result.conf[dense], 4),
             ),
         )

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.detection.pipeline import Params, Previous, Snapshot, detect, write_back_rows
+from backend.detection.pipeline import (
+    Detection,
+    Params,
+    Previous,
+    Snapshot,
+    detect,
+    write_back_rows,
+)
 from backend.detection.scoring import ACCOUNT_COLUMNS
 from tests.unit.test_detection import incidence
 
@@ -62,7 +69,7 @@ def _snapshot(net_a: list[int] = NET_A, n: int = N) -> Snapshot:
     return Snapshot(inc, np.arange(n, dtype=np.int64) * 10 + 3, features)
 
 
-def _clusters(result) -> dict[str, set[int]]:  # noqa: ANN001
+def _clusters(result: Detection) -> dict[str, set[int]]:
     return {cid: set(m) for cid, m in zip(result.assignment.ids, result.members_of, strict=True)}
 
 
