@@ -37,13 +37,12 @@ JOURNAL_BACKLOG = Gauge(
 LATENCY = Histogram("heracles_http_request_seconds", "HTTP request latency", ["method", "route"])
 
 
-def _route_template(scope: Scope, status: int) -> str:
-    """The matched route's path template, so metrics labels stay low-cardinality."""
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template, so metrics labels stay low-cardinality: a request
+    answered before routing (413 from the body limit, say) or matching nothing is "unmatched",
+    never its raw path, which anyone could vary to grow `/metrics` without bound."""
     path = getattr(scope.get("route"), "path", None)
-    if path:
-        return str(path)
-    # Mounted sub-apps (GraphQL) leave no route in scope; unknown paths must not become labels.
-    return "unmatched" if status == 404 else str(scope["path"])
+    return str(path) if path else "unmatched"
 
 
 class RequestContext:
@@ -78,7 +77,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = _route_template(scope, status)
+            route = _route_template(scope)
             method = scope["method"]
             REQUESTS.labels(method, route, str(status)).inc()
             LATENCY.labels(method, route).observe(elapsed)

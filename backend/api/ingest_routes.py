@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.auth.roles import INGEST_ROLES
 from backend.core.config import Settings
+from backend.events.reader import MAX_LINE_BYTES
 from backend.events.validation import Rejection
 from backend.ingest.journal import Journal
 from backend.ingest.producer import Producer
@@ -45,29 +46,61 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _items(body: bytes, content_type: str) -> list[tuple[str, str | None, str]]:
-    """(location, text or None if undecodable, raw) for every event in the body."""
-    is_array = body.lstrip().startswith(b"[") or (
-        "json" in content_type and "ndjson" not in content_type
-    )
-    if is_array:
+def _is_array(content_type: str) -> bool:
+    """The body's format comes from its Content-Type, never from its first byte (an NDJSON
+    line may start with `[`): `application/json` is one JSON array; NDJSON otherwise
+    (`application/x-ndjson`, `application/jsonl`, `text/plain`, or none)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.endswith("+json") and "ndjson" not in media)
+
+
+# (location, text to validate or None if unusable, raw text kept for the DLQ, reason if unusable)
+Item = tuple[str, str | None, str, str]
+
+
+def _oversized(location: str, raw: bytes) -> Item:
+    """An item over the per-event limit, refused alone: the same cap as `heracles ingest`."""
+    reason = f"item is {len(raw)} bytes, over the {MAX_LINE_BYTES}-byte limit for one event"
+    return location, None, raw[:MAX_LINE_BYTES].decode("utf-8", errors="replace"), reason
+
+
+def _items(body: bytes, content_type: str) -> list[Item]:
+    """Every event in the body, in order."""
+    if _is_array(content_type):
         try:
             values = json.loads(body)
-        except ValueError as exc:
-            raise HTTPException(400, f"body is not a JSON array: {exc}") from exc
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise HTTPException(400, f"body is not a JSON array of events: {reason}") from exc
         if not isinstance(values, list):
             raise HTTPException(400, "a JSON body must be an array of events (or send NDJSON)")
-        return [(f"index {i}", raw := json.dumps(v), raw) for i, v in enumerate(values)]
-    items: list[tuple[str, str | None, str]] = []
+        out: list[Item] = []
+        for i, value in enumerate(values):
+            try:
+                raw = json.dumps(value)
+            except RecursionError:  # json.loads stopped just short of the limit
+                out.append((f"index {i}", None, "", "event nested too deeply"))
+                continue
+            if len(raw) > MAX_LINE_BYTES:
+                out.append(_oversized(f"index {i}", raw.encode()))
+            else:
+                out.append((f"index {i}", raw, raw, ""))
+        return out
+    items: list[Item] = []
     for number, line in enumerate(body.splitlines(), start=1):
+        location = f"line {number}"
         if not line.strip():
+            continue
+        if len(line) > MAX_LINE_BYTES:
+            items.append(_oversized(location, line))
             continue
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
-            items.append((f"line {number}", None, line.decode("utf-8", errors="replace")))
+            raw = line.decode("utf-8", errors="replace")
+            items.append((location, None, raw, "not valid UTF-8"))
         else:
-            items.append((f"line {number}", text, text))
+            items.append((location, text, text, ""))
     return items
 
 
@@ -93,10 +126,10 @@ async def post_events(
     errors: list[dict[str, Any]] = []
 
     def enqueue_all() -> None:
-        for location, text, raw in items:
+        for location, text, raw, reason in items:
             rejection: Rejection | None
             if text is None:
-                rejection = Rejection("http", location, "", "not valid UTF-8", raw)
+                rejection = Rejection("http", location, "", reason, raw)
                 producer.reject(rejection)
             else:
                 rejection = producer.add(text, "http", location)

@@ -20,7 +20,9 @@ class BodySizeLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        if scope["type"] != "http" or not (
+            scope["path"] == self.prefix or scope["path"].startswith(self.prefix.rstrip("/") + "/")
+        ):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from backend.core.config import PROJECT_ROOT, get_settings
 from backend.stack.neo4j_home import PrerequisiteError
@@ -250,7 +251,9 @@ def dlq_list(
         table.add_column(column, overflow="fold")
     for entry in entries:
         r = entry.rejection
-        table.add_row(entry.entry_id, r.source, r.location, r.field, r.reason)
+        # Text, not str: event text is data, never Rich markup (a type of "[/]" would crash).
+        table.add_row(*(Text(v) for v in (entry.entry_id, r.source, r.location, r.field,
+                                           r.reason)))  # fmt: skip
     console.print(table)
     if raw:
         for entry in entries:

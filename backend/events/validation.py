@@ -69,7 +69,7 @@ def _event_id_of(raw: str) -> str:
 
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past Python's recursion limit
         return ""
     event_id = value.get("event_id") if isinstance(value, dict) else None
     return event_id[:128] if isinstance(event_id, str) else ""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -69,7 +70,7 @@ def ingest_files(
                         else:
                             rejection = producer.add(line.text, source, location)
                         if rejection is not None and printed < MAX_PRINTED_REJECTIONS:
-                            console.print(f"[yellow]rejected[/] {rejection.describe()}")
+                            console.print(f"[yellow]rejected[/] {escape(rejection.describe())}")
                             printed += 1
                         if line.number % 2048 == 0:
                             s = producer.stats
@@ -79,7 +80,9 @@ def ingest_files(
                             )  # fmt: skip
             except FileReadError as exc:
                 file_errors.append(f"{path}: {exc}")
-                console.print(f"[red]{path}: {exc}[/] (the lines before it were ingested)")
+                console.print(
+                    f"[red]{escape(f'{path}: {exc}')}[/] (the lines before it were ingested)"
+                )
             done_bytes += path.stat().st_size
             progress.update(task, completed=done_bytes)
         producer.flush()

@@ -513,3 +513,63 @@ def test_token_and_gql_commands(api: Api) -> None:
 
     assert runner.invoke(cli, ["token", "revoke", "cli-bantool"]).exit_code == 0
     assert runner.invoke(cli, ["token", "revoke", "no-such-token"]).exit_code == 1
+
+
+# --- hostile requests (issue 14) --------------------------------------------------------
+
+
+def test_hostile_requests_are_refused_cheaply_and_leave_no_trace(
+    api: Api, target: dict[str, Any], settings: Settings
+) -> None:
+    ingest_token = api.tokens[Role.INGEST]
+    auth = {"authorization": f"Bearer {ingest_token}"}
+    events = f"{api.url}/v1/events"
+    # A line nested 5,000 levels deep is one rejected line, not an HTTP 500.
+    deep_line = '{"type":"usage","event_id":"deep","x":' + "[" * 5000 + "]" * 5000 + "}"
+    response = httpx.post(events, content=deep_line, timeout=60,
+                          headers={**auth, "content-type": "application/x-ndjson"})  # fmt: skip
+    assert response.status_code == 202, response.text
+    assert response.json()["rejected"] == 1
+    assert "recursion limit" in response.json()["errors"][0]["reason"]
+    # The same depth as a JSON-array body: a clear 400, not a reset connection.
+    response = httpx.post(events, content="[" * 5000 + "]" * 5000, timeout=60,
+                          headers={**auth, "content-type": "application/json"})  # fmt: skip
+    assert response.status_code == 400 and "nested too deeply" in response.text
+    # NDJSON whose first line starts with `[` is still NDJSON: one bad line, not a refused body.
+    response = httpx.post(events, content='[1]\n{"type":"session"}', timeout=60,
+                          headers={**auth, "content-type": "application/x-ndjson"})  # fmt: skip
+    assert response.status_code == 202 and response.json()["rejected"] == 2
+    # A path answered before routing never becomes a metrics label.
+    big = b"x" * (settings.GRAPHQL_MAX_BODY_BYTES + 1)
+    odd = "/graphql-cardinality-probe-7f3a"
+    assert httpx.post(f"{api.url}{odd}", content=big, timeout=60).status_code in {404, 413}
+    assert odd not in httpx.get(f"{api.url}/metrics", timeout=10).text
+    # Ban tooling reads a verdict, never the analyst's note on it.
+    api.data(Role.ANALYST, "SetClusterVerdict", id=target["cluster"], verdict="NEEDS_REVIEW",
+             note="internal reasoning")  # fmt: skip
+    query = "query($id: ID!) { cluster(id: $id) { verdict { verdict note } } }"
+    body = api.query(Role.BANTOOL, query, id=target["cluster"])
+    assert body.get("data") is None
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    verdict = api.query(Role.ANALYST, query, id=target["cluster"])["data"]["cluster"]["verdict"]
+    assert verdict == {"verdict": "NEEDS_REVIEW", "note": "internal reasoning"}
+
+
+def test_no_websocket_route_on_graphql(api: Api) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = api.url.replace("http://", "ws://") + "/graphql"
+    with pytest.raises(InvalidStatus):
+        connect(url, subprotocols=["graphql-transport-ws"], open_timeout=10).close()  # type: ignore[list-item]
+
+
+def test_event_text_is_never_read_as_terminal_markup(api: Api, tmp_path: Path) -> None:
+    path = tmp_path / "markup.jsonl"
+    path.write_text('{"type":"[/]","event_id":"m1"}\n{"type":"[bold red]x[/]"}\n')
+    result = CliRunner().invoke(cli, ["ingest", str(path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "[/]" in result.output
+    listing = CliRunner().invoke(cli, ["dlq", "list", "--limit", "1000"])
+    assert listing.exit_code == 0, listing.output
+    assert "[/]" in listing.output

@@ -42,3 +42,11 @@ def test_bantool_cannot_mutate_and_cannot_read_account_detail() -> None:
     assert not allowed(Role.BANTOOL, "Account", "email")
     assert not allowed(Role.BANTOOL, "Query", "account")
     assert allowed(Role.BANTOOL, "Query", "banCandidates")
+
+
+def test_bantool_sees_a_verdict_but_never_its_note() -> None:
+    """Notes are the analyst's reasoning (docs/api.md); ban tooling acts on the verdict."""
+    assert allowed(Role.BANTOOL, "Decision", "verdict")
+    assert not allowed(Role.BANTOOL, "Decision", "note")
+    assert not allowed(Role.BANTOOL, "Cluster", "notes")
+    assert allowed(Role.ANALYST, "Decision", "note")

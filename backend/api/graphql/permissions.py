@@ -71,7 +71,8 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "Evidence": _all(READ, "kind", "value", "members", "degree"),
     "Lineage": _all(READ, "parents", "children"),
     "LineageLink": _all(READ, "clusterId", "kind", "at", "cluster"),
-    "Decision": _all(READ, "verdict", "note", "setBy", "setAt"),
+    # Ban tooling acts on a verdict (and who set it, when); the note is the analyst's reasoning.
+    "Decision": {**_all(READ, "verdict", "setBy", "setAt"), **_all(ANALYST, "note")},
     "ClusterEvent": _all(
         READ,
         "seq",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import HTTPException, Request
+from fastapi.routing import APIWebSocketRoute
 from strawberry.fastapi import GraphQLRouter
 
 from backend.api.graphql.context import Context
@@ -23,10 +24,14 @@ async def get_context(request: Request) -> Context:
 
 
 def graphql_router(settings: Settings) -> GraphQLRouter[Context, None]:
-    return GraphQLRouter(
+    router: GraphQLRouter[Context, None] = GraphQLRouter(
         build_schema(settings),
         context_getter=get_context,
         graphql_ide=None if settings.ENV == "prod" else "graphiql",
         allow_queries_via_get=False,
         multipart_uploads_enabled=False,
+        subscription_protocols=(),
     )
+    # No subscriptions in the schema: no WebSocket route to hold connections open.
+    router.routes = [r for r in router.routes if not isinstance(r, APIWebSocketRoute)]
+    return router
