@@ -1,6 +1,7 @@
 """Pure parts of the API: cursors, page caps, error masking, tokens, introspection in prod, and
 the named operations checked against the schema and its limits."""
 
+import base64
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,7 +24,9 @@ def test_cursors_round_trip_and_refuse_foreign_or_forged_ones() -> None:
     assert decode_cursor("cluster.members", None, 2) is None
     with pytest.raises(ClientError, match="does not belong"):
         decode_cursor("banCandidates", cursor, 2)
-    for forged in ("%%%", "bm90IGpzb24", encode_cursor("cluster.members", {"x": 1}, "a")):
+    deep = base64.urlsafe_b64encode(b"[" * 5000).decode()  # was "Unexpected error"
+    for forged in ("%%%", "bm90IGpzb24", encode_cursor("cluster.members", {"x": 1}, "a"), deep,
+                   "[" * 5000):  # fmt: skip
         with pytest.raises(ClientError):
             decode_cursor("cluster.members", forged, 2)
 

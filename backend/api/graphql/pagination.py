@@ -38,7 +38,7 @@ def decode_cursor(tag: str, cursor: str | None, arity: int) -> list[Any] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise ClientError("invalid cursor") from exc
     if not isinstance(value, list) or len(value) != arity + 1 or value[0] != tag:
         raise ClientError(f"this cursor does not belong to {tag}")
