@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from neo4j import ManagedTransaction
+from neo4j.exceptions import Neo4jError
 
 from backend.graph.model import INGEST_CHECKPOINT, LINKS
 from backend.ingest.plan import COUNTERS, WritePlan
@@ -138,6 +139,17 @@ class CheckpointMoved(Exception):
     """Another flusher advanced the checkpoint since this one read the journal."""
 
 
+# Neo4j's global transaction memory pool (`dbms.memory.transaction.total.max`) is full. The
+# server calls it transient, and the driver would retry the same window for its whole retry
+# time, fail again, and the flusher would retry it whole forever. Smaller windows fit.
+MEMORY_POOL_FULL = "Neo.TransientError.General.MemoryPoolOutOfMemoryError"
+
+
+class WindowTooLarge(Exception):
+    """A window did not fit Neo4j's transaction memory: write it in smaller parts. Not a
+    Neo4jError, so the driver's managed transaction does not retry it as it is."""
+
+
 def read_checkpoint(tx: ManagedTransaction) -> tuple[str, int]:
     record = tx.run(READ_CHECKPOINT, name=CHECKPOINT).single()
     return ("0-0", 0) if record is None else (record["last"], record["events"])
@@ -152,7 +164,12 @@ def write_window(
     if current != expected:
         raise CheckpointMoved(f"checkpoint is {current}, expected {expected}")
     if plan is not None:
-        write_plan(tx, plan)
+        try:
+            write_plan(tx, plan)
+        except Neo4jError as exc:
+            if exc.code == MEMORY_POOL_FULL:
+                raise WindowTooLarge(str(exc)) from exc
+            raise
     tx.run(ADVANCE_CHECKPOINT, name=CHECKPOINT, last=last, events=events).consume()
 
 

@@ -29,7 +29,12 @@ from backend.ingest import dlq
 from backend.ingest.dedupe import Claims
 from backend.ingest.journal import Entry, FlushLock, Journal
 from backend.ingest.plan import Fold, WritePlan, fold
-from backend.ingest.repository import CheckpointMoved, read_checkpoint, write_window
+from backend.ingest.repository import (
+    CheckpointMoved,
+    WindowTooLarge,
+    read_checkpoint,
+    write_window,
+)
 
 log = logging.getLogger("heracles.ingest")
 
@@ -49,6 +54,8 @@ class BatchResult:
 
 def is_transient(exc: BaseException) -> bool:
     """Worth retrying later: Neo4j down or busy (deadlock, leader switch), Redis unreachable."""
+    if isinstance(exc, WindowTooLarge):
+        return True  # one batch that does not fit now may fit later; it is never dead-lettered
     if isinstance(exc, Neo4jError | DriverError):
         return bool(exc.is_retryable())
     return isinstance(
@@ -217,14 +224,15 @@ def flush(
 def _write(
     session: Session, client: redis.Redis, window: _Window, result: FlushResult, ttl: int
 ) -> None:
-    """Write one window and move `result.checkpoint` past it; a window refused for good is
-    split down to single entries."""
+    """Write one window and move `result.checkpoint` past it. A window refused for good, or
+    too large for Neo4j's transaction memory, is split in halves down to single entries."""
     expected, entries = result.checkpoint, window.entries
     started = time.perf_counter()
     try:
         session.execute_write(write_window, expected, window.last, window.events, window.plan)
     except Exception as exc:
-        if is_transient(exc) or isinstance(exc, CheckpointMoved):
+        splittable = isinstance(exc, WindowTooLarge) and len(entries) > 1
+        if isinstance(exc, CheckpointMoved) or (is_transient(exc) and not splittable):
             raise
         if len(entries) > 1:
             half = len(entries) // 2
