@@ -11,7 +11,7 @@ HERACLES := $(BIN)/heracles
 TEST_ENV := set -a && source tests/stack.env && set +a &&
 BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
 
-.PHONY: help prereqs install up down status demo smoke lint fmt test test-up test-down bench-ingest bench-detect bench-api bench-down schema compose-check clean
+.PHONY: help prereqs install up down status demo smoke lint fmt test test-up test-down bench-ingest bench-detect bench-api bench-robustness bench-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -93,3 +93,6 @@ compose-check: ## Validate docker-compose.yml without a Docker engine
 
 clean: down test-down bench-down ## Stop both stacks and delete .local (data, logs, Neo4j jars) and .venv
 	rm -rf .local $(VENV)
+
+bench-robustness: install ## Detection on >= 10 randomly drawn populations, worst draw (BENCH_ARGS="--draws 10"); see docs/benchmarks.md
+	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_robustness $(BENCH_ARGS)

@@ -69,9 +69,20 @@ class ChunkWriter:
         self.seed = seed
         self.usage_scale = usage_scale
         self.pools = pools
-        self.sizes = sc.campaign_sizes(pop.size)
+        self.sizes = pop.sizes
         self.exit_pool = [max(20, int(u) // 40) for u in pop.provider_users]
         self.counts: Counter[str] = Counter()  # events written, by type
+
+    @staticmethod
+    def company_name(group: int) -> str:
+        return f"{ids.WORDS[group % len(ids.WORDS)]}{group}"
+
+    def coworking(self, campaign: int) -> int:
+        """The genuine company whose NAT and email domain a coworking campaign shares: the
+        campaign-th largest team, so its genuine members are many."""
+        company = next(i for i, s in enumerate(sc.SEGMENTS) if s.name == "company")
+        sizes = self.pop.group_sizes[company]
+        return int(np.argsort(-sizes, kind="stable")[campaign % sizes.size])
 
     # --- per account ------------------------------------------------------------------------
 
@@ -184,7 +195,7 @@ class ChunkWriter:
             card_index, funding = (3 << 40) + group, "corporate"
             address = ids.hexid("ad-", ids.NS_ADDRESS, (3 << 40) + group, 16)
             client = ids.hexid("cf-corp-", ids.NS_CLIENT, (3 << 40) + group, 8)
-            company = f"{ids.WORDS[group % len(ids.WORDS)]}{group}"
+            company = self.company_name(group)
             email = f"{first}.{last}{pos % 100}@{company}.com"
             signup["org_name"] = f"{company.title()} Inc"
         elif name == "campus":
@@ -234,7 +245,7 @@ class ChunkWriter:
     def _fake(self, rng: np.random.Generator, pos: int, lines: list[str], plan: UsagePlan) -> None:
         pop = self.pop
         c = int(pop.campaign[pos])
-        camp, n = sc.CAMPAIGNS[c], self.sizes[c]
+        camp, n = pop.campaigns[c], self.sizes[c]
         m = int(pop.member[pos])
         account = f"a-{pos:07d}"
         country = COUNTRIES[int(pop.country[pos])]
@@ -255,6 +266,13 @@ class ChunkWriter:
         elif kind == "hosting":
             pool = max(4, n // 15)
             ips = [self.pools.get("hosting", c, int(rng.integers(pool))) for _ in range(exits)]
+        elif kind == "rotating_residential":  # enriched as residential: no proxy mark at all
+            pool = max(8, n * exits // max(1, camp.accounts_per_exit))
+            base = pop.size * 3 + c * 400_000
+            ips = [self.pools.get("residential", 0, base + int(rng.integers(pool)), country)
+                   for _ in range(exits)]  # fmt: skip
+        elif kind == "coworking":
+            ips = [self.pools.get("business", self.coworking(c), k, country) for k in range(2)]
         else:
             ips = [self.pools.get("residential", 0, pos * 2, country)]
 
@@ -294,13 +312,15 @@ class ChunkWriter:
             email = f"{first}{last}{pos}@gmail.com"
         elif style == "custom_domains":
             email = f"dev{m}@{ids.WORDS[(c + m) % 5]}-labs{c}.io"
+        elif style == "coworking":  # the coworking space's domain, as its genuine members
+            email = f"{first}.{last}{pos % 100}@{self.company_name(self.coworking(c))}.com"
         elif style == "random_disposable":
             email = f"{ids.hexid('', ids.NS_MAIL, ns + m, 10)}@{ids.DISPOSABLE[m % 4]}"
         else:
             email = f"{ids.WORDS[m % 16]}{ids.WORDS[(m // 16) % 16]}{c}{m:03d}@outlook.com"
         phone = None
-        if c == 3 and m % 2 == 0:
-            phone = f"+4475{ids.mix(ns + 2, m // 50) % 10**8:08d}"
+        if camp.accounts_per_phone and m % 2 == 0:  # VoIP numbers on half the accounts
+            phone = f"+4475{ids.mix(ns + 2, m // camp.accounts_per_phone) % 10**8:08d}"
         signup: dict[str, object] = {
             "email": email, "phone": phone, "country": country,
             "user_agent": ids.API_AGENTS[c % 4] if device is None else ids.BROWSERS[c % 4],
@@ -314,13 +334,19 @@ class ChunkWriter:
         templates = [
             ids.mix(ids.NS_TEMPLATE, ns + (m + 3 * k) % camp.templates) for k in range(picks)
         ]
+        mix = camp.capability_mix
+        if camp.camouflage > 0:  # ordinary chat under personal templates, in that share
+            own = min(MAX_TEMPLATES - picks, round(picks * camp.camouflage / (1 - camp.camouflage)))
+            templates += [ids.mix(ids.NS_TEMPLATE, (pos << 3) + k) for k in range(own)]
+            mix = tuple((1 - camp.camouflage) * f + camp.camouflage * g
+                        for f, g in zip(mix, GENUINE_MIX, strict=True))  # fmt: skip
         peak = (2.0 + 5 * c) % 24 if camp.synchronised else float(rng.uniform(0, 24))
         spread = 0.7 if camp.synchronised else 6.0
         lag = rng.uniform(*camp.new_model_lag_h) * 3600
         volume = camp.exchanges_per_account * rng.uniform(0.6, 1.4) * self.usage_scale
         self._plan(
             plan, account, key, max(1, round(volume)), t0, peak, spread, ips, client, templates,
-            camp.template_bit_noise, camp.capability_mix, camp.cot_rate,
+            camp.template_bit_noise, mix, camp.cot_rate,
             sc.NEW_RELEASE_S + lag, camp.new_model_share, 2.5 if camp.cot_rate > 0.5 else 1.0,
             camp.new_model_rush,
         )  # fmt: skip

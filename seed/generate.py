@@ -12,7 +12,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +87,7 @@ def _releases() -> list[str]:
 
 
 def write_labels(pop: Population, path: Path) -> None:
-    names = [c.label for c in sc.CAMPAIGNS]
+    names = [c.label for c in pop.campaigns]
     with path.open("w") as out:
         for pos, c in enumerate(pop.campaign.tolist()):
             label = "null" if c < 0 else f'"{names[c]}"'
@@ -100,9 +100,12 @@ def generate(
     out: Path,
     usage_scale: float,
     progress: Callable[[int], None] | None = None,
+    campaigns: tuple[sc.Campaign, ...] | None = None,
 ) -> SeedResult:
+    """`campaigns`: None for the report's six networks scaled to `accounts`; or an explicit
+    list (e.g. `seed.draws.draw_campaigns`), each of exactly its size."""
     out.mkdir(parents=True, exist_ok=True)
-    pop = build(accounts, seed)
+    pop = build(accounts, seed, campaigns)
     result = SeedResult(
         accounts=pop.size,
         genuine=int((pop.campaign < 0).sum()),
@@ -137,5 +140,7 @@ def generate(
         "accounts": accounts, "seed": seed, "usage_scale": usage_scale, **result.__dict__,
         "new_model": sc.NEW_MODEL, "new_model_release": sc.NEW_RELEASE.isoformat(),
     }  # fmt: skip
+    if campaigns is not None:
+        manifest["drawn_campaigns"] = [asdict(c) for c in campaigns]
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return result

@@ -25,7 +25,7 @@ WINDOW_S = sc.WINDOW_DAYS * DAY
 
 @dataclass
 class Population:
-    campaign: npt.NDArray[np.int8]  # -1 genuine, else index into scenarios.CAMPAIGNS
+    campaign: npt.NDArray[np.int8]  # -1 genuine, else index into `campaigns`
     segment: npt.NDArray[np.int8]  # index into scenarios.SEGMENTS, -1 for fake accounts
     group: I32  # household/company/campus/carrier/provider id; fake: 0
     member: I32  # rank inside its group or campaign, drives shared-instrument assignment
@@ -35,14 +35,16 @@ class Population:
     prepaid: npt.NDArray[np.bool_]
     group_sizes: dict[int, I32]  # per segment with groups: accounts in each group
     provider_users: I32  # accounts (genuine + fake) routed through each proxy provider
+    campaigns: tuple[sc.Campaign, ...] = sc.CAMPAIGNS
+    sizes: tuple[int, ...] = ()  # accounts per campaign
 
     @property
     def size(self) -> int:
         return int(self.campaign.shape[0])
 
     def campaign_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.campaign[self.campaign >= 0], minlength=len(sc.CAMPAIGNS))
-        return {c.label: int(n) for c, n in zip(sc.CAMPAIGNS, counts, strict=True)}
+        counts = np.bincount(self.campaign[self.campaign >= 0], minlength=len(self.campaigns))
+        return {c.label: int(n) for c, n in zip(self.campaigns, counts, strict=True)}
 
     def segment_counts(self) -> dict[str, int]:
         genuine = self.segment[self.segment >= 0]
@@ -76,9 +78,16 @@ def _signup_times(rng: np.random.Generator, n: int, style: str, first_day: int) 
     return np.asarray(rng.integers(0, WINDOW_S - 2 * DAY, n), np.int64)  # trickle / genuine
 
 
-def build(total_accounts: int, seed: int) -> Population:
+def build(
+    total_accounts: int, seed: int, campaigns: tuple[sc.Campaign, ...] | None = None
+) -> Population:
+    """`campaigns` None: the report's six, scaled to the population; given (e.g. drawn by
+    `seed.draws`), each with exactly its `accounts`."""
     rng = np.random.default_rng([seed, 0])
-    fake_sizes = sc.campaign_sizes(total_accounts)
+    if campaigns is None:
+        campaigns, fake_sizes = sc.CAMPAIGNS, sc.campaign_sizes(total_accounts)
+    else:
+        fake_sizes = [c.accounts for c in campaigns]
     genuine = total_accounts - sum(fake_sizes)
     if genuine < 1000:
         raise ValueError(
@@ -128,7 +137,7 @@ def build(total_accounts: int, seed: int) -> Population:
         country.append(cc)
         signup.append(times)
 
-    for c_index, (camp, n) in enumerate(zip(sc.CAMPAIGNS, fake_sizes, strict=True)):
+    for c_index, (camp, n) in enumerate(zip(campaigns, fake_sizes, strict=True)):
         campaign.append(np.full(n, c_index, np.int8))
         segment.append(np.full(n, -1, np.int8))
         group.append(np.zeros(n, np.int32))
@@ -156,4 +165,6 @@ def build(total_accounts: int, seed: int) -> Population:
         prepaid=prepaid,
         group_sizes=group_sizes,
         provider_users=provider_users,
+        campaigns=campaigns,
+        sizes=tuple(fake_sizes),
     )

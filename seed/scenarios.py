@@ -100,7 +100,10 @@ class Campaign:
     templates: int  # base templates the operators rotate, each with small bit variations
     template_bit_noise: int  # bits flipped per exchange, at most
     client_builds: int
-    exit_kind: str  # where their traffic leaves: hosting, proxy, mixed
+    # where their traffic leaves: hosting, proxy, mixed, residential (each its own home IP),
+    # rotating_residential (a residential proxy pool, indistinguishable from home IPs), or
+    # coworking (a genuine company's NAT, whose email domain they also use)
+    exit_kind: str
     proxy_provider: str | None
     exits_per_account: tuple[int, int]
     email_style: str
@@ -111,6 +114,12 @@ class Campaign:
     new_model_rush: float  # share of traffic thrown at the new model in the day after switching
     prepaid_share: float
     country_mismatch: float  # card issued in a different country than the billing address
+    # Share of each account's traffic that is ordinary chat under personal templates, mixed in
+    # to look like a genuine user (0: none).
+    camouflage: float = 0.0
+    # `rotating_residential` exits: accounts per address of the operator's residential pool.
+    accounts_per_exit: int = 4
+    accounts_per_phone: int = 0  # a VoIP number shared by this many, on half the accounts
 
 
 CAMPAIGNS: tuple[Campaign, ...] = (
@@ -157,7 +166,7 @@ CAMPAIGNS: tuple[Campaign, ...] = (
         exit_kind="proxy", proxy_provider="relaybridge", exits_per_account=(3, 6),
         email_style="random_disposable", signup="waves", synchronised=False,
         new_model_share=0.4, new_model_lag_h=(1.0, 20.0), new_model_rush=0.2, prepaid_share=0.7,
-        country_mismatch=0.4,
+        country_mismatch=0.4, accounts_per_phone=50,
     ),
     Campaign(
         label="hydra-2", operation="agentic coding through a second reseller; card rotation, "

@@ -18,6 +18,10 @@ RETURN a.id AS account, c.id AS cluster, coalesce(c.risk, 0.0) AS risk,
 """
 
 
+# Every account's id by internal node id (detection works on node ids), as parallel columns.
+READ_ACCOUNT_IDS = "MATCH (a:Account) RETURN collect(id(a)) AS nodes, collect(a.id) AS ids"
+
+
 @dataclass(frozen=True, slots=True)
 class Membership:
     account: str
@@ -35,3 +39,8 @@ def read_memberships(driver: Driver, database: str) -> list[Membership]:
             )
             for r in result
         ]
+
+
+def read_account_ids(driver: Driver, database: str) -> dict[int, str]:
+    records, _, _ = driver.execute_query(READ_ACCOUNT_IDS, database_=database)
+    return dict(zip(records[0]["nodes"], records[0]["ids"], strict=True))

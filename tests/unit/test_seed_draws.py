@@ -1,0 +1,55 @@
+"""Randomly drawn fake networks (`seed.draws`): sizes, variety, determinism, and that every new
+tactic shows in the events it produces."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from backend.events.contract import parse_event
+from seed.draws import ARCHETYPES, LARGEST, SMALLEST, draw_campaigns
+from seed.generate import generate
+
+
+def test_draws_add_up_vary_and_repeat() -> None:
+    seen: set[str] = set()
+    for draw in range(30):
+        campaigns = draw_campaigns(np.random.default_rng([3, draw]), 20_000)
+        sizes = [c.accounts for c in campaigns]
+        assert sum(sizes) == 20_000 and 4 <= len(sizes) <= 7
+        assert max(sizes) <= LARGEST and min(sizes) >= SMALLEST
+        if len(sizes) >= len(ARCHETYPES):
+            assert {c.operation for c in campaigns} == set(ARCHETYPES)
+        seen |= {f"{c.exit_kind}/{c.accounts_per_card}/{c.camouflage}" for c in campaigns}
+    assert len(seen) > 100  # parameters are drawn, not picked from a few presets
+    again = draw_campaigns(np.random.default_rng([3, 0]), 20_000)
+    assert again == draw_campaigns(np.random.default_rng([3, 0]), 20_000)
+
+
+def test_drawn_tactics_show_in_the_events(tmp_path: Path) -> None:
+    campaigns = draw_campaigns(np.random.default_rng([5, 1]), 1_500)
+    generate(6_000, 2, tmp_path, 0.05, campaigns=campaigns)
+    labels = {}
+    for line in (tmp_path / "labels.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        labels[row["account_id"]] = row["campaign"]
+    assert {c for c in labels.values() if c} == {c.label for c in campaigns}
+    ip_kinds: dict[str, set[str]] = defaultdict(set)
+    with gzip.open(tmp_path / "events.jsonl.gz", "rt") as events:
+        for line in events:
+            event = parse_event(line)  # every line meets the contract
+            campaign = labels.get(getattr(event, "account_id", ""))
+            kind = getattr(event, "ip_kind", None)
+            if campaign and kind:
+                ip_kinds[campaign].add(kind.value)
+    for c in campaigns:
+        expected = {"rotating_residential": {"residential"}, "coworking": {"business"},
+                    "residential": {"residential"}, "hosting": {"hosting"},
+                    "proxy": {"proxy"}}[c.exit_kind]  # fmt: skip
+        assert ip_kinds[c.label] <= expected | {"residential"}, (c.label, ip_kinds[c.label])
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert len(manifest["drawn_campaigns"]) == len(campaigns)
