@@ -50,7 +50,7 @@ from benchmarks.bench_ingest import _end_to_end, _wipe
 from seed.draws import draw_campaigns
 from seed.generate import generate
 
-console = Console()
+console = Console(width=160)
 
 
 @dataclass

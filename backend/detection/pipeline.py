@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
+from scipy.sparse import csgraph  # noqa: F401 - registers sparse.csgraph
 
 from backend.detection.communities import leiden
 from backend.detection.identity import Assignment, assign, membership_changes
-from backend.detection.projection import Incidence, project
+from backend.detection.projection import Incidence, conjunctions, project
 from backend.detection.records import Memberships, WriteBack
 from backend.detection.scoring import (
     BIAS,
@@ -167,18 +168,42 @@ def previous_labels(previous: Previous, node_ids: I64) -> I64:
     return initial
 
 
-def _peel(inc: Incidence, labels: I64, table: dict[str, F64], params: Params) -> tuple[I64, F64]:
+def connected(matrix: sparse.csr_matrix, labels: I64) -> I64:
+    """Each cluster split into the connected components of the graph it induces.
+
+    Leiden's communities are connected, but the peel can remove the members that tied a group
+    to the rest: a household the peel left behind (its card and address wholly inside the
+    cluster, so its own ties look perfect) with no link to any remaining member is not part of
+    the network, and becomes a cluster of its own.
+    """
+    coo = matrix.tocoo()
+    inside = (labels[coo.row] >= 0) & (labels[coo.row] == labels[coo.col])
+    induced = sparse.csr_matrix(
+        (np.ones(int(inside.sum())), (coo.row[inside], coo.col[inside])), shape=matrix.shape
+    )
+    _, component = sparse.csgraph.connected_components(induced, directed=False)
+    return np.where(labels >= 0, component, -1).astype(np.int64)
+
+
+def _peel(
+    inc: Incidence,
+    matrix: sparse.csr_matrix,
+    labels: I64,
+    table: dict[str, F64],
+    params: Params,
+    weights: dict[str, float],
+) -> tuple[I64, F64]:
     """Split each community into the core tied to it by what they share and behave alike, and
     the periphery (e.g. a reseller's genuine customers on the same exits), re-scored apart.
-    Repeats: once the loosest members are gone, the next layer's ties shrink too."""
-    weights = params.kind_weights
+    Repeats: once the loosest members are gone, the next layer's ties shrink too. What the
+    peel leaves disconnected from its cluster is split off (`connected`)."""
     for _ in range(PEEL_ROUNDS):
         conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
         periphery = (labels >= 0) & (conf < CORE_CONFIDENCE)
         if not periphery.any():
             break
         labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
-        labels = relabel(labels, params.min_cluster_size)
+        labels = relabel(connected(matrix, labels), params.min_cluster_size)
     conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
     return labels, conf
 
@@ -196,10 +221,12 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
             seconds[name] = round(time.perf_counter() - start, 3)
 
     with stage("projection"):
+        # Coincidences of common identifiers link too (see `conjunctions`); scores and
+        # evidence read the identifiers themselves.
+        linked, weights = conjunctions(inc, params.kind_weights, params.link_cap)
         matrix = project(
-            inc, params.kind_weights, params.link_cap, params.exact_max, params.sample_rounds,
-            params.seed,
-        )  # fmt: skip
+            linked, weights, params.link_cap, params.exact_max, params.sample_rounds, params.seed
+        )
     with stage("communities"):
         labels = leiden(
             matrix, params.resolution, params.seed, initial=previous_labels(previous, node_ids),
@@ -210,7 +237,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
     with stage("scores"):
         community = labels.copy()  # before the peel: the next refresh's warm start
         table, shape = snapshot.features(np.flatnonzero(labels >= 0))
-        labels, conf = _peel(inc, labels, table, params)
+        labels, conf = _peel(linked, matrix, labels, table, params, weights)
         scored = score(table, labels, inc, matrix, shape)
         proof = evidence(inc, labels, params.kind_weights)
     with stage("identity"):

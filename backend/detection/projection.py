@@ -36,6 +36,8 @@ class Incidence:
     kinds: tuple[str, ...]
     accounts: int  # dense account count (every account that holds any exported identifier)
     population: int  # accounts in the graph, for the rarity discount
+    # Per identifier: exempt from the link cap (conjunctions, whose specificity is tested).
+    uncapped: npt.NDArray[np.bool_] | None = None
 
     @property
     def identifier_of_row(self) -> I64:
@@ -93,7 +95,10 @@ def project(
     """Symmetric account x account weight matrix (zero diagonal)."""
     total = holder_weight(inc, weights)
     local = np.diff(inc.ptr)  # holders exported (== degree unless filtered)
-    linking = (inc.degree <= link_cap) & (local >= 2) & (total > 0)
+    capped = inc.degree > link_cap
+    if inc.uncapped is not None:
+        capped &= ~inc.uncapped
+    linking = ~capped & (local >= 2) & (total > 0)
     src: list[I64] = []
     dst: list[I64] = []
     val: list[F64] = []
@@ -142,3 +147,84 @@ def project(
     keep = s != d_
     upper = sparse.coo_matrix((w[keep], (s[keep], d_[keep])), shape=(n, n)).tocsr()
     return (upper + upper.T).tocsr()
+
+
+# Identifier kinds one of which contains the other (an address is inside its /24): holding both
+# is structure, not coincidence.
+NESTED_KINDS = frozenset({frozenset({"USED_IP", "USED_SUBNET"})})
+CONJUNCTION = "&"  # a conjunction's kind is "<kind>&<kind>"
+
+
+def conjunctions(
+    inc: Incidence,
+    weights: dict[str, float],
+    link_cap: int,
+    min_overlap: float = 0.5,
+    false_rate: float = 1e-6,
+) -> tuple[Incidence, dict[str, float]]:
+    """`inc` plus, as identifiers of their own, the coincidences of common identifiers.
+
+    An identifier held by more accounts than the link cap does not link: a carrier NAT, a public
+    template, a popular client build are common. But when most holders of one such identifier
+    also hold another of a different kind (a template and a client build, an exit pool and a
+    template, a coworking NAT and a template), and far more accounts hold both than chance
+    explains (holders of the pair ~ Poisson with mean d_a x d_b / N; kept above its
+    (1 - false_rate) quantile, the same test as template bands' `chance_floor`), the pair is as
+    specific as a rare identifier: one operator's accounts, however many. Those pairs link
+    their common holders, exempt from the cap, weighted as the stronger of the two kinds.
+
+    `min_overlap`: the share of the smaller identifier's holders that hold the other too. At
+    one half, a pair is kept only when it describes most of a population, not a corner of it:
+    geography or a popular client among a template's users gives a few percent.
+    """
+    w = np.array([weights.get(k, 0.0) for k in inc.kinds])
+    local = np.diff(inc.ptr)
+    high = np.flatnonzero((inc.degree > link_cap) & (w[inc.kind] > 0) & (local >= 2))
+    if high.size < 2:
+        return inc, weights
+    sizes = local[high]
+    rows = np.concatenate([np.arange(inc.ptr[j], inc.ptr[j + 1]) for j in high.tolist()])
+    b = sparse.csr_matrix(
+        (np.ones(rows.size, np.float32), (np.repeat(np.arange(high.size), sizes),
+                                          inc.holders[rows])),
+        shape=(high.size, inc.accounts),
+    )  # fmt: skip
+    both = sparse.triu(b @ b.T, k=1).tocoo()
+    a, c, n = both.row, both.col, both.data.astype(np.int64)
+    ka, kc = inc.kind[high[a]], inc.kind[high[c]]
+    nested = np.array([[frozenset({x, y}) in NESTED_KINDS for y in inc.kinds] for x in inc.kinds])
+    expected = inc.degree[high[a]] * inc.degree[high[c]] / max(inc.population, 1)
+    keep = (
+        (ka != kc) & ~nested[ka, kc]
+        & (n >= min_overlap * np.minimum(sizes[a], sizes[c]))
+        & (n > stats.poisson.isf(false_rate, expected))
+    )  # fmt: skip
+    if not keep.any():
+        return inc, weights
+    a, c, n = a[keep], c[keep], n[keep]
+    pair_kinds = [CONJUNCTION.join(sorted((inc.kinds[x], inc.kinds[y])))
+                  for x, y in zip(inc.kind[high[a]].tolist(), inc.kind[high[c]].tolist(),
+                                  strict=True)]  # fmt: skip
+    kinds = tuple(dict.fromkeys([*inc.kinds, *pair_kinds]))
+    extended = dict(weights)
+    for name in kinds[len(inc.kinds) :]:
+        extended[name] = max(weights.get(part, 0.0) for part in name.split(CONJUNCTION))
+    members = [
+        np.intersect1d(b.indices[b.indptr[x] : b.indptr[x + 1]],
+                       b.indices[b.indptr[y] : b.indptr[y + 1]], assume_unique=True)
+        for x, y in zip(a.tolist(), c.tolist(), strict=True)
+    ]  # fmt: skip
+    lengths = np.array([m.size for m in members], np.int64)
+    uncapped = np.zeros(inc.degree.size, bool) if inc.uncapped is None else inc.uncapped
+    return Incidence(
+        kind=np.concatenate([inc.kind, [kinds.index(k) for k in pair_kinds]]).astype(np.int64),
+        degree=np.concatenate([inc.degree, lengths]),
+        keys=[*inc.keys, *(f"{inc.keys[high[x]]}{CONJUNCTION}{inc.keys[high[y]]}"
+                           for x, y in zip(a.tolist(), c.tolist(), strict=True))],
+        ptr=np.concatenate([inc.ptr, inc.ptr[-1] + np.cumsum(lengths)]),
+        holders=np.concatenate([inc.holders, *members]).astype(np.int64),
+        kinds=kinds,
+        accounts=inc.accounts,
+        population=inc.population,
+        uncapped=np.concatenate([uncapped, np.ones(lengths.size, bool)]),
+    ), extended  # fmt: skip

@@ -246,3 +246,45 @@ def test_a_new_community_never_takes_an_existing_clusters_id() -> None:
     # A dissolved cluster's id is reserved too.
     result = assign({}, [{1, 2, 3}], old_evidence={x: {"card:z"}}, new_evidence=[set()])
     assert result.ids[0] != x
+
+
+def test_coincidences_of_common_identifiers_link_and_chance_ones_do_not() -> None:
+    """A template and a client build each held by hundreds are common; most of their holders
+    holding both, where chance predicts a handful, is one operator's accounts."""
+    from backend.detection.projection import conjunctions
+
+    rng = np.random.default_rng(3)
+    network = list(range(300))
+    public = sorted(rng.choice(np.arange(300, 10_000), 1_000, replace=False).tolist())
+    common = sorted(rng.choice(np.arange(300, 10_000), 1_000, replace=False).tolist())
+    exit_ = list(range(300, 600))  # an IP and its /24: nested, never a coincidence
+    groups = [
+        ("USED_TEMPLATE", network), ("USED_CLIENT", [*network, *range(9_000, 9_100)]),
+        ("USED_TEMPLATE", public), ("USED_CLIENT", common),
+        ("USED_IP", exit_), ("USED_SUBNET", [*exit_, *range(600, 700)]),
+    ]  # fmt: skip
+    inc = incidence(groups, 10_000, population=10_000)
+    weights = {"USED_TEMPLATE": 0.35, "USED_CLIENT": 0.3, "USED_IP": 0.3, "USED_SUBNET": 0.1}
+    linked, extended = conjunctions(inc, weights, link_cap=200)
+    added = list(range(inc.degree.size, linked.degree.size))
+    assert len(added) == 1
+    (j,) = added
+    assert linked.kinds[linked.kind[j]] == "USED_CLIENT&USED_TEMPLATE"
+    assert extended["USED_CLIENT&USED_TEMPLATE"] == 0.35  # the stronger kind's weight
+    assert sorted(linked.holders[linked.ptr[j] : linked.ptr[j + 1]].tolist()) == network
+    m = project(linked, extended, 200, 32, 6, 1)
+    assert m[network].nnz > 0 and m[9_000].nnz == 0  # above the cap, only the pair links
+    assert project(inc, weights, 200, 32, 6, 1).nnz == 0
+
+
+def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
+    from scipy import sparse
+
+    from backend.detection.pipeline import connected
+
+    edges = [(0, 1), (1, 2), (3, 4)]  # 0-1-2 and 3-4 share a label, no edge between them
+    rows, cols = zip(*edges, strict=True)
+    m = sparse.coo_matrix((np.ones(3), (rows, cols)), shape=(6, 6)).tocsr()
+    m = (m + m.T).tocsr()
+    out = connected(m, np.array([0, 0, 0, 0, 0, -1]))
+    assert out[0] == out[1] == out[2] and out[3] == out[4] and out[0] != out[3] and out[5] == -1
