@@ -11,6 +11,7 @@ from typing import Any
 from neo4j import Driver, ManagedTransaction
 
 from backend.detection.records import WRITE_BATCH, Memberships, WriteBack
+from backend.detection.scoring import HOURS
 from backend.graph.model import CURRENT_MEMBERSHIP, LINKS
 
 # Every identifier held by min_degree..max_degree accounts, as one record of parallel columns
@@ -42,7 +43,7 @@ COUNT_TEMPLATE_LINKS = "MATCH ()-[r:USED_TEMPLATE]->() RETURN count(r) AS n"
 ACCOUNT_FEATURE_COLUMNS = (
     "node", "exchanges", "cot", "cap_reasoning", "cap_coding", "cap_agentic_tool_use",
     "cap_vision", "cap_chat", "cap_other", "charges", "disputed", "cards", "ips", "signup_s",
-    "email_shape",
+    *HOURS, "email_shape",
 )  # fmt: skip
 ACCOUNT_FEATURES = (
     """
@@ -57,7 +58,10 @@ WITH node,
   coalesce(a.charges, 0) AS charges, coalesce(a.charges_disputed, 0) AS disputed,
   COUNT { (a)-[:PAID_WITH]->() } AS cards, COUNT { (a)-[:USED_IP]->() } AS ips,
   coalesce(a.signup_at, a.first_seen).epochMillis / 1000 AS signup_s,
-  coalesce(a.email_local_shape, '') AS email_shape
+  coalesce(a.email_local_shape, '') AS email_shape, coalesce(a.hour_hist, []) AS hour_hist
+WITH *, """
+    + ", ".join(f"coalesce(hour_hist[{i}], 0) AS {h}" for i, h in enumerate(HOURS))
+    + """
 """
     + "RETURN "
     + ", ".join(f"collect({c}) AS {c}" for c in ACCOUNT_FEATURE_COLUMNS)

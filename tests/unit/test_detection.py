@@ -288,3 +288,18 @@ def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
     m = (m + m.T).tocsr()
     out = connected(m, np.array([0, 0, 0, 0, 0, -1]))
     assert out[0] == out[1] == out[2] and out[3] == out[4] and out[0] != out[3] and out[5] == -1
+
+
+def test_timing_concentration_needs_many_exchanges_in_one_window() -> None:
+    """A schedule shows over hundreds of exchanges; three exchanges in one hour are chance."""
+    n = 30
+    labels = np.repeat([0, 1, 2], 10)
+    table = _table(n)
+    table["h3"][:10] = 40  # community 0: everything at 03:00 UTC
+    for h in range(24):
+        table[f"h{h}"][10:20] = 2  # community 1: spread over the day
+    table["h5"][20:23] = 1  # community 2: three exchanges, one hour
+    inc = incidence([("PAID_WITH", list(range(n)))], n)
+    out = score(table, labels, inc, project(inc, W, 200, 32, 4, 1), np.zeros(n, np.int64))
+    timing = out.features[:, out.feature_names.index("timing_concentration")]
+    assert timing[0] > 0.85 and timing[1] < 0.01 and timing[2] < 0.1
