@@ -39,7 +39,9 @@ class Evaluation:
     genuine_flagged: int
     unlabelled_members: int
     campaigns: list[CampaignResult]
-    curve: list[tuple[float, float, float]] = field(default_factory=list)  # (threshold, P, R)
+    # (threshold, P, R) at every threshold that flags at least one account: where nothing is
+    # flagged precision is undefined, and a (0, 0) point there drew a segment no threshold gives.
+    curve: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -95,6 +97,8 @@ def evaluate(
     curve = []
     for t in np.linspace(0.0, 1.0, 101)[1:]:
         f = score >= t
+        if not f.any():
+            continue
         curve.append(
             (float(t), _ratio(int(np.count_nonzero(f & is_fake)), int(np.count_nonzero(f))),
              _ratio(int(np.count_nonzero(f & is_fake)), int(is_fake.sum())))

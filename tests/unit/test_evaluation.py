@@ -44,6 +44,10 @@ def test_counts_precision_recall_purity() -> None:
     assert result.unlabelled_members == 1
     precision_at_025 = next(p for t, p, _ in result.curve if t == pytest.approx(0.25))
     assert precision_at_025 == pytest.approx(12 / 13)  # 8 + 4 fake and g0 (g1: low confidence)
+    # The highest risk is 0.9: above it nothing is flagged and no point is drawn (it used to be
+    # (P, R) = (0, 0), a segment from the origin that no threshold gives).
+    assert max(t for t, _, _ in result.curve) == pytest.approx(0.9)
+    assert all(p > 0 for _, p, _ in result.curve)
 
 
 def test_labels_file_errors_name_the_line(tmp_path: Path) -> None:
