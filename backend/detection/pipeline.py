@@ -22,7 +22,7 @@ from scipy.sparse import csgraph  # noqa: F401 - registers sparse.csgraph
 
 from backend.detection.communities import leiden
 from backend.detection.identity import Assignment, assign, membership_changes
-from backend.detection.projection import Incidence, conjunctions, project
+from backend.detection.projection import CONJUNCTION, Incidence, conjunctions, project
 from backend.detection.records import Memberships, WriteBack
 from backend.detection.scoring import (
     BIAS,
@@ -185,6 +185,59 @@ def connected(matrix: sparse.csr_matrix, labels: I64) -> I64:
     return np.where(labels >= 0, component, -1).astype(np.int64)
 
 
+# What marks one owner (a payment instrument, a device, a mailbox, a phone, a billing address),
+# and what marks how accounts are used (prompt templates, client builds). Places (IPs,
+# subnets, email domains) are neither: a team and a network can sit in one coworking space.
+OWNER_KINDS = frozenset({"PAID_WITH", "USED_DEVICE", "HAS_EMAIL", "HAS_PHONE", "BILLED_TO"})
+BEHAVIOUR_KINDS = frozenset({"USED_TEMPLATE", "USED_CLIENT"})
+
+
+def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
+    """Split off each group of a cluster that joined it through a shared place only.
+
+    Groups are the accounts of a cluster tied by owner identifiers (a household's card, a
+    team's corporate card and address). A group that is a minority of its cluster and shares
+    no template or client build (alone or in a coincidence) with any other group of it does
+    nothing the way the rest does: a company team on the same coworking NAT and email domain
+    as a network, whose camouflage makes its capability mix look alike. It becomes a cluster of
+    its own. A network is never split by this: its groups share its templates and builds, and
+    a network bound by owner identifiers throughout is one group, a majority.
+    """
+    in_cluster = labels >= 0
+    if not in_cluster.any():
+        return labels
+    n, clusters = labels.size, int(labels.max()) + 1
+    rows = inc.identifier_of_row
+    lab = labels[inc.holders]
+    kind_name = np.array(inc.kinds, dtype=object)[inc.kind[rows]]
+    owner = np.isin(kind_name, list(OWNER_KINDS)) & (inc.degree[rows] <= link_cap) & (lab >= 0)
+    # Star each owner identifier's holders inside one cluster onto the first of them.
+    key = rows[owner] * clusters + lab[owner]
+    order = np.argsort(key, kind="stable")
+    first = np.r_[True, np.diff(key[order]) != 0]
+    start = np.maximum.accumulate(np.where(first, np.arange(first.size), 0))
+    members = inc.holders[owner][order]
+    graph = sparse.csr_matrix((np.ones(members.size), (members, members[start])), shape=(n, n))
+    _, group = sparse.csgraph.connected_components(graph, directed=False)
+    # (identifier, cluster, group) once each for templates, builds and their coincidences; an
+    # (identifier, cluster) held by two groups or more marks them all as sharing behaviour.
+    is_behaviour = np.array(
+        [any(part in BEHAVIOUR_KINDS for part in k.split(CONJUNCTION)) for k in inc.kinds]
+    )
+    behaviour = is_behaviour[inc.kind[rows]] & (lab >= 0)
+    held = inc.holders[behaviour]
+    triple = np.unique(np.column_stack([rows[behaviour], labels[held], group[held]]), axis=0)
+    _, inverse, counts = np.unique(
+        triple[:, 0] * clusters + triple[:, 1], return_inverse=True, return_counts=True
+    )
+    shared = np.zeros(n, bool)
+    shared[triple[counts[inverse] >= 2, 2]] = True
+    size = np.bincount(labels[in_cluster], minlength=clusters)
+    group_size = np.bincount(group[in_cluster], minlength=n)
+    bystander = in_cluster & ~shared[group] & (2 * group_size[group] < size[np.maximum(labels, 0)])
+    return np.where(bystander, clusters + group, labels).astype(np.int64)
+
+
 def _peel(
     inc: Incidence,
     matrix: sparse.csr_matrix,
@@ -204,6 +257,7 @@ def _peel(
             break
         labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
         labels = relabel(connected(matrix, labels), params.min_cluster_size)
+    labels = relabel(split_bystanders(inc, labels, params.link_cap), params.min_cluster_size)
     conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
     return labels, conf
 

@@ -303,3 +303,21 @@ def test_timing_concentration_needs_many_exchanges_in_one_window() -> None:
     out = score(table, labels, inc, project(inc, W, 200, 32, 4, 1), np.zeros(n, np.int64))
     timing = out.features[:, out.feature_names.index("timing_concentration")]
     assert timing[0] > 0.85 and timing[1] < 0.01 and timing[2] < 0.1
+
+
+def test_a_team_in_the_networks_coworking_space_is_split_off() -> None:
+    """The team shares the place (NAT, domain) with the network, and a card and a client
+    build among itself, but none of the network's templates or builds."""
+    from backend.detection.pipeline import split_bystanders
+
+    network, team = list(range(20)), list(range(20, 26))
+    groups = [("PAID_WITH", network[i : i + 4]) for i in range(0, 20, 4)]
+    groups += [("USED_TEMPLATE", network), ("USED_IP", network + team),
+               ("PAID_WITH", team), ("USED_CLIENT", team)]  # fmt: skip
+    inc = incidence(groups, 26)
+    out = split_bystanders(inc, np.zeros(26, np.int64), link_cap=200)
+    assert len(set(out[network].tolist())) == 1 and len(set(out[team].tolist())) == 1
+    assert out[0] != out[20]
+    # The same team sharing the network's template is part of it.
+    shared = incidence([*groups, ("USED_TEMPLATE", [0, 20])], 26)
+    assert len(set(split_bystanders(shared, np.zeros(26, np.int64), 200).tolist())) == 1
