@@ -1,5 +1,6 @@
 """The local stack the test command started: real Neo4j (auth on), Redis, worker, beat, API."""
 
+import time
 import uuid
 
 import httpx
@@ -104,5 +105,14 @@ def test_api_logs_are_json_with_request_ids(settings: Settings) -> None:
 
     httpx.get(f"{settings.api_url}/healthz", headers={"x-request-id": "log-probe-7"})
     log_file = settings.STATE_DIR / "logs" / "api.log"
-    lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
-    assert any(line.get("request_id") == "log-probe-7" and line["status"] == 200 for line in lines)
+    # The line is written after the response is sent: wait for it (on a loaded machine the
+    # first read can come before the write), never longer than the deadline.
+    deadline = time.monotonic() + 10
+    while True:
+        text = log_file.read_text().splitlines()
+        lines = [json.loads(line) for line in text if line.startswith("{")]
+        if any(line.get("request_id") == "log-probe-7" and line["status"] == 200
+               for line in lines):  # fmt: skip
+            break
+        assert time.monotonic() < deadline, "no JSON log line with the request id"
+        time.sleep(0.1)
