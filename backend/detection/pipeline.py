@@ -34,6 +34,7 @@ from backend.detection.scoring import (
     score,
     tie_strength,
 )
+from backend.graph.model import BEHAVIOUR_LINKS, OWNER_LINKS
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -185,13 +186,6 @@ def connected(matrix: sparse.csr_matrix, labels: I64) -> I64:
     return np.where(labels >= 0, component, -1).astype(np.int64)
 
 
-# What marks one owner (a payment instrument, a device, a mailbox, a phone, a billing address),
-# and what marks how accounts are used (prompt templates, client builds). Places (IPs,
-# subnets, email domains) are neither: a team and a network can sit in one coworking space.
-OWNER_KINDS = frozenset({"PAID_WITH", "USED_DEVICE", "HAS_EMAIL", "HAS_PHONE", "BILLED_TO"})
-BEHAVIOUR_KINDS = frozenset({"USED_TEMPLATE", "USED_CLIENT"})
-
-
 def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     """Split off each group of a cluster that joined it through a shared place only.
 
@@ -210,7 +204,7 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     rows = inc.identifier_of_row
     lab = labels[inc.holders]
     kind_name = np.array(inc.kinds, dtype=object)[inc.kind[rows]]
-    owner = np.isin(kind_name, list(OWNER_KINDS)) & (inc.degree[rows] <= link_cap) & (lab >= 0)
+    owner = np.isin(kind_name, list(OWNER_LINKS)) & (inc.degree[rows] <= link_cap) & (lab >= 0)
     # Star each owner identifier's holders inside one cluster onto the first of them.
     key = rows[owner] * clusters + lab[owner]
     order = np.argsort(key, kind="stable")
@@ -222,7 +216,7 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     # (identifier, cluster, group) once each for templates, builds and their coincidences; an
     # (identifier, cluster) held by two groups or more marks them all as sharing behaviour.
     is_behaviour = np.array(
-        [any(part in BEHAVIOUR_KINDS for part in k.split(CONJUNCTION)) for k in inc.kinds]
+        [any(part in BEHAVIOUR_LINKS for part in k.split(CONJUNCTION)) for k in inc.kinds]
     )
     behaviour = is_behaviour[inc.kind[rows]] & (lab >= 0)
     held = inc.holders[behaviour]

@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse, stats
 
+from backend.graph.model import NESTED_LINKS
+
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
@@ -149,9 +151,6 @@ def project(
     return (upper + upper.T).tocsr()
 
 
-# Identifier kinds one of which contains the other (an address is inside its /24): holding both
-# is structure, not coincidence.
-NESTED_KINDS = frozenset({frozenset({"USED_IP", "USED_SUBNET"})})
 CONJUNCTION = "&"  # a conjunction's kind is "<kind>&<kind>"
 
 
@@ -192,7 +191,7 @@ def conjunctions(
     both = sparse.triu(b @ b.T, k=1).tocoo()
     a, c, n = both.row, both.col, both.data.astype(np.int64)
     ka, kc = inc.kind[high[a]], inc.kind[high[c]]
-    nested = np.array([[frozenset({x, y}) in NESTED_KINDS for y in inc.kinds] for x in inc.kinds])
+    nested = np.array([[frozenset({x, y}) in NESTED_LINKS for y in inc.kinds] for x in inc.kinds])
     expected = inc.degree[high[a]] * inc.degree[high[c]] / max(inc.population, 1)
     keep = (
         (ka != kc) & ~nested[ka, kc]

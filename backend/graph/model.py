@@ -43,6 +43,16 @@ LINKS: dict[str, str] = {
     "USED_MODEL": "Model",
 }
 
+# What each link says about an account, for detection: an owner identifier marks one owner (a
+# payment instrument, a device, a mailbox, a phone, a billing address); a behaviour identifier
+# marks how the account is used (prompt templates, client builds); the rest are places (IPs,
+# subnets, ASNs, providers, email domains) or models. A team and a network can share a place.
+OWNER_LINKS = frozenset({"PAID_WITH", "USED_DEVICE", "HAS_EMAIL", "HAS_PHONE", "BILLED_TO"})
+BEHAVIOUR_LINKS = frozenset({"USED_TEMPLATE", "USED_CLIENT"})
+# Pairs of links one of which contains the other (an address is inside its /24).
+NESTED_LINKS = frozenset({frozenset({"USED_IP", "USED_SUBNET"})})
+assert set(LINKS) >= OWNER_LINKS | BEHAVIOUR_LINKS
+
 # The ingest journal's checkpoint (`backend.ingest.repository`): which folded batches the
 # graph holds. Written in the same transaction as the data it accounts for.
 INGEST_CHECKPOINT = "IngestCheckpoint"
