@@ -42,6 +42,9 @@ class ProcessRecord:
     argv: list[str]
 
 
+GROUP_EXIT_WAIT_S = 5.0
+
+
 def _start_ticks(pid: int) -> int | None:
     """Field 22 of /proc/<pid>/stat: start time since boot, stable for the process's life."""
     try:
@@ -135,10 +138,27 @@ class Supervisor:
             self._signal_group(record.pid, signal.SIGKILL)
             while _start_ticks(record.pid) == record.start_ticks:
                 time.sleep(0.1)
-        # Children that outlived their leader (e.g. a prefork pool) share its group id.
+        # Children that outlived their leader (e.g. a prefork pool) share its group id; wait
+        # (bounded) until the kernel has taken them too, so callers never see one still alive.
         self._signal_group(record.pid, signal.SIGKILL)
+        deadline = time.monotonic() + GROUP_EXIT_WAIT_S
+        while self._group_alive(record.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.pid_file(name).unlink(missing_ok=True)
         return True
+
+    @staticmethod
+    def _group_alive(pgid: int) -> bool:
+        """Any process of the group not yet dead (zombies waiting to be reaped count as dead)."""
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue
+            fields = text.rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                return True
+        return False
 
     @staticmethod
     def _signal_group(pgid: int, sig: signal.Signals) -> None:
