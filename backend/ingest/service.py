@@ -98,8 +98,8 @@ def apply_batch(
     folded, owned, unfoldable = _fold_isolating(owned, source)
     if unfoldable:
         # Their claims go back, so a corrected replay of these events is not a duplicate.
-        claims.release(batch_id, [_claim_key(parse_event(r.raw)) for r in unfoldable])
-        rejections += unfoldable
+        claims.release(batch_id, [_claim_key(event) for event, _ in unfoldable])
+        rejections += [rejection for _, rejection in unfoldable]
     # A retried or redelivered batch re-validates the same items: keep their rejections once.
     if rejections and client.set(f"heracles:dlq:batch:{batch_id}", 1, nx=True, ex=dedupe_ttl_s):
         dlq.push(client, rejections)
@@ -114,7 +114,7 @@ def apply_batch(
 
 def _fold_isolating(
     owned: list[tuple[Event, str, str]], source: str
-) -> tuple[Fold, list[tuple[Event, str, str]], list[Rejection]]:
+) -> tuple[Fold, list[tuple[Event, str, str]], list[tuple[Event, Rejection]]]:
     """Fold the batch; should an event fail the fold (validation is meant to stop every such
     event at the edge, so this is the safety net), fold the others without it and return it as
     a rejection: one bad event never costs the good ones beside it."""
@@ -123,14 +123,14 @@ def _fold_isolating(
     except Exception:  # any failure of one event's fold is isolated below
         log.exception("a batch failed to fold; isolating the events that fail")
     good: list[tuple[Event, str, str]] = []
-    bad: list[Rejection] = []
+    bad: list[tuple[Event, Rejection]] = []
     for item in owned:
         event, raw, location = item
         try:
             Fold().add(event)
         except Exception as exc:
             reason = f"cannot be folded: {type(exc).__name__}: {exc}"[:2000]
-            bad.append(Rejection(source, location, "", reason, raw, event.event_id))
+            bad.append((event, Rejection(source, location, "", reason, raw, event.event_id)))
         else:
             good.append(item)
     return fold(event for event, _, _ in good), good, bad

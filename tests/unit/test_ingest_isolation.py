@@ -21,6 +21,7 @@ def test_an_event_that_fails_the_fold_is_rejected_alone() -> None:
     assert [raw for _, raw, _ in kept] == ["good-raw"]
     assert folded.events == 1 and set(folded.accounts) == {"a"}
     assert len(rejected) == 1
-    r = rejected[0]
+    event, r = rejected[0]
+    assert event is bad
     assert (r.source, r.location, r.raw, r.event_id) == ("http", "item 1", "bad-raw", "s1")
     assert "empty identifier" in r.reason
