@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +133,16 @@ class Detection:
     community_of: list[int]  # cluster index -> community
     communities: int  # found by Leiden, before dropping small ones
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def timed(seconds: dict[str, float], name: str) -> Iterator[None]:
+    """Record how long the block took under `name` (a refresh's stage timings)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = round(time.perf_counter() - start, 3)
 
 
 def relabel(labels: I64, min_size: int) -> I64:
@@ -260,13 +270,8 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
     inc, node_ids = snapshot.incidence, snapshot.node_ids
     seconds: dict[str, float] = {}
 
-    @contextmanager
-    def stage(name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            seconds[name] = round(time.perf_counter() - start, 3)
+    def stage(name: str) -> AbstractContextManager[None]:
+        return timed(seconds, name)
 
     with stage("projection"):
         # Coincidences of common identifiers link too (see `conjunctions`); scores and

@@ -12,8 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +20,7 @@ from neo4j import Driver
 
 from backend.core.config import Settings
 from backend.detection import repository as repo
-from backend.detection.pipeline import Params, detect, write_back_rows
+from backend.detection.pipeline import Params, detect, timed, write_back_rows
 from backend.detection.reads import read_previous, read_snapshot
 
 log = logging.getLogger(__name__)
@@ -43,13 +42,8 @@ class RefreshReport:
     events: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(time.perf_counter() - start, 3)
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        return timed(self.seconds, name)
 
 
 def refresh(driver: Driver, settings: Settings) -> RefreshReport:
