@@ -160,35 +160,9 @@ def run_draw(settings: Settings, args: argparse.Namespace, draw: int) -> DrawRes
 # --- offline: the pure pipeline on saved snapshots ------------------------------------------
 
 
-def _hours_from_events(files: list[Path], account_ids: list[str]) -> dict[str, Any]:
-    """Hour-of-day histograms (UTC, usage events) for snapshots saved before detection read
-    them from the graph: the same counts the fold writes to `Account.hour_hist`."""
-    row = {a: i for i, a in enumerate(account_ids)}
-    hist = np.zeros((len(account_ids), 24))
-    marker, at_marker = '"account_id":"', '"occurred_at":"'
-    for path in files:
-        with gzip.open(path, "rt") as src:
-            for line in src:
-                if not line.startswith('{"type":"usage"'):
-                    continue
-                a = line.find(marker) + len(marker)
-                i = row.get(line[a : line.find('"', a)])
-                if i is not None:
-                    t = line.find(at_marker) + len(at_marker)
-                    hist[i, int(line[t + 11 : t + 13])] += 1
-    return {f"h{h}": hist[:, h] for h in range(24)}
-
-
 def _load(path: Path) -> tuple[Snapshot, list[str]]:
     with path.open("rb") as handle:
         saved: dict[str, Any] = pickle.load(handle)  # our own benchmark files
-    if "h0" not in saved["table"]:
-        files = [path.parent / "base.jsonl.gz"]
-        if path.name == "after.pkl":
-            files.append(path.parent / "delta.jsonl.gz")
-        saved["table"].update(_hours_from_events(files, saved["account_ids"]))
-        with path.open("wb") as out:
-            pickle.dump(saved, out, protocol=5)
 
     def features(dense: np.ndarray[Any, Any]) -> tuple[dict[str, Any], Any]:
         return saved["table"], saved["shape"]
