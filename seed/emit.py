@@ -312,8 +312,9 @@ class ChunkWriter:
             email = f"{first}{last}{pos}@gmail.com"
         elif style == "custom_domains":
             email = f"dev{m}@{ids.WORDS[(c + m) % 5]}-labs{c}.io"
-        elif style == "coworking":  # the coworking space's domain, as its genuine members
-            email = f"{first}.{last}{pos % 100}@{self.company_name(self.coworking(c))}.com"
+        elif style == "coworking":  # the coworking space's domain, as its genuine members (a
+            # mailbox is one account's: a platform refuses a second signup with the same one)
+            email = f"{first}.{last}{pos}@{self.company_name(self.coworking(c))}.com"
         elif style == "random_disposable":
             email = f"{ids.hexid('', ids.NS_MAIL, ns + m, 10)}@{ids.DISPOSABLE[m % 4]}"
         else:

@@ -22,13 +22,20 @@ from scipy.sparse import csgraph  # noqa: F401 - registers sparse.csgraph
 
 from backend.detection.communities import leiden
 from backend.detection.identity import Assignment, assign, membership_changes
-from backend.detection.projection import CONJUNCTION, Incidence, conjunctions, project
+from backend.detection.projection import (
+    CONJUNCTION,
+    Incidence,
+    chance_floors,
+    conjunctions,
+    project,
+)
 from backend.detection.records import Memberships, WriteBack
 from backend.detection.scoring import (
     BIAS,
     RISK_WEIGHTS,
     Scored,
     behaviour_similarity,
+    best_ties,
     confidence,
     evidence,
     score,
@@ -132,6 +139,7 @@ class Detection:
     members_of: list[list[int]]  # cluster index -> dense accounts
     community_of: list[int]  # cluster index -> community
     communities: int  # found by Leiden, before dropping small ones
+    attached: int = 0  # accounts in no community that joined a cluster (`attach`)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -223,21 +231,30 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     members = inc.holders[owner][order]
     graph = sparse.csr_matrix((np.ones(members.size), (members, members[start])), shape=(n, n))
     _, group = sparse.csgraph.connected_components(graph, directed=False)
-    # (identifier, cluster, group) once each for templates, builds and their coincidences; an
-    # (identifier, cluster) held by two groups or more marks them all as sharing behaviour.
+    # Holders per (identifier, cluster, group) for templates, builds and their coincidences.
     is_behaviour = np.array(
         [any(part in BEHAVIOUR_LINKS for part in k.split(CONJUNCTION)) for k in inc.kinds]
     )
     behaviour = is_behaviour[inc.kind[rows]] & (lab >= 0)
     held = inc.holders[behaviour]
-    triple = np.unique(np.column_stack([rows[behaviour], labels[held], group[held]]), axis=0)
-    _, inverse, counts = np.unique(
-        triple[:, 0] * clusters + triple[:, 1], return_inverse=True, return_counts=True
+    triple, in_group = np.unique(
+        np.column_stack([rows[behaviour], labels[held], group[held]]), axis=0, return_counts=True
     )
-    shared = np.zeros(n, bool)
-    shared[triple[counts[inverse] >= 2, 2]] = True
+    _, inverse = np.unique(triple[:, 0] * clusters + triple[:, 1], return_inverse=True)
+    in_cluster_count = np.bincount(inverse, weights=in_group)
     size = np.bincount(labels[in_cluster], minlength=clusters)
     group_size = np.bincount(group[in_cluster], minlength=n)
+    # A group shares an identifier with the rest of its cluster when the rest holds more of it
+    # than chance puts there: the rest's share of the population holding it by chance is
+    # Poisson with mean degree x rest / population, tested at the 1e-6 of `chance_floor`. A
+    # template band a fake holds by chance (16-bit bands: a network's thousands of bit-flipped
+    # variants hit some of a company team's public-template bands) is not shared behaviour; the
+    # network's own templates, held by hundreds of the rest, are.
+    rest = in_cluster_count[inverse] - in_group
+    expected = inc.degree[triple[:, 0]] * (size[triple[:, 1]] - group_size[triple[:, 2]])
+    floor = chance_floors(expected / max(inc.population, 1))
+    shared = np.zeros(n, bool)
+    shared[triple[rest >= floor, 2]] = True
     bystander = in_cluster & ~shared[group] & (2 * group_size[group] < size[np.maximum(labels, 0)])
     return np.where(bystander, clusters + group, labels).astype(np.int64)
 
@@ -266,6 +283,40 @@ def _peel(
     return labels, conf
 
 
+def attachable(inc: Incidence, labels: I64, weights: dict[str, float]) -> npt.NDArray[np.bool_]:
+    """Accounts in no community whose tie to one could pass the attachment bar even with
+    identical behaviour: whose features `attach` will need, read with the members'."""
+    best, tie = best_ties(inc, labels, weights, labels < 0)
+    return (best >= 0) & (confidence(tie, np.ones(tie.size)) >= CORE_CONFIDENCE)
+
+
+def attach(
+    inc: Incidence,
+    labels: I64,
+    table: dict[str, F64],
+    weights: dict[str, float],
+    eligible: npt.NDArray[np.bool_],
+) -> tuple[I64, F64, int]:
+    """The peel's counterpart: an account in no cluster joins the cluster it is most tied to
+    when its tie and behaviour would keep it there through the peel (confidence at least
+    CORE_CONFIDENCE, the same bar).
+
+    Leiden only sees the projection, and an account whose identifiers all sit above the link
+    cap (a template band and a client build held by hundreds of its network, a fresh card, an
+    exit no one else used) has no link in it however much of what it holds is the network's.
+    Its tie, measured the way the peel measures members', says it belongs. One round, against
+    the clusters as the peel left them: attached accounts do not pull others in.
+
+    `eligible`: accounts whose features were read (`attachable` and the communities' members).
+    """
+    best, tie = best_ties(inc, labels, weights, eligible & (labels < 0))
+    sim = behaviour_similarity(table, labels, towards=best)
+    joins = (best >= 0) & (confidence(tie, sim) >= CORE_CONFIDENCE)
+    labels = np.where(joins, best, labels)
+    conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
+    return labels, conf, int(joins.sum())
+
+
 def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
     inc, node_ids = snapshot.incidence, snapshot.node_ids
     seconds: dict[str, float] = {}
@@ -289,8 +340,10 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         labels = relabel(labels, params.min_cluster_size)
     with stage("scores"):
         community = labels.copy()  # before the peel: the next refresh's warm start
-        table, shape = snapshot.features(np.flatnonzero(labels >= 0))
+        read = (labels >= 0) | attachable(linked, labels, weights)
+        table, shape = snapshot.features(np.flatnonzero(read))
         labels, conf = _peel(linked, matrix, labels, table, params, weights)
+        labels, conf, attached = attach(linked, labels, table, weights, read)
         scored = score(table, labels, inc, matrix, shape)
         proof = evidence(inc, labels, params.kind_weights)
     with stage("identity"):
@@ -304,15 +357,16 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         for i in np.flatnonzero(labels >= 0).tolist():
             members_of[int(labels[i])].append(i)
         new = [set(node_ids[m].tolist()) for m in members_of]
-        # The peel only splits communities, so a cluster's members share one community.
-        community_of = [int(community[m[0]]) if m else -1 for m in members_of]
+        # The peel only splits communities, so a cluster's members share one community
+        # (attached accounts have none: every cluster has members that were in it).
+        community_of = [int(community[m].max()) if m else -1 for m in members_of]
         new_evidence = [{f"{k}:{key}" for k, key, _, _ in proof.get(c, [])}
                         for c in range(n_clusters)]  # fmt: skip
         assignment = assign(old, new, previous.evidence, new_evidence)
     return Detection(
         matrix=matrix, labels=labels, community=community, conf=conf, scored=scored,
         proof=proof, assignment=assignment, members_of=members_of, community_of=community_of,
-        communities=communities, seconds=seconds,
+        communities=communities, attached=attached, seconds=seconds,
     )  # fmt: skip
 
 

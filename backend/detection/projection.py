@@ -64,7 +64,17 @@ def chance_floor(links: int, buckets: int, false_rate: float = 1e-6) -> int:
     """
     if links <= 0 or buckets <= 0:
         return 2
-    return max(2, int(stats.poisson.isf(false_rate, links / buckets)) + 1)
+    return max(2, int(chance_floors(np.array([links / buckets]), false_rate)[0]))
+
+
+def chance_floors(means: F64, false_rate: float = 1e-6) -> I64:
+    """Per Poisson mean (holders expected by chance), the fewest holders chance does not
+    explain: its (1 - false_rate) quantile plus one (1 where chance expects none)."""
+    if not means.size:
+        return np.zeros(0, np.int64)
+    distinct, inverse = np.unique(means, return_inverse=True)
+    floors = np.asarray(stats.poisson.isf(false_rate, distinct), np.int64) + 1
+    return np.asarray(floors[inverse], np.int64)
 
 
 def holder_weight(inc: Incidence, weights: dict[str, float]) -> F64:

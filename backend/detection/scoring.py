@@ -97,13 +97,55 @@ def tie_strength(inc: Incidence, labels: I64, weights: dict[str, float]) -> F64:
     return np.bincount(inc.holders, weights=base * conc, minlength=inc.accounts).astype(np.float64)
 
 
+TIE_FLOOR = 0.01  # see `best_ties`
+
+
+def best_ties(
+    inc: Incidence, labels: I64, weights: dict[str, float], outside: npt.NDArray[np.bool_]
+) -> tuple[I64, F64]:
+    """For each account in `outside`: the community it is most tied to and that tie, measured
+    as `tie_strength` would measure it were the account a member (-1 and 0 for the others).
+
+    One sparse product (accounts x identifiers) @ (identifiers x communities). Terms under
+    TIE_FLOOR are left out to keep it small: such a term is an identifier whose holders are
+    almost all elsewhere (a /16 subnet, a public template band), and it takes 70 of them to make
+    the tie of one ordinary shared card (1.0 at the same concentration).
+    """
+    n = labels.size
+    best, tie = np.full(n, -1, np.int64), np.zeros(n)
+    if not (labels >= 0).any() or not outside.any():
+        return best, tie
+    ident, comm, count = _count_pairs(inc, labels)
+    base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind[ident]]
+    term = base * count / np.maximum(inc.degree[ident] - 1, 1)
+    keep = term >= TIE_FLOOR
+    n_comm = int(labels.max()) + 1
+    per_identifier = sparse.csr_matrix(
+        (term[keep], (ident[keep], comm[keep])), shape=(inc.degree.size, n_comm)
+    )
+    rows = inc.identifier_of_row
+    held = outside[inc.holders]
+    holds = sparse.csr_matrix(
+        (np.ones(int(held.sum())), (inc.holders[held], rows[held])), shape=(n, inc.degree.size)
+    )
+    ties = (holds @ per_identifier).tocsr()
+    has = np.diff(ties.indptr) > 0
+    best[has] = np.asarray(ties[has].argmax(axis=1)).ravel()
+    tie[has] = np.asarray(ties[has].max(axis=1).todense()).ravel()
+    return best, tie
+
+
 def confidence(tie: F64, behaviour_similarity: F64) -> F64:
     strength = 1.0 - np.exp(-tie)
     return np.asarray(strength * (0.6 + 0.4 * behaviour_similarity), np.float64)
 
 
-def behaviour_similarity(table: dict[str, F64], labels: I64) -> F64:
-    """Cosine of each account's capability mix to its community's mean mix (0.75 if unknown)."""
+def behaviour_similarity(table: dict[str, F64], labels: I64, towards: I64 | None = None) -> F64:
+    """Cosine of each account's capability mix to its community's mean mix (0.75 if unknown).
+
+    `towards`: the community to compare each account with, when not its own (an outsider
+    weighed for attachment); the means are still those of `labels`' members."""
+    towards = labels if towards is None else towards
     caps = np.column_stack([table[c] for c in CAPS])
     norms = np.linalg.norm(caps, axis=1)
     unit = caps / np.maximum(norms, 1e-9)[:, None]
@@ -113,8 +155,8 @@ def behaviour_similarity(table: dict[str, F64], labels: I64) -> F64:
     np.add.at(centroid, labels[ok], unit[ok])
     centroid /= np.maximum(np.linalg.norm(centroid, axis=1), 1e-9)[:, None]
     sim = np.full(labels.size, 0.75)
-    has = ok & (norms > 0)
-    sim[has] = np.einsum("ij,ij->i", unit[has], centroid[labels[has]])
+    has = (towards >= 0) & (norms > 0)
+    sim[has] = np.einsum("ij,ij->i", unit[has], centroid[towards[has]])
     return np.asarray(np.clip(sim, 0.0, 1.0), np.float64)
 
 

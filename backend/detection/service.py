@@ -34,6 +34,7 @@ class RefreshReport:
     identifiers: int = 0
     edges: int = 0
     communities: int = 0
+    attached: int = 0
     clusters: int = 0
     members: int = 0
     flagged_clusters: int = 0
@@ -62,6 +63,7 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
     report.edges = int(result.matrix.nnz // 2)
     report.linked_accounts = int((np.diff(result.matrix.indptr) > 0).sum())
     report.communities = result.communities
+    report.attached = result.attached
     report.flagged_clusters = int((result.scored.risk >= params.flag_threshold).sum())
     for e in result.assignment.events:
         report.events[e.type] = report.events.get(e.type, 0) + 1

@@ -128,3 +128,26 @@ def test_a_chain_of_rotated_cards_is_one_cluster() -> None:
     snap = Snapshot(incidence(groups, N, population=10_000), snap.node_ids, snap.features)
     result = detect(snap, Previous.empty(), PARAMS)
     assert set(net) in [set(m) for m in result.members_of]
+
+
+def test_an_account_with_no_link_joins_the_network_it_is_tied_to() -> None:
+    """Six accounts hold only the network's four templates, each above the link cap: no link
+    in the projection, so Leiden never sees them. Their ties (4 x 0.35 x 30/35) pass the
+    peel's bar, so they join; genuine users of a public template the network also uses
+    (0.35 x 30/229 each) do not."""
+    net, loners = list(range(0, 30)), list(range(30, 36))
+    public = list(range(36, 235))
+    groups = [("PAID_WITH", net[i : i + 5]) for i in range(0, 30, 5)]
+    groups += [("USED_DEVICE", net[i : i + 4]) for i in range(2, 29, 5)]  # straddle the cards
+    groups += [("USED_TEMPLATE", net + loners) for _ in range(4)]
+    groups += [("USED_TEMPLATE", net + public)]
+    groups += [("PAID_WITH", h) for h in HOUSEHOLDS[73:]]  # accounts 236 and up
+    snap = _snapshot()
+    snap = Snapshot(incidence(groups, N, population=10_000), snap.node_ids, snap.features)
+    params = Params(**{**PARAMS.__dict__, "link_cap": 20})
+    result = detect(snap, Previous.empty(), params)
+    cluster = next(set(m) for m in result.members_of if 0 in m)
+    assert cluster == set(net) | set(loners)
+    assert result.attached == len(loners)
+    assert (result.conf[loners] >= 0.5).all()
+    assert (result.labels[public] < 0).all()
