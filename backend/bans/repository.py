@@ -29,7 +29,7 @@ WHERE {CURRENT_MEMBERSHIP}
 RETURN c.id AS cluster_id, a.id AS account_id, m.confidence AS confidence, c.risk AS risk,
        c.verdict AS cluster_verdict, a.verdict AS account_verdict,
        CASE WHEN c.verdict = 'CONFIRMED_FRAUD' THEN 'cluster_confirmed'
-            ELSE 'risk_threshold' END AS reason
+            ELSE 'risk_threshold' END AS reason, m.why AS why
 ORDER BY cluster_id, account_id
 LIMIT $limit
 """

@@ -415,6 +415,7 @@ def export_bans(
     tmp = out.with_name(out.name + ".partial")
     with create_driver(settings) as driver, tmp.open("w") as fh:
         for row in iter_candidates(driver, settings.NEO4J_DATABASE, risk, confidence):
+            row["why"] = json.loads(row["why"]) if row["why"] else None  # stored as JSON text
             fh.write(json.dumps(row, sort_keys=True) + "\n")
             written += 1
             clusters.add(row["cluster_id"])

@@ -38,6 +38,7 @@ from backend.detection.scoring import (
     best_ties,
     confidence,
     evidence,
+    member_ties,
     score,
     tie_strength,
 )
@@ -47,6 +48,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 CORE_CONFIDENCE = 0.5  # members below it are split off their community before scoring
 PEEL_ROUNDS = 3
+WHY_TIES = 3  # strongest ties stored per member: enough to check, short enough to read
 
 # Dense account indices -> (feature columns over all dense accounts, email-shape code per
 # account). Called once, for the members of candidate communities only: reading features for
@@ -140,6 +142,11 @@ class Detection:
     community_of: list[int]  # cluster index -> community
     communities: int  # found by Leiden, before dropping small ones
     attached: int = 0  # accounts in no community that joined a cluster (`attach`)
+    # Why each member is in its cluster: tie strength, behaviour similarity, and its WHY_TIES
+    # strongest ties as (account, identifier, members holding it) rows (`member_ties`).
+    tie: F64 = field(default_factory=lambda: np.zeros(0))
+    similarity: F64 = field(default_factory=lambda: np.zeros(0))
+    ties: tuple[I64, I64, I64] = field(default_factory=lambda: (np.zeros(0, np.int64),) * 3)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -266,7 +273,7 @@ def _peel(
     table: dict[str, F64],
     params: Params,
     weights: dict[str, float],
-) -> tuple[I64, F64]:
+) -> I64:
     """Split each community into the core tied to it by what they share and behave alike, and
     the periphery (e.g. a reseller's genuine customers on the same exits), re-scored apart.
     Repeats: once the loosest members are gone, the next layer's ties shrink too. What the
@@ -278,9 +285,7 @@ def _peel(
             break
         labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
         labels = relabel(connected(matrix, labels), params.min_cluster_size)
-    labels = relabel(split_bystanders(inc, labels, params.link_cap), params.min_cluster_size)
-    conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
-    return labels, conf
+    return relabel(split_bystanders(inc, labels, params.link_cap), params.min_cluster_size)
 
 
 def attachable(inc: Incidence, labels: I64, weights: dict[str, float]) -> npt.NDArray[np.bool_]:
@@ -296,7 +301,7 @@ def attach(
     table: dict[str, F64],
     weights: dict[str, float],
     eligible: npt.NDArray[np.bool_],
-) -> tuple[I64, F64, int]:
+) -> tuple[I64, int]:
     """The peel's counterpart: an account in no cluster joins the cluster it is most tied to
     when its tie and behaviour would keep it there through the peel (confidence at least
     CORE_CONFIDENCE, the same bar).
@@ -312,9 +317,7 @@ def attach(
     best, tie = best_ties(inc, labels, weights, eligible & (labels < 0))
     sim = behaviour_similarity(table, labels, towards=best)
     joins = (best >= 0) & (confidence(tie, sim) >= CORE_CONFIDENCE)
-    labels = np.where(joins, best, labels)
-    conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
-    return labels, conf, int(joins.sum())
+    return np.where(joins, best, labels), int(joins.sum())
 
 
 def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
@@ -342,8 +345,11 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         community = labels.copy()  # before the peel: the next refresh's warm start
         read = (labels >= 0) | attachable(linked, labels, weights)
         table, shape = snapshot.features(np.flatnonzero(read))
-        labels, conf = _peel(linked, matrix, labels, table, params, weights)
-        labels, conf, attached = attach(linked, labels, table, weights, read)
+        labels = _peel(linked, matrix, labels, table, params, weights)
+        labels, attached = attach(linked, labels, table, weights, read)
+        tie, similarity = tie_strength(linked, labels, weights), behaviour_similarity(table, labels)
+        conf = confidence(tie, similarity)
+        ties = member_ties(inc, labels, params.kind_weights, WHY_TIES)
         scored = score(table, labels, inc, matrix, shape)
         proof = evidence(inc, labels, params.kind_weights)
     with stage("identity"):
@@ -366,14 +372,34 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
     return Detection(
         matrix=matrix, labels=labels, community=community, conf=conf, scored=scored,
         proof=proof, assignment=assignment, members_of=members_of, community_of=community_of,
-        communities=communities, attached=attached, seconds=seconds,
+        communities=communities, attached=attached, tie=tie, similarity=similarity, ties=ties,
+        seconds=seconds,
     )  # fmt: skip
 
 
+def member_why(result: Detection, inc: Incidence, dense: I64) -> npt.NDArray[np.object_]:
+    """Per given member, the JSON stored on its membership (`MEMBER_OF.why`): tie strength,
+    behaviour similarity and its strongest ties (kind, key, members holding it, all holders).
+    Built only for the memberships a refresh writes."""
+    account, ident, members = result.ties
+    lo = np.searchsorted(account, dense, side="left")
+    hi = np.searchsorted(account, dense, side="right")
+    out = np.empty(dense.size, dtype=object)
+    for n, (i, a, b) in enumerate(zip(dense.tolist(), lo.tolist(), hi.tolist(), strict=True)):
+        ties = [
+            [inc.kinds[inc.kind[j]], inc.keys[j], m, int(inc.degree[j])]
+            for j, m in zip(ident[a:b].tolist(), members[a:b].tolist(), strict=True)
+        ]
+        tie, similarity = round(float(result.tie[i]), 3), round(float(result.similarity[i]), 3)
+        out[n] = json.dumps({"tie": tie, "behaviour": similarity, "ties": ties})
+    return out
+
+
 def write_back_rows(
-    result: Detection, previous: Previous, node_ids: I64, run_id: str, now_ms: int, stats: str
+    result: Detection, previous: Previous, snapshot: Snapshot, run_id: str, now_ms: int, stats: str
 ) -> WriteBack:
     """Cluster rows, the memberships that changed, retired clusters, lineage and events."""
+    node_ids = snapshot.node_ids
     scored, assignment, members_of = result.scored, result.assignment, result.members_of
     clusters: list[dict[str, Any]] = []
     risk_names = list(RISK_WEIGHTS)
@@ -427,7 +453,8 @@ def write_back_rows(
     ]  # fmt: skip
     return WriteBack(
         run_id=run_id, now_ms=now_ms, clusters=clusters,
-        members=Memberships(new_nodes[write], new_clusters[write], new_conf[write]),
+        members=Memberships(new_nodes[write], new_clusters[write], new_conf[write],
+                            member_why(result, snapshot.incidence, dense[write])),
         ends=Memberships(old.nodes[end], old.clusters[end]), total_members=int(dense.size),
         retired=retired, lineage=lineage, events=events, stats=stats,
     )  # fmt: skip

@@ -22,6 +22,7 @@ class Memberships:
     nodes: np.ndarray[Any, Any]  # internal node ids of the accounts
     clusters: np.ndarray[Any, Any]  # cluster ids (str)
     confidences: np.ndarray[Any, Any] | None = None
+    why: np.ndarray[Any, Any] | None = None  # JSON per membership (`pipeline.member_why`)
 
     def __len__(self) -> int:
         return int(self.nodes.size)
@@ -38,6 +39,7 @@ class Memberships:
             Memberships(
                 self.nodes[lane == k], self.clusters[lane == k],
                 None if self.confidences is None else self.confidences[lane == k],
+                None if self.why is None else self.why[lane == k],
             )
             for k in range(n) if (lane == k).any()
         ]  # fmt: skip
@@ -48,6 +50,8 @@ class Memberships:
             cols = {"nodes": self.nodes[part].tolist(), "clusters": self.clusters[part].tolist()}
             if self.confidences is not None:
                 cols["confidences"] = self.confidences[part].tolist()
+            if self.why is not None:
+                cols["why"] = self.why[part].tolist()
             yield cols
 
 

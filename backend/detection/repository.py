@@ -167,7 +167,7 @@ MATCH (a:Account) WHERE id(a) = $nodes[i]
 MATCH (c:Cluster {id: $clusters[i]})
 WITH a, c, i, [(a)-[o:MEMBER_OF]->(c) WHERE o.from < $gen | o.since] AS prior
 MERGE (a)-[m:MEMBER_OF {from: $gen}]->(c)
-ON CREATE SET m.confidence = $confidences[i],
+ON CREATE SET m.confidence = $confidences[i], m.why = $why[i],
               m.since = coalesce(head(prior), datetime({epochMillis: $now}))
 """
 

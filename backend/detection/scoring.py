@@ -84,17 +84,44 @@ def tie_strength(inc: Incidence, labels: I64, weights: dict[str, float]) -> F64:
     its network scores several units; a genuine customer who merely shares a proxy exit with
     it scores a fraction of the exit's weight.
     """
+    term = _tie_terms(inc, labels, weights)[1]
+    return np.bincount(inc.holders, weights=term, minlength=inc.accounts).astype(np.float64)
+
+
+def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[I64, F64]:
+    """Per incidence row: holders of its identifier in its holder's community (the holder
+    included; 0 outside any), and what that row adds to the holder's tie strength."""
     ident, comm, count = _count_pairs(inc, labels)
     n_comm = int(labels.max()) + 1 if labels.size else 0
     table = sparse.csr_matrix((count, (ident, comm)), shape=(inc.degree.size, max(n_comm, 1)))
     rows = inc.identifier_of_row
     lab = labels[inc.holders]
     ok = lab >= 0
-    same = np.zeros(rows.size)
+    same = np.zeros(rows.size, np.int64)
     same[ok] = np.asarray(table[rows[ok], lab[ok]]).ravel()
     base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind][rows]
     conc = np.where(same >= 2, (same - 1) / np.maximum(inc.degree[rows] - 1, 1), 0.0)
-    return np.bincount(inc.holders, weights=base * conc, minlength=inc.accounts).astype(np.float64)
+    return same, np.asarray(base * conc, np.float64)
+
+
+def member_ties(
+    inc: Incidence, labels: I64, weights: dict[str, float], top: int
+) -> tuple[I64, I64, I64]:
+    """Each member's `top` strongest ties into its cluster, as (account, identifier, members
+    of the cluster holding it) rows grouped by account, strongest first: what an analyst
+    checks before acting on one account."""
+    same, term = _tie_terms(inc, labels, weights)
+    rows = np.flatnonzero(term > 0)
+    if not rows.size:
+        return rows, rows, rows
+    holder = inc.holders[rows]
+    order = np.lexsort((-term[rows], holder))
+    rows, holder = rows[order], holder[order]
+    first = np.r_[True, np.diff(holder) != 0]
+    start = np.maximum.accumulate(np.where(first, np.arange(first.size), 0))
+    keep = np.arange(first.size) - start < top
+    rows = rows[keep]
+    return inc.holders[rows], inc.identifier_of_row[rows], same[rows]
 
 
 TIE_FLOOR = 0.01  # see `best_ties`

@@ -69,7 +69,7 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
         report.events[e.type] = report.events.get(e.type, 0) + 1
     with report.stage("write_back"):
         wb = write_back_rows(
-            result, previous, snapshot.node_ids, report.run_id, int(time.time() * 1000),
+            result, previous, snapshot, report.run_id, int(time.time() * 1000),
             json.dumps(report.seconds),
         )  # fmt: skip
         repo.write_back(driver, settings.NEO4J_DATABASE, gen, wb)

@@ -136,7 +136,7 @@ MATCH (c:Cluster {{id: $id}})<-[m:MEMBER_OF]-(a:Account)
 WHERE {CURRENT_MEMBERSHIP} AND m.confidence >= $min_confidence
   AND ($after_c IS NULL OR m.confidence < $after_c
        OR (m.confidence = $after_c AND a.id > $after_id))
-RETURN a.id AS id, m.confidence AS confidence, m.since.epochMillis AS since
+RETURN a.id AS id, m.confidence AS confidence, m.since.epochMillis AS since, m.why AS why
 ORDER BY confidence DESC, id
 LIMIT $limit
 """

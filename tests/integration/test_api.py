@@ -191,6 +191,14 @@ def test_cluster_review_explains_its_risk_and_pages_members_exactly(
     confidences = [e["node"]["confidence"] for e in cluster["members"]["edges"]]
     assert confidences == sorted(confidences, reverse=True)
     assert cluster["members"]["edges"][0]["node"]["account"]["id"]
+    # Each member's why: its strongest ties into the cluster, which give back its confidence.
+    for edge in cluster["members"]["edges"]:
+        member, why = edge["node"], edge["node"]["why"]
+        assert 1 <= len(why["ties"]) <= 3
+        assert all(2 <= t["members"] <= min(t["holders"], target["size"]) for t in why["ties"])
+        strength = 1 - math.exp(-why["tieStrength"])
+        expected = strength * (0.6 + 0.4 * why["behaviourSimilarity"])
+        assert math.isclose(member["confidence"], expected, abs_tol=2e-3), member
 
 
 def test_account_investigation_identifiers_path_and_subgraph(
@@ -273,6 +281,11 @@ def test_verdicts_notes_audit_and_the_ban_list(
     exported = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["cluster_id"], r["account_id"]) for r in exported] == [
         (r["clusterId"], r["accountId"]) for r in rows
+    ]
+    # Each row says why, the same in both: the strongest ties, tie strength, behaviour.
+    assert all(r["why"] and r["why"]["ties"] for r in rows)
+    assert [[t[1] for t in r["why"]["ties"]] for r in exported] == [
+        [t["value"] for t in r["why"]["ties"]] for r in rows
     ]
 
 

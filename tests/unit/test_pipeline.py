@@ -3,7 +3,10 @@ exit they share with genuine customers, a company team, stable IDs across refres
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 
 from backend.detection.pipeline import (
     Detection,
@@ -89,13 +92,13 @@ def test_networks_come_back_whole_and_apart_from_genuine_sharers() -> None:
 def test_an_unchanged_graph_keeps_ids_and_writes_nothing() -> None:
     snap = _snapshot()
     first = detect(snap, Previous.empty(), PARAMS)
-    wb = write_back_rows(first, Previous.empty(), snap.node_ids, "r1", 0, "{}")
+    wb = write_back_rows(first, Previous.empty(), snap, "r1", 0, "{}")
     assert len(wb.members) == first.labels[first.labels >= 0].size and not len(wb.ends)
     assert {e["type"] for e in wb.events} == {"created"}
     previous = Previous.after(first, snap.node_ids)
     second = detect(snap, previous, PARAMS)
     assert _clusters(second) == _clusters(first)
-    wb2 = write_back_rows(second, previous, snap.node_ids, "r2", 0, "{}")
+    wb2 = write_back_rows(second, previous, snap, "r2", 0, "{}")
     assert not len(wb2.members) and not len(wb2.ends) and not wb2.events
 
 
@@ -108,7 +111,7 @@ def test_a_network_that_grows_keeps_its_id() -> None:
     previous = Previous.after(first, snap.node_ids)
     second = detect(snap2, previous, PARAMS)
     assert _clusters(second)[a_id] == set(grown)
-    wb = write_back_rows(second, previous, snap2.node_ids, "r2", 0, "{}")
+    wb = write_back_rows(second, previous, snap2, "r2", 0, "{}")
     assert {"type": "grown", "cluster_id": a_id, "related": [], "size_before": 24,
             "size_after": 30} in wb.events  # fmt: skip
     written = set(wb.members.nodes.tolist())
@@ -151,3 +154,23 @@ def test_an_account_with_no_link_joins_the_network_it_is_tied_to() -> None:
     assert result.attached == len(loners)
     assert (result.conf[loners] >= 0.5).all()
     assert (result.labels[public] < 0).all()
+
+
+def test_each_written_membership_says_why() -> None:
+    """A NET_A member's strongest ties are its card (6 holders) and device (4), all inside the
+    cluster, then the network's template; tie and behaviour give back its confidence."""
+    snap = _snapshot()
+    result = detect(snap, Previous.empty(), PARAMS)
+    wb = write_back_rows(result, Previous.empty(), snap, "r1", 0, "{}")
+    assert wb.members.why is not None and len(wb.members.why) == len(wb.members)
+    why = dict(zip(wb.members.nodes.tolist(), wb.members.why.tolist(), strict=True))
+    first = json.loads(why[int(snap.node_ids[0])])
+    kinds = [t[0] for t in first["ties"]]
+    assert len(kinds) == 3 and set(kinds[:2]) == {"PAID_WITH", "USED_DEVICE"}
+    assert kinds[2] == "USED_TEMPLATE"
+    assert {t[0]: t[2] for t in first["ties"][:2]} == {"PAID_WITH": 6, "USED_DEVICE": 4}
+    assert first["ties"][2][2:] == [24, 24]  # all of the network, and no one else
+    # tie = card + device + two templates + the proxy exit (6 of its 10 holders inside)
+    assert first["tie"] == pytest.approx(1 + 1 + 0.35 + 0.35 + 0.3 * 5 / 9, abs=1e-3)
+    expected = (1 - np.exp(-first["tie"])) * (0.6 + 0.4 * first["behaviour"])
+    assert float(result.conf[0]) == pytest.approx(expected, abs=2e-3)

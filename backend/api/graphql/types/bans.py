@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from backend.api.graphql.types.common import Verdict
+from backend.api.graphql.types.common import MemberWhy, Verdict, member_why
 
 
 @strawberry.enum
@@ -25,6 +25,9 @@ class BanCandidate:
     cluster_verdict: Verdict | None
     account_verdict: Verdict | None
     reason: BanReason
+    why: MemberWhy | None = strawberry.field(
+        description="Why the account is in the cluster (`ClusterMember.why`)."
+    )
 
 
 def ban_candidate(r: dict[str, Any]) -> BanCandidate:
@@ -33,5 +36,5 @@ def ban_candidate(r: dict[str, Any]) -> BanCandidate:
         confidence=r["confidence"], cluster_risk=r["risk"] or 0.0,
         cluster_verdict=Verdict(r["cluster_verdict"]) if r["cluster_verdict"] else None,
         account_verdict=Verdict(r["account_verdict"]) if r["account_verdict"] else None,
-        reason=BanReason(r["reason"]),
+        reason=BanReason(r["reason"]), why=member_why(r["why"]),
     )  # fmt: skip

@@ -24,8 +24,10 @@ from backend.api.graphql.types.common import (
     KIND_OF_REL,
     Decision,
     IdentifierKind,
+    MemberWhy,
     Note,
     decision,
+    member_why,
     notes,
     to_datetime,
 )
@@ -93,6 +95,10 @@ class ClusterMember:
     account_id: strawberry.ID
     confidence: float
     since: datetime | None
+    why: MemberWhy | None = strawberry.field(
+        description="Its strongest ties into the cluster and its behaviour similarity (none "
+        "for memberships written before this was recorded)."
+    )
 
     @strawberry.field
     async def account(self, info: Info) -> Account | None:
@@ -233,6 +239,7 @@ class Cluster:
                         account_id=strawberry.ID(r["id"]),
                         confidence=r["confidence"],
                         since=to_datetime(r["since"]),
+                        why=member_why(r["why"]),
                     ),
                     encode_cursor("cluster.members", r["confidence"], r["id"]),
                 )

@@ -1,7 +1,9 @@
-"""Small types shared by accounts and clusters: verdicts, notes, identifier kinds."""
+"""Small types shared by accounts, clusters and ban candidates: verdicts, notes, identifier
+kinds, why a member is in its cluster."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -78,3 +80,43 @@ def notes(rows: list[dict[str, Any]]) -> list[Note]:
              at=to_datetime(r["at"]))
         for r in rows
     ]  # fmt: skip
+
+
+@strawberry.type(description="An identifier a member shares with its cluster.")
+class MemberTie:
+    kind: IdentifierKind
+    value: str
+    members: int = strawberry.field(description="Members of the cluster holding it, this one "
+                                    "included.")  # fmt: skip
+    holders: int = strawberry.field(description="All accounts holding it.")
+
+
+@strawberry.type(
+    description="Why an account is in its cluster, as the refresh that last changed its "
+    "membership measured it: confidence = (1 - exp(-tieStrength)) x (0.6 + 0.4 x "
+    "behaviourSimilarity)."
+)
+class MemberWhy:
+    ties: list[MemberTie] = strawberry.field(description="Its strongest ties, strongest first.")
+    tie_strength: float = strawberry.field(
+        description="Sum over what it holds of the kind's weight x the share of the other "
+        "holders inside the cluster."
+    )
+    behaviour_similarity: float = strawberry.field(
+        description="Cosine of its capability mix to the cluster's mean mix."
+    )
+
+
+def member_why(raw: str | None) -> MemberWhy | None:
+    if not raw:
+        return None
+    why = json.loads(raw)
+    return MemberWhy(
+        ties=[
+            MemberTie(kind=KIND_OF_REL[k], value=v, members=m, holders=d)
+            for k, v, m, d in why["ties"]
+            if k in KIND_OF_REL
+        ],
+        tie_strength=why["tie"],
+        behaviour_similarity=why["behaviour"],
+    )
