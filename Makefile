@@ -11,7 +11,7 @@ HERACLES := $(BIN)/heracles
 TEST_ENV := set -a && source tests/stack.env && set +a &&
 BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
 
-.PHONY: help prereqs install up down status demo smoke lint fmt test test-up test-down bench-ingest bench-detect bench-api bench-robustness bench-down schema compose-check clean
+.PHONY: help prereqs install up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-detect bench-api bench-robustness bench-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ fmt: install ## Format the code
 
 test: install lint ## Lint, then all tests against a test stack they start and stop themselves
 	$(BIN)/python -m pytest
+
+fuzz: install ## The ingest fuzz suite at 200,000 examples per property (make test runs 10,000)
+	HERACLES_FUZZ_EXAMPLES=200000 $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_fuzz_ingest.py
 
 test-up: install ## Keep a test stack running between test runs (faster iteration)
 	$(TEST_ENV) $(HERACLES) up
