@@ -40,9 +40,15 @@ class Settings(BaseSettings):
     # token stops working within this many seconds.
     API_TOKEN_CACHE_S: float = 5.0
     # GraphQL abuse limits (docs/api.md). Page sizes are capped at 500 whatever these say.
+    # Longest a GraphQL request's read may run in Neo4j before the server ends it (the client
+    # gets "query timed out"): an analyst's path or subgraph finishes in well under a second.
+    API_QUERY_TIMEOUT_S: float = 10.0
     GRAPHQL_MAX_DEPTH: int = 10
     GRAPHQL_MAX_ALIASES: int = 15
     GRAPHQL_MAX_TOKENS: int = 2000
+    # Objects one request may ask for (`api/graphql/cost.py`): about twice the costliest named
+    # operation at its largest page (ClusterReview with 500 members: 13,042).
+    GRAPHQL_MAX_COST: int = 25_000
     GRAPHQL_MAX_BODY_BYTES: int = 64 * 1024
     LOG_LEVEL: str = "INFO"
 

@@ -7,9 +7,11 @@ round trip.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from neo4j import READ_ACCESS, AsyncDriver
+from neo4j import READ_ACCESS, AsyncDriver, Query
+from neo4j.exceptions import ClientError as Neo4jClientError
 
 from backend.graph.model import CURRENT_MEMBERSHIP, LINKS
 
@@ -211,11 +213,38 @@ LIMIT $limit
 """
 
 
-async def read(driver: AsyncDriver, database: str, query: str, **params: Any) -> list[Any]:
+@dataclass(frozen=True)
+class Reads:
+    """Where the API's reads go, and how long one may run before Neo4j ends it
+    (`API_QUERY_TIMEOUT_S`): no request holds a server thread and its memory for longer."""
+
+    driver: AsyncDriver
+    database: str
+    timeout_s: float
+
+
+TIMED_OUT = "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration"
+
+
+class QueryTimedOut(Exception):
+    """A read ran past `API_QUERY_TIMEOUT_S` and Neo4j ended it (shown to the client)."""
+
+
+async def read(reads: Reads, query: str, /, **params: Any) -> list[Any]:
     """One auto-commit read: RUN + PULL in a single round trip. `execute_query` wraps each
     statement in an explicit transaction (BEGIN ... COMMIT), which costs a second round trip
     and about a third of the API's CPU on small lookups; reads need neither its retries nor
     its atomicity (the API retries nothing: a failed read is an error to the client)."""
-    async with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
-        result = await session.run(query, params)
-        return [record async for record in result]
+    async with reads.driver.session(
+        database=reads.database, default_access_mode=READ_ACCESS
+    ) as session:
+        try:
+            result = await session.run(Query(query, timeout=reads.timeout_s), params)
+            return [record async for record in result]
+        except Neo4jClientError as exc:
+            if exc.code != TIMED_OUT:
+                raise
+            raise QueryTimedOut(
+                f"the query ran past the {reads.timeout_s:g} s limit and was stopped: "
+                "ask for less (smaller pages, fewer fields or aliases)"
+            ) from exc

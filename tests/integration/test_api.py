@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from celery.result import AsyncResult
+from graphql import GraphQLError
 from neo4j import Driver
 from typer.testing import CliRunner
 
@@ -391,6 +392,14 @@ def test_depth_alias_token_page_body_and_batching_limits(
     body = api.query(Role.ADMIN, f"{{ {many} }}")
     assert body.get("data") is None and "token" in body["errors"][0]["message"].lower()
 
+    # 15 aliases of 500 clusters x 500 members: within depth and alias limits, refused on cost.
+    members = "members(first: 500) { edges { node { accountId } } }"
+    costly = " ".join(f"a{i}: clusters(first: 500) {{ edges {{ node {{ {members} }} }} }}"
+                      for i in range(15))  # fmt: skip
+    body = api.query(Role.ADMIN, f"{{ {costly} }}")
+    assert body.get("data") is None and "query cost" in body["errors"][0]["message"]
+    assert api.run(Role.ANALYST, "ClusterReview", id=c, first=500)["data"]["cluster"]
+
     body = api.run(Role.BANTOOL, "BanCandidates", first=501)
     assert body["data"] is None or body["data"]["banCandidates"] is None
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -586,3 +595,28 @@ def test_event_text_is_never_read_as_terminal_markup(api: Api, tmp_path: Path) -
     listing = CliRunner().invoke(cli, ["dlq", "list", "--limit", "1000"])
     assert listing.exit_code == 0, listing.output
     assert "[/]" in listing.output
+
+
+def test_a_read_past_its_time_limit_is_stopped_and_said_so(stack: Settings) -> None:
+    """Neo4j ends a read at `API_QUERY_TIMEOUT_S`; the client is told, not shown a driver error."""
+    import asyncio
+
+    from backend.api.graphql.errors import should_mask
+    from backend.graph.driver import create_async_driver
+    from backend.investigation.repository import QueryTimedOut, Reads, read
+
+    slow = "UNWIND range(1, 10000000000) AS x WITH x WHERE x < 0 RETURN count(*) AS n"
+
+    async def run() -> None:
+        driver = create_async_driver(stack)
+        try:
+            started = time.monotonic()
+            with pytest.raises(QueryTimedOut) as caught:
+                await read(Reads(driver, stack.NEO4J_DATABASE, 0.5), slow)
+            assert time.monotonic() - started < 30  # unbounded, it would run for minutes
+            assert "0.5 s limit" in str(caught.value)
+            assert not should_mask(GraphQLError("x", original_error=caught.value))
+        finally:
+            await driver.close()
+
+    asyncio.run(run())

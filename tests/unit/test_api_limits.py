@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from graphql import GraphQLError, parse, validate
 
+from backend.api.graphql.cost import request_cost
 from backend.api.graphql.errors import ClientError, should_mask
 from backend.api.graphql.pagination import MAX_PAGE, decode_cursor, encode_cursor, page_size
 from backend.api.graphql.schema import build_schema, schema
@@ -90,6 +91,33 @@ def test_named_operations_validate_and_fit_the_limits() -> None:
         for definition in document.definitions:
             depth = _depth(definition.selection_set)  # type: ignore[attr-defined]
             assert depth <= defaults.GRAPHQL_MAX_DEPTH, (path.name, depth)
+            # At the largest page every named operation stays within the cost limit.
+            name = definition.name.value  # type: ignore[attr-defined]
+            largest = {"first": MAX_PAGE, "limit": MAX_PAGE, "ids": ["x"] * MAX_PAGE}
+            cost = request_cost(schema._schema, document, name, largest, MAX_PAGE)
+            assert cost <= defaults.GRAPHQL_MAX_COST, (name, cost)
+
+
+def test_cost_multiplies_pages_down_the_tree_and_applies_variable_defaults() -> None:
+    members = "members(first: $m) { edges { node { accountId } } }"
+    query = (
+        f"query Q($m: Int = 10) {{ clusters(first: 20) {{ edges {{ node {{ {members} }} }} }} }}"
+    )
+    document = parse(query)
+    # clusters: 20 x (1 + edges (1 + node (1 + members: m x (1 + edges (1 + node (1 + id))))))
+    assert request_cost(schema._schema, document, "Q", {}, MAX_PAGE) == 20 * (3 + 10 * 4)
+    assert request_cost(schema._schema, document, "Q", {"m": 500}, MAX_PAGE) == 20 * (3 + 500 * 4)
+    # Fragments count as if written inline; aliases add up.
+    spread = parse(
+        "query Q { a: clusters(first: 20) { ...F } b: clusters(first: 20) { ...F } }"
+        " fragment F on ClusterConnection { edges { node { id } } }"
+    )
+    assert request_cost(schema._schema, spread, "Q", {}, MAX_PAGE) == 2 * 20 * 4
+    hostile = "{ " + " ".join(
+        f"a{i}: clusters(first: 500) {{ edges {{ node {{ {members.replace('$m', '500')} }} }} }}"
+        for i in range(15)
+    ) + " }"  # fmt: skip
+    assert request_cost(schema._schema, parse(hostile), None, {}, MAX_PAGE) > 15 * 500 * 500
 
 
 def _depth(selection_set: object) -> int:

@@ -11,6 +11,7 @@ from strawberry.fastapi import BaseContext
 from backend.api.graphql.dataloaders import Loaders
 from backend.auth.tokens import Principal
 from backend.core.config import Settings
+from backend.investigation.repository import Reads
 
 
 class Context(BaseContext):
@@ -22,7 +23,8 @@ class Context(BaseContext):
         self.settings = settings
         self.database = settings.NEO4J_DATABASE
         self.principal = principal
-        self.loaders = Loaders(driver, settings.NEO4J_DATABASE)
+        self.reads = Reads(driver, settings.NEO4J_DATABASE, settings.API_QUERY_TIMEOUT_S)
+        self.loaders = Loaders(self.reads)
 
     def caller(self) -> Principal:
         """Mutations run only after the role policy let the operation through, so a principal

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from graphql import GraphQLError
 
+from backend.investigation.repository import QueryTimedOut
+
 
 class ClientError(Exception):
     """A message written for the client: bad input, not found, forbidden."""
@@ -19,6 +21,7 @@ def not_found(what: str) -> ClientError:
 
 
 def should_mask(error: GraphQLError) -> bool:
-    """Validation errors (no original error) and ClientErrors pass; the rest are masked."""
+    """Validation errors (no original error), ClientErrors and timeouts pass; the rest are
+    masked."""
     original = error.original_error
-    return original is not None and not isinstance(original, ClientError)
+    return original is not None and not isinstance(original, ClientError | QueryTimedOut)

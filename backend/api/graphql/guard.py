@@ -1,5 +1,6 @@
 """Everything checked before a resolver runs, in one extension: the caller's role rule, the
-depth and alias limits, and a cache of the outcome.
+depth and alias limits, the request's cost (`cost.py`, computed per request: it depends on the
+variables), and a cache of the validation outcome.
 
 Validating a client's operations file costs more than executing a typical query, and clients
 send the same few documents over and over, so the result is cached per (document, operation,
@@ -18,6 +19,8 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.schema import validate_document
 
+from backend.api.graphql.cost import request_cost
+from backend.api.graphql.pagination import MAX_PAGE
 from backend.api.graphql.permissions import role_rule
 from backend.auth.roles import Role
 
@@ -26,9 +29,10 @@ CACHEABLE_CHARS = 32 * 1024
 
 
 class Guard(SchemaExtension):
-    def __init__(self, limits: tuple[type[ValidationRule], ...]) -> None:
+    def __init__(self, limits: tuple[type[ValidationRule], ...], max_cost: int) -> None:
         super().__init__()
         self.limits = limits
+        self.max_cost = max_cost
 
     def _role(self) -> Role | None:
         principal = getattr(self.execution_context.context, "principal", None)
@@ -53,6 +57,16 @@ class Guard(SchemaExtension):
                 _CACHE[key] = errors
                 if len(_CACHE) > CACHE_SIZE:
                     _CACHE.popitem(last=False)
+        if not errors:
+            cost = request_cost(
+                ec.schema._schema, ec.graphql_document, ec.operation_name, ec.variables, MAX_PAGE
+            )
+            if cost > self.max_cost:
+                errors = [GraphQLError(
+                    f"query cost {cost:,} is over the limit of {self.max_cost:,} (objects it may "
+                    "return: each page size multiplies what is under it): ask for smaller pages "
+                    "or fewer aliases"
+                )]  # fmt: skip
         ec.pre_execution_errors = errors
         yield
 

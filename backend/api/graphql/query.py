@@ -96,7 +96,7 @@ class Query:
         tag = f"clusters.{order_by.value}"
         key = decode_cursor(tag, after, 2)
         records = await q.read(
-            info.context.driver, info.context.database, q.CLUSTERS[order_by.value],
+            info.context.reads, q.CLUSTERS[order_by.value],
             status=f.status.value if f.status else None, min_risk=f.min_risk,
             min_size=f.min_size, verdict=f.verdict.value if f.verdict else None,
             after_k=key[0] if key else None, after_id=key[1] if key else None, limit=limit + 1,
@@ -123,7 +123,7 @@ class Query:
         if from_account == to_account:
             raise ClientError("`fromAccount` and `toAccount` must differ")
         records = await q.read(
-            info.context.driver, info.context.database, q.PATH[max_hops],
+            info.context.reads, q.PATH[max_hops],
             **{"from": str(from_account), "to": str(to_account)},
         )  # fmt: skip
         if not records:
@@ -138,9 +138,7 @@ class Query:
         self, info: Info, after: int = 0, first: int = 100
     ) -> list[ClusterEvent]:
         limit = page_size(first)
-        records = await q.read(
-            info.context.driver, info.context.database, q.CLUSTER_EVENTS, after=after, limit=limit
-        )
+        records = await q.read(info.context.reads, q.CLUSTER_EVENTS, after=after, limit=limit)
         return [cluster_event(r["props"]) for r in records]
 
     @strawberry.field(
@@ -156,7 +154,7 @@ class Query:
         s = info.context.settings
         key = decode_cursor("banCandidates", after, 2)
         records = await q.read(
-            info.context.driver, info.context.database, BAN_CANDIDATES,
+            info.context.reads, BAN_CANDIDATES,
             min_risk=s.DETECTION_FLAG_THRESHOLD if min_risk is None else min_risk,
             min_confidence=s.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
             after_cluster=key[0] if key else None, after_account=key[1] if key else None,
@@ -178,7 +176,7 @@ class Query:
         limit = page_size(first)
         key = decode_cursor("auditLog", after, 2)
         records = await q.read(
-            info.context.driver, info.context.database, q.AUDIT_LOG, target=target_id,
+            info.context.reads, q.AUDIT_LOG, target=target_id,
             after_ms=key[0] if key else None, after_id=key[1] if key else None, limit=limit + 1,
         )  # fmt: skip
         return connection(

@@ -42,7 +42,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     Batched operations stay off (strawberry's default)."""
     limits = limit_rules(settings.GRAPHQL_MAX_DEPTH, settings.GRAPHQL_MAX_ALIASES)
     extensions: list[Callable[[], SchemaExtension]] = [
-        partial(Guard, limits),
+        partial(Guard, limits, settings.GRAPHQL_MAX_COST),
         partial(MaxTokensLimiter, max_token_count=settings.GRAPHQL_MAX_TOKENS),
         partial(ParserCache, maxsize=512),
         partial(MaskErrors, should_mask_error=should_mask),

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from neo4j import AsyncDriver
 from strawberry.dataloader import DataLoader
 
 from backend.api.graphql.dataloaders import (
@@ -19,14 +18,14 @@ from backend.api.graphql.dataloaders import (
     memberships,
     models,
 )
+from backend.investigation.repository import Reads
 
 Row = dict[str, Any]
 
 
 @dataclass
 class Loaders:
-    driver: AsyncDriver
-    database: str
+    reads: Reads
     account: DataLoader[str, Row | None] = field(init=False)
     cluster: DataLoader[str, Row | None] = field(init=False)
     membership: DataLoader[str, Row | None] = field(init=False)
@@ -37,12 +36,12 @@ class Loaders:
     account_notes: DataLoader[str, list[Row]] = field(init=False)
 
     def __post_init__(self) -> None:
-        d, db = self.driver, self.database
-        self.account = accounts.create(d, db)
-        self.cluster = clusters.create(d, db)
-        self.membership = memberships.create(d, db)
-        self.identifiers = identifiers.create(d, db)
-        self.models = models.create(d, db)
-        self.lineage = lineage.create(d, db)
-        self.cluster_notes = cluster_notes.create(d, db)
-        self.account_notes = account_notes.create(d, db)
+        r = self.reads
+        self.account = accounts.create(r)
+        self.cluster = clusters.create(r)
+        self.membership = memberships.create(r)
+        self.identifiers = identifiers.create(r)
+        self.models = models.create(r)
+        self.lineage = lineage.create(r)
+        self.cluster_notes = cluster_notes.create(r)
+        self.account_notes = account_notes.create(r)

@@ -5,18 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from neo4j import AsyncDriver
-
-from backend.investigation.repository import read
+from backend.investigation.repository import Reads, read
 
 Row = dict[str, Any]
 
 
-def one_per_key(
-    driver: AsyncDriver, database: str, query: str
-) -> Callable[[list[str]], Awaitable[list[Row | None]]]:
+def one_per_key(reads: Reads, query: str) -> Callable[[list[str]], Awaitable[list[Row | None]]]:
     async def load(keys: list[str]) -> list[Row | None]:
-        records = await read(driver, database, query, ids=list(keys))
+        records = await read(reads, query, ids=list(keys))
         found = {r["id"]: r.data() for r in records}
         return [found.get(k) for k in keys]
 
@@ -24,10 +20,10 @@ def one_per_key(
 
 
 def many_per_key(
-    driver: AsyncDriver, database: str, query: str, **params: Any
+    reads: Reads, query: str, **params: Any
 ) -> Callable[[list[str]], Awaitable[list[list[Row]]]]:
     async def load(keys: list[str]) -> list[list[Row]]:
-        records = await read(driver, database, query, ids=list(keys), **params)
+        records = await read(reads, query, ids=list(keys), **params)
         grouped: dict[str, list[Row]] = {}
         for r in records:
             grouped.setdefault(r["id"], []).append(r.data())

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from neo4j import AsyncDriver
 from strawberry.dataloader import DataLoader
 
 from backend.api.graphql.dataloaders._batch import Row, many_per_key
 from backend.graph.model import LINKS
-from backend.investigation.repository import IDENTIFIERS_BY_ACCOUNT
+from backend.investigation.repository import IDENTIFIERS_BY_ACCOUNT, Reads
 
 # Models have their own field (`behaviour.models`); everything else an account links to.
 RELS = [rel for rel in LINKS if rel != "USED_MODEL"]
 
 
-def create(driver: AsyncDriver, database: str) -> DataLoader[str, list[Row]]:
-    return DataLoader(load_fn=many_per_key(driver, database, IDENTIFIERS_BY_ACCOUNT, rels=RELS))
+def create(reads: Reads) -> DataLoader[str, list[Row]]:
+    return DataLoader(load_fn=many_per_key(reads, IDENTIFIERS_BY_ACCOUNT, rels=RELS))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from neo4j import AsyncDriver
 from strawberry.dataloader import DataLoader
 
 from backend.api.graphql.dataloaders._batch import Row, one_per_key
-from backend.investigation.repository import LINEAGE_BY_CLUSTER
+from backend.investigation.repository import LINEAGE_BY_CLUSTER, Reads
 
 
-def create(driver: AsyncDriver, database: str) -> DataLoader[str, Row | None]:
-    return DataLoader(load_fn=one_per_key(driver, database, LINEAGE_BY_CLUSTER))
+def create(reads: Reads) -> DataLoader[str, Row | None]:
+    return DataLoader(load_fn=one_per_key(reads, LINEAGE_BY_CLUSTER))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from neo4j import AsyncDriver
 from strawberry.dataloader import DataLoader
 
 from backend.api.graphql.dataloaders._batch import Row, many_per_key
-from backend.investigation.repository import MODELS_BY_ACCOUNT
+from backend.investigation.repository import MODELS_BY_ACCOUNT, Reads
 
 
-def create(driver: AsyncDriver, database: str) -> DataLoader[str, list[Row]]:
-    return DataLoader(load_fn=many_per_key(driver, database, MODELS_BY_ACCOUNT))
+def create(reads: Reads) -> DataLoader[str, list[Row]]:
+    return DataLoader(load_fn=many_per_key(reads, MODELS_BY_ACCOUNT))

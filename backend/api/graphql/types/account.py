@@ -278,7 +278,7 @@ class Account:
         key = decode_cursor("account.linked", after, 2)
         ctx = info.context
         records = await q.read(
-            ctx.driver, ctx.database, q.LINKED_ACCOUNTS, id=str(self.id),
+            ctx.reads, q.LINKED_ACCOUNTS, id=str(self.id),
             rels=list(q.LINKING_RELS), cap=ctx.settings.DETECTION_LINK_CAP,
             after_n=key[0] if key else None, after_id=key[1] if key else None, limit=limit + 1,
         )  # fmt: skip

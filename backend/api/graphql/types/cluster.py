@@ -228,7 +228,7 @@ class Cluster:
         limit = page_size(first)
         key = decode_cursor("cluster.members", after, 2)
         records = await q.read(
-            info.context.driver, info.context.database, q.CLUSTER_MEMBERS, id=str(self.id),
+            info.context.reads, q.CLUSTER_MEMBERS, id=str(self.id),
             min_confidence=min_confidence, after_c=key[0] if key else None,
             after_id=key[1] if key else None, limit=limit + 1,
         )  # fmt: skip
@@ -256,7 +256,7 @@ class Cluster:
         if not 1 <= limit <= MAX_PAGE:
             raise ClientError(f"`limit` must be between 1 and {MAX_PAGE}")
         records = await q.read(
-            info.context.driver, info.context.database, q.SUBGRAPH, id=str(self.id),
+            info.context.reads, q.SUBGRAPH, id=str(self.id),
             limit=limit, rels=list(q.LINKING_RELS), max_identifiers=MAX_SUBGRAPH_IDENTIFIERS,
         )  # fmt: skip
         if not records:

@@ -55,7 +55,7 @@ class Identifier:
         limit = page_size(first)
         key = decode_cursor("identifier.accounts", after, 1)
         records = await q.read(
-            info.context.driver, info.context.database, q.IDENTIFIER_ACCOUNTS[self.kind.value],
+            info.context.reads, q.IDENTIFIER_ACCOUNTS[self.kind.value],
             key=self.value, after=key[0] if key else None, limit=limit + 1,
         )  # fmt: skip
         return connection(
@@ -84,9 +84,7 @@ def _attributes(props: dict[str, Any]) -> dict[str, Any]:
 
 
 async def load_identifier(info: Info, kind: IdentifierKind, value: str) -> Identifier | None:
-    records = await q.read(
-        info.context.driver, info.context.database, q.IDENTIFIER[kind.value], key=value
-    )
+    records = await q.read(info.context.reads, q.IDENTIFIER[kind.value], key=value)
     if not records:
         return None
     r = records[0]
