@@ -48,10 +48,17 @@ WHERE {CURRENT_MEMBERSHIP}
 RETURN id, c.id AS cluster_id, m.confidence AS confidence, m.since.epochMillis AS since
 """
 
+# At most $per_account per account, the most recently used first: an account that cycled
+# through 50,000 exits must not make one page of members return millions of rows.
 IDENTIFIERS_BY_ACCOUNT = f"""
 UNWIND $ids AS id
-MATCH (:Account {{id: id}})-[r]->(i)
-WHERE type(r) IN $rels
+MATCH (a:Account {{id: id}})
+CALL {{
+  WITH a
+  MATCH (a)-[r]->(i)
+  WHERE type(r) IN $rels
+  RETURN r, i ORDER BY r.last_seen DESC, type(r), i.key LIMIT $per_account
+}}
 RETURN id, type(r) AS rel, i.key AS key, r.count AS count,
        r.first_seen.epochMillis AS first_seen, r.last_seen.epochMillis AS last_seen,
        {_DEGREE} AS degree
@@ -83,10 +90,11 @@ ORDER BY n DESC, id
 LIMIT $limit
 """
 
-IDENTIFIER: dict[str, str] = {
+IDENTIFIERS_BY_KEY: dict[str, str] = {
     label: f"""
-MATCH (i:{label} {{key: $key}})
-RETURN i.key AS key, properties(i) AS props, COUNT {{ (i)<-[:{rel}]-() }} AS degree
+UNWIND $ids AS id
+MATCH (i:{label} {{key: id}})
+RETURN id, i.key AS key, properties(i) AS props, COUNT {{ (i)<-[:{rel}]-() }} AS degree
 """
     for rel, label in LINKS.items()
 }
@@ -183,12 +191,19 @@ CALL (accounts) {{
 RETURN nodes, identifiers
 """
 
-# Variable-length bounds cannot be parameters: one constant per hop count.
+# Variable-length bounds cannot be parameters: one constant per hop count. Each hop is account
+# -> identifier <- account through an identifier held by at most $cap accounts and not a
+# webmail or disposable domain, as detection links: a chain through a carrier NAT says
+# nothing, and expanding a hub of 20,000 holders at every hop is what made paths slow.
 MAX_PATH_HOPS = 6
+_HOP = (
+    f"(()-[r:{'|'.join(LINKING_RELS)}]->(i)<-[:{'|'.join(LINKING_RELS)}]-(:Account) "
+    f"WHERE COUNT {{ (i)<--() }} <= $cap AND {_LINKS_ACCOUNTS})"
+)
 PATH: dict[int, str] = {
     hops: f"""
 MATCH (a:Account {{id: $from}}), (b:Account {{id: $to}})
-MATCH p = shortestPath((a)-[:{"|".join(LINKING_RELS)}*..{2 * hops}]-(b))
+MATCH p = SHORTEST 1 (a){_HOP}{{1,{hops}}}(b)
 RETURN [n IN nodes(p) | {{labels: labels(n), id: n.id, key: n.key}}] AS nodes,
        [r IN relationships(p) | type(r)] AS rels
 """

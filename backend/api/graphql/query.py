@@ -112,7 +112,9 @@ class Query:
 
     @strawberry.field(
         description=f"Shortest chain of shared identifiers, at most "
-        f"{q.MAX_PATH_HOPS} account-to-account hops; null if none."
+        f"{q.MAX_PATH_HOPS} account-to-account hops, through identifiers that link in "
+        "detection (held by at most DETECTION_LINK_CAP accounts; no webmail or disposable "
+        "domain); null if none."
     )
     async def path(
         self, info: Info, from_account: strawberry.ID, to_account: strawberry.ID,
@@ -123,7 +125,7 @@ class Query:
         if from_account == to_account:
             raise ClientError("`fromAccount` and `toAccount` must differ")
         records = await q.read(
-            info.context.reads, q.PATH[max_hops],
+            info.context.reads, q.PATH[max_hops], cap=info.context.settings.DETECTION_LINK_CAP,
             **{"from": str(from_account), "to": str(to_account)},
         )  # fmt: skip
         if not records:

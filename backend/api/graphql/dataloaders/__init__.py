@@ -13,6 +13,7 @@ from backend.api.graphql.dataloaders import (
     accounts,
     cluster_notes,
     clusters,
+    identifier_nodes,
     identifiers,
     lineage,
     memberships,
@@ -30,6 +31,7 @@ class Loaders:
     cluster: DataLoader[str, Row | None] = field(init=False)
     membership: DataLoader[str, Row | None] = field(init=False)
     identifiers: DataLoader[str, list[Row]] = field(init=False)
+    identifier: DataLoader[tuple[str, str], Row | None] = field(init=False)
     models: DataLoader[str, list[Row]] = field(init=False)
     lineage: DataLoader[str, Row | None] = field(init=False)
     cluster_notes: DataLoader[str, list[Row]] = field(init=False)
@@ -41,6 +43,7 @@ class Loaders:
         self.cluster = clusters.create(r)
         self.membership = memberships.create(r)
         self.identifiers = identifiers.create(r)
+        self.identifier = identifier_nodes.create(r)
         self.models = models.create(r)
         self.lineage = lineage.create(r)
         self.cluster_notes = cluster_notes.create(r)

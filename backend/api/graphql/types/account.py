@@ -234,7 +234,10 @@ class Account:
     def verdict(self) -> Decision | None:
         return decision(self.props)
 
-    @strawberry.field(description="Its identifiers, optionally of some kinds only.")
+    @strawberry.field(
+        description="Its identifiers, optionally of some kinds only: at most 500, the most "
+        "recently used first."
+    )
     async def identifiers(
         self, info: Info, kinds: list[IdentifierKind] | None = None
     ) -> list[IdentifierLink]:

@@ -84,10 +84,9 @@ def _attributes(props: dict[str, Any]) -> dict[str, Any]:
 
 
 async def load_identifier(info: Info, kind: IdentifierKind, value: str) -> Identifier | None:
-    records = await q.read(info.context.reads, q.IDENTIFIER[kind.value], key=value)
-    if not records:
+    r = await info.context.loaders.identifier.load((kind.value, value))
+    if r is None:
         return None
-    r = records[0]
     return Identifier(
         kind=kind, value=r["key"], degree=r["degree"], attributes=JSON(_attributes(r["props"]))
     )
