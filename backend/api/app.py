@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hmac
 import logging
 import time
 import uuid
@@ -11,7 +12,7 @@ from contextlib import asynccontextmanager
 
 import redis
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -125,7 +126,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        token = settings.METRICS_TOKEN
+        if token is not None and not token.get_secret_value():
+            token = None  # an empty variable (docker-compose's default) is no token
+        if token is None and settings.ENV == "prod":
+            return Response(status_code=404)
+        if token is not None:
+            given = request.headers.get("authorization", "").encode()
+            expected = f"Bearer {token.get_secret_value()}".encode()
+            if not hmac.compare_digest(given, expected):
+                return Response(status_code=401, headers={"www-authenticate": "Bearer"})
         try:
             JOURNAL_BACKLOG.set(await app.state.redis.xlen(JOURNAL))
         except (redis.RedisError, OSError):

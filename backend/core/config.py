@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Longest a GraphQL request's read may run in Neo4j before the server ends it (the client
     # gets "query timed out"): an analyst's path or subgraph finishes in well under a second.
     API_QUERY_TIMEOUT_S: float = 10.0
+    # `/metrics` answers only `Authorization: Bearer <METRICS_TOKEN>` when set; unset, it is
+    # open outside prod (a scraper on the box) and off in prod (404).
+    METRICS_TOKEN: SecretStr | None = None
     GRAPHQL_MAX_DEPTH: int = 10
     GRAPHQL_MAX_ALIASES: int = 15
     GRAPHQL_MAX_TOKENS: int = 2000
