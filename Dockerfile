@@ -2,12 +2,13 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements-deploy.lock ./
+RUN pip install --require-hashes -r requirements-deploy.lock
 COPY backend ./backend
 COPY workers ./workers
 COPY seed ./seed
 COPY graphql ./graphql
-RUN pip install ".[deploy]" \
+RUN pip install --no-deps . \
  && useradd --system --uid 10001 --home /app heracles \
  && chown -R heracles /app
 USER heracles

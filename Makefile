@@ -11,7 +11,7 @@ HERACLES := $(BIN)/heracles
 TEST_ENV := set -a && source tests/stack.env && set +a &&
 BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
 
-.PHONY: help prereqs install up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-detect bench-api bench-robustness bench-down schema compose-check clean
+.PHONY: help prereqs install lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-detect bench-api bench-robustness bench-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -19,10 +19,19 @@ help: ## List the targets
 prereqs: ## Check system packages (Java 17, Maven, redis-server, ...); as root, install them
 	@bash infra/prereqs.sh
 
-$(VENV)/.installed: pyproject.toml
+# Every package comes pinned with its hashes from requirements.lock (`make lock` writes it from
+# pyproject.toml); Heracles itself is installed on top, without resolving anything again.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
+
+LOCK_ARGS = pyproject.toml --generate-hashes --universal --python-version 3.11 -q
+lock: ## Re-pin every dependency with hashes (requirements.lock; requirements-deploy.lock for the image)
+	$(BIN)/pip install -q uv==0.13.9
+	$(BIN)/uv pip compile $(LOCK_ARGS) --extra dev -o requirements.lock
+	$(BIN)/uv pip compile $(LOCK_ARGS) --extra deploy -o requirements-deploy.lock
 
 install: prereqs $(VENV)/.installed ## Create .venv with Heracles and its dev tools
 
