@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
@@ -64,44 +65,97 @@ def _oversized(location: str, raw: bytes) -> Item:
     return location, None, raw[:MAX_LINE_BYTES].decode("utf-8", errors="replace"), reason
 
 
-def _items(body: bytes, content_type: str) -> list[Item]:
-    """Every event in the body, in order."""
+def _too_many(count: int, limit: int) -> HTTPException:
+    return HTTPException(
+        413, f"{count} items is over the {limit}-event limit per request; split the body"
+    )
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\n\r"
+
+
+def _array_spans(text: str, limit: int) -> list[tuple[int, int]]:
+    """Where each element of a JSON array sits in `text`, checking the whole array first (a
+    malformed body is refused before anything is enqueued). Elements are decoded one at a time
+    and dropped: only their spans are kept, not a Python object per element."""
+    at = len(text) - len(text.lstrip(_SPACE))
+    if not text.startswith("[", at):
+        raise HTTPException(400, "a JSON body must be an array of events (or send NDJSON)")
+    at += 1
+    spans: list[tuple[int, int]] = []
+    try:
+        while True:
+            while at < len(text) and text[at] in _SPACE:
+                at += 1
+            if text.startswith("]", at) and not spans:
+                at += 1
+                break
+            _, end = _DECODER.raw_decode(text, at)
+            spans.append((at, end))
+            if len(spans) > limit:
+                raise _too_many(len(spans), limit)
+            while end < len(text) and text[end] in _SPACE:
+                end += 1
+            if text.startswith(",", end):
+                at = end + 1
+            elif text.startswith("]", end):
+                at = end + 1
+                break
+            else:
+                raise ValueError(f"expected ',' or ']' at character {end}")
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise HTTPException(400, f"body is not a JSON array of events: {reason}") from exc
+    if text[at:].strip(_SPACE):
+        raise HTTPException(400, "body is not a JSON array of events: text after the array")
+    return spans
+
+
+def _items(body: bytes, content_type: str, limit: int = 100_000) -> Iterator[Item]:
+    """Every event in the body, in order, one at a time (a request's memory is its body and the
+    batch being built, not a Python object per line). Checked before the first item: the body
+    parses (arrays) and holds at most `limit` items."""
     if _is_array(content_type):
         try:
-            values = json.loads(body)
-        except (ValueError, RecursionError) as exc:
-            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            raise HTTPException(400, f"body is not a JSON array of events: {reason}") from exc
-        if not isinstance(values, list):
-            raise HTTPException(400, "a JSON body must be an array of events (or send NDJSON)")
-        out: list[Item] = []
-        for i, value in enumerate(values):
-            try:
-                raw = json.dumps(value)
-            except RecursionError:  # json.loads stopped just short of the limit
-                out.append((f"index {i}", None, "", "event nested too deeply"))
-                continue
-            if len(raw) > MAX_LINE_BYTES:
-                out.append(_oversized(f"index {i}", raw.encode()))
-            else:
-                out.append((f"index {i}", raw, raw, ""))
-        return out
-    items: list[Item] = []
-    for number, line in enumerate(body.splitlines(), start=1):
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, f"body is not UTF-8 at byte {exc.start}") from exc
+        spans = _array_spans(text, limit)
+        return _array_items(text, spans)
+    lines = body.count(b"\n") + 1
+    if lines > limit:
+        raise _too_many(lines, limit)
+    return _ndjson_items(body)
+
+
+def _array_items(text: str, spans: list[tuple[int, int]]) -> Iterator[Item]:
+    for i, (start, end) in enumerate(spans):
+        raw = text[start:end]
+        if len(raw.encode()) > MAX_LINE_BYTES:
+            yield _oversized(f"index {i}", raw.encode())
+        else:
+            yield f"index {i}", raw, raw, ""
+
+
+def _ndjson_items(body: bytes) -> Iterator[Item]:
+    start, number = 0, 0
+    while start < len(body):
+        end = body.find(b"\n", start)
+        end = len(body) if end < 0 else end
+        line, start, number = body[start:end].rstrip(b"\r"), end + 1, number + 1
         location = f"line {number}"
         if not line.strip():
             continue
         if len(line) > MAX_LINE_BYTES:
-            items.append(_oversized(location, line))
+            yield _oversized(location, line)
             continue
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
-            raw = line.decode("utf-8", errors="replace")
-            items.append((location, None, raw, "not valid UTF-8"))
+            yield location, None, line.decode("utf-8", errors="replace"), "not valid UTF-8"
         else:
-            items.append((location, text, text, ""))
-    return items
+            yield location, text, text, ""
 
 
 @router.post("/v1/events", status_code=202)
@@ -118,10 +172,12 @@ async def post_events(
             headers={"Retry-After": "5"},
         )
     body = await _read_limited(request, settings.INGEST_MAX_BODY_BYTES)
-    items = _items(body, request.headers.get("content-type", ""))
+    items = _items(
+        body, request.headers.get("content-type", ""), settings.INGEST_MAX_EVENTS_PER_REQUEST
+    )
     producer = Producer(
         request.app.state.sync_redis, settings.INGEST_BATCH_SIZE, max_inflight=1_000_000,
-        keep_task_ids=True,
+        keep_task_ids=True, dlq_max_bytes=settings.INGEST_DLQ_MAX_BYTES,
     )  # fmt: skip
     errors: list[dict[str, Any]] = []
 
@@ -143,7 +199,7 @@ async def post_events(
     await run_in_threadpool(enqueue_all)
     stats = producer.stats
     return JSONResponse(
-        {"accepted": stats.accepted, "rejected": stats.rejected, "errors": errors,
-         "batches": stats.task_ids},
+        {"accepted": stats.accepted, "rejected": stats.rejected, "not_kept": stats.not_kept,
+         "errors": errors, "batches": stats.task_ids},
         status_code=202,
     )  # fmt: skip

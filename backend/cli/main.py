@@ -117,7 +117,9 @@ def refresh_command(
     console.print("seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
 
 
-def _producer(keep_task_ids: bool = False) -> Producer:
+def _producer(keep_task_ids: bool = False, edge: bool = True) -> Producer:
+    """`edge`: new input, whose rejections are kept only within INGEST_DLQ_MAX_BYTES (a replay
+    of the dead-letter store itself keeps what fails again)."""
     import redis
 
     from backend.ingest.producer import Producer
@@ -130,6 +132,7 @@ def _producer(keep_task_ids: bool = False) -> Producer:
         settings.INGEST_MAX_INFLIGHT,
         keep_task_ids=keep_task_ids,
         max_backlog=settings.INGEST_MAX_JOURNAL_BACKLOG,
+        dlq_max_bytes=settings.INGEST_DLQ_MAX_BYTES if edge else None,
     )
 
 
@@ -150,6 +153,11 @@ def ingest(
         f"{s.accepted} events accepted in {s.batches} batches, {s.rejected} rejected "
         f"(see `heracles dlq list`), {report.seconds:.1f}s"
     )
+    if s.not_kept:
+        console.print(
+            f"[red]{s.not_kept} rejected events were not kept[/]: the dead-letter store is over "
+            "HERACLES_INGEST_DLQ_MAX_BYTES (replay or delete what it holds, then send them again)"
+        )
     if wait:
         console.print(
             f"committed: {s.applied} applied, {s.duplicates} duplicates skipped; "
@@ -269,7 +277,7 @@ def dlq_replay(
     from backend.events.validation import Rejection, validate
     from backend.ingest import dlq
 
-    producer = _producer()
+    producer = _producer(edge=False)
     client = producer.client
     last = dlq.read_last_id(client)
     after, replayed, still_bad = "-", 0, 0

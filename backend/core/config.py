@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # arriving later than this would be applied again).
     INGEST_DEDUPE_TTL_S: int = 30 * 24 * 3600
     INGEST_MAX_BODY_BYTES: int = 16 * 1024 * 1024
+    # Items per `POST /v1/events` body (a full body of ordinary events holds ~60,000; a body of
+    # millions of two-byte lines is refused with 413 before anything is parsed).
+    INGEST_MAX_EVENTS_PER_REQUEST: int = 100_000
     # The journal flusher (`backend.ingest.service.flush`): beat starts one this often; it
     # writes windows of up to this many events per transaction (a bigger window folds more
     # repeats into one row but holds more transaction memory), for at most this long per run,
@@ -76,6 +79,10 @@ class Settings(BaseSettings):
     # Backpressure on the journal (in batches): `heracles ingest` waits and `POST /v1/events`
     # answers 503 while it is this long, so Redis memory stays bounded when Neo4j is slow or down.
     INGEST_MAX_JOURNAL_BACKLOG: int = 64
+    # Redis memory the dead-letter store may reach with what the edge rejects (backend/ingest/
+    # dlq.py): a million rejected events of a few hundred bytes; past it, rejections are still
+    # reported to the sender but not kept.
+    INGEST_DLQ_MAX_BYTES: int = 512 * 1024 * 1024
 
     # An account is flagged when its cluster's risk reaches this and its membership confidence
     # reaches the minimum ban tooling acts on.

@@ -1,7 +1,11 @@
 """The dead-letter store: a Redis stream (durable with AOF) of rejected events and why.
 
 Nothing is trimmed automatically: an entry leaves only when `heracles dlq replay` ingested it
-or an operator deletes it.
+or an operator deletes it. What the edge rejects (`heracles ingest`, `POST /v1/events`) is kept
+only while the stream uses less than `INGEST_DLQ_MAX_BYTES` of Redis memory: past that, anyone
+with an ingest token could fill Redis with garbage. Those rejections are still reported to the
+sender, counted as not kept; what the workers dead-letter (events that passed the edge) is
+always kept.
 """
 
 from __future__ import annotations
@@ -26,12 +30,24 @@ class DeadLetter:
     rejected_at: float
 
 
-def push(client: redis.Redis, rejections: Iterable[Rejection]) -> int:
+ENTRY_OVERHEAD = 200  # bytes a stream entry costs beyond its raw text (ids, field names)
+
+
+def push(client: redis.Redis, rejections: Iterable[Rejection], max_bytes: int | None = None) -> int:
+    """Store rejections; returns how many were kept (all, unless `max_bytes` is reached)."""
     pipe = client.pipeline(transaction=False)
     n = 0
     now = f"{time.time():.3f}"
+    budget = None
+    if max_bytes is not None:
+        used: Any = client.memory_usage(DLQ_STREAM, samples=5)
+        budget = max_bytes - int(used or 0)
     for r in rejections:
         raw = r.raw if len(r.raw) <= MAX_RAW_CHARS else r.raw[:MAX_RAW_CHARS]
+        if budget is not None:
+            budget -= len(raw) + ENTRY_OVERHEAD
+            if budget < 0:
+                break
         pipe.xadd(
             DLQ_STREAM,
             {

@@ -28,6 +28,7 @@ from backend.ingest.journal import Journal, at_or_after
 class ProducerStats:
     accepted: int = 0
     rejected: int = 0
+    not_kept: int = 0  # rejections the dead-letter store had no room for (`INGEST_DLQ_MAX_BYTES`)
     batches: int = 0
     applied: int = 0
     duplicates: int = 0
@@ -63,14 +64,17 @@ class Producer:
         keep_task_ids: bool = False,
         flush_until: Flush = celery_flush,
         max_backlog: int | None = None,
+        dlq_max_bytes: int | None = None,
     ) -> None:
-        """`max_backlog`: hold each batch back while the journal has this many entries."""
+        """`max_backlog`: hold each batch back while the journal has this many entries.
+        `dlq_max_bytes`: keep rejections only while the dead-letter store is smaller."""
         self.client = client
         self.batch_size = batch_size
         self.max_inflight = max_inflight
         self.enqueue = enqueue
         self.flush_until = flush_until
         self.max_backlog = max_backlog
+        self.dlq_max_bytes = dlq_max_bytes
         self._journal = Journal(client)
         self._journal_last: str | None = None
         self.keep_task_ids = keep_task_ids
@@ -101,7 +105,9 @@ class Producer:
             self._flush_rejections()
 
     def _flush_rejections(self) -> None:
-        dlq.push(self.client, self._pending_rejections)
+        if self._pending_rejections:
+            kept = dlq.push(self.client, self._pending_rejections, self.dlq_max_bytes)
+            self.stats.not_kept += len(self._pending_rejections) - kept
         self._pending_rejections = []
 
     def flush(self) -> None:

@@ -258,7 +258,7 @@ def test_http_ingest(fresh: Driver, settings: Settings) -> None:
     )
     assert response.status_code == 202
     payload = response.json()
-    assert (payload["accepted"], payload["rejected"]) == (2, 1)
+    assert (payload["accepted"], payload["rejected"], payload["not_kept"]) == (2, 1, 0)
     assert payload["errors"][0]["location"] == "line 2"
     assert len(payload["batches"]) == 1
 
@@ -278,6 +278,9 @@ def test_http_ingest(fresh: Driver, settings: Settings) -> None:
         assert time.monotonic() < deadline, "the journal was not flushed"
         time.sleep(0.2)
 
+    many = b"x\n" * settings.INGEST_MAX_EVENTS_PER_REQUEST + b"x"
+    response = httpx.post(url, content=many, headers=auth, timeout=60)
+    assert response.status_code == 413 and "split the body" in response.text
     too_big = b"x" * (settings.INGEST_MAX_BODY_BYTES + 1)
     assert httpx.post(url, content=too_big, headers=auth, timeout=60).status_code == 413
     assert (
@@ -344,3 +347,34 @@ def test_identifier_of_only_whitespace_never_costs_the_batch(
     assert fields == ["client_fingerprint", "device_id"]
     assert count(fresh, settings, "MATCH (a:Account) RETURN a.exchanges") == 1
     assert count(fresh, settings, "MATCH (:Account)-[:USED_DEVICE]->(d) RETURN d.key") == "d-9f2c1e"
+
+
+def test_edge_rejections_are_kept_within_the_dead_letter_budget(
+    fresh: Driver, settings: Settings
+) -> None:
+    """Past INGEST_DLQ_MAX_BYTES the edge's rejections are reported and counted, not stored;
+    the good events beside them still go through, and what workers dead-letter is kept."""
+    from backend.events.validation import Rejection
+    from backend.ingest.producer import Producer
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(dlq.DLQ_STREAM)
+    dlq.push(client, [Rejection("test", "line 1", "", "seed the stream", "x")])
+    budget = int(client.memory_usage(dlq.DLQ_STREAM, samples=5) or 0) + 20 * 1024
+    sent: list[list[str]] = []
+    producer = Producer(
+        client, 100, 8, enqueue=lambda events, source: sent.append(events),  # type: ignore[arg-type,return-value]
+        dlq_max_bytes=budget,
+    )  # fmt: skip
+    good = EXAMPLES.read_text().splitlines()[1]
+    for i in range(200):
+        producer.add("{garbage " + "g" * 1000 + str(i), "test", f"line {i}")
+    producer.add(good, "test", "line 200")
+    producer._flush_rejections()
+    stats = producer.stats
+    assert stats.rejected == 200 and stats.accepted == 1 and producer._batch == [good]
+    kept = dlq.size(client) - 1
+    assert 0 < kept < 200 and stats.not_kept == 200 - kept
+    # Worker-side dead letters ignore the budget: those events passed the edge.
+    assert dlq.push(client, [Rejection("journal", "batch b", "", "refused", "y" * 50_000)]) == 1
+    client.delete(dlq.DLQ_STREAM)
