@@ -73,6 +73,7 @@ class DrawResult:
         float  # of accounts flagged before (and still labelled), flagged after in the same cluster
     )
     seconds: float
+    kept_network: float = 0.0  # the same, in the same network (`Cluster.networkId`)
 
 
 def _score(ev: Evaluation) -> Score:
@@ -81,9 +82,12 @@ def _score(ev: Evaluation) -> Score:
                  worst.campaign, ev.genuine_flagged, ev.flagged)  # fmt: skip
 
 
-def _flagged(memberships: list[Membership], settings: Settings) -> dict[str, str]:
+def _flagged(
+    memberships: list[Membership], settings: Settings, by_network: bool = False
+) -> dict[str, str]:
+    """Flagged account -> the id ban tooling acts on: its cluster's, or its network's."""
     return {
-        m.account: m.cluster for m in memberships
+        m.account: (m.network or m.cluster) if by_network else m.cluster for m in memberships
         if m.risk >= settings.DETECTION_FLAG_THRESHOLD
         and m.confidence >= settings.DETECTION_MIN_CONFIDENCE
     }  # fmt: skip
@@ -145,14 +149,17 @@ def run_draw(settings: Settings, args: argparse.Namespace, draw: int) -> DrawRes
         thr, conf = settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE
         before = _score(evaluate(base_labels, members, thr, conf))
         flagged_before = _flagged(members, settings)
+        networks_before = _flagged(members, settings, by_network=True)
         _end_to_end(settings, out / "delta.jsonl.gz", f"draw {draw} (delta)")
         _refresh(driver, settings)
         _save_snapshot(driver, settings, out / "after.pkl")
         members = read_memberships(driver, db)
         after = _score(evaluate(labels, members, thr, conf))
         kept = _kept(flagged_before, _flagged(members, settings))
+        kept_network = _kept(networks_before, _flagged(members, settings, by_network=True))
     result = DrawResult(draw, {c.label: c.accounts for c in campaigns}, before, after,
-                        round(kept, 4), round(time.perf_counter() - started, 1))  # fmt: skip
+                        round(kept, 4), round(time.perf_counter() - started, 1),
+                        round(kept_network, 4))  # fmt: skip
     (out / "result.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
     return result
 
@@ -173,7 +180,7 @@ def _load(path: Path) -> tuple[Snapshot, list[str]]:
 def _memberships(result: Detection, account_ids: list[str]) -> list[Membership]:
     return [
         Membership(account_ids[i], result.assignment.ids[c], float(result.scored.risk[c]),
-                   float(result.conf[i]))
+                   float(result.conf[i]), result.network_ids[c])
         for c, members in enumerate(result.members_of) for i in members
     ]  # fmt: skip
 
@@ -190,15 +197,17 @@ def run_offline(settings: Settings, directory: Path) -> DrawResult:
     base_labels = {a: c for a, c in labels.items() if a not in holdout}
     before = _score(evaluate(base_labels, members, thr, conf))
     flagged_before = _flagged(members, settings)
+    networks_before = _flagged(members, settings, by_network=True)
     snap2, ids2 = _load(directory / "after.pkl")
     second = detect(snap2, Previous.after(first, snap.node_ids), params)
     members = _memberships(second, ids2)
     after = _score(evaluate(labels, members, thr, conf))
     kept = _kept(flagged_before, _flagged(members, settings))
+    kept_network = _kept(networks_before, _flagged(members, settings, by_network=True))
     draw = int(directory.name.rsplit("-", 1)[1])
     networks = json.loads((directory / "manifest.json").read_text())["campaigns"]
     return DrawResult(draw, networks, before, after, round(kept, 4),
-                      round(time.perf_counter() - started, 1))  # fmt: skip
+                      round(time.perf_counter() - started, 1), round(kept_network, 4))  # fmt: skip
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -207,7 +216,7 @@ def run_offline(settings: Settings, directory: Path) -> DrawResult:
 def _report(results: list[DrawResult], out: Path) -> None:
     table = Table(title="bench-robustness: each draw, before and after the delta")
     for column in ("draw", "networks", "P", "R", "worst network", "genuine", "P'", "R'",
-                   "worst'", "genuine'", "kept ID", "s"):  # fmt: skip
+                   "worst'", "genuine'", "kept ID", "kept net", "s"):  # fmt: skip
         table.add_column(column, justify="right")
     for r in results:
         b, a = r.before, r.after
@@ -215,7 +224,7 @@ def _report(results: list[DrawResult], out: Path) -> None:
                       f"{b.worst_network:.3f} ({b.worst_network_label})", str(b.genuine_flagged),
                       f"{a.precision:.4f}", f"{a.recall:.4f}",
                       f"{a.worst_network:.3f} ({a.worst_network_label})", str(a.genuine_flagged),
-                      f"{r.kept_id:.4f}", f"{r.seconds:.0f}")  # fmt: skip
+                      f"{r.kept_id:.4f}", f"{r.kept_network:.4f}", f"{r.seconds:.0f}")  # fmt: skip
     console.print(table)
     both = [s for r in results for s in (r.before, r.after)]
     worst = {
@@ -225,6 +234,7 @@ def _report(results: list[DrawResult], out: Path) -> None:
         "worst_network": min(s.worst_network for s in both),
         "genuine_flagged": max(s.genuine_flagged for s in both),
         "kept_id": min(r.kept_id for r in results),
+        "kept_network": min(r.kept_network for r in results),
     }
     console.print({"worst draw": worst})
     out.parent.mkdir(parents=True, exist_ok=True)

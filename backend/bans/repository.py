@@ -26,7 +26,8 @@ WHERE {CURRENT_MEMBERSHIP}
   AND (m.confidence >= $min_confidence OR a.verdict = 'CONFIRMED_FRAUD')
   AND coalesce(a.verdict, '') <> 'FALSE_POSITIVE'
   AND ($after_cluster IS NULL OR c.id > $after_cluster OR a.id > $after_account)
-RETURN c.id AS cluster_id, a.id AS account_id, m.confidence AS confidence, c.risk AS risk,
+RETURN c.id AS cluster_id, c.network AS network_id, a.id AS account_id,
+       m.confidence AS confidence, c.risk AS risk,
        c.verdict AS cluster_verdict, a.verdict AS account_verdict,
        CASE WHEN c.verdict = 'CONFIRMED_FRAUD' THEN 'cluster_confirmed'
             ELSE 'risk_threshold' END AS reason, m.why AS why

@@ -37,14 +37,14 @@ class Assignment:
     merged_into: dict[str, str]  # old cluster id -> the cluster that absorbed it
 
 
-def new_id(members: set[Any], taken: set[str] | None = None) -> str:
+def new_id(members: set[Any], taken: set[str] | None = None, prefix: str = "cl-") -> str:
     """Derived from the member set (account or node ids), so unchanged data gives the same ID;
     never one in `taken`: a community can come back to the exact member set an existing
     cluster was created with, and must not be written into that cluster."""
     base = "\n".join(sorted(map(str, members)))
     for salt in range(1_000_000):
         text = base if salt == 0 else f"{base}\n#{salt}"
-        cid = f"cl-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        cid = f"{prefix}{hashlib.sha256(text.encode()).hexdigest()[:12]}"
         if taken is None or cid not in taken:
             return cid
     raise RuntimeError("no free cluster id")
@@ -57,6 +57,7 @@ def assign(
     new_evidence: list[set[str]] | None = None,
     split_share: float = 0.2,
     regrow_evidence: int = 3,
+    prefix: str = "cl-",
 ) -> Assignment:
     owner = {a: cid for cid, members in old.items() for a in members}
     overlap: list[Counter[str]] = [Counter(owner[a] for a in c if a in owner) for c in new]
@@ -96,7 +97,7 @@ def assign(
     in_use = set(old) | set(old_evidence or {}) | taken
 
     def fresh(members: set[Any]) -> str:
-        cid = new_id(members, in_use)
+        cid = new_id(members, in_use, prefix)
         in_use.add(cid)
         return cid
 

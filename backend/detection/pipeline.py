@@ -101,10 +101,20 @@ class Previous:
     evidence: dict[str, set[str]]  # active and dissolved clusters
     community: dict[str, int]  # active cluster id -> community number
     members: Memberships
+    network: dict[str, str] = field(default_factory=dict)  # flagged cluster id -> network id
 
     @classmethod
     def empty(cls) -> Previous:
         return cls([], {}, {}, Memberships(np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0)))
+
+    def network_members(self) -> dict[str, set[int]]:
+        """Network id -> the nodes of its clusters' current members."""
+        out: dict[str, set[int]] = {}
+        nodes, clusters = self.members.nodes.tolist(), self.members.clusters.tolist()
+        for node, cid in zip(nodes, clusters, strict=True):
+            if cid in self.network:
+                out.setdefault(self.network[cid], set()).add(node)
+        return out
 
     @classmethod
     def after(cls, result: Detection, node_ids: I64) -> Previous:
@@ -121,6 +131,7 @@ class Previous:
             ids=sorted(ids),
             evidence=evidence,
             community={cid: result.community_of[c] for c, cid in enumerate(ids)},
+            network={cid: n for cid, n in zip(ids, result.network_ids, strict=True) if n},
             members=Memberships(
                 node_ids[dense],
                 np.repeat(np.asarray(ids, dtype=object), sizes),
@@ -142,6 +153,7 @@ class Detection:
     community_of: list[int]  # cluster index -> community
     communities: int  # found by Leiden, before dropping small ones
     attached: int = 0  # accounts in no community that joined a cluster (`attach`)
+    network_ids: list[str] = field(default_factory=list)  # per cluster, "" when not flagged
     # Why each member is in its cluster: tie strength, behaviour similarity, and its WHY_TIES
     # strongest ties as (account, identifier, members holding it) rows (`member_ties`).
     tie: F64 = field(default_factory=lambda: np.zeros(0))
@@ -288,6 +300,47 @@ def _peel(
     return relabel(split_bystanders(inc, labels, params.link_cap), params.min_cluster_size)
 
 
+# Two flagged clusters are parts of one network when the link weight between them is at least
+# NETWORK_LIFT of what modularity's null model expects there (k_c x k_d / 2m) and at least
+# NETWORK_SHARE of the smaller one's weight. Why: Leiden merges two groups only when the weight
+# between them exceeds the null model's (lift above 1 at resolution 1); a network holding a
+# sizeable share of the graph's weight (a 15,000-account hydra is a fifth of it) is split into
+# parts whose lift sits just under 1 (0.74-0.96 on the robustness draws), the resolution limit.
+# Clusters of different networks, or a network and the genuine users beside it, share almost
+# nothing (lift 0.00-0.06). Half of the null model is far from both; the share keeps a few
+# stray edges between two small clusters from joining them.
+NETWORK_LIFT = 0.5
+NETWORK_SHARE = 0.01
+
+
+def networks(matrix: sparse.csr_matrix, labels: I64, flagged: npt.NDArray[np.bool_]) -> I64:
+    """Per cluster, the network it is part of (-1 unless flagged): connected groups of flagged
+    clusters tied as the parts of one network are (see NETWORK_LIFT). Ban tooling gets one
+    network id for a hydra Leiden split, and it stays while the parts reshuffle."""
+    n_c = flagged.size
+    out = np.full(n_c, -1, np.int64)
+    if not flagged.any():
+        return out
+    ok = labels >= 0
+    member = sparse.csr_matrix(
+        (np.ones(int(ok.sum())), (np.flatnonzero(ok), labels[ok])), shape=(labels.size, n_c)
+    )
+    between = (member.T @ matrix @ member).tocoo()
+    strength = np.asarray(matrix.sum(axis=1)).ravel()
+    k = np.bincount(labels[ok], weights=strength[ok], minlength=n_c)
+    two_m = max(float(strength.sum()), 1e-12)
+    c, d, w = between.row, between.col, between.data
+    tied = (
+        (c < d) & flagged[c] & flagged[d]
+        & (w >= NETWORK_LIFT * k[c] * k[d] / two_m)
+        & (w >= NETWORK_SHARE * np.minimum(k[c], k[d]))
+    )  # fmt: skip
+    graph = sparse.csr_matrix((np.ones(int(tied.sum())), (c[tied], d[tied])), shape=(n_c, n_c))
+    _, component = sparse.csgraph.connected_components(graph, directed=False)
+    _, out[flagged] = np.unique(component[flagged], return_inverse=True)
+    return out
+
+
 def attachable(inc: Incidence, labels: I64, weights: dict[str, float]) -> npt.NDArray[np.bool_]:
     """Accounts in no community whose tie to one could pass the attachment bar even with
     identical behaviour: whose features `attach` will need, read with the members'."""
@@ -369,11 +422,19 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         new_evidence = [{f"{k}:{key}" for k, key, _, _ in proof.get(c, [])}
                         for c in range(n_clusters)]  # fmt: skip
         assignment = assign(old, new, previous.evidence, new_evidence)
+        network = networks(matrix, labels, scored.risk >= params.flag_threshold)
+        groups = [np.flatnonzero(network == g) for g in range(int(network.max()) + 1)]
+        parts = [set().union(*(new[c] for c in g.tolist())) for g in groups]
+        network_ids = [""] * n_clusters
+        for g, nid in zip(groups, assign(previous.network_members(), parts, prefix="nw-").ids,
+                          strict=True):  # fmt: skip
+            for c in g.tolist():
+                network_ids[c] = nid
     return Detection(
         matrix=matrix, labels=labels, community=community, conf=conf, scored=scored,
         proof=proof, assignment=assignment, members_of=members_of, community_of=community_of,
-        communities=communities, attached=attached, tie=tie, similarity=similarity, ties=ties,
-        seconds=seconds,
+        communities=communities, attached=attached, network_ids=network_ids, tie=tie,
+        similarity=similarity, ties=ties, seconds=seconds,
     )  # fmt: skip
 
 
@@ -421,7 +482,8 @@ def write_back_rows(
         ]
         clusters.append({
             "id": cid, "risk": round(float(scored.risk[c]), 4), "size": len(members_of[c]),
-            "community": result.community_of[c], "features": json.dumps(features),
+            "community": result.community_of[c], "network": result.network_ids[c] or None,
+            "features": json.dumps(features),
             "explanation": json.dumps(explanation), "evidence": json.dumps(evidence_rows),
             "evidence_keys": [f"{r['kind']}:{r['key']}" for r in evidence_rows],
         })  # fmt: skip

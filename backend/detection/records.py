@@ -50,8 +50,9 @@ class Memberships:
             cols = {"nodes": self.nodes[part].tolist(), "clusters": self.clusters[part].tolist()}
             if self.confidences is not None:
                 cols["confidences"] = self.confidences[part].tolist()
-            if self.why is not None:
-                cols["why"] = self.why[part].tolist()
+                # Memberships written without a why (a hand-built write-back) store none.
+                why = self.why[part].tolist() if self.why is not None else None
+                cols["why"] = why or [None] * len(cols["nodes"])
             yield cols
 
 

@@ -100,7 +100,8 @@ RETURN collect(DISTINCT id(a)) AS nodes""",
 
 READ_ACTIVE_CLUSTERS = """
 MATCH (c:Cluster) WHERE c.status = 'active'
-RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence, c.community AS community
+RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence, c.community AS community,
+       c.network AS network
 """
 # Their current memberships as one record of parallel columns.
 READ_ACTIVE_MEMBERS = f"""
@@ -177,6 +178,7 @@ UPSERT_CLUSTERS = """
 UNWIND $rows AS row
 MATCH (c:Cluster {id: row.id})
 SET c.risk = row.risk, c.size = row.size, c.features = row.features, c.community = row.community,
+    c.network = row.network,
     c.explanation = row.explanation, c.evidence = row.evidence,
     c.evidence_keys = row.evidence_keys, c.status = 'active', c.merged_into = null,
     c.refreshed_at = datetime({epochMillis: $now}), c.run_id = $run_id, c.gen = $gen

@@ -14,7 +14,7 @@ READ_MEMBERSHIPS = f"""
 MATCH (a:Account)-[m:MEMBER_OF]->(c:Cluster)
 WHERE {CURRENT_MEMBERSHIP}
 RETURN a.id AS account, c.id AS cluster, coalesce(c.risk, 0.0) AS risk,
-       coalesce(m.confidence, 1.0) AS confidence
+       coalesce(m.confidence, 1.0) AS confidence, coalesce(c.network, '') AS network
 """
 
 
@@ -28,6 +28,7 @@ class Membership:
     cluster: str
     risk: float
     confidence: float
+    network: str = ""  # the flagged cluster's network id
 
 
 def read_memberships(driver: Driver, database: str) -> list[Membership]:
@@ -35,7 +36,11 @@ def read_memberships(driver: Driver, database: str) -> list[Membership]:
         result = session.run(READ_MEMBERSHIPS)
         return [
             Membership(
-                str(r["account"]), str(r["cluster"]), float(r["risk"]), float(r["confidence"])
+                str(r["account"]),
+                str(r["cluster"]),
+                float(r["risk"]),
+                float(r["confidence"]),
+                str(r["network"]),
             )
             for r in result
         ]

@@ -193,6 +193,7 @@ def test_cluster_review_explains_its_risk_and_pages_members_exactly(
     confidences = [e["node"]["confidence"] for e in cluster["members"]["edges"]]
     assert confidences == sorted(confidences, reverse=True)
     assert cluster["members"]["edges"][0]["node"]["account"]["id"]
+    assert cluster["networkId"].startswith("nw-") and cluster["risk"] >= 0.5
     # Each member's why: its strongest ties into the cluster, which give back its confidence.
     for edge in cluster["members"]["edges"]:
         member, why = edge["node"], edge["node"]["why"]
@@ -306,6 +307,9 @@ def test_verdicts_notes_audit_and_the_ban_list(
     assert [(r["cluster_id"], r["account_id"]) for r in exported] == [
         (r["clusterId"], r["accountId"]) for r in rows
     ]
+    # Each flagged cluster's rows carry its network, the same in both.
+    assert all(r["networkId"] for r in rows if r["clusterRisk"] >= 0.5)
+    assert [r["network_id"] for r in exported] == [r["networkId"] for r in rows]
     # Each row says why, the same in both: the strongest ties, tie strength, behaviour.
     assert all(r["why"] and r["why"]["ties"] for r in rows)
     assert [[t[1] for t in r["why"]["ties"]] for r in exported] == [

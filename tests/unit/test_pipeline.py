@@ -86,6 +86,11 @@ def test_networks_come_back_whole_and_apart_from_genuine_sharers() -> None:
     assert flagged == set(NET_A) | set(NET_B)
     team = [c for c, m in enumerate(result.members_of) if set(m) == set(TEAM)]
     assert team and result.scored.risk[team[0]] < 0.5
+    # Two unrelated networks: two network ids; the team, not flagged, has none.
+    network = {frozenset(m): n for m, n in zip(result.members_of, result.network_ids, strict=True)}
+    assert network[frozenset(NET_A)].startswith("nw-") and network[frozenset(NET_B)]
+    assert network[frozenset(NET_A)] != network[frozenset(NET_B)]
+    assert network[frozenset(TEAM)] == ""
     assert {"projection", "communities", "scores", "identity"} <= set(result.seconds)
 
 
@@ -98,6 +103,8 @@ def test_an_unchanged_graph_keeps_ids_and_writes_nothing() -> None:
     previous = Previous.after(first, snap.node_ids)
     second = detect(snap, previous, PARAMS)
     assert _clusters(second) == _clusters(first)
+    pairs = zip(second.assignment.ids, second.network_ids, strict=True)
+    assert {cid: n for cid, n in pairs if n} == previous.network
     wb2 = write_back_rows(second, previous, snap, "r2", 0, "{}")
     assert not len(wb2.members) and not len(wb2.ends) and not wb2.events
 
@@ -174,3 +181,30 @@ def test_each_written_membership_says_why() -> None:
     assert first["tie"] == pytest.approx(1 + 1 + 0.35 + 0.35 + 0.3 * 5 / 9, abs=1e-3)
     expected = (1 - np.exp(-first["tie"])) * (0.6 + 0.4 * first["behaviour"])
     assert float(result.conf[0]) == pytest.approx(expected, abs=2e-3)
+
+
+def test_parts_of_one_network_share_a_network() -> None:
+    """Three flagged clusters tied to each other about as much as the null model expects (the
+    parts Leiden's resolution limit leaves apart) are one network; a fourth, unrelated flagged
+    cluster and an unflagged one are not in it."""
+    from scipy import sparse
+
+    from backend.detection.pipeline import networks
+
+    labels = np.repeat(np.arange(5), 10)
+    rng = np.random.default_rng(1)
+    rows, cols = [], []
+    for c in range(5):  # dense inside each cluster
+        m = np.flatnonzero(labels == c)
+        rows += np.repeat(m, 10).tolist()
+        cols += np.tile(m, 10).tolist()
+    for a, b in [(0, 1), (1, 2), (0, 2)]:  # clusters 0-2: one network's parts
+        x = rng.choice(np.flatnonzero(labels == a), 40)
+        y = rng.choice(np.flatnonzero(labels == b), 40)
+        rows += [*x, *y]
+        cols += [*y, *x]
+    matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(50, 50))
+    matrix.setdiag(0)
+    flagged = np.array([True, True, True, True, False])
+    out = networks(matrix.tocsr(), labels, flagged)
+    assert out[0] == out[1] == out[2] >= 0 and out[3] >= 0 and out[3] != out[0] and out[4] == -1

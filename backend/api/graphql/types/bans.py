@@ -20,6 +20,9 @@ class BanReason(Enum):
 class BanCandidate:
     account_id: strawberry.ID
     cluster_id: strawberry.ID
+    network_id: strawberry.ID | None = strawberry.field(
+        description="The network the cluster is part of (`Cluster.networkId`): act per network."
+    )
     confidence: float
     cluster_risk: float
     cluster_verdict: Verdict | None
@@ -33,6 +36,7 @@ class BanCandidate:
 def ban_candidate(r: dict[str, Any]) -> BanCandidate:
     return BanCandidate(
         account_id=strawberry.ID(r["account_id"]), cluster_id=strawberry.ID(r["cluster_id"]),
+        network_id=strawberry.ID(r["network_id"]) if r["network_id"] else None,
         confidence=r["confidence"], cluster_risk=r["risk"] or 0.0,
         cluster_verdict=Verdict(r["cluster_verdict"]) if r["cluster_verdict"] else None,
         account_verdict=Verdict(r["account_verdict"]) if r["account_verdict"] else None,

@@ -170,6 +170,15 @@ class Cluster:
         value = self.props.get("merged_into")
         return strawberry.ID(value) if value else None
 
+    @strawberry.field(
+        description="The network this flagged cluster is part of: the clusters one operation's "
+        "accounts came back as share it, and it stays while they reshuffle (null when the "
+        "cluster is not flagged)."
+    )
+    def network_id(self) -> strawberry.ID | None:
+        value = self.props.get("network") if self.props.get("status") == "active" else None
+        return strawberry.ID(value) if value else None
+
     @strawberry.field
     def features(self) -> list[Feature]:
         values = _json(self.props, "features", {})
