@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -313,10 +313,18 @@ NETWORK_LIFT = 0.5
 NETWORK_SHARE = 0.01
 
 
-def networks(matrix: sparse.csr_matrix, labels: I64, flagged: npt.NDArray[np.bool_]) -> I64:
+def networks(
+    matrix: sparse.csr_matrix,
+    labels: I64,
+    flagged: npt.NDArray[np.bool_],
+    split_from: Sequence[tuple[int, int]] = (),
+) -> I64:
     """Per cluster, the network it is part of (-1 unless flagged): connected groups of flagged
-    clusters tied as the parts of one network are (see NETWORK_LIFT). Ban tooling gets one
-    network id for a hydra Leiden split, and it stays while the parts reshuffle."""
+    clusters tied as the parts of one network are (see NETWORK_LIFT), or split in this refresh
+    from one cluster (`split_from`: (cluster, the cluster holding its parent's id) pairs). Ban
+    tooling gets one network id for a hydra Leiden split, and it stays while the parts
+    reshuffle: a network tied only by templates and timing that comes back in two parts (a
+    template band its new members pushed over the link cap) is still the network it was."""
     n_c = flagged.size
     out = np.full(n_c, -1, np.int64)
     if not flagged.any():
@@ -335,7 +343,11 @@ def networks(matrix: sparse.csr_matrix, labels: I64, flagged: npt.NDArray[np.boo
         & (w >= NETWORK_LIFT * k[c] * k[d] / two_m)
         & (w >= NETWORK_SHARE * np.minimum(k[c], k[d]))
     )  # fmt: skip
-    graph = sparse.csr_matrix((np.ones(int(tied.sum())), (c[tied], d[tied])), shape=(n_c, n_c))
+    pairs = np.asarray(list(split_from), np.int64).reshape(-1, 2)
+    lineage = flagged[pairs[:, 0]] & flagged[pairs[:, 1]]
+    rows = np.concatenate([c[tied], pairs[lineage, 0]])
+    cols = np.concatenate([d[tied], pairs[lineage, 1]])
+    graph = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_c, n_c))
     _, component = sparse.csgraph.connected_components(graph, directed=False)
     _, out[flagged] = np.unique(component[flagged], return_inverse=True)
     return out
@@ -422,7 +434,12 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         new_evidence = [{f"{k}:{key}" for k, key, _, _ in proof.get(c, [])}
                         for c in range(n_clusters)]  # fmt: skip
         assignment = assign(old, new, previous.evidence, new_evidence)
-        network = networks(matrix, labels, scored.risk >= params.flag_threshold)
+        index = {cid: c for c, cid in enumerate(assignment.ids)}
+        split_from = [
+            (index[e.cluster_id], index[p]) for e in assignment.events if e.type == "split"
+            for p in e.related if p in index
+        ]  # fmt: skip
+        network = networks(matrix, labels, scored.risk >= params.flag_threshold, split_from)
         groups = [np.flatnonzero(network == g) for g in range(int(network.max()) + 1)]
         parts = [set().union(*(new[c] for c in g.tolist())) for g in groups]
         network_ids = [""] * n_clusters

@@ -208,3 +208,7 @@ def test_parts_of_one_network_share_a_network() -> None:
     flagged = np.array([True, True, True, True, False])
     out = networks(matrix.tocsr(), labels, flagged)
     assert out[0] == out[1] == out[2] >= 0 and out[3] >= 0 and out[3] != out[0] and out[4] == -1
+    # Cluster 3 split in this refresh from the cluster that kept cluster 0's id: same network,
+    # even with no link between them; lineage to an unflagged cluster joins nothing.
+    out = networks(matrix.tocsr(), labels, flagged, split_from=[(3, 0), (4, 0)])
+    assert out[3] == out[0] and out[4] == -1
