@@ -49,9 +49,15 @@ LINKS: dict[str, str] = {
 # subnets, ASNs, providers, email domains) or models. A team and a network can share a place.
 OWNER_LINKS = frozenset({"PAID_WITH", "USED_DEVICE", "HAS_EMAIL", "HAS_PHONE", "BILLED_TO"})
 BEHAVIOUR_LINKS = frozenset({"USED_TEMPLATE", "USED_CLIENT"})
+# Places that link accounts when few share them (an exit, a /24, a company's email domain);
+# ASNs and proxy providers are too coarse to link anyone.
+PLACE_LINKS = frozenset({"USED_IP", "USED_SUBNET", "EMAIL_DOMAIN"})
+# Every kind that links accounts: detection's projection weighs these
+# (`DETECTION_KIND_WEIGHTS`), and investigation expands only these (linked accounts, paths).
+LINKING = OWNER_LINKS | BEHAVIOUR_LINKS | PLACE_LINKS
 # Pairs of links one of which contains the other (an address is inside its /24).
 NESTED_LINKS = frozenset({frozenset({"USED_IP", "USED_SUBNET"})})
-assert set(LINKS) >= OWNER_LINKS | BEHAVIOUR_LINKS
+assert set(LINKS) >= LINKING
 
 # The ingest journal's checkpoint (`backend.ingest.repository`): which folded batches the
 # graph holds. Written in the same transaction as the data it accounts for.

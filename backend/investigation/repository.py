@@ -13,13 +13,10 @@ from typing import Any
 from neo4j import READ_ACCESS, AsyncDriver, Query
 from neo4j.exceptions import ClientError as Neo4jClientError
 
-from backend.graph.model import CURRENT_MEMBERSHIP, LINKS
+from backend.graph.model import CURRENT_MEMBERSHIP, LINKING, LINKS
 
 # Identifier kinds that link accounts (detection's projection): the ones worth expanding.
-LINKING_RELS: tuple[str, ...] = (
-    "PAID_WITH", "USED_DEVICE", "HAS_EMAIL", "HAS_PHONE", "BILLED_TO", "EMAIL_DOMAIN",
-    "USED_TEMPLATE", "USED_CLIENT", "USED_IP", "USED_SUBNET",
-)  # fmt: skip
+LINKING_RELS: tuple[str, ...] = tuple(rel for rel in LINKS if rel in LINKING)
 LABEL_OF_REL = LINKS
 REL_OF_LABEL = {label: rel for rel, label in LINKS.items()}
 

@@ -49,3 +49,11 @@ def test_relative_state_dir_is_anchored_at_the_project_root() -> None:
 
     settings = Settings(_env_file=None, STATE_DIR="some/dir")
     assert settings.STATE_DIR == PROJECT_ROOT / "some" / "dir"
+
+
+def test_detection_weighs_exactly_the_kinds_the_graph_model_says_link() -> None:
+    """One vocabulary: what detection links by default is what investigation expands."""
+    from backend.graph.model import LINKING
+    from backend.investigation.repository import LINKING_RELS
+
+    assert set(Settings(ENV="dev").DETECTION_KIND_WEIGHTS) == LINKING == set(LINKING_RELS)
