@@ -12,7 +12,7 @@ from neo4j import Driver, ManagedTransaction
 
 from backend.detection.records import WRITE_BATCH, Memberships, WriteBack
 from backend.detection.scoring import HOURS
-from backend.graph.model import CURRENT_MEMBERSHIP, LINKS
+from backend.graph.model import CURRENT_MEMBERSHIP, LINKS, UNLINKED_DOMAIN
 
 # Every identifier held by min_degree..max_degree accounts, as one record of parallel columns
 # (decoded whole, no Python per identifier). `COUNT {}` on a single
@@ -25,7 +25,7 @@ WITH i.key AS key, degree, [(i)<-[:{rel}]-(a:Account) | id(a)] AS holders
 RETURN collect(key) AS keys, collect(degree) AS degrees, collect(holders) AS holders
 """
 # Webmail and disposable domains never link accounts (they are features instead).
-_LINKING_DOMAIN = " AND NOT coalesce(i.webmail, false) AND NOT coalesce(i.disposable, false)"
+_LINKING_DOMAIN = f" AND NOT {UNLINKED_DOMAIN}"
 EXPORT_INCIDENCE: dict[str, str] = {
     rel: _EXPORT_TEMPLATE.format(
         label=label, rel=rel, extra=_LINKING_DOMAIN if rel == "EMAIL_DOMAIN" else ""

@@ -78,6 +78,9 @@ AUDIT_ENTRY = "AuditEntry"
 # `from: gen` and marks the ones it removes with `until: gen`; its last transaction sets each
 # cluster's `gen`. A membership `m` of cluster `c` is current exactly when this holds, so
 # readers never see a half-written refresh. Every reader of MEMBER_OF filters with it.
+# An email domain (as `i`) that never links the accounts using it: webmail and disposable
+# domains say nothing about who is behind them (detection counts them as features instead).
+UNLINKED_DOMAIN = "(coalesce(i.webmail, false) OR coalesce(i.disposable, false))"
 CURRENT_MEMBERSHIP = "(m.from <= c.gen AND (m.until IS NULL OR m.until > c.gen))"
 
 # (label, key property) for every node kind that writes MERGE on or looks up by a unique key.

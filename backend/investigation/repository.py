@@ -13,7 +13,7 @@ from typing import Any
 from neo4j import READ_ACCESS, AsyncDriver, Query
 from neo4j.exceptions import ClientError as Neo4jClientError
 
-from backend.graph.model import CURRENT_MEMBERSHIP, LINKING, LINKS
+from backend.graph.model import CURRENT_MEMBERSHIP, LINKING, LINKS, UNLINKED_DOMAIN
 
 # Identifier kinds that link accounts (detection's projection): the ones worth expanding.
 LINKING_RELS: tuple[str, ...] = tuple(rel for rel in LINKS if rel in LINKING)
@@ -26,11 +26,8 @@ _DEGREE = (
     + " ".join(f"WHEN '{rel}' THEN COUNT {{ (i)<-[:{rel}]-() }}" for rel in LINKS)
     + " END"
 )
-# Webmail and disposable domains never link accounts (same rule as detection).
-_LINKS_ACCOUNTS = (
-    "NOT (type(r) = 'EMAIL_DOMAIN' AND (coalesce(i.webmail, false) OR "
-    "coalesce(i.disposable, false)))"
-)
+# Webmail and disposable domains never link accounts (`UNLINKED_DOMAIN`, as in detection).
+_LINKS_ACCOUNTS = f"NOT (type(r) = 'EMAIL_DOMAIN' AND {UNLINKED_DOMAIN})"
 
 ACCOUNTS_BY_ID = """
 UNWIND $ids AS id
