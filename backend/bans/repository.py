@@ -1,10 +1,11 @@
 """Cypher for ban candidates, shared by the GraphQL field and `heracles export-bans`.
 
-A candidate is a member of an active cluster that an analyst confirmed as fraud, or whose risk
-reaches $min_risk (unless an analyst marked the cluster a false positive), tied to it with
-confidence >= $min_confidence (an account individually confirmed as fraud is kept whatever its
-confidence), and not itself marked FALSE_POSITIVE. Ordered by (cluster id, account id) so pages
-resume exactly.
+A candidate is a member of an active cluster that an analyst confirmed as fraud, or in whose
+network (`Cluster.network`) an analyst confirmed a cluster (an operation back on part of the
+infrastructure it was banned on), or whose risk reaches $min_risk (unless an analyst marked the
+cluster a false positive), tied to it with confidence >= $min_confidence (an account
+individually confirmed as fraud is kept whatever its confidence), and not itself marked
+FALSE_POSITIVE. Ordered by (cluster id, account id) so pages resume exactly.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from backend.graph.model import CURRENT_MEMBERSHIP
 BAN_CANDIDATES = f"""
 MATCH (c:Cluster)
 WHERE c.status = 'active' AND coalesce(c.verdict, '') <> 'FALSE_POSITIVE'
-  AND (c.verdict = 'CONFIRMED_FRAUD' OR coalesce(c.risk, 0.0) >= $min_risk)
   AND ($after_cluster IS NULL OR c.id >= $after_cluster)
+WITH c, c.network IS NOT NULL AND EXISTS {{
+  MATCH (o:Cluster {{network: c.network}})
+  WHERE o.status = 'active' AND o.verdict = 'CONFIRMED_FRAUD'
+}} AS network_confirmed
+WHERE c.verdict = 'CONFIRMED_FRAUD' OR network_confirmed OR coalesce(c.risk, 0.0) >= $min_risk
 MATCH (c)<-[m:MEMBER_OF]-(a:Account)
 WHERE {CURRENT_MEMBERSHIP}
   AND (m.confidence >= $min_confidence OR a.verdict = 'CONFIRMED_FRAUD')
@@ -30,6 +35,7 @@ RETURN c.id AS cluster_id, c.network AS network_id, a.id AS account_id,
        m.confidence AS confidence, c.risk AS risk,
        c.verdict AS cluster_verdict, a.verdict AS account_verdict,
        CASE WHEN c.verdict = 'CONFIRMED_FRAUD' THEN 'cluster_confirmed'
+            WHEN network_confirmed THEN 'network_confirmed'
             ELSE 'risk_threshold' END AS reason, m.why AS why
 ORDER BY cluster_id, account_id
 LIMIT $limit

@@ -21,7 +21,7 @@ from scipy import sparse
 from scipy.sparse import csgraph  # noqa: F401 - registers sparse.csgraph
 
 from backend.detection.communities import leiden
-from backend.detection.identity import Assignment, assign, membership_changes
+from backend.detection.identity import Assignment, ClusterEvent, assign, membership_changes
 from backend.detection.projection import (
     CONJUNCTION,
     Incidence,
@@ -102,6 +102,7 @@ class Previous:
     community: dict[str, int]  # active cluster id -> community number
     members: Memberships
     network: dict[str, str] = field(default_factory=dict)  # flagged cluster id -> network id
+    confirmed: set[str] = field(default_factory=set)  # active clusters an analyst confirmed
 
     @classmethod
     def empty(cls) -> Previous:
@@ -353,6 +354,24 @@ def networks(
     return out
 
 
+def regrowth(
+    assignment: Assignment, network: I64, confirmed: npt.NDArray[np.bool_], sizes: list[int]
+) -> list[ClusterEvent]:
+    """A `regrown` event for each cluster new in this refresh (created or split) whose network
+    holds a cluster an analyst confirmed: the operator came back on part of the same
+    infrastructure, and ban tooling acts on it under the verdict it already has
+    (`network_confirmed`). `related`: the confirmed clusters."""
+    new_now = {e.cluster_id for e in assignment.events if e.type in ("created", "split")}
+    events = []
+    for c, cid in enumerate(assignment.ids):
+        if cid not in new_now or confirmed[c] or network[c] < 0:
+            continue
+        heads = [assignment.ids[d] for d in np.flatnonzero((network == network[c]) & confirmed)]
+        if heads:
+            events.append(ClusterEvent("regrown", cid, sorted(heads), 0, sizes[c]))
+    return events
+
+
 def attachable(inc: Incidence, labels: I64, weights: dict[str, float]) -> npt.NDArray[np.bool_]:
     """Accounts in no community whose tie to one could pass the attachment bar even with
     identical behaviour: whose features `attach` will need, read with the members'."""
@@ -439,7 +458,11 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
             (index[e.cluster_id], index[p]) for e in assignment.events if e.type == "split"
             for p in e.related if p in index
         ]  # fmt: skip
-        network = networks(matrix, labels, scored.risk >= params.flag_threshold, split_from)
+        # A cluster an analyst confirmed heads its network whatever its risk, so an operation
+        # that returns on part of the same infrastructure joins the network it was banned in.
+        confirmed = np.array([cid in previous.confirmed for cid in assignment.ids], bool)
+        eligible = (scored.risk >= params.flag_threshold) | confirmed
+        network = networks(matrix, labels, eligible, split_from)
         groups = [np.flatnonzero(network == g) for g in range(int(network.max()) + 1)]
         parts = [set().union(*(new[c] for c in g.tolist())) for g in groups]
         network_ids = [""] * n_clusters
@@ -447,6 +470,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
                           strict=True):  # fmt: skip
             for c in g.tolist():
                 network_ids[c] = nid
+        assignment.events += regrowth(assignment, network, confirmed, [len(m) for m in new])
     return Detection(
         matrix=matrix, labels=labels, community=community, conf=conf, scored=scored,
         proof=proof, assignment=assignment, members_of=members_of, community_of=community_of,

@@ -132,6 +132,7 @@ def read_previous(driver: Driver, settings: Settings) -> Previous:
         evidence={r["id"]: set(r["evidence"]) for r in chain(rows, dormant)},
         community=community,
         network={r["id"]: r["network"] for r in rows if r["network"]},
+        confirmed={r["id"] for r in rows if r["verdict"] == "CONFIRMED_FRAUD"},
         members=Memberships(
             np.asarray(cols["nodes"], np.int64),
             np.asarray(cols["clusters"], dtype=object),

@@ -101,7 +101,7 @@ RETURN collect(DISTINCT id(a)) AS nodes""",
 READ_ACTIVE_CLUSTERS = """
 MATCH (c:Cluster) WHERE c.status = 'active'
 RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence, c.community AS community,
-       c.network AS network
+       c.network AS network, c.verdict AS verdict
 """
 # Their current memberships as one record of parallel columns.
 READ_ACTIVE_MEMBERS = f"""

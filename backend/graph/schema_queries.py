@@ -18,7 +18,10 @@ CONSTRAINT_STATEMENTS: tuple[str, ...] = tuple(
     for label, key in MERGE_KEYS
 )
 
-INDEX_STATEMENTS: tuple[str, ...] = ()
+# Ban candidates look up the confirmed clusters of each cluster's network.
+INDEX_STATEMENTS: tuple[str, ...] = (
+    "CREATE INDEX cluster_network IF NOT EXISTS FOR (c:Cluster) ON (c.network)",
+)
 
 LIST_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, labelsOrTypes, properties RETURN name"
 

@@ -267,7 +267,7 @@ def test_account_investigation_identifiers_path_and_subgraph(
 
 
 def test_verdicts_notes_audit_and_the_ban_list(
-    api: Api, target: dict[str, Any], tmp_path: Path, settings: Settings
+    api: Api, target: dict[str, Any], tmp_path: Path, settings: Settings, driver: Driver
 ) -> None:
     last = max([e["seq"] for e in api.data(Role.BANTOOL, "BanFeed", first=500)["clusterEvents"]]
                or [0])  # fmt: skip
@@ -315,6 +315,25 @@ def test_verdicts_notes_audit_and_the_ban_list(
     assert [[t[1] for t in r["why"]["ties"]] for r in exported] == [
         [t["value"] for t in r["why"]["ties"]] for r in rows
     ]
+
+    # A cluster in the confirmed cluster's network is banned under that verdict whatever its
+    # risk (an operation back on the infrastructure it was banned on; `regrown` in the feed).
+    db = settings.NEO4J_DATABASE
+    records, _, _ = driver.execute_query(
+        "MATCH (c:Cluster {id: $c}) MATCH (o:Cluster {status: 'active'}) WHERE o.id <> $c "
+        "RETURN c.network AS network, o.id AS other, o.network AS was LIMIT 1", c=c, database_=db,
+    )  # fmt: skip
+    network, other, was = records[0]["network"], records[0]["other"], records[0]["was"]
+    assert network
+    move = "MATCH (o:Cluster {id: $o}) SET o.network = $n"
+    driver.execute_query(move, o=other, n=network, database_=db)
+    try:
+        strict = api.data(Role.BANTOOL, "BanCandidates", first=500, minRisk=1.01)["banCandidates"]
+        reasons = {(e["node"]["clusterId"], e["node"]["reason"]) for e in strict["edges"]}
+        assert (other, "NETWORK_CONFIRMED") in reasons and (c, "CLUSTER_CONFIRMED") in reasons
+        assert {cid for cid, _ in reasons} == {c, other}
+    finally:
+        driver.execute_query(move, o=other, n=was, database_=db)
 
 
 def test_ban_feed_resumes_after_a_second_ingest_and_refresh(

@@ -51,10 +51,15 @@ def _groups(net_a: list[int]) -> list[tuple[str, list[int]]]:
     return groups
 
 
-def _snapshot(net_a: list[int] = NET_A, n: int = N) -> Snapshot:
-    inc = incidence(_groups(net_a), n, population=10_000)
+def _snapshot(
+    net_a: list[int] = NET_A,
+    n: int = N,
+    extra: tuple[list[tuple[str, list[int]]], list[int]] = ([], []),
+) -> Snapshot:
+    """`extra`: more identifier groups, and more fake accounts."""
+    inc = incidence(_groups(net_a) + extra[0], n, population=10_000)
     fakes = np.zeros(n, bool)
-    fakes[net_a + NET_B] = True
+    fakes[net_a + NET_B + extra[1]] = True
 
     def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
@@ -212,3 +217,33 @@ def test_parts_of_one_network_share_a_network() -> None:
     # even with no link between them; lineage to an unflagged cluster joins nothing.
     out = networks(matrix.tocsr(), labels, flagged, split_from=[(3, 0), (4, 0)])
     assert out[3] == out[0] and out[4] == -1
+
+
+@pytest.mark.parametrize(("exits", "joins"), [(2, True), (1, False)])
+def test_an_operation_back_after_a_ban_joins_its_confirmed_network(exits: int, joins: bool) -> None:
+    """NET_A is confirmed; 24 fresh accounts come back on its template and some of its exits
+    with new cards and devices. On two exits they join NET_A's cluster; on one they come back
+    as a cluster of their own, in NET_A's network, announced as `regrown` from it. Either way
+    ban tooling acts on them under the verdict it already has (`network_confirmed`)."""
+    snap = _snapshot()
+    first = detect(snap, Previous.empty(), PARAMS)
+    x = next(cid for cid, m in _clusters(first).items() if m == set(NET_A))
+    previous = Previous.after(first, snap.node_ids)
+    previous.confirmed = {x}
+    fresh = list(range(N, N + 24))
+    back = [("PAID_WITH", fresh[i : i + 4]) for i in range(0, 24, 4)]
+    back += [("USED_DEVICE", fresh[i : i + 3]) for i in range(2, 24, 4)]
+    back += [("USED_IP", [*NET_A[6 * e : 6 * e + 6], *fresh[6 * e : 6 * e + 6]])
+             for e in range(exits)]  # fmt: skip
+    back += [("USED_TEMPLATE", [*NET_A, *fresh]), ("USED_TEMPLATE", fresh)]
+    second = detect(_snapshot(NET_A, N + 24, (back, fresh)), previous, PARAMS)
+    network = dict(zip(second.assignment.ids, second.network_ids, strict=True))
+    home = {cid for cid, m in _clusters(second).items() if m & set(fresh)}
+    assert (home == {x}) is joins
+    assert all(network[cid] == previous.network[x] for cid in home)
+    flagged = {i for c, m in enumerate(second.members_of) for i in m
+               if second.scored.risk[c] >= 0.5 and second.conf[i] >= 0.7}  # fmt: skip
+    assert set(fresh) <= flagged
+    regrown = [e for e in second.assignment.events if e.type == "regrown"]
+    assert {e.cluster_id for e in regrown} == home - {x}
+    assert all(e.related == [x] for e in regrown)

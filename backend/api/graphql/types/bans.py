@@ -13,6 +13,7 @@ from backend.api.graphql.types.common import MemberWhy, Verdict, member_why
 @strawberry.enum
 class BanReason(Enum):
     CLUSTER_CONFIRMED = "cluster_confirmed"
+    NETWORK_CONFIRMED = "network_confirmed"
     RISK_THRESHOLD = "risk_threshold"
 
 

@@ -21,6 +21,7 @@ class ClusterEventType(Enum):
     MERGED = "merged"
     SPLIT = "split"
     DISSOLVED = "dissolved"
+    REGROWN = "regrown"
     VERDICT_SET = "verdict_set"
 
 
@@ -33,7 +34,8 @@ class ClusterEvent:
     type: ClusterEventType
     cluster_id: strawberry.ID
     related: list[strawberry.ID] = strawberry.field(
-        description="Merged: the clusters absorbed. Split: the clusters it split from."
+        description="Merged: the clusters absorbed. Split: the clusters it split from. "
+        "Regrown: the confirmed clusters of the network it appeared in."
     )
     size_before: int | None
     size_after: int | None
