@@ -328,8 +328,16 @@ def test_verdicts_notes_audit_and_the_ban_list(
     move = "MATCH (o:Cluster {id: $o}) SET o.network = $n"
     driver.execute_query(move, o=other, n=network, database_=db)
     try:
-        strict = api.data(Role.BANTOOL, "BanCandidates", first=500, minRisk=1.01)["banCandidates"]
-        reasons = {(e["node"]["clusterId"], e["node"]["reason"]) for e in strict["edges"]}
+        reasons, cursor = set(), None
+        while True:
+            strict = api.data(
+                Role.BANTOOL, "BanCandidates", first=500, after=cursor, minRisk=1.01,
+                minConfidence=0.0,
+            )["banCandidates"]  # fmt: skip
+            reasons |= {(e["node"]["clusterId"], e["node"]["reason"]) for e in strict["edges"]}
+            if not strict["pageInfo"]["hasNextPage"]:
+                break
+            cursor = strict["pageInfo"]["endCursor"]
         assert (other, "NETWORK_CONFIRMED") in reasons and (c, "CLUSTER_CONFIRMED") in reasons
         # Nothing else passes a risk of 1.01 but the network's clusters (its other parts too).
         in_network, _, _ = driver.execute_query(
