@@ -123,7 +123,7 @@ def _items(body: bytes, content_type: str, limit: int = 100_000) -> Iterator[Ite
             raise HTTPException(400, f"body is not UTF-8 at byte {exc.start}") from exc
         spans = _array_spans(text, limit)
         return _array_items(text, spans)
-    lines = body.count(b"\n") + 1
+    lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
     if lines > limit:
         raise _too_many(lines, limit)
     return _ndjson_items(body)

@@ -73,7 +73,8 @@ def test_more_items_than_a_request_may_hold_is_a_413_before_any_item() -> None:
     with pytest.raises(HTTPException) as caught:
         _items(b"[" + b"0," * 10 + b"0]", "application/json", limit=10)
     assert caught.value.status_code == 413
-    assert len(list(_items(b"x\n" * 9, NDJSON, limit=10))) == 9
+    assert len(list(_items(b"x\n" * 10, NDJSON, limit=10))) == 10  # a final newline ends a line
+    assert len(list(_items(b"x\n" * 9 + b"x", NDJSON, limit=10))) == 10
 
 
 def test_unrouted_requests_never_become_metric_labels() -> None:
