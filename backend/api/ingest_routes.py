@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,6 +74,7 @@ def _too_many(count: int, limit: int) -> HTTPException:
 
 _DECODER = json.JSONDecoder()
 _SPACE = " \t\n\r"
+_SKIP_SPACE = re.compile(r"[ \t\n\r]*")  # one C-level scan, not a Python step per character
 
 
 def _array_spans(text: str, limit: int) -> list[tuple[int, int]]:
@@ -86,8 +88,7 @@ def _array_spans(text: str, limit: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     try:
         while True:
-            while at < len(text) and text[at] in _SPACE:
-                at += 1
+            at = _SKIP_SPACE.match(text, at).end()  # type: ignore[union-attr]
             if text.startswith("]", at) and not spans:
                 at += 1
                 break
@@ -95,8 +96,7 @@ def _array_spans(text: str, limit: int) -> list[tuple[int, int]]:
             spans.append((at, end))
             if len(spans) > limit:
                 raise _too_many(len(spans), limit)
-            while end < len(text) and text[end] in _SPACE:
-                end += 1
+            end = _SKIP_SPACE.match(text, end).end()  # type: ignore[union-attr]
             if text.startswith(",", end):
                 at = end + 1
             elif text.startswith("]", end):
