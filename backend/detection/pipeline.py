@@ -88,7 +88,7 @@ class Snapshot:
     """The graph as detection sees it: shared identifiers and a way to read member features."""
 
     incidence: Incidence
-    node_ids: I64  # dense account index -> internal node id (sorted)
+    node_ids: I64  # dense account index -> internal node id (in account id order)
     features: FeatureReader
 
 
@@ -201,10 +201,19 @@ def previous_labels(previous: Previous, node_ids: I64) -> I64:
         return initial
     names, inverse = np.unique(members.clusters.astype(str), return_inverse=True)
     cluster = np.asarray([previous.community[c] for c in names.tolist()], np.int64)[inverse]
-    pos = np.minimum(np.searchsorted(node_ids, members.nodes), node_ids.size - 1)
-    ok = node_ids[pos] == members.nodes
+    pos, ok = locate(node_ids, members.nodes)
     initial[pos[ok]] = cluster[ok]
     return initial
+
+
+def locate(node_ids: I64, nodes: I64) -> tuple[I64, npt.NDArray[np.bool_]]:
+    """Each node's dense index in `node_ids` (any order) and whether it is there at all."""
+    if not node_ids.size:
+        return np.zeros(nodes.size, np.int64), np.zeros(nodes.size, bool)
+    order = np.argsort(node_ids, kind="stable")
+    at = np.minimum(np.searchsorted(node_ids, nodes, sorter=order), node_ids.size - 1)
+    pos = order[at]
+    return pos, node_ids[pos] == nodes
 
 
 def connected(matrix: sparse.csr_matrix, labels: I64) -> I64:

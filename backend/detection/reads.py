@@ -13,7 +13,7 @@ from neo4j import Driver
 
 from backend.core.config import Settings
 from backend.detection import repository as repo
-from backend.detection.pipeline import F64, I64, Previous, Snapshot
+from backend.detection.pipeline import F64, I64, Previous, Snapshot, locate
 from backend.detection.projection import Incidence, chance_floor
 from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, TEMPLATE_KIND
@@ -54,6 +54,16 @@ def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, I64
     nodes = np.fromiter(chain.from_iterable(lists), np.int64, count=int(lengths.sum()))
     del parts, lists
     node_ids, dense = np.unique(nodes, return_inverse=True)
+    # Canonical order (repo.ACCOUNT_IDS): dense index = rank of the account id, each
+    # identifier's holders in dense order.
+    (cols,) = repo.run_read(driver, db, repo.ACCOUNT_IDS, nodes=node_ids.tolist())
+    account = np.empty(node_ids.size, object)
+    account[np.searchsorted(node_ids, np.asarray(cols["nodes"], np.int64))] = cols["ids"]
+    order = np.argsort(account.astype(str), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    node_ids, dense = node_ids[order], rank[dense]
+    dense = dense[np.lexsort((dense, np.repeat(np.arange(lengths.size), lengths)))]
     inc = Incidence(
         kind=kind_idx.astype(np.int64),
         degree=np.asarray(degree, np.int64),
@@ -86,7 +96,7 @@ def account_table(
             list(repo.ACCOUNT_MARKS.values()),
         )
         for cols in chunks:
-            at = np.searchsorted(node_ids, np.asarray(cols["node"], np.int64))  # sorted ids
+            at, _ = locate(node_ids, np.asarray(cols["node"], np.int64))
             for c in repo.ACCOUNT_FEATURE_COLUMNS[1:-1]:
                 table[c][at] = np.asarray(cols[c], np.float64)
             shapes[at] = cols["email_shape"]
@@ -95,8 +105,8 @@ def account_table(
     wanted[dense] = True
     for column, nodes_marked in zip(repo.ACCOUNT_MARKS, marked_lists, strict=True):
         marked = np.asarray(nodes_marked, np.int64)
-        at = np.minimum(np.searchsorted(node_ids, marked), max(n - 1, 0))
-        ok = (node_ids[at] == marked) & wanted[at] if n else np.zeros(0, bool)
+        at, found = locate(node_ids, marked)
+        ok = found & wanted[at] if n else found
         table[column] = np.bincount(at[ok], minlength=n).astype(np.float64)
     _, shape = np.unique(shapes.astype(str), return_inverse=True)
     return table, shape.astype(np.int64)

@@ -15,13 +15,14 @@ from backend.detection.scoring import HOURS
 from backend.graph.model import CURRENT_MEMBERSHIP, LINKS, UNLINKED_DOMAIN
 
 # Every identifier held by min_degree..max_degree accounts, as one record of parallel columns
-# (decoded whole, no Python per identifier). `COUNT {}` on a single
+# (decoded whole, no Python per identifier), in key order (see ACCOUNT_IDS). `COUNT {}` on a single
 # relationship type reads the stored degree, so rejecting CGNAT-sized identifiers is free.
 _EXPORT_TEMPLATE = """
 MATCH (i:{label})
 WITH i, COUNT {{ (i)<-[:{rel}]-() }} AS degree
 WHERE degree >= $min_degree AND degree <= $max_degree{extra}
 WITH i.key AS key, degree, [(i)<-[:{rel}]-(a:Account) | id(a)] AS holders
+ORDER BY key
 RETURN collect(key) AS keys, collect(degree) AS degrees, collect(holders) AS holders
 """
 # Webmail and disposable domains never link accounts (they are features instead).
@@ -33,6 +34,15 @@ EXPORT_INCIDENCE: dict[str, str] = {
     for rel, label in LINKS.items()
 }
 
+# The account id behind each exported node. Detection orders accounts by account id and
+# identifiers by key, not by internal node id: internal ids follow the order events happened to
+# be written (and are reused after deletes), and Leiden's result depends on vertex order, so the
+# same graph loaded twice must give the same input to give the same clusters.
+ACCOUNT_IDS = """
+UNWIND $nodes AS node
+MATCH (a:Account) WHERE id(a) = node
+RETURN collect(node) AS nodes, collect(a.id) AS ids
+"""
 COUNT_ACCOUNTS = "MATCH (a:Account) RETURN count(a) AS n"
 # Read from the count store: how many account-template-band links exist in all.
 COUNT_TEMPLATE_LINKS = "MATCH ()-[r:USED_TEMPLATE]->() RETURN count(r) AS n"
