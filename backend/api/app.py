@@ -90,18 +90,29 @@ class RequestContext:
             request_id_var.reset(token)
 
 
+def tune_gc() -> None:
+    """Everything imported by start-up lives as long as the process: keep it out of the cyclic
+    collector, and collect young objects less often. Full collections over a large heap were
+    the API's latency spikes under load."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Request id, metrics, the request log line and the GraphQL body limit (outermost last).
+    Shared with the benchmark's baseline app, which must pay for the same stack."""
+    app.add_middleware(BodySizeLimit, prefix="/graphql", limit=settings.GRAPHQL_MAX_BODY_BYTES)
+    app.add_middleware(RequestContext)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Everything imported so far lives as long as the process: keep it out of the cyclic
-        # collector, and collect young objects less often. Full collections over a large
-        # heap were the API's latency spikes under load.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
+        tune_gc()
         app.state.driver = create_async_driver(settings)
         app.state.authenticator = Authenticator(
             app.state.driver, settings.NEO4J_DATABASE, settings.API_TOKEN_CACHE_S
@@ -146,6 +157,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(graphql_router(settings), prefix="/graphql")
-    app.add_middleware(BodySizeLimit, prefix="/graphql", limit=settings.GRAPHQL_MAX_BODY_BYTES)
-    app.add_middleware(RequestContext)
+    install_middleware(app, settings)
     return app
