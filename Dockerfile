@@ -13,4 +13,4 @@ RUN pip install --no-deps . \
  && chown -R heracles /app
 USER heracles
 EXPOSE 8000
-CMD ["uvicorn", "--factory", "backend.api.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
+CMD ["python", "-m", "backend.api.serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,9 +1,9 @@
 """The baseline `make bench-api` measures Heracles against: FastAPI + strawberry answering a
-constant through the API's own middleware and GC tuning, served by uvicorn with as many
-workers. What Heracles costs beyond it is ours (authentication, the guard, the resolvers, the
-driver, Neo4j); what it costs itself is the framework's and the machine's.
+constant through the API's own middleware and GC tuning, served the same way with as many
+workers (`backend.api.serve`). What Heracles costs beyond it is ours (authentication, the guard,
+the resolvers, the driver, Neo4j); what it costs itself is the framework's and the machine's.
 
-Run by the benchmark as `uvicorn --factory benchmarks.bare_api:create_app`.
+Served by the benchmark as `python -m backend.api.serve --app benchmarks.bare_api:create_app`.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ from benchmarks import machine
 from benchmarks.seeded import load_preset
 from seed.scenarios import PRESETS
 
-console = Console()
+console = Console(width=200)
 FRACTIONS = (0.25, 0.5, 0.75)
 Call = Callable[[int], Awaitable[bool]]  # request number -> ok
 
@@ -115,6 +115,7 @@ class Sample:
     errors: int
     elapsed: float
     offered: float | None = None
+    client_cpu_s: float = 0.0  # CPU of client processes other than this one (driver target)
 
     def summary(self) -> dict[str, Any]:
         ms = np.asarray(self.latencies) * 1000
@@ -135,7 +136,7 @@ class Sample:
         offered = sum(p.offered or 0.0 for p in parts) or None
         return Sample(
             np.concatenate([p.latencies for p in parts]), sum(p.errors for p in parts),
-            max(p.elapsed for p in parts), offered,
+            max(p.elapsed for p in parts), offered, sum(p.client_cpu_s for p in parts),
         )  # fmt: skip
 
 
@@ -209,7 +210,11 @@ def _driver_client(mode: str, amount: float, seconds: float, ids: list[str]) -> 
 
         try:
             await call(0)  # connect before the clock starts
-            return await _run(call, mode, amount, seconds)
+            cpu = os.times()
+            sample = await _run(call, mode, amount, seconds)
+            now = os.times()
+            sample.client_cpu_s = now.user + now.system - cpu.user - cpu.system
+            return sample
         finally:
             await driver.close()
 
@@ -240,9 +245,8 @@ def _free_port() -> int:
 def _start_bare(workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bare_api:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-         "--workers", str(workers), "--log-level", "warning"],
+        [sys.executable, "-m", "backend.api.serve", "--app", "benchmarks.bare_api:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env={**os.environ, "HERACLES_LOG_LEVEL": "WARNING"},
         start_new_session=True,
     )  # fmt: skip
@@ -271,7 +275,7 @@ def _sample(driver: Any, database: str, query: str, n: int) -> list[str]:
 def _table(result: dict[str, Any]) -> Table:
     table = Table(title="bench-api: side by side, one run")
     for column in ("target", "load", "achieved/s", "p50 ms", "p95 ms", "p99 ms", "errors",
-                   "steal %", "busy %", "API cores", "Neo4j cores", "generator cores"):  # fmt: skip
+                   "steal %", "busy %", "server cores", "Neo4j cores", "client cores"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("target", "load") else "right")
     for run in result["runs"]:
         m = run["machine"]
@@ -279,7 +283,8 @@ def _table(result: dict[str, Any]) -> Table:
             run["target"], run["load"], f"{run['achieved_rps']:.0f}", f"{run['p50_ms']:.1f}",
             f"{run['p95_ms']:.1f}", f"{run['p99_ms']:.1f}", str(run["errors"]),
             f"{m['steal_pct']:.1f}", f"{m['busy_pct']:.0f}",
-            f"{m.get('api_cores', m.get('bare_cores', 0)):.2f}", f"{m['neo4j_cores']:.2f}",
+            f"{m['bare_cores'] if run['target'] == 'bare' else m['api_cores']:.2f}",
+            f"{m['neo4j_cores']:.2f}",
             f"{m['load_generator_cores'] + m.get('clients_cores', 0):.2f}",
         )  # fmt: skip
     return table
@@ -334,10 +339,11 @@ def main() -> None:
     before = machine.describe()
 
     def measured(target: str, load: str, seconds: float, go: Callable[[], Sample]) -> Any:
-        window = machine.Window({**pids, "clients": os.getpid()}).start()
-        figures = go().summary()
+        window = machine.Window(pids).start()
+        sample = go()
+        figures = sample.summary()
         m = window.stop(seconds)
-        m["clients_cores"] = round(m["clients_cores"] - m["load_generator_cores"], 2)
+        m["clients_cores"] = round(sample.client_cpu_s / seconds, 2)
         runs.append({"target": target, "load": load, **figures, "machine": m})
         console.print(f"  {target:<22} {load:<26} {figures['achieved_rps']:>7.1f}/s  "
                       f"p95 {figures['p95_ms']:.1f} ms  errors {figures['errors']}")  # fmt: skip
@@ -393,10 +399,9 @@ def main() -> None:
                 )
                 return {"summary": s, "cluster": c}
 
-            window = machine.Window({**pids, "clients": os.getpid()}).start()
+            window = machine.Window(pids).start()
             both = uvloop.run(alongside())
             m = window.stop(args.seconds)
-            m["clients_cores"] = round(m["clients_cores"] - m["load_generator_cores"], 2)
             for target, sample in (("heracles AccountSummary", both["summary"]),
                                    ("heracles ClusterReview (100)", both["cluster"])):  # fmt: skip
                 runs.append({"target": target, "load": "0.5 x sat. + ClusterReview 20/s",

@@ -180,9 +180,8 @@ class Stack:
                     "stop it or set HERACLES_API_PORT"
                 )
             argv = (
-                python, "-m", "uvicorn", "--factory", "backend.api.app:create_app",
-                "--host", s.API_HOST, "--port", str(s.API_PORT), "--no-access-log",
-                "--workers", str(s.API_WORKERS),
+                python, "-m", "backend.api.serve",
+                "--host", s.API_HOST, "--port", str(s.API_PORT), "--workers", str(s.API_WORKERS),
             )  # fmt: skip
             return Component(
                 "api", argv, lambda: check_api(s),

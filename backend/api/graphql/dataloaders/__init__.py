@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -24,27 +24,45 @@ from backend.investigation.repository import Reads
 Row = dict[str, Any]
 
 
-@dataclass
 class Loaders:
-    reads: Reads
-    account: DataLoader[str, Row | None] = field(init=False)
-    cluster: DataLoader[str, Row | None] = field(init=False)
-    membership: DataLoader[str, Row | None] = field(init=False)
-    identifiers: DataLoader[str, list[Row]] = field(init=False)
-    identifier: DataLoader[tuple[str, str], Row | None] = field(init=False)
-    models: DataLoader[str, list[Row]] = field(init=False)
-    lineage: DataLoader[str, Row | None] = field(init=False)
-    cluster_notes: DataLoader[str, list[Row]] = field(init=False)
-    account_notes: DataLoader[str, list[Row]] = field(init=False)
+    """Created on first use: most requests need two or three of them, and building all nine
+    per request was measurable on the account query."""
 
-    def __post_init__(self) -> None:
-        r = self.reads
-        self.account = accounts.create(r)
-        self.cluster = clusters.create(r)
-        self.membership = memberships.create(r)
-        self.identifiers = identifiers.create(r)
-        self.identifier = identifier_nodes.create(r)
-        self.models = models.create(r)
-        self.lineage = lineage.create(r)
-        self.cluster_notes = cluster_notes.create(r)
-        self.account_notes = account_notes.create(r)
+    def __init__(self, reads: Reads) -> None:
+        self.reads = reads
+
+    @cached_property
+    def account(self) -> DataLoader[str, Row | None]:
+        return accounts.create(self.reads, self.membership)
+
+    @cached_property
+    def cluster(self) -> DataLoader[str, Row | None]:
+        return clusters.create(self.reads)
+
+    @cached_property
+    def membership(self) -> DataLoader[str, Row | None]:
+        return memberships.create(self.reads)
+
+    @cached_property
+    def identifiers(self) -> DataLoader[str, list[Row]]:
+        return identifiers.create(self.reads)
+
+    @cached_property
+    def identifier(self) -> DataLoader[tuple[str, str], Row | None]:
+        return identifier_nodes.create(self.reads)
+
+    @cached_property
+    def models(self) -> DataLoader[str, list[Row]]:
+        return models.create(self.reads)
+
+    @cached_property
+    def lineage(self) -> DataLoader[str, Row | None]:
+        return lineage.create(self.reads)
+
+    @cached_property
+    def cluster_notes(self) -> DataLoader[str, list[Row]]:
+        return cluster_notes.create(self.reads)
+
+    @cached_property
+    def account_notes(self) -> DataLoader[str, list[Row]]:
+        return account_notes.create(self.reads)
