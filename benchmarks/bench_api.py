@@ -298,6 +298,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="per open-loop run")
     parser.add_argument("--saturation-seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32, help="in flight at saturation")
+    parser.add_argument("--rounds", type=int, default=3, help="saturation runs per target")
     parser.add_argument("--cluster-rate", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=Path(".local/bench/api.json"))
     args = parser.parse_args()
@@ -338,12 +339,12 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     before = machine.describe()
 
-    def measured(target: str, load: str, seconds: float, go: Callable[[], Sample]) -> Any:
+    def measured(target: str, load: str, go: Callable[[], Sample]) -> Any:
         window = machine.Window(pids).start()
         sample = go()
         figures = sample.summary()
-        m = window.stop(seconds)
-        m["clients_cores"] = round(sample.client_cpu_s / seconds, 2)
+        m = window.stop()
+        m["clients_cores"] = round(sample.client_cpu_s / sample.elapsed, 2)
         runs.append({"target": target, "load": load, **figures, "machine": m})
         console.print(f"  {target:<22} {load:<26} {figures['achieved_rps']:>7.1f}/s  "
                       f"p95 {figures['p95_ms']:.1f} ms  errors {figures['errors']}")  # fmt: skip
@@ -370,42 +371,55 @@ def main() -> None:
         ),
     }
     saturation: dict[str, float] = {}
+    rounds: dict[str, list[float]] = {name: [] for name in targets}
     try:
         http(settings.api_url, summary[::-1], "open", 100, 5)  # warm the page cache and caches
-        for name, run in targets.items():
+        for run in targets.values():
             run("closed", args.concurrency, 2)  # warm-up
-            sat = measured(
-                name, f"saturation ({args.concurrency} in flight)", args.saturation_seconds,
-                partial(run, "closed", args.concurrency, args.saturation_seconds),
-            )  # fmt: skip
-            saturation[name] = sat["achieved_rps"]
+        # Saturation is noisy on a shared box: the targets take turns, `--rounds` times, and
+        # each one's median is the rate its fractions below are offered at.
+        for r in range(args.rounds):
+            for name, run in targets.items():
+                sat = measured(
+                    name, f"saturation, round {r + 1} ({args.concurrency} in flight)",
+                    partial(run, "closed", args.concurrency, args.saturation_seconds),
+                )  # fmt: skip
+                rounds[name].append(sat["achieved_rps"])
+        saturation = {name: float(np.median(v)) for name, v in rounds.items()}
+        for name, run in targets.items():
             for fraction in FRACTIONS:
-                rate = fraction * saturation[name]
                 measured(
-                    name, f"{fraction:.2f} x saturation", args.seconds,
-                    partial(run, "open", rate, args.seconds),
+                    name, f"{fraction:.2f} x saturation",
+                    partial(run, "open", fraction * saturation[name], args.seconds),
                 )  # fmt: skip
         if clusters:
-            half = 0.5 * saturation["heracles AccountSummary"]
+            reviews = bodies("ClusterReview", first=100)
+            measured(
+                "heracles ClusterReview (100)", f"{args.cluster_rate:g}/s alone",
+                partial(http, settings.api_url, reviews, "open", args.cluster_rate, args.seconds),
+            )  # fmt: skip
+            for fraction in (0.5, 0.25):
+                rate = fraction * saturation["heracles AccountSummary"]
 
-            async def alongside() -> dict[str, Sample]:
-                call_s = await _http_caller(settings.api_url, token, summary, 64)
-                call_c = await _http_caller(
-                    settings.api_url, token, bodies("ClusterReview", first=100), 8
-                )
-                s, c = await asyncio.gather(
-                    _open_loop(call_s, half, args.seconds),
-                    _open_loop(call_c, args.cluster_rate, args.seconds),
-                )
-                return {"summary": s, "cluster": c}
+                async def alongside(rate: float = rate) -> dict[str, Sample]:
+                    call_s = await _http_caller(settings.api_url, token, summary, 64)
+                    call_c = await _http_caller(settings.api_url, token, reviews, 16)
+                    s, c = await asyncio.gather(
+                        _open_loop(call_s, rate, args.seconds),
+                        _open_loop(call_c, args.cluster_rate, args.seconds),
+                    )
+                    return {"summary": s, "cluster": c}
 
-            window = machine.Window(pids).start()
-            both = uvloop.run(alongside())
-            m = window.stop(args.seconds)
-            for target, sample in (("heracles AccountSummary", both["summary"]),
-                                   ("heracles ClusterReview (100)", both["cluster"])):  # fmt: skip
-                runs.append({"target": target, "load": "0.5 x sat. + ClusterReview 20/s",
-                             **sample.summary(), "machine": m})  # fmt: skip
+                window = machine.Window(pids).start()
+                both = uvloop.run(alongside())
+                m = window.stop()
+                load = f"{fraction:.2f} x sat. + ClusterReview {args.cluster_rate:g}/s"
+                for target, sample in (("heracles AccountSummary", both["summary"]),
+                                       ("heracles ClusterReview (100)", both["cluster"])):  # fmt: skip
+                    runs.append({"target": target, "load": load, **sample.summary(), "machine": m})
+                console.print(f"  alongside at {load}: AccountSummary p95 "
+                              f"{both['summary'].summary()['p95_ms']} ms, ClusterReview p95 "
+                              f"{both['cluster'].summary()['p95_ms']} ms")  # fmt: skip
     finally:
         bare_process.terminate()
         bare_process.wait(10)
@@ -418,11 +432,12 @@ def main() -> None:
         saturation["bare"],
         saturation["driver"],
     )
-    cluster_run = [r for r in runs if r["target"].startswith("heracles ClusterReview")]
+    alongside_half = [r for r in runs if r["target"].startswith("heracles ClusterReview")
+                      and r["load"].startswith("0.50 x sat.")]  # fmt: skip
     result = {
         "preset": args.preset, "accounts_in_graph": n_accounts[0][0]["n"],
         "api_workers": workers, "machine_before": before, "concurrency": args.concurrency,
-        "saturation_rps": saturation,
+        "saturation_rps": saturation, "saturation_rounds": rounds,
         "ratios": {
             "heracles_over_bare": round(heracles / bare, 3),
             "heracles_over_driver": round(heracles / drv, 3),
@@ -432,8 +447,8 @@ def main() -> None:
             "heracles_over_bare >= 0.5": heracles / bare >= 0.5,
             "AccountSummary p95 <= 20 ms at 0.5 x saturation":
                 at("heracles AccountSummary", "0.50")["p95_ms"] <= 20,
-            "ClusterReview p95 <= 100 ms at 20/s alongside":
-                bool(cluster_run) and cluster_run[0]["p95_ms"] <= 100,
+            "ClusterReview p95 <= 100 ms at 20/s alongside 0.5 x saturation":
+                bool(alongside_half) and alongside_half[0]["p95_ms"] <= 100,
         },
         "runs": runs,
     }  # fmt: skip

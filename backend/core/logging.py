@@ -37,6 +37,9 @@ def configure_logging(level: str = "INFO") -> None:
     """Route the root logger (and uvicorn's) through the JSON formatter on stderr."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
+    # Also on the handler: uvicorn sets its own loggers to INFO, and their records reach the
+    # root's handlers whatever the root's level.
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

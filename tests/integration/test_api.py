@@ -25,6 +25,7 @@ from backend.auth.tokens import create_token, revoke_token
 from backend.cli.main import app as cli
 from backend.core.config import Settings
 from backend.detection.tasks import refresh_task
+from backend.investigation.repository import ACCOUNT_TEMPORALS, ACCOUNTS_BY_ID
 from seed.generate import generate
 from tests.integration.ingest_helpers import ingest, reset_state
 
@@ -348,6 +349,29 @@ def test_verdicts_notes_audit_and_the_ban_list(
         assert {r for cid, r in reasons if cid != c} == {"NETWORK_CONFIRMED"}
     finally:
         driver.execute_query(move, o=other, n=was, database_=db)
+
+
+def test_account_reads_carry_every_temporal_as_epoch_millis(
+    target: dict[str, Any], settings: Settings, driver: Driver
+) -> None:
+    """`ACCOUNTS_BY_ID` converts the temporal properties `ACCOUNT_TEMPORALS` names (hydrating
+    Neo4j DateTimes was a sixth of the API's CPU); one added elsewhere and not named there would
+    come back as a DateTime, and fails here. Runs after a verdict was set on an account."""
+    (found,), _, _ = driver.execute_query(
+        "MATCH (a:Account) UNWIND keys(a) AS k WITH DISTINCT k, a[k] AS v "
+        "WHERE v IS :: ZONED DATETIME OR v IS :: LOCAL DATETIME OR v IS :: DATE "
+        "OR v IS :: DURATION OR v IS :: ZONED TIME OR v IS :: LOCAL TIME "
+        "RETURN collect(DISTINCT k) AS keys",
+        database_=settings.NEO4J_DATABASE,
+    )
+    assert "verdict_at" in found["keys"] and set(found["keys"]) <= set(ACCOUNT_TEMPORALS)
+    rows, _, _ = driver.execute_query(
+        ACCOUNTS_BY_ID, ids=target["members"], database_=settings.NEO4J_DATABASE
+    )
+    assert len(rows) == len(target["members"])
+    for row in rows:
+        assert all(not hasattr(v, "to_native") for v in row["props"].values()), row["props"]
+        assert row["membership"]["cluster_id"] == target["cluster"]
 
 
 def test_ban_feed_resumes_after_a_second_ingest_and_refresh(
