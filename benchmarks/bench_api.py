@@ -3,9 +3,10 @@
 Absolute latencies on shared 2-core machines drift from run to run, so every figure here is
 taken in one run, on the same cores, next to two baselines:
 - **bare**: FastAPI + strawberry answering a constant through the API's own middleware
-  (`benchmarks/bare_api.py`), uvicorn with as many workers: the framework's ceiling;
-- **driver**: `AccountSummary`'s two Cypher reads through the async driver alone (as many
-  client processes as the API has workers, the same `read()` helper): Neo4j's ceiling;
+  (`benchmarks/bare_api.py`), served the same way with as many workers: the framework's
+  ceiling;
+- **driver**: `AccountSummary`'s Cypher read through the async driver alone (as many
+  client processes as the API has workers, the same `read_rows()` helper): Neo4j's ceiling;
 - **heracles**: the named operation `AccountSummary` through the real API with a real token.
 
 Each is first driven to **saturation** (a closed loop: `--concurrency` requests always in
@@ -52,7 +53,7 @@ from backend.auth.tokens import create_token
 from backend.core.config import get_settings
 from backend.detection.service import refresh
 from backend.graph.driver import create_async_driver, create_driver
-from backend.investigation.repository import ACCOUNTS_BY_ID, MEMBERSHIPS_BY_ACCOUNT, Reads, read
+from backend.investigation.repository import ACCOUNTS_BY_ID, Reads, read_rows
 from backend.stack import lifecycle
 from backend.stack.services import supervisor_for
 from benchmarks import machine
@@ -194,7 +195,7 @@ async def _run(call: Call, mode: str, amount: float, seconds: float) -> Sample:
 
 
 def _driver_client(mode: str, amount: float, seconds: float, ids: list[str]) -> Sample:
-    """One client process: `AccountSummary`'s reads (the account, then its membership) through
+    """One client process: `AccountSummary`'s read (the account with its membership) through
     the driver, closed loop (`amount` in flight) or open loop (`amount` requests/s)."""
 
     async def main() -> Sample:
@@ -204,9 +205,7 @@ def _driver_client(mode: str, amount: float, seconds: float, ids: list[str]) -> 
 
         async def call(i: int) -> bool:
             key = ids[i % len(ids)]
-            account = await read(reads, ACCOUNTS_BY_ID, ids=[key])
-            await read(reads, MEMBERSHIPS_BY_ACCOUNT, ids=[key])
-            return bool(account)
+            return bool(await read_rows(reads, ACCOUNTS_BY_ID, ids=[key]))
 
         try:
             await call(0)  # connect before the clock starts

@@ -365,9 +365,10 @@ def test_account_reads_carry_every_temporal_as_epoch_millis(
         database_=settings.NEO4J_DATABASE,
     )
     assert "verdict_at" in found["keys"] and set(found["keys"]) <= set(ACCOUNT_TEMPORALS)
-    rows, _, _ = driver.execute_query(
+    (record,), _, _ = driver.execute_query(
         ACCOUNTS_BY_ID, ids=target["members"], database_=settings.NEO4J_DATABASE
     )
+    rows = record["rows"]
     assert len(rows) == len(target["members"])
     for row in rows:
         assert all(not hasattr(v, "to_native") for v in row["props"].values()), row["props"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from neo4j import Record
 
-from backend.investigation.repository import Reads, read
+from backend.investigation.repository import Reads, read, read_rows
 
 Row = dict[str, Any]
 
@@ -19,23 +19,31 @@ def _row(record: Record) -> Row:
     return dict(zip(record.keys(), record.values(), strict=True))
 
 
-def one_per_key(reads: Reads, query: str) -> Callable[[list[str]], Awaitable[list[Row | None]]]:
+async def _rows(reads: Reads, query: str, collected: bool, **params: Any) -> list[Row]:
+    """Rows from a query returning one record per row, or all rows as one list (`collected`:
+    `RETURN collect({...}) AS rows`, for page-sized reads; see `read_rows`)."""
+    if collected:
+        return await read_rows(reads, query, **params)
+    return [_row(r) for r in await read(reads, query, **params)]
+
+
+def one_per_key(
+    reads: Reads, query: str, *, collected: bool = False
+) -> Callable[[list[str]], Awaitable[list[Row | None]]]:
     async def load(keys: list[str]) -> list[Row | None]:
-        records = await read(reads, query, ids=list(keys))
-        found = {r["id"]: _row(r) for r in records}
+        found = {r["id"]: r for r in await _rows(reads, query, collected, ids=list(keys))}
         return [found.get(k) for k in keys]
 
     return load
 
 
 def many_per_key(
-    reads: Reads, query: str, **params: Any
+    reads: Reads, query: str, *, collected: bool = False, **params: Any
 ) -> Callable[[list[str]], Awaitable[list[list[Row]]]]:
     async def load(keys: list[str]) -> list[list[Row]]:
-        records = await read(reads, query, ids=list(keys), **params)
         grouped: dict[str, list[Row]] = {}
-        for r in records:
-            grouped.setdefault(r["id"], []).append(_row(r))
+        for r in await _rows(reads, query, collected, ids=list(keys), **params):
+            grouped.setdefault(r["id"], []).append(r)
         return [grouped.get(k, []) for k in keys]
 
     return load

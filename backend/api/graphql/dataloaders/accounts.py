@@ -10,7 +10,7 @@ from backend.investigation.repository import ACCOUNTS_BY_ID, Reads
 
 
 def create(reads: Reads, membership: DataLoader[str, Row | None]) -> DataLoader[str, Row | None]:
-    load_accounts = one_per_key(reads, ACCOUNTS_BY_ID)
+    load_accounts = one_per_key(reads, ACCOUNTS_BY_ID, collected=True)
 
     async def load(keys: list[str]) -> list[Row | None]:
         rows = await load_accounts(keys)

@@ -15,5 +15,7 @@ RELS = [rel for rel in LINKS if rel != "USED_MODEL"]
 
 
 def create(reads: Reads) -> DataLoader[str, list[Row]]:
-    load = many_per_key(reads, IDENTIFIERS_BY_ACCOUNT, rels=RELS, per_account=MAX_PAGE)
+    load = many_per_key(
+        reads, IDENTIFIERS_BY_ACCOUNT, collected=True, rels=RELS, per_account=MAX_PAGE
+    )
     return DataLoader(load_fn=load)

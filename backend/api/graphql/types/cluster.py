@@ -236,7 +236,7 @@ class Cluster:
     ) -> Connection[ClusterMember]:
         limit = page_size(first)
         key = decode_cursor("cluster.members", after, 2)
-        records = await q.read(
+        records = await q.read_rows(
             info.context.reads, q.CLUSTER_MEMBERS, id=str(self.id),
             min_confidence=min_confidence, after_c=key[0] if key else None,
             after_id=key[1] if key else None, limit=limit + 1,
