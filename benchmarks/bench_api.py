@@ -208,7 +208,7 @@ def _driver_client(mode: str, amount: float, seconds: float, ids: list[str]) -> 
             key = ids[i % len(ids)]
             try:
                 return bool(await read_rows(reads, ACCOUNTS_BY_ID, ids=[key]))
-            except Neo4jError | DriverError:  # an overloaded client: counted, not fatal
+            except (Neo4jError, DriverError):  # an overloaded client: counted, not fatal
                 return False
 
         try:
