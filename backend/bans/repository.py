@@ -15,26 +15,27 @@ from typing import Any
 
 from neo4j import Driver, RoutingControl
 
-from backend.graph.model import CURRENT_MEMBERSHIP
+from backend.graph.model import CURRENT_MEMBERSHIP, ClusterStatus, Verdict
 
 BAN_CANDIDATES = f"""
 MATCH (c:Cluster)
-WHERE c.status = 'active' AND coalesce(c.verdict, '') <> 'FALSE_POSITIVE'
+WHERE c.status = '{ClusterStatus.ACTIVE}' AND coalesce(c.verdict, '') <> '{Verdict.FALSE_POSITIVE}'
   AND ($after_cluster IS NULL OR c.id >= $after_cluster)
 WITH c, c.network IS NOT NULL AND EXISTS {{
   MATCH (o:Cluster {{network: c.network}})
-  WHERE o.status = 'active' AND o.verdict = 'CONFIRMED_FRAUD'
+  WHERE o.status = '{ClusterStatus.ACTIVE}' AND o.verdict = '{Verdict.CONFIRMED_FRAUD}'
 }} AS network_confirmed
-WHERE c.verdict = 'CONFIRMED_FRAUD' OR network_confirmed OR coalesce(c.risk, 0.0) >= $min_risk
+WHERE c.verdict = '{Verdict.CONFIRMED_FRAUD}' OR network_confirmed
+   OR coalesce(c.risk, 0.0) >= $min_risk
 MATCH (c)<-[m:MEMBER_OF]-(a:Account)
 WHERE {CURRENT_MEMBERSHIP}
-  AND (m.confidence >= $min_confidence OR a.verdict = 'CONFIRMED_FRAUD')
-  AND coalesce(a.verdict, '') <> 'FALSE_POSITIVE'
+  AND (m.confidence >= $min_confidence OR a.verdict = '{Verdict.CONFIRMED_FRAUD}')
+  AND coalesce(a.verdict, '') <> '{Verdict.FALSE_POSITIVE}'
   AND ($after_cluster IS NULL OR c.id > $after_cluster OR a.id > $after_account)
 RETURN c.id AS cluster_id, c.network AS network_id, a.id AS account_id,
        m.confidence AS confidence, c.risk AS risk,
        c.verdict AS cluster_verdict, a.verdict AS account_verdict,
-       CASE WHEN c.verdict = 'CONFIRMED_FRAUD' THEN 'cluster_confirmed'
+       CASE WHEN c.verdict = '{Verdict.CONFIRMED_FRAUD}' THEN 'cluster_confirmed'
             WHEN network_confirmed THEN 'network_confirmed'
             ELSE 'risk_threshold' END AS reason, m.why AS why
 ORDER BY cluster_id, account_id

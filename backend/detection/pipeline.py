@@ -42,7 +42,7 @@ from backend.detection.scoring import (
     score,
     tie_strength,
 )
-from backend.graph.model import BEHAVIOUR_LINKS, OWNER_LINKS
+from backend.graph.model import BEHAVIOUR_LINKS, OWNER_LINKS, ClusterStatus
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -549,7 +549,8 @@ def write_back_rows(
     )
     active = set(assignment.ids)
     retired = [
-        {"id": cid, "status": "merged" if cid in assignment.merged_into else "dissolved",
+        {"id": cid, "status": (ClusterStatus.MERGED if cid in assignment.merged_into
+                               else ClusterStatus.DISSOLVED).value,
          "merged_into": assignment.merged_into.get(cid)}
         for cid in sorted(previous.ids) if cid not in active
     ]  # fmt: skip

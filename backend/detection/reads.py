@@ -17,6 +17,7 @@ from backend.detection.pipeline import F64, I64, Previous, Snapshot, locate
 from backend.detection.projection import Incidence, chance_floor
 from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, TEMPLATE_KIND
+from backend.graph.model import Verdict
 from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
 
 # Neo4j runs each query on one core: as many reads in flight as there are cores.
@@ -142,7 +143,7 @@ def read_previous(driver: Driver, settings: Settings) -> Previous:
         evidence={r["id"]: set(r["evidence"]) for r in chain(rows, dormant)},
         community=community,
         network={r["id"]: r["network"] for r in rows if r["network"]},
-        confirmed={r["id"] for r in rows if r["verdict"] == "CONFIRMED_FRAUD"},
+        confirmed={r["id"] for r in rows if r["verdict"] == Verdict.CONFIRMED_FRAUD},
         members=Memberships(
             np.asarray(cols["nodes"], np.int64),
             np.asarray(cols["clusters"], dtype=object),

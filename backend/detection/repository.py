@@ -12,7 +12,7 @@ from neo4j import Driver, ManagedTransaction
 
 from backend.detection.records import WRITE_BATCH, Memberships, WriteBack
 from backend.detection.scoring import HOURS
-from backend.graph.model import CURRENT_MEMBERSHIP, LINKS, UNLINKED_DOMAIN
+from backend.graph.model import CURRENT_MEMBERSHIP, LINKS, UNLINKED_DOMAIN, ClusterStatus
 
 # Every identifier held by min_degree..max_degree accounts, as one record of parallel columns
 # (decoded whole, no Python per identifier), in key order (see ACCOUNT_IDS). `COUNT {}` on a single
@@ -108,19 +108,19 @@ WHERE u.first_seen >= m.released_at AND u.first_seen < m.released_at + duration(
 RETURN collect(DISTINCT id(a)) AS nodes""",
 }
 
-READ_ACTIVE_CLUSTERS = """
-MATCH (c:Cluster) WHERE c.status = 'active'
+READ_ACTIVE_CLUSTERS = f"""
+MATCH (c:Cluster) WHERE c.status = '{ClusterStatus.ACTIVE}'
 RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence, c.community AS community,
        c.network AS network, c.verdict AS verdict
 """
 # Their current memberships as one record of parallel columns.
 READ_ACTIVE_MEMBERS = f"""
-MATCH (c:Cluster) WHERE c.status = 'active'
+MATCH (c:Cluster) WHERE c.status = '{ClusterStatus.ACTIVE}'
 MATCH (a:Account)-[m:MEMBER_OF]->(c) WHERE {CURRENT_MEMBERSHIP}
 RETURN collect(id(a)) AS nodes, collect(c.id) AS clusters, collect(m.confidence) AS confidences
 """
-READ_DORMANT_CLUSTERS = """
-MATCH (c:Cluster) WHERE c.status = 'dissolved'
+READ_DORMANT_CLUSTERS = f"""
+MATCH (c:Cluster) WHERE c.status = '{ClusterStatus.DISSOLVED}'
 RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence
 """
 
@@ -184,14 +184,14 @@ ON CREATE SET m.confidence = $confidences[i], m.why = $why[i],
 
 # --- the one small transaction that makes the refresh current -----------------------------
 
-UPSERT_CLUSTERS = """
+UPSERT_CLUSTERS = f"""
 UNWIND $rows AS row
-MATCH (c:Cluster {id: row.id})
+MATCH (c:Cluster {{id: row.id}})
 SET c.risk = row.risk, c.size = row.size, c.features = row.features, c.community = row.community,
     c.network = row.network,
     c.explanation = row.explanation, c.evidence = row.evidence,
-    c.evidence_keys = row.evidence_keys, c.status = 'active', c.merged_into = null,
-    c.refreshed_at = datetime({epochMillis: $now}), c.run_id = $run_id, c.gen = $gen
+    c.evidence_keys = row.evidence_keys, c.status = '{ClusterStatus.ACTIVE}', c.merged_into = null,
+    c.refreshed_at = datetime({{epochMillis: $now}}), c.run_id = $run_id, c.gen = $gen
 """
 
 RETIRE_CLUSTERS = """

@@ -6,8 +6,28 @@ from parallel batches can never create the same node twice.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 ACCOUNT = "Account"
 CLUSTER = "Cluster"
+
+
+class Verdict(StrEnum):
+    """An analyst's decision on a cluster or an account (`verdict` on either node)."""
+
+    CONFIRMED_FRAUD = "CONFIRMED_FRAUD"
+    FALSE_POSITIVE = "FALSE_POSITIVE"
+    NEEDS_REVIEW = "NEEDS_REVIEW"
+
+
+class ClusterStatus(StrEnum):
+    """`Cluster.status`: current, absorbed by another cluster, or gone (kept for lineage,
+    verdicts and regrowth)."""
+
+    ACTIVE = "active"
+    MERGED = "merged"
+    DISSOLVED = "dissolved"
+
 
 # Identifier kinds: what accounts share. Each node is merged on its canonical `key`.
 IDENTIFIER_LABELS: tuple[str, ...] = (

@@ -12,15 +12,10 @@ from typing import Any
 from neo4j import AsyncDriver, AsyncManagedTransaction
 
 from backend.auth.tokens import Principal
+from backend.graph.model import Verdict
 from backend.review import repository as q
 
 MAX_NOTE_CHARS = 4000
-
-
-class Verdict(StrEnum):
-    CONFIRMED_FRAUD = "CONFIRMED_FRAUD"
-    FALSE_POSITIVE = "FALSE_POSITIVE"
-    NEEDS_REVIEW = "NEEDS_REVIEW"
 
 
 class TargetKind(StrEnum):

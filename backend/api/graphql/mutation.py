@@ -10,6 +10,7 @@ from backend.api.graphql.errors import ClientError, not_found
 from backend.api.graphql.types.account import Account, load_account
 from backend.api.graphql.types.cluster import Cluster, load_cluster
 from backend.api.graphql.types.common import Note, Verdict, to_datetime
+from backend.graph.model import Verdict as VerdictValue
 from backend.review import service
 from backend.review.service import NotFound, TargetKind
 
@@ -20,7 +21,7 @@ class RefreshRequest:
 
 
 async def _verdict(
-    info: Info, kind: TargetKind, target: str, verdict: service.Verdict, note: str | None
+    info: Info, kind: TargetKind, target: str, verdict: VerdictValue, note: str | None
 ) -> None:
     ctx = info.context
     try:
@@ -43,7 +44,7 @@ class Mutation:
         verdict: Verdict,
         note: str | None = None,
     ) -> Cluster:
-        await _verdict(info, TargetKind.CLUSTER, str(id), service.Verdict(verdict.value), note)
+        await _verdict(info, TargetKind.CLUSTER, str(id), VerdictValue(verdict.value), note)
         info.context.loaders.cluster.clear_all()
         cluster = await load_cluster(info, str(id))
         assert cluster is not None
@@ -61,7 +62,7 @@ class Mutation:
         verdict: Verdict,
         note: str | None = None,
     ) -> Account:
-        await _verdict(info, TargetKind.ACCOUNT, str(id), service.Verdict(verdict.value), note)
+        await _verdict(info, TargetKind.ACCOUNT, str(id), VerdictValue(verdict.value), note)
         info.context.loaders.account.clear_all()
         account = await load_account(info, str(id))
         assert account is not None

@@ -26,6 +26,7 @@ from backend.api.graphql.types.feed import ClusterEvent, cluster_event
 from backend.api.graphql.types.identifier import Identifier, load_identifier
 from backend.api.graphql.types.path import AccountPath, account_path
 from backend.bans.repository import BAN_CANDIDATES
+from backend.graph.model import Verdict as VerdictValue
 from backend.investigation import repository as q
 
 
@@ -39,9 +40,9 @@ class ClusterOrder(Enum):
 
 @strawberry.enum(description="A verdict filter; NONE matches clusters nobody has reviewed.")
 class VerdictFilter(Enum):
-    CONFIRMED_FRAUD = "CONFIRMED_FRAUD"
-    FALSE_POSITIVE = "FALSE_POSITIVE"
-    NEEDS_REVIEW = "NEEDS_REVIEW"
+    CONFIRMED_FRAUD = VerdictValue.CONFIRMED_FRAUD.value
+    FALSE_POSITIVE = VerdictValue.FALSE_POSITIVE.value
+    NEEDS_REVIEW = VerdictValue.NEEDS_REVIEW.value
     NONE = "NONE"
 
 

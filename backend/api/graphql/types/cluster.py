@@ -31,6 +31,7 @@ from backend.api.graphql.types.common import (
     notes,
     to_datetime,
 )
+from backend.graph.model import ClusterStatus as Status
 from backend.investigation import repository as q
 
 MAX_SUBGRAPH_IDENTIFIERS = 2000
@@ -38,9 +39,9 @@ MAX_SUBGRAPH_IDENTIFIERS = 2000
 
 @strawberry.enum
 class ClusterStatus(Enum):
-    ACTIVE = "active"
-    MERGED = "merged"
-    DISSOLVED = "dissolved"
+    ACTIVE = Status.ACTIVE.value
+    MERGED = Status.MERGED.value
+    DISSOLVED = Status.DISSOLVED.value
 
 
 @strawberry.type(description="One community feature, as detection computed it.")
@@ -143,7 +144,7 @@ class Cluster:
 
     @strawberry.field
     def status(self) -> ClusterStatus:
-        return ClusterStatus(self.props.get("status", "active"))
+        return ClusterStatus(self.props.get("status", Status.ACTIVE.value))
 
     @strawberry.field(description="0..1; see `explanation`.")
     def risk(self) -> float:
@@ -176,7 +177,7 @@ class Cluster:
         "cluster is not flagged)."
     )
     def network_id(self) -> strawberry.ID | None:
-        value = self.props.get("network") if self.props.get("status") == "active" else None
+        value = self.props.get("network") if self.props.get("status") == Status.ACTIVE else None
         return strawberry.ID(value) if value else None
 
     @strawberry.field

@@ -11,7 +11,7 @@ from typing import Any
 import strawberry
 
 from backend.graph.model import LINKS
-from backend.review.service import Verdict as VerdictValue
+from backend.graph.model import Verdict as VerdictValue
 
 
 @strawberry.enum(description="An analyst's decision.")
