@@ -26,7 +26,7 @@ import json
 import pickle
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from rich.table import Table
 
 from backend.core.config import Settings, get_settings
 from backend.detection.pipeline import Detection, Params, Previous, Snapshot, detect
+from backend.detection.projection import Incidence, in_account_order
 from backend.detection.reads import account_table, read_snapshot
 from backend.detection.service import refresh
 from backend.detection.tasks import LOCK_KEY
@@ -167,14 +168,33 @@ def run_draw(settings: Settings, args: argparse.Namespace, draw: int) -> DrawRes
 # --- offline: the pure pipeline on saved snapshots ------------------------------------------
 
 
+def _by_key(inc: Incidence) -> Incidence:
+    """Identifiers in (kind, key) order, as the export returns them (snapshots saved before
+    the export sorted them are in store order)."""
+    ident = np.asarray(sorted(range(len(inc.keys)), key=lambda j: (int(inc.kind[j]), inc.keys[j])))
+    lengths = np.diff(inc.ptr)[ident]
+    ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    rows = np.arange(int(ptr[-1])) + np.repeat(inc.ptr[:-1][ident] - ptr[:-1], lengths)
+    return replace(
+        inc, kind=inc.kind[ident], degree=inc.degree[ident], keys=[inc.keys[j] for j in ident],
+        ptr=ptr, holders=inc.holders[rows],
+        uncapped=None if inc.uncapped is None else inc.uncapped[ident],
+    )  # fmt: skip
+
+
 def _load(path: Path) -> tuple[Snapshot, list[str]]:
+    """A saved snapshot, put in the canonical order the live export gives (`in_account_order`)."""
     with path.open("rb") as handle:
         saved: dict[str, Any] = pickle.load(handle)  # our own benchmark files
+    ids = np.asarray(saved["account_ids"], object)
+    inc, order = in_account_order(_by_key(saved["incidence"]), ids)
+    table = {c: v[order] for c, v in saved["table"].items()}
+    shape = saved["shape"][order]
 
     def features(dense: np.ndarray[Any, Any]) -> tuple[dict[str, Any], Any]:
-        return saved["table"], saved["shape"]
+        return table, shape
 
-    return Snapshot(saved["incidence"], saved["node_ids"], features), saved["account_ids"]
+    return Snapshot(inc, saved["node_ids"][order], features), ids[order].tolist()
 
 
 def _memberships(result: Detection, account_ids: list[str]) -> list[Membership]:

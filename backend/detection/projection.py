@@ -13,7 +13,8 @@ linear in the degree instead of quadratic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +45,22 @@ class Incidence:
     @property
     def identifier_of_row(self) -> I64:
         return np.repeat(np.arange(self.degree.size), np.diff(self.ptr))
+
+
+def in_account_order(inc: Incidence, account_ids: npt.NDArray[Any]) -> tuple[Incidence, I64]:
+    """The same incidence with dense index = rank of the account id, and each identifier's
+    holders in that order; also the permutation (new dense index -> old).
+
+    Detection must not depend on the order events were written: Leiden's result depends on
+    vertex order and the sampling of large identifiers on holder order, and internal node ids
+    follow write order (`repository.ACCOUNT_IDS`). Identifiers must already be in a canonical
+    order (the export sorts them by key)."""
+    order = np.argsort(np.asarray(account_ids).astype(str), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    holders = rank[inc.holders]
+    holders = holders[np.lexsort((holders, inc.identifier_of_row))]
+    return replace(inc, holders=holders.astype(np.int64)), order.astype(np.int64)
 
 
 def rarity(degree: I64 | F64, population: int) -> F64:

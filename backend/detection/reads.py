@@ -14,7 +14,7 @@ from neo4j import Driver
 from backend.core.config import Settings
 from backend.detection import repository as repo
 from backend.detection.pipeline import F64, I64, Previous, Snapshot, locate
-from backend.detection.projection import Incidence, chance_floor
+from backend.detection.projection import Incidence, chance_floor, in_account_order
 from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, TEMPLATE_KIND
 from backend.graph.model import Verdict
@@ -55,16 +55,9 @@ def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, I64
     nodes = np.fromiter(chain.from_iterable(lists), np.int64, count=int(lengths.sum()))
     del parts, lists
     node_ids, dense = np.unique(nodes, return_inverse=True)
-    # Canonical order (repo.ACCOUNT_IDS): dense index = rank of the account id, each
-    # identifier's holders in dense order.
     (cols,) = repo.run_read(driver, db, repo.ACCOUNT_IDS, nodes=node_ids.tolist())
     account = np.empty(node_ids.size, object)
     account[np.searchsorted(node_ids, np.asarray(cols["nodes"], np.int64))] = cols["ids"]
-    order = np.argsort(account.astype(str), kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    node_ids, dense = node_ids[order], rank[dense]
-    dense = dense[np.lexsort((dense, np.repeat(np.arange(lengths.size), lengths)))]
     inc = Incidence(
         kind=kind_idx.astype(np.int64),
         degree=np.asarray(degree, np.int64),
@@ -75,7 +68,9 @@ def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, I64
         accounts=int(node_ids.size),
         population=population,
     )
-    return inc, node_ids
+    # Identifiers are already in key order (the export sorts them); accounts follow their ids.
+    inc, order = in_account_order(inc, account)
+    return inc, node_ids[order]
 
 
 def account_table(

@@ -4,6 +4,7 @@ exit they share with genuine customers, a company team, stable IDs across refres
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from backend.detection.pipeline import (
     detect,
     write_back_rows,
 )
+from backend.detection.projection import in_account_order
 from backend.detection.scoring import ACCOUNT_COLUMNS
 from tests.unit.test_detection import incidence
 
@@ -247,3 +249,52 @@ def test_an_operation_back_after_a_ban_joins_its_confirmed_network(exits: int, j
     regrown = [e for e in second.assignment.events if e.type == "regrown"]
     assert {e.cluster_id for e in regrown} == home - {x}
     assert all(e.related == [x] for e in regrown)
+
+
+def test_the_same_graph_in_another_store_order_gives_the_same_clusters() -> None:
+    """Dense indices and holder order come from the store (write order); `in_account_order`
+    makes detection independent of both."""
+    snap = _snapshot()
+    ids = np.asarray([f"a-{i:05d}" for i in range(N)], object)
+    rng = np.random.default_rng(5)
+    perm = rng.permutation(N)  # old dense index -> dense index in the other store
+    inc = snap.incidence
+    shuffled = perm[inc.holders]
+    for j in range(len(inc.keys)):  # holders of each identifier in another order too
+        lo, hi = inc.ptr[j], inc.ptr[j + 1]
+        shuffled[lo:hi] = rng.permutation(shuffled[lo:hi])
+    inverse = np.argsort(perm)
+
+    def other_features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        table, shape = snap.features(np.arange(N))
+        return {c: v[inverse] for c, v in table.items()}, shape[inverse]
+
+    other = Snapshot(replace(inc, holders=shuffled), snap.node_ids[inverse], other_features)
+
+    def canonical(s: Snapshot, account_ids: np.ndarray) -> tuple[Snapshot, list[str]]:
+        new_inc, order = in_account_order(s.incidence, account_ids)
+
+        def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+            table, shape = s.features(np.arange(N))
+            return {c: v[order] for c, v in table.items()}, shape[order]
+
+        return Snapshot(new_inc, s.node_ids[order], features), account_ids[order].tolist()
+
+    # The two stores hand detection different arrays; in account order they are the same.
+    assert not np.array_equal(inc.holders, other.incidence.holders)
+    (a, order_a), (b, order_b) = (
+        in_account_order(snap.incidence, ids),
+        in_account_order(other.incidence, ids[inverse]),
+    )
+    assert np.array_equal(a.holders, b.holders) and np.array_equal(a.ptr, b.ptr)
+    assert ids[order_a].tolist() == ids[inverse][order_b].tolist() == sorted(ids.tolist())
+    assert np.array_equal(snap.node_ids[order_a], other.node_ids[order_b])
+    results = []
+    for s, account_ids in ((snap, ids), (other, ids[inverse])):
+        canon, names = canonical(s, account_ids)
+        result = detect(canon, Previous.empty(), PARAMS)
+        results.append({
+            frozenset(names[i] for i in m): round(float(result.scored.risk[c]), 9)
+            for c, m in enumerate(result.members_of)
+        })  # fmt: skip
+    assert results[0] == results[1] and len(results[0]) >= 3
