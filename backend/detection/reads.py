@@ -82,6 +82,7 @@ def account_table(
     table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
     shapes = np.full(n, "", dtype=object)
     nodes = node_ids[dense].tolist()
+    order = np.argsort(node_ids, kind="stable")  # node_ids are in account order, not sorted
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
         chunks = pool.map(
             lambda part: repo.run_read(driver, db, repo.ACCOUNT_FEATURES, nodes=part)[0],
@@ -92,7 +93,7 @@ def account_table(
             list(repo.ACCOUNT_MARKS.values()),
         )
         for cols in chunks:
-            at, _ = locate(node_ids, np.asarray(cols["node"], np.int64))
+            at, _ = locate(node_ids, np.asarray(cols["node"], np.int64), order)
             for c in repo.ACCOUNT_FEATURE_COLUMNS[1:-1]:
                 table[c][at] = np.asarray(cols[c], np.float64)
             shapes[at] = cols["email_shape"]
@@ -101,7 +102,7 @@ def account_table(
     wanted[dense] = True
     for column, nodes_marked in zip(repo.ACCOUNT_MARKS, marked_lists, strict=True):
         marked = np.asarray(nodes_marked, np.int64)
-        at, found = locate(node_ids, marked)
+        at, found = locate(node_ids, marked, order)
         ok = found & wanted[at] if n else found
         table[column] = np.bincount(at[ok], minlength=n).astype(np.float64)
     _, shape = np.unique(shapes.astype(str), return_inverse=True)
