@@ -3,7 +3,8 @@
 Rules (each old cluster O, each new community C):
 - O's successor is the C holding most of O's members. C inherits the ID of the predecessor that
   gives it the most members; other predecessors whose successor is C are `merged` into it.
-- Other communities holding at least `split_share` of O are `split` from O (new IDs, O as parent).
+- Other communities holding at least `split_share` of O, or made mostly of O's members, are
+  `split` from O (new IDs, O as parent; a split's network id carries on, `pipeline.networks`).
 - A C with no predecessor by members but sharing at least `regrow_evidence` evidence
   identifiers with an old cluster that has no successor is that cluster regrown under new
   accounts (same ID, `grown`). Otherwise it is `created` with a new ID.
@@ -107,8 +108,12 @@ def assign(
     for i, members in enumerate(new):
         if ids[i] is not None:
             continue
-        # Split: a sizeable share of some old cluster that lives on elsewhere.
-        sources = [cid for cid, n in overlap[i].items() if n >= split_share * len(old[cid])]
+        # Split: a sizeable share of some old cluster that lives on elsewhere, or a community
+        # made mostly of one old cluster's members however small a share of it they were (a
+        # 1,191-account network leaving the 5,736-account cluster it shared with another, 19.7%
+        # of it, was `created` with no lineage, and its accounts lost their network id).
+        sources = [cid for cid, n in overlap[i].items()
+                   if n >= split_share * len(old[cid]) or 2 * n > len(members)]  # fmt: skip
         if sources:
             cid = fresh(members)
             ids[i] = cid

@@ -195,6 +195,15 @@ def test_stable_ids_growth_merge_split_dissolve_and_regrowth() -> None:
     assert regrown.ids == ["BAN"]
     # Deterministic new IDs.
     assert assign({}, [{"q1", "q2"}]).ids == assign({}, [{"q2", "q1"}]).ids
+    # A small network leaves the big cluster it shared: 10% of it, but all of the newcomer's
+    # members come from it, so it is split from it (lineage, and with it the network id).
+    big = {f"m{i}" for i in range(90)} | {f"p{i}" for i in range(10)}
+    left = assign({"BIG": big}, [{f"m{i}" for i in range(90)}, {f"p{i}" for i in range(10)}])
+    assert left.ids[0] == "BIG" and left.parents[left.ids[1]] == ["BIG"]
+    assert ("split", left.ids[1]) in {(e.type, e.cluster_id) for e in left.events}
+    # A brand-new group with a few old members is still created, not split.
+    few = assign({"BIG": big}, [big - {"m0", "m1"}, {"m0", "m1", "n1", "n2", "n3"}])
+    assert ("created", few.ids[1]) in {(e.type, e.cluster_id) for e in few.events}
 
 
 def test_only_changed_memberships_are_written_or_ended() -> None:
