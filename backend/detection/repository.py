@@ -12,7 +12,15 @@ from neo4j import Driver, ManagedTransaction
 
 from backend.detection.records import WRITE_BATCH, Memberships, WriteBack
 from backend.detection.scoring import HOURS
-from backend.graph.model import CURRENT_MEMBERSHIP, LINKS, UNLINKED_DOMAIN, ClusterStatus
+from backend.graph.model import (
+    CLUSTER_EVENTS_SEQUENCE,
+    CURRENT_MEMBERSHIP,
+    GENERATION_SEQUENCE,
+    LINKS,
+    UNLINKED_DOMAIN,
+    ClusterStatus,
+    reserve,
+)
 
 # Every identifier held by min_degree..max_degree accounts, as one record of parallel columns
 # (decoded whole, no Python per identifier), in key order (see ACCOUNT_IDS). `COUNT {}` on a single
@@ -131,8 +139,8 @@ RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence
 # The generation counter: `value` is the last refresh started, `committed` the last made
 # current, `collected` the last whose removed memberships were deleted.
 
-BEGIN_GENERATION = """
-MERGE (s:Sequence {name: 'detection_generation'})
+BEGIN_GENERATION = f"""
+MERGE (s:Sequence {{name: '{GENERATION_SEQUENCE}'}})
 ON CREATE SET s.value = 0, s.committed = 0, s.collected = 0, s.migrate = true
 WITH s, s.value > s.committed OR s.committed > s.collected OR s.migrate IS NOT NULL AS dirty
 SET s.value = s.value + 1
@@ -150,7 +158,7 @@ CALL (m) { SET m.from = 0 } IN TRANSACTIONS OF 10000 ROWS""",
 CALL (m) { DELETE m } IN TRANSACTIONS OF 10000 ROWS""",
     """MATCH ()-[m:MEMBER_OF]->(c:Cluster) WHERE m.until > c.gen
 CALL (m) { SET m.until = null } IN TRANSACTIONS OF 10000 ROWS""",
-    """MATCH (s:Sequence {name: 'detection_generation'})
+    f"""MATCH (s:Sequence {{name: '{GENERATION_SEQUENCE}'}})
 SET s.committed = s.value, s.collected = s.value, s.migrate = null""",
 )
 
@@ -210,23 +218,19 @@ ON CREATE SET r.run_id = $run_id, r.at = datetime({epochMillis: $now})
 
 # The change feed's sequence: one counter node, incremented in the writing transaction, so
 # sequence numbers are gap-free and ordered even with concurrent verdict mutations.
-APPEND_EVENTS = """
-MERGE (s:Sequence {name: 'cluster_events'})
-ON CREATE SET s.value = 0
-SET s.value = s.value + size($rows)
-WITH s.value - size($rows) AS base
-UNWIND range(0, size($rows) - 1) AS i
+APPEND_EVENTS = f"""
+{reserve(CLUSTER_EVENTS_SEQUENCE, "size($rows)")}UNWIND range(0, size($rows) - 1) AS i
 WITH base + i + 1 AS seq, $rows[i] AS row
-CREATE (:ClusterEvent {seq: seq, type: row.type, cluster_id: row.cluster_id,
+CREATE (:ClusterEvent {{seq: seq, type: row.type, cluster_id: row.cluster_id,
         related: row.related, size_before: row.size_before, size_after: row.size_after,
-        run_id: $run_id, actor: 'detection', at: datetime({epochMillis: $now})})
+        run_id: $run_id, actor: 'detection', at: datetime({{epochMillis: $now}})}})
 """
 
-COMMIT_GENERATION = """
-MATCH (s:Sequence {name: 'detection_generation'}) WHERE s.value = $gen
+COMMIT_GENERATION = f"""
+MATCH (s:Sequence {{name: '{GENERATION_SEQUENCE}'}}) WHERE s.value = $gen
 SET s.committed = $gen
-CREATE (:DetectionRun {id: $run_id, at: datetime({epochMillis: $now}), stats: $stats,
-        clusters: $clusters, members: $members, generation: $gen})
+CREATE (:DetectionRun {{id: $run_id, at: datetime({{epochMillis: $now}}), stats: $stats,
+        clusters: $clusters, members: $members, generation: $gen}})
 RETURN s.value AS gen
 """
 
@@ -237,8 +241,8 @@ MATCH (a:Account) WHERE id(a) = $nodes[i]
 MATCH (a)-[m:MEMBER_OF {until: $gen}]->(:Cluster {id: $clusters[i]})
 DELETE m
 """
-COLLECTED = """
-MATCH (s:Sequence {name: 'detection_generation'}) WHERE s.committed = $gen
+COLLECTED = f"""
+MATCH (s:Sequence {{name: '{GENERATION_SEQUENCE}'}}) WHERE s.committed = $gen
 SET s.collected = $gen
 """
 

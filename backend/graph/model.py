@@ -98,10 +98,26 @@ AUDIT_ENTRY = "AuditEntry"
 # `from: gen` and marks the ones it removes with `until: gen`; its last transaction sets each
 # cluster's `gen`. A membership `m` of cluster `c` is current exactly when this holds, so
 # readers never see a half-written refresh. Every reader of MEMBER_OF filters with it.
+CURRENT_MEMBERSHIP = "(m.from <= c.gen AND (m.until IS NULL OR m.until > c.gen))"
 # An email domain (as `i`) that never links the accounts using it: webmail and disposable
 # domains say nothing about who is behind them (detection counts them as features instead).
 UNLINKED_DOMAIN = "(coalesce(i.webmail, false) OR coalesce(i.disposable, false))"
-CURRENT_MEMBERSHIP = "(m.from <= c.gen AND (m.until IS NULL OR m.until > c.gen))"
+
+# Gap-free counters, one `(:Sequence {name})` node each.
+CLUSTER_EVENTS_SEQUENCE = "cluster_events"  # the change feed's `seq`
+GENERATION_SEQUENCE = "detection_generation"  # refreshes (see detection.repository)
+
+
+def reserve(sequence: str, count: str) -> str:
+    """Cypher taking the next `count` numbers of a counter inside the writing transaction
+    (concurrent writers queue on the counter node's lock, so numbers are gap-free and in
+    commit order) and binding `base`, the number before them. Detection's events and an
+    analyst's verdict events number the change feed through this one fragment."""
+    return (
+        f"MERGE (s:Sequence {{name: '{sequence}'}})\nON CREATE SET s.value = 0\n"
+        f"SET s.value = s.value + {count}\nWITH s.value - {count} AS base\n"
+    )
+
 
 # (label, key property) for every node kind that writes MERGE on or looks up by a unique key.
 MERGE_KEYS: tuple[tuple[str, str], ...] = (

@@ -6,6 +6,8 @@ Detection's write-back never touches `verdict*` properties or notes, so a refres
 
 from __future__ import annotations
 
+from backend.graph.model import CLUSTER_EVENTS_SEQUENCE, reserve
+
 READ_CLUSTER_VERDICT = """
 MATCH (c:Cluster {id: $id})
 RETURN c.verdict AS verdict, c.verdict_note AS note, c.verdict_by AS by, c.verdict_at AS at
@@ -28,16 +30,12 @@ SET a.verdict = $verdict, a.verdict_note = $note, a.verdict_by = $actor,
     a.verdict_at = datetime({epochMillis: $now})
 """
 
-# The same gap-free counter detection's write-back uses (see detection.repository).
-APPEND_VERDICT_EVENT = """
-MERGE (s:Sequence {name: 'cluster_events'})
-ON CREATE SET s.value = 0
-SET s.value = s.value + 1
-WITH s.value AS seq
-MATCH (c:Cluster {id: $cluster_id})
-CREATE (:ClusterEvent {seq: seq, type: 'verdict_set', cluster_id: $cluster_id, related: [],
+# The same gap-free counter detection's write-back uses (`graph.model.reserve`).
+APPEND_VERDICT_EVENT = f"""
+{reserve(CLUSTER_EVENTS_SEQUENCE, "1")}MATCH (c:Cluster {{id: $cluster_id}})
+CREATE (:ClusterEvent {{seq: base + 1, type: 'verdict_set', cluster_id: $cluster_id, related: [],
         size_before: c.size, size_after: c.size, verdict: $verdict, actor: $actor,
-        at: datetime({epochMillis: $now})})
+        at: datetime({{epochMillis: $now}})}})
 """
 
 ADD_CLUSTER_NOTE = """

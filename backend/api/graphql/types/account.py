@@ -25,12 +25,14 @@ from backend.api.graphql.types.common import (
     to_datetime,
 )
 from backend.api.graphql.types.identifier import Identifier, load_identifier
+from backend.events.contract import Capability
 from backend.investigation import repository as q
 
 if TYPE_CHECKING:
     from backend.api.graphql.types.cluster import Cluster
 
-CAPABILITIES = ("reasoning", "coding", "agentic_tool_use", "vision", "chat", "other")
+# The input contract's capabilities, in its order: one `cap_<name>` counter each on Account.
+CAPABILITIES = tuple(c.value for c in Capability)
 
 
 @strawberry.type(description="Usage of one model: so a rush to a new release shows.")
