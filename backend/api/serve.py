@@ -34,6 +34,8 @@ log = logging.getLogger("heracles.api.serve")
 APP = "backend.api.app:create_app"
 BACKLOG = 2048
 STOP_GRACE_S = 10.0
+EARLY_EXIT_S = 10.0  # a worker that exits sooner than this after starting is crash-looping
+RESTART_MAX_WAIT_S = 30.0
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -77,13 +79,27 @@ def serve(app: str, host: str, port: int, workers: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     processes = [start() for _ in range(workers)]
+    started = [time.monotonic()] * workers
+    # A worker that dies soon after it started (a bad setting, say) would die again at once:
+    # its replacements wait 1 s, 2 s, 4 s ... up to RESTART_MAX_WAIT_S, rather than respawning
+    # twice a second forever. One that ran a while is replaced at once.
+    delay = [0.0] * workers
+    due: list[float | None] = [None] * workers
     while not stopping:
         time.sleep(0.5)
+        now = time.monotonic()
         for i, process in enumerate(processes):
-            if not process.is_alive() and not stopping:
-                log.warning("API worker %s exited (%s); starting another", process.pid,
-                            process.exitcode)  # fmt: skip
-                processes[i] = start()
+            if process.is_alive() or stopping:
+                continue
+            when = due[i]
+            if when is None:
+                early = now - started[i] < EARLY_EXIT_S
+                delay[i] = min(RESTART_MAX_WAIT_S, max(1.0, 2 * delay[i])) if early else 0.0
+                when = due[i] = now + delay[i]
+                log.warning("API worker %s exited (%s); another in %.0f s", process.pid,
+                            process.exitcode, delay[i])  # fmt: skip
+            if now >= when:
+                processes[i], started[i], due[i] = start(), now, None
     for process in processes:
         if process.is_alive():
             process.terminate()
