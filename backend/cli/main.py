@@ -171,6 +171,26 @@ def ingest(
         raise typer.Exit(1)
 
 
+@app.command("backfill")
+def backfill_command(
+    paths: list[Path] = typer.Argument(
+        ..., exists=True, dir_okay=False, help=".jsonl or .jsonl.gz"
+    ),
+    workers: int = typer.Option(0, help="Worker processes (0: one per core)."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace a graph that holds data (API tokens are kept)."
+    ),
+    work_dir: Path | None = typer.Option(None, help="Where the importer files go."),
+    keep_files: bool = typer.Option(False, help="Keep the importer files afterwards."),
+    progress: bool = typer.Option(True, help="Show progress."),
+) -> None:
+    """Load a history into an empty graph with Neo4j's offline importer (stops Neo4j while it
+    imports); afterwards `heracles ingest` of overlapping files applies only what is new."""
+    from backend.cli.backfill import backfill
+
+    backfill(console, paths, workers or None, replace, work_dir, keep_files, progress)
+
+
 @app.command("seed")
 def seed_command(
     out: Path = typer.Option(Path(".local/seed/small"), help="Directory for events + labels."),

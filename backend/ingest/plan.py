@@ -9,9 +9,11 @@ workers fold batches, the journal carries the folds (`Fold.to_state`), the flush
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from backend.events.contract import (
@@ -38,6 +40,30 @@ _COUNTER_INDEX = {name: i for i, name in enumerate(COUNTERS)}
 
 
 MS_PER_HOUR = 3_600_000
+
+# What `Fold.to_state` carries besides the event count.
+STATE_FIELDS = (
+    "accounts", "signups", "counters", "links", "props", "ip_structure", "releases", "emails",
+)  # fmt: skip
+# Properties the fold sets: an account's from its earliest signup, an identifier's from the
+# latest event that carried any (see `Fold.set_props`); absent values are not written.
+SIGNUP_PROPERTIES = (
+    "email", "email_domain", "email_local_shape", "signup_ip", "signup_ip_kind",
+    "signup_ip_country", "phone", "country", "org_name", "signup_channel", "user_agent",
+)  # fmt: skip
+IDENTIFIER_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "IP": ("asn", "org", "country", "kind", "proxy_provider"),
+    "ASN": ("org",),
+    "PaymentMethod": ("kind", "bin", "last4", "funding", "card_country", "billing_country"),
+    "BillingAddress": ("country", "postal"),
+}
+
+
+@lru_cache(maxsize=1 << 20)
+def part_of(key: str, parts: int) -> int:
+    """Stable across processes and runs (unlike `hash`); cached, as an account or a hot
+    identifier recurs in chunk after chunk."""
+    return zlib.crc32(key.encode()) % parts
 
 
 def epoch_ms(event: Event) -> int:
@@ -139,9 +165,16 @@ class Fold:
 
         Whole-set replacement keeps the result independent of arrival order, across batches too.
         """
-        if all(value is None for value in props.values()):
-            return
-        self._keep_props(label, key, st, props)
+        for value in props.values():
+            if value is not None:
+                self._keep_props(label, key, st, props)
+                return
+
+    def stale(self, label: str, key: str, st: str) -> bool:
+        """Whether an event stamped `st` is older than the properties kept for the node: its
+        own cannot win, so they need not even be gathered (most events, on a hot exit)."""
+        current = self.props.get((label, key))
+        return current is not None and st <= current.stamp
 
     def count(self, account: str, name: str, delta: int = 1) -> None:
         self.counters[account].counters[_COUNTER_INDEX[name]] += delta
@@ -161,15 +194,17 @@ class Fold:
         asn = ids.asn_key(event.ip_asn) if event.ip_asn is not None else None
         proxy = ids.proxy_key(event.proxy_provider) if event.proxy_provider else None
         self.ip_structure.add((key.address, key.subnet, key.version, asn, proxy))
-        self.set_props(
-            "IP", key.address, st,
-            {"asn": event.ip_asn, "org": event.ip_org, "country": event.ip_country,
-             "kind": event.ip_kind.value if event.ip_kind else None,
-             "proxy_provider": event.proxy_provider},
-        )  # fmt: skip
+        if not self.stale("IP", key.address, st):
+            self.set_props(
+                "IP", key.address, st,
+                {"asn": event.ip_asn, "org": event.ip_org, "country": event.ip_country,
+                 "kind": event.ip_kind.value if event.ip_kind else None,
+                 "proxy_provider": event.proxy_provider},
+            )  # fmt: skip
         if asn is not None:
             self.link(account, "USED_ASN", asn, t)
-            self.set_props("ASN", asn, st, {"org": event.ip_org})
+            if not self.stale("ASN", asn, st):
+                self.set_props("ASN", asn, st, {"org": event.ip_org})
         if proxy is not None:
             self.link(account, "VIA_PROXY", proxy, t)
 
@@ -250,7 +285,7 @@ class Fold:
         ip = ids.normalise_ip(str(event.ip))
         self.link(account, "HAS_EMAIL", email.mailbox, t)
         self.link(account, "EMAIL_DOMAIN", email.domain, t)
-        self.emails[email.mailbox] = email
+        self._email(email)
         phone = ids.normalise_phone(event.phone) if event.phone else None
         if phone:
             self.link(account, "HAS_PHONE", phone, t)
@@ -268,6 +303,13 @@ class Fold:
         current = self.signups.get(account)
         if current is None or st < current.stamp:
             self.signups[account] = _Props(st, props)
+
+    def _email(self, email: ids.EmailKey) -> None:
+        """Spellings of one mailbox can differ in shape (`j.doe@gmail.com` and `jdoe@...`):
+        the smallest shape wins, so the `Email` node does not depend on arrival order."""
+        current = self.emails.get(email.mailbox)
+        if current is None or email.local_shape < current.local_shape:
+            self.emails[email.mailbox] = email
 
     # --- merging and transport -----------------------------------------------------------
     def _keep_props(self, label: str, key: str, st: str, props: dict[str, Any]) -> None:
@@ -299,7 +341,7 @@ class Fold:
         for key, t in state["releases"]:
             self.releases[key] = min(t, self.releases.get(key, t))
         for mailbox, domain, webmail, disposable, shape in state["emails"]:
-            self.emails[mailbox] = ids.EmailKey(mailbox, domain, webmail, disposable, shape)
+            self._email(ids.EmailKey(mailbox, domain, webmail, disposable, shape))
 
     def to_state(self) -> dict[str, Any]:
         """JSON-ready, and `Fold().merge_state(f.to_state())` rebuilds `f`."""
@@ -317,6 +359,64 @@ class Fold:
                 for e in self.emails.values()
             ],
         }
+
+    def split_state(self, parts: int) -> list[dict[str, Any]]:
+        """`to_state` cut into `parts` states that merge independently (bulk backfill).
+
+        What is keyed by account (lifetime, signup, counters, links) goes to the account's
+        part; what is keyed by an identifier (enrichment, IP structure, emails, releases) to
+        the identifier's. Each part also lists, under `nodes`, the identifier nodes it owns
+        with the properties a graph write sets when creating them, so every node is written
+        by exactly one part.
+        """
+        states: list[dict[str, Any]] = [
+            {name: [] for name in (*STATE_FIELDS, "nodes")} | {"events": 0} for _ in range(parts)
+        ]  # fmt: skip
+        states[0]["events"] = self.events
+
+        def by_account(account: str) -> dict[str, Any]:
+            return states[part_of(account, parts)]
+
+        def by_node(label: str, key: str) -> dict[str, Any]:
+            return states[part_of(f"{label}\x1f{key}", parts)]
+
+        nodes: dict[tuple[str, str], dict[str, Any]] = {}
+        for account, span in self.accounts.items():
+            by_account(account)["accounts"].append([account, *span])
+        for account, p in self.signups.items():
+            by_account(account)["signups"].append([account, p.stamp, p.props])
+        for account, u in self.counters.items():
+            by_account(account)["counters"].append([account, u.counters, u.hours])
+        links_by_account: dict[str, list[list[Any]]] = defaultdict(list)
+        for (rel, account, key), span in self.links.items():
+            links_by_account[account].append([rel, account, key, *span])
+            nodes.setdefault((LINKS[rel], key), {})
+        for account, rows in links_by_account.items():
+            by_account(account)["links"] += rows
+        for (label, key), p in self.props.items():
+            by_node(label, key)["props"].append([label, key, p.stamp, p.props])
+            nodes.setdefault((label, key), {})
+        for row in self.ip_structure:
+            ip, subnet, version, asn, proxy = row
+            by_node("IP", ip)["ip_structure"].append(list(row))
+            nodes[("IP", ip)] = {"version": version}
+            nodes[("Subnet", subnet)] = {"version": version}
+            if asn is not None:
+                nodes.setdefault(("ASN", asn), {})
+            if proxy is not None:
+                nodes.setdefault(("ProxyProvider", proxy), {})
+        for key, t in self.releases.items():
+            by_node("Model", key)["releases"].append([key, t])
+            nodes.setdefault(("Model", key), {})
+        for e in self.emails.values():
+            by_node("Email", e.mailbox)["emails"].append(
+                [e.mailbox, e.domain, e.webmail, e.disposable, e.local_shape]
+            )
+            nodes[("Email", e.mailbox)] = {"domain": e.domain, "local_shape": e.local_shape}
+            nodes[("EmailDomain", e.domain)] = {"webmail": e.webmail, "disposable": e.disposable}
+        for (label, key), created in nodes.items():
+            by_node(label, key)["nodes"].append([label, key, created])
+        return states
 
     def build(self) -> WritePlan:
         events = self.events

@@ -12,7 +12,7 @@ from neo4j import ManagedTransaction
 from neo4j.exceptions import Neo4jError
 
 from backend.graph.model import INGEST_CHECKPOINT, LINKS
-from backend.ingest.plan import COUNTERS, WritePlan
+from backend.ingest.plan import COUNTERS, IDENTIFIER_PROPERTIES, WritePlan
 
 # The journal checkpoint: the last journal entry whose fold is in the graph. It is written in
 # the same transaction as the fold, so graph and checkpoint always agree. The SET takes the
@@ -88,14 +88,15 @@ WHERE i.props_stamp IS NULL OR row.stamp > i.props_stamp
 SET i += row.props, i.props_stamp = row.stamp
 """
 SET_IDENTIFIER_PROPS: dict[str, str] = {
-    label: _PROPS_TEMPLATE.format(label=label)
-    for label in ("IP", "ASN", "PaymentMethod", "BillingAddress")
+    label: _PROPS_TEMPLATE.format(label=label) for label in IDENTIFIER_PROPERTIES
 }
 
 MERGE_EMAILS = """
 UNWIND $rows AS row
 MERGE (e:Email {key: row.key})
 ON CREATE SET e.domain = row.domain, e.local_shape = row.local_shape
+ON MATCH SET e.local_shape = CASE WHEN row.local_shape < e.local_shape
+                                  THEN row.local_shape ELSE e.local_shape END
 MERGE (d:EmailDomain {key: row.domain})
 ON CREATE SET d.webmail = row.webmail, d.disposable = row.disposable
 MERGE (e)-[:AT_DOMAIN]->(d)

@@ -118,6 +118,17 @@ def _classpath(home: Path, lib: Path) -> str:
     return f"{home / 'plugins'}/*:{lib}/*"
 
 
+def admin_command(
+    settings: Settings, *args: str, heap: str = "1g"
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of `neo4j-admin <args>` for this stack's home."""
+    java = java_executable()
+    lib = ensure_distribution()
+    home = home_dir(settings)
+    env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
+    return [java, f"-Xmx{heap}", "-cp", _classpath(home, lib), ADMIN_CLASS, *args], env
+
+
 def prepare_home(settings: Settings) -> list[str]:
     """Write the conf, set the initial password before the first start; returns the argv."""
     java = java_executable()
@@ -126,15 +137,11 @@ def prepare_home(settings: Settings) -> list[str]:
     for sub in ("conf", "data", "logs", "plugins", "run", "import"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     (home / "conf" / "neo4j.conf").write_text(render_conf(settings))
-    env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
     if not (home / "data" / "databases" / "system").exists():
-        result = subprocess.run(
-            [
-                java, "-cp", _classpath(home, lib), ADMIN_CLASS,
-                "dbms", "set-initial-password", settings.NEO4J_PASSWORD.get_secret_value(),
-            ],
-            env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        argv, env = admin_command(
+            settings, "dbms", "set-initial-password", settings.NEO4J_PASSWORD.get_secret_value()
+        )
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise PrerequisiteError(
                 "neo4j-admin dbms set-initial-password failed:\n" + result.stdout + result.stderr

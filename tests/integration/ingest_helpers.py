@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from neo4j import Driver
+from neo4j import Driver, GraphDatabase
 from rich.console import Console
 
 from backend.core.config import Settings
@@ -85,6 +85,13 @@ def snapshot(driver: Driver, settings: Settings) -> tuple[list[Any], list[Any]]:
         for r in rels
     )
     return node_rows, rel_rows
+
+
+def forget_bookmarks(driver: Driver) -> None:
+    """What restarting the process does for a driver after an offline import (see
+    `backend.stack.offline_import`): the store's transaction ids start again, and the driver
+    would wait for ids it saw before."""
+    driver._query_bookmark_manager = GraphDatabase.bookmark_manager()
 
 
 def count(driver: Driver, settings: Settings, query: str, **params: Any) -> Any:

@@ -111,7 +111,7 @@ def test_a_batch_the_graph_refuses_is_dead_lettered_and_blocks_nothing(
     label, key, _, props = poisoned["props"][0]
     latest = "9" * 13 + "|poison"  # newer than any stamp, so the write is not skipped
     poisoned["props"][0] = [label, key, latest, {**props, "org": {"nested": True}}]
-    Claims(client, TTL).claim("bad", [service._claim_key(parse_event(raw)) for raw in bad])
+    Claims(client, TTL).claim("bad", [service.claim_key(parse_event(raw)) for raw in bad])
     Journal(client).append("bad", poisoned, bad, TTL)
     last = _stage(client, "good-c", good_c)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from backend.events.contract import SessionEvent, UsageEvent
-from backend.ingest.service import _fold_isolating
+from backend.ingest.service import fold_isolating
 
 
 def test_an_event_that_fails_the_fold_is_rejected_alone() -> None:
@@ -15,7 +15,7 @@ def test_an_event_that_fails_the_fold_is_rejected_alone() -> None:
     # model_construct skips validation: an event validation would (now) have refused.
     bad = SessionEvent.model_construct(type="session", event_id="s1", account_id="b",
                                        occurred_at=at, ip="1.2.3.4", device_id="   ")  # fmt: skip
-    folded, kept, rejected = _fold_isolating(
+    folded, kept, rejected = fold_isolating(
         [(good, "good-raw", "item 0"), (bad, "bad-raw", "item 1")], "http"
     )
     assert [raw for _, raw, _ in kept] == ["good-raw"]

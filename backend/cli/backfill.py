@@ -1,0 +1,123 @@
+"""`heracles backfill FILE...`: a platform's history into an empty graph, minutes not hours."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from backend.core.config import get_settings
+
+IMPORTER_STAGES = ("Import starting", "(1/4)", "(2/4)", "(3/4)", "(4/4)", "IMPORT DONE")
+
+
+def backfill(
+    console: Console,
+    paths: list[Path],
+    workers: int | None,
+    replace: bool,
+    work_dir: Path | None,
+    keep_files: bool,
+    show_progress: bool,
+) -> None:
+    import redis
+
+    from backend.graph.driver import create_driver
+    from backend.ingest import backfill as service
+    from backend.ingest import import_files
+    from backend.ingest.bulk import fold_files
+    from backend.stack.offline_import import NotOurNeo4j, replace_store
+
+    settings = get_settings()
+    started = time.perf_counter()
+    workers = workers or max(1, os.cpu_count() or 1)
+    work = work_dir or settings.STATE_DIR / "backfill"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    database = settings.NEO4J_DATABASE
+    with create_driver(settings) as driver:
+        try:
+            before = service.preflight(driver, database, client, replace)
+        except service.NotEmpty as exc:
+            console.print(f"[red]backfill refused:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from exc
+        tokens = service.read_tokens(driver, database)
+    if replace and before.data_nodes:
+        console.print(f"replacing a graph of {before.data_nodes:,} data nodes")
+
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), TextColumn("{task.fields[counts]}"),
+        console=console, disable=not show_progress,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("fold", total=None, counts="")
+
+        def report(stage: str, s: object) -> None:
+            from backend.ingest.bulk import FoldStats
+
+            assert isinstance(s, FoldStats)
+            rate = s.lines / max(time.perf_counter() - started, 1e-9)
+            progress.update(
+                task, description=stage, total=s.bytes_total, completed=s.bytes_read,
+                counts=f"{s.lines:,} lines, {s.accepted:,} events, {s.duplicates:,} repeats, "
+                f"{s.rejected:,} rejected, {rate:,.0f} lines/s",
+            )  # fmt: skip
+
+        stats = fold_files(
+            paths, work, client, settings.REDIS_URL, settings.INGEST_DEDUPE_TTL_S, workers,
+            settings.INGEST_DLQ_MAX_BYTES, report,
+        )  # fmt: skip
+        for error in stats.file_errors:
+            console.print(f"[red]{escape(error)}[/] (the lines before it were loaded)")
+
+        def importer_line(line: str) -> None:
+            if any(stage in line for stage in IMPORTER_STAGES):
+                progress.update(task, description=f"import: {line.strip()[:60]}")
+
+        arguments = import_files.importer_arguments(work / "csv", stats.multiline)
+        try:
+            import_s = replace_store(settings, arguments, importer_line)
+        except NotOurNeo4j as exc:
+            console.print(f"[red]backfill stopped:[/] {escape(str(exc))}")
+            console.print(f"the importer files are kept in {work / 'csv'}")
+            raise typer.Exit(1) from exc
+        progress.update(task, description="schema, tokens, checkpoint")
+        if replace:
+            service.forget_ingest_state(client)
+        with create_driver(settings) as driver:
+            service.finish(driver, database, tokens, service.journal_position(client),
+                           stats.accepted)  # fmt: skip
+        buckets = service.promote_claims(client, settings.INGEST_DEDUPE_TTL_S)
+    if not keep_files:
+        shutil.rmtree(work / "csv", ignore_errors=True)
+    total = time.perf_counter() - started
+    table = Table(title="backfill")
+    table.add_column("")
+    table.add_column("", justify="right")
+    for name, value in (
+        ("lines read", f"{stats.lines:,}"),
+        ("events loaded", f"{stats.accepted:,}"),
+        ("repeated event ids skipped", f"{stats.duplicates:,}"),
+        ("rejected (see `heracles dlq list`)", f"{stats.rejected:,}"),
+        ("fold (validate, fold, spill)", f"{stats.fold_s:.1f}s"),
+        (f"reduce ({stats.parts} parts → importer files)", f"{stats.reduce_s:.1f}s"),
+        ("neo4j-admin import", f"{import_s:.1f}s"),
+        ("claim buckets handed to ingest", f"{buckets:,}"),
+        ("total", f"{total:.1f}s, {stats.accepted / total:,.0f} events/s"),
+        *((f"  {name}", f"{n:,}") for name, n in sorted(stats.rows.items())),
+    ):
+        table.add_row(name, value)
+    console.print(table)
+    if stats.not_kept:
+        console.print(
+            f"[red]{stats.not_kept} rejected events were not kept[/]: the dead-letter store is "
+            "over HERACLES_INGEST_DLQ_MAX_BYTES"
+        )
+    if stats.file_errors:
+        raise typer.Exit(1)

@@ -1,0 +1,291 @@
+"""Fold event files into importer files in parallel, in memory bounded by the part size.
+
+Two stages, each spread over worker processes:
+
+1. **Fold.** The reading process cuts the files into chunks of lines; a worker validates a
+   chunk (`validate`, as ingest does), claims its event ids in the backfill's staging buckets
+   (`dedupe.Claims`, so a repeat anywhere in the files is applied once), folds what it owns
+   (`plan.Fold`, the incremental path's fold), cuts the fold into parts by account or
+   identifier key (`Fold.split_state`) and appends each part to that part's spill files.
+2. **Reduce.** A worker merges one part's spilled folds (`Fold.merge_state`, exact), builds its
+   write plan and writes it as importer CSV (`import_files.write_part`).
+
+A part holds a fixed share of the accounts and identifiers, and the number of parts grows with
+the input, so a worker's memory does not grow with the number of events.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import shutil
+import struct
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+
+from backend.events.contract import Event
+from backend.events.reader import FileReadError, iter_lines, open_stream
+from backend.events.validation import Rejection, validate
+from backend.ingest import dlq, import_files
+from backend.ingest.dedupe import Claims
+from backend.ingest.plan import STATE_FIELDS, Fold
+from backend.ingest.service import claim_key, fold_isolating
+
+STAGING = "heracles:backfill:seen:"
+CHUNK_LINES = 25_000
+# Parts are sized so one part's merged fold stays a few hundred MiB of Python objects whatever
+# the input: measured ~1 KiB of merged fold per event of the `medium` seed, so at most ~250k
+# events per part; the input's size gives the number of parts before anything is read.
+EVENTS_PER_PART = 250_000
+BYTES_PER_EVENT = 350  # a contract event as JSON text (seed: 330-380)
+GZIP_RATIO = 6  # JSON lines compress ~6x; a wrong guess only changes the part size
+MIN_PARTS = 8
+_FRAME = struct.Struct("<I")
+
+
+def parts_for(paths: Sequence[Path], workers: int) -> int:
+    size = 0
+    for path in paths:
+        with path.open("rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"
+        size += path.stat().st_size * (GZIP_RATIO if gzipped else 1)
+    events = size / BYTES_PER_EVENT
+    return max(MIN_PARTS, 2 * workers, math.ceil(events / EVENTS_PER_PART))
+
+
+@dataclass
+class FoldStats:
+    lines: int = 0
+    accepted: int = 0  # valid events owned by this backfill (folded)
+    duplicates: int = 0
+    rejected: int = 0
+    not_kept: int = 0  # rejections over the dead-letter store's limit
+    bytes_read: int = 0
+    bytes_total: int = 0
+    file_errors: list[str] = field(default_factory=list)
+    fold_s: float = 0.0
+    reduce_s: float = 0.0
+    parts: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    multiline: bool = False
+
+
+Progress = Callable[[str, FoldStats], None]
+
+
+# --- worker side ----------------------------------------------------------------------------
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(redis_url: str, ttl_s: int, spill: str, parts: int) -> None:
+    # As in Celery workers (workers.resources.tune_gc): a chunk allocates millions of
+    # acyclic objects, and default thresholds re-scanned the heap so often it cost more
+    # than validating (measured 131 -> 82 µs per event).
+    gc.freeze()
+    gc.set_threshold(200_000, 20, 1000)
+    client = redis.Redis.from_url(redis_url)
+    _worker.update(
+        claims=Claims(client, ttl_s, STAGING), spill=Path(spill), parts=parts, pid=os.getpid()
+    )
+
+
+@dataclass
+class _ChunkResult:
+    lines: int
+    accepted: int
+    duplicates: int
+    rejections: list[Rejection]
+
+
+def _fold_chunk(chunk: int, source: str, items: list[tuple[int, str]]) -> _ChunkResult:
+    """Validate, claim, fold and spill one chunk (a worker process)."""
+    rejections: list[Rejection] = []
+    unique: dict[str, tuple[Event, str, str]] = {}
+    valid = 0
+    for number, text in items:
+        location = f"line {number}"
+        outcome = validate(text, source, location)
+        if isinstance(outcome, Rejection):
+            rejections.append(outcome)
+        else:
+            valid += 1
+            unique.setdefault(outcome.event_id, (outcome, text, location))
+    # A chunk owns the ids it claims first; a repeat in another chunk finds them taken.
+    claims: Claims = _worker["claims"]
+    owner = f"~{chunk}"  # never a Celery batch id (a UUID): an incremental repeat is skipped
+    keys = [claim_key(event) for event, _, _ in unique.values()]
+    flags = claims.claim(owner, keys)
+    owned = [item for item, mine in zip(unique.values(), flags, strict=True) if mine]
+    folded, owned, unfoldable = fold_isolating(owned, source)
+    if unfoldable:
+        claims.release(owner, [claim_key(event) for event, _ in unfoldable])
+        rejections += [rejection for _, rejection in unfoldable]
+    _spill(folded)
+    duplicates = valid - len(owned) - len(unfoldable)
+    return _ChunkResult(len(items), len(owned), duplicates, rejections)
+
+
+def _spill(folded: Fold) -> None:
+    spill: Path = _worker["spill"]
+    for part, state in enumerate(folded.split_state(_worker["parts"])):
+        if not state["events"] and not any(state[name] for name in (*STATE_FIELDS, "nodes")):
+            continue
+        frame = orjson.dumps(state)  # not compressed: zlib cost more than the disk it saved
+        with (spill / f"part-{part:05d}" / f"w{_worker['pid']}.frames").open("ab") as f:
+            f.write(_FRAME.pack(len(frame)))
+            f.write(frame)
+
+
+def _frames(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as f:
+        while header := f.read(_FRAME.size):
+            (size,) = _FRAME.unpack(header)
+            state: dict[str, Any] = orjson.loads(f.read(size))
+            yield state
+
+
+def _reduce_part(spill: str, out: str, part: int) -> tuple[int, int, import_files.PartFiles]:
+    """Merge one part's spilled folds and write its importer files (a worker process)."""
+    folder = Path(spill) / f"part-{part:05d}"
+    merged = Fold()
+    nodes: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.frames")):
+        for state in _frames(path):
+            for label, key, props in state.pop("nodes"):
+                created = nodes.setdefault((label, key), {})
+                if props:
+                    created.update(props)
+            merged.merge_state(state)
+    plan = merged.build()
+    written = import_files.write_part(Path(out), part, plan, nodes)
+    shutil.rmtree(folder)
+    return part, plan.events, written
+
+
+# --- the reading process --------------------------------------------------------------------
+def _chunks(
+    paths: Sequence[Path], stats: FoldStats, rejected: list[Rejection]
+) -> Iterator[tuple[str, list[tuple[int, str]]]]:
+    """Lines in chunks; unreadable lines go to `rejected` as ingest reports them."""
+    done = 0
+    for path in paths:
+        source = str(path)
+        stream, counter = open_stream(path)
+        items: list[tuple[int, str]] = []
+        try:
+            with stream:
+                for line in iter_lines(stream):
+                    if line.text is None:
+                        reason = line.error or "unreadable"
+                        rejected.append(
+                            Rejection(source, f"line {line.number}", "", reason, line.raw)
+                        )
+                        continue
+                    items.append((line.number, line.text))
+                    if len(items) >= CHUNK_LINES:
+                        stats.bytes_read = done + counter.position
+                        yield source, items
+                        items = []
+        except FileReadError as exc:
+            stats.file_errors.append(f"{path}: {exc}")
+        if items:
+            yield source, items
+        done += path.stat().st_size
+        stats.bytes_read = done
+
+
+def fold_files(
+    paths: Sequence[Path],
+    out: Path,
+    client: redis.Redis,
+    redis_url: str,
+    ttl_s: int,
+    workers: int,
+    dlq_max_bytes: int | None,
+    progress: Progress,
+) -> FoldStats:
+    """Fold `paths` into importer files under `out` (created empty); returns the counts."""
+    stats = FoldStats(bytes_total=sum(path.stat().st_size for path in paths))
+    parts = stats.parts = parts_for(paths, workers)
+    clear_staging(client)
+    if out.exists():
+        shutil.rmtree(out)
+    spill = out / "spill"
+    for part in range(parts):
+        (spill / f"part-{part:05d}").mkdir(parents=True)
+    csv_root = out / "csv"
+    import_files.write_headers(csv_root)
+    started = time.perf_counter()
+    context = get_context("spawn")  # workers hold their own Redis client; nothing is inherited
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker,
+        initargs=(redis_url, ttl_s, str(spill), parts),
+    ) as pool:  # fmt: skip
+        rejected: list[Rejection] = []
+        pending: set[Future[_ChunkResult]] = set()
+
+        def settle(done: set[Future[_ChunkResult]]) -> None:
+            for future in done:
+                result = future.result()
+                stats.lines += result.lines
+                stats.accepted += result.accepted
+                stats.duplicates += result.duplicates
+                rejected.extend(result.rejections)
+            if rejected:
+                kept = dlq.push(client, rejected, dlq_max_bytes)
+                stats.rejected += len(rejected)
+                stats.not_kept += len(rejected) - kept
+                rejected.clear()
+            progress("fold", stats)
+
+        for chunk, (source, items) in enumerate(_chunks(paths, stats, rejected)):
+            pending.add(pool.submit(_fold_chunk, chunk, source, items))
+            if len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                settle(done)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            settle(done)
+        settle(set())
+        stats.fold_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        rows: dict[str, int] = {}
+        futures = [pool.submit(_reduce_part, str(spill), str(csv_root), p) for p in range(parts)]
+        folded = 0
+        for index, future in enumerate(futures, start=1):
+            _, events, written = future.result()
+            folded += events
+            for name, n in written.rows.items():
+                rows[name] = rows.get(name, 0) + n
+            stats.multiline = stats.multiline or written.multiline
+            stats.rows = rows
+            progress(f"reduce {index}/{parts}", stats)
+        stats.reduce_s = time.perf_counter() - started
+    shutil.rmtree(spill)
+    if folded != stats.accepted:
+        raise RuntimeError(f"folded {folded} events but accepted {stats.accepted}")
+    return stats
+
+
+def clear_staging(client: redis.Redis) -> int:
+    """Drop the staging claims a previous (failed or interrupted) backfill left behind."""
+    removed = 0
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=f"{STAGING}*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            removed += int(client.unlink(*batch))
+            batch = []
+    if batch:
+        removed += int(client.unlink(*batch))
+    return removed

@@ -1,0 +1,275 @@
+"""A fold's write plan → CSV files for Neo4j's offline importer (`neo4j-admin database import`).
+
+The bulk backfill writes what the incremental path's Cypher (`backend.ingest.repository`)
+would: the same rows (`WritePlan`), the same properties with the same types, absent values left
+out. One header file per label and relationship type; every part of the fold writes its own
+data files under them, so parts run in parallel and each node is written by exactly one part.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backend.graph.model import ACCOUNT, IDENTIFIER_LABELS, LINKS
+from backend.ingest.plan import COUNTERS, IDENTIFIER_PROPERTIES, SIGNUP_PROPERTIES, WritePlan
+
+ARRAY_DELIMITER = ";"
+PROPS_STAMP = "props_stamp"
+
+# Property types the incremental path stores; everything else is a string.
+_TYPES = {
+    "asn": "long", "version": "long", "webmail": "boolean", "disposable": "boolean",
+    "released_at": "datetime", "first_seen": "datetime", "last_seen": "datetime",
+    "signup_at": "datetime", "events": "long", "hour_hist": "long[]", "count": "long",
+    "distinct_ips": "long", "distinct_client_fingerprints": "long",
+    "distinct_payment_methods": "long", **{name: "long" for name in COUNTERS},
+}  # fmt: skip
+
+ACCOUNT_PROPERTIES: tuple[str, ...] = (
+    "first_seen", "last_seen", "events", *SIGNUP_PROPERTIES, "signup_at", "signup_stamp",
+    *COUNTERS, "hour_hist", "distinct_ips", "distinct_client_fingerprints",
+    "distinct_payment_methods",
+)  # fmt: skip
+# Properties a graph write sets when it creates the node (`MERGE ... ON CREATE`).
+CREATED_WITH: dict[str, tuple[str, ...]] = {
+    "IP": ("version",),
+    "Subnet": ("version",),
+    "Email": ("domain", "local_shape"),
+    "EmailDomain": ("webmail", "disposable"),
+    "Model": ("released_at",),
+}
+NODE_PROPERTIES: dict[str, tuple[str, ...]] = {
+    label: (
+        *CREATED_WITH.get(label, ()),
+        *((*IDENTIFIER_PROPERTIES[label], PROPS_STAMP) if label in IDENTIFIER_PROPERTIES else ()),
+    )
+    for label in IDENTIFIER_LABELS
+}
+# Identifier → identifier relationships, without properties (`MERGE_IP_STRUCTURE`, emails).
+STRUCTURE: dict[str, tuple[str, str]] = {
+    "IN_SUBNET": ("IP", "Subnet"),
+    "IN_ASN": ("IP", "ASN"),
+    "EXIT_OF": ("IP", "ProxyProvider"),
+    "AT_DOMAIN": ("Email", "EmailDomain"),
+}
+LINK_PROPERTIES = ("count", "first_seen", "last_seen")
+DEGREES = {
+    "USED_IP": "distinct_ips",
+    "USED_CLIENT": "distinct_client_fingerprints",
+    "PAID_WITH": "distinct_payment_methods",
+}
+
+
+class _Absent(float):
+    """A property the graph does not hold. csv's QUOTE_NONNUMERIC quotes every non-number, None
+    included (`""`, which the importer stores as an empty string); this "number" with no
+    text is written as a bare empty field, which the importer reads as no property."""
+
+    def __str__(self) -> str:
+        return ""
+
+    __repr__ = __str__
+
+
+ABSENT = _Absent()
+
+
+def _value(value: Any) -> Any:
+    return ABSENT if value is None else value
+
+
+def _column(name: str) -> str:
+    kind = _TYPES.get(name, "string")
+    return f"{name}:{kind}"
+
+
+def node_header(label: str) -> list[str]:
+    if label == ACCOUNT:
+        return [f"id:ID({ACCOUNT})", *map(_column, ACCOUNT_PROPERTIES)]
+    return [f"key:ID({label})", *map(_column, NODE_PROPERTIES[label])]
+
+
+def relationship_header(rel: str) -> list[str]:
+    if rel in LINKS:
+        return [f":START_ID({ACCOUNT})", f":END_ID({LINKS[rel]})", *map(_column, LINK_PROPERTIES)]
+    start, end = STRUCTURE[rel]
+    return [f":START_ID({start})", f":END_ID({end})"]
+
+
+def datetimes(ms: Sequence[int | None]) -> list[Any]:
+    """Epoch milliseconds → ISO-8601 UTC text, vectorised (the importer's `datetime` input)."""
+    if not ms:
+        return []
+    if all(t is not None for t in ms):
+        text = np.array(ms, dtype="datetime64[ms]").astype(str)
+        return [f"{value}Z" for value in text]
+    return [ABSENT if t is None else f"{np.datetime64(t, 'ms')}Z" for t in ms]
+
+
+@dataclass
+class PartFiles:
+    """What one part wrote: rows per file, and whether any text spans lines."""
+
+    rows: Counter[str] = field(default_factory=Counter)
+    multiline: bool = False
+
+
+class _Writer:
+    def __init__(self, root: Path, part: int) -> None:
+        self.root = root
+        self.part = part
+        self.result = PartFiles()
+
+    def write(self, kind: str, name: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        folder = self.root / kind / name
+        folder.mkdir(parents=True, exist_ok=True)
+        buffer = io.StringIO()
+        # Text quoted, numbers bare, ABSENT bare and empty (see `_Absent`).
+        csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(rows)
+        text = buffer.getvalue()
+        (folder / f"part-{self.part:05d}.csv").write_text(text, encoding="utf-8")
+        self.result.rows[f"{kind}/{name}"] += len(rows)
+        # A value holding a line break (ids and free text may) makes the importer parse
+        # quoted fields across lines, which is slower: only ask for it when needed.
+        if text.count("\n") != len(rows) or "\r" in text:
+            self.result.multiline = True
+
+
+def _bool(value: Any) -> Any:
+    return ABSENT if value is None else ("true" if value else "false")
+
+
+def write_part(
+    root: Path,
+    part: int,
+    plan: WritePlan,
+    nodes: dict[tuple[str, str], dict[str, Any]],
+) -> PartFiles:
+    """One part's accounts, links and identifier nodes (`nodes`: (label, key) → the
+    properties set when creating it; enrichment and releases come from `plan`)."""
+    out = _Writer(root, part)
+    _write_accounts(out, plan)
+    for rel, rows in plan.links.items():
+        firsts = datetimes([row["first"] for row in rows])
+        lasts = datetimes([row["last"] for row in rows])
+        out.write(
+            "relationships", rel,
+            ((row["account"], row["key"], row["n"], first, last)
+             for row, first, last in zip(rows, firsts, lasts, strict=True)),
+        )  # fmt: skip
+    _write_identifiers(out, plan, nodes)
+    structure: dict[str, set[tuple[str, str]]] = {rel: set() for rel in STRUCTURE}
+    for row in plan.ip_structure:
+        structure["IN_SUBNET"].add((row["ip"], row["subnet"]))
+        if row["asn"] is not None:
+            structure["IN_ASN"].add((row["ip"], row["asn"]))
+        if row["proxy"] is not None:
+            structure["EXIT_OF"].add((row["ip"], row["proxy"]))
+    for row in plan.emails:
+        structure["AT_DOMAIN"].add((row["key"], row["domain"]))
+    for rel, pairs in structure.items():
+        out.write("relationships", rel, sorted(pairs))
+    return out.result
+
+
+def _write_accounts(out: _Writer, plan: WritePlan) -> None:
+    signups = {row["id"]: row for row in plan.signups}
+    counters = {row["id"]: row for row in plan.counters}
+    degrees: dict[str, Counter[str]] = {rel: Counter() for rel in DEGREES}
+    for rel in DEGREES:
+        degrees[rel].update(row["account"] for row in plan.links.get(rel, ()))
+    accounts = plan.accounts
+    firsts = datetimes([row["first"] for row in accounts])
+    lasts = datetimes([row["last"] for row in accounts])
+    signed = datetimes([signups[row["id"]]["signup_at"] if row["id"] in signups else None
+                        for row in accounts])  # fmt: skip
+    rows = []
+    no_signup = [ABSENT] * (len(SIGNUP_PROPERTIES) + 1)
+    no_counters = [ABSENT] * (len(COUNTERS) + 1)
+    for row, first, last, signup_at in zip(accounts, firsts, lasts, signed, strict=True):
+        account = row["id"]
+        signup = signups.get(account)
+        usage = counters.get(account)
+        rows.append(
+            [
+                account, first, last, row["n"],
+                *([_value(signup["props"][name]) for name in SIGNUP_PROPERTIES] + [signup_at]
+                  if signup else no_signup),
+                signup["stamp"] if signup else ABSENT,
+                *([usage["counters"][name] for name in COUNTERS]
+                  + [ARRAY_DELIMITER.join(map(str, usage["hours"]))] if usage else no_counters),
+                *(degrees[rel][account] for rel in DEGREES),
+            ]
+        )  # fmt: skip
+    out.write("nodes", ACCOUNT, rows)
+
+
+def _write_identifiers(
+    out: _Writer, plan: WritePlan, nodes: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    enrichment = {
+        (label, row["key"]): row for label, rows in plan.identifier_props.items() for row in rows
+    }
+    releases = dict(zip(
+        (row["key"] for row in plan.model_releases),
+        datetimes([row["released_at"] for row in plan.model_releases]),
+        strict=True,
+    ))  # fmt: skip
+    by_label: dict[str, list[list[Any]]] = {label: [] for label in IDENTIFIER_LABELS}
+    for (label, key), created in sorted(nodes.items()):
+        row: list[Any] = [key]
+        for name in CREATED_WITH.get(label, ()):
+            value = releases.get(key) if name == "released_at" else created.get(name)
+            row.append(_bool(value) if _TYPES.get(name) == "boolean" else _value(value))
+        if label in IDENTIFIER_PROPERTIES:
+            props = enrichment.get((label, key))
+            if props is None:
+                row += [ABSENT] * (len(IDENTIFIER_PROPERTIES[label]) + 1)
+            else:
+                row += [_value(props["props"][name]) for name in IDENTIFIER_PROPERTIES[label]]
+                row.append(props["stamp"])
+        by_label[label].append(row)
+    for label, rows in by_label.items():
+        out.write("nodes", label, rows)
+
+
+def write_headers(root: Path) -> None:
+    for label in (ACCOUNT, *IDENTIFIER_LABELS):
+        _header(root / "nodes" / label, node_header(label))
+    for rel in (*LINKS, *STRUCTURE):
+        _header(root / "relationships" / rel, relationship_header(rel))
+
+
+def _header(folder: Path, columns: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "header.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\n").writerow(columns)
+
+
+def importer_arguments(root: Path, multiline: bool) -> list[str]:
+    """`--nodes` / `--relationships` for every label and type that has data files."""
+    args = []
+    for kind, option in (("nodes", "--nodes"), ("relationships", "--relationships")):
+        for folder in sorted(p for p in (root / kind).iterdir() if p.is_dir()):
+            parts = sorted(folder.glob("part-*.csv"))
+            if parts:
+                files = ",".join(str(p) for p in (folder / "header.csv", *parts))
+                args.append(f"{option}={folder.name}={files}")
+    return [
+        *args,
+        f"--array-delimiter={ARRAY_DELIMITER}",
+        f"--multiline-fields={'true' if multiline else 'false'}",
+        "--id-type=string",
+        "--strict=true",
+    ]

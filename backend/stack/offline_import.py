@@ -1,0 +1,70 @@
+"""Replace the local stack's graph with `neo4j-admin database import full`, Neo4j stopped.
+
+Only for a Neo4j this stack runs (`heracles up`): the importer writes the store files itself.
+For any other Neo4j, `import_command` gives the command to run on that server.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+
+from backend.core.config import Settings
+from backend.stack import neo4j_home
+from backend.stack.services import stack_for
+
+ImporterLine = Callable[[str], None]
+DEPENDENTS = ("api", "beat", "worker")  # the stack's processes that hold a Neo4j driver
+
+
+class NotOurNeo4j(RuntimeError):
+    """Neo4j was not started by this stack, so its store cannot be replaced from here."""
+
+
+def import_command(settings: Settings, arguments: list[str]) -> tuple[list[str], dict[str, str]]:
+    return neo4j_home.admin_command(
+        settings, "database", "import", "full", settings.NEO4J_DATABASE,
+        "--overwrite-destination=true", *arguments,
+    )  # fmt: skip
+
+
+def replace_store(settings: Settings, arguments: list[str], on_line: ImporterLine) -> float:
+    """Stop Neo4j (and what talks to it), import, start them again and wait until they
+    answer; returns the import's seconds. They are started again even when the import fails,
+    on whatever store is then in place.
+    """
+    stack = stack_for(settings)
+    if stack.supervisor.record("neo4j") is None:
+        argv, _ = import_command(settings, arguments)
+        raise NotOurNeo4j(
+            "Neo4j is not one this stack started (`heracles up`), so its store cannot be "
+            "replaced from here. Stop that server and run on it:\n  neo4j-admin "
+            + " ".join(argv[argv.index("database") :])
+        )
+    argv, env = import_command(settings, arguments)
+    # The import starts the store's transaction ids again from zero, and a driver that saw a
+    # later id waits for it in vain (BookmarkTimeout): every process holding one restarts.
+    running = [name for name in DEPENDENTS if stack.supervisor.record(name) is not None]
+    for name in running:
+        stack.supervisor.stop(name, 30.0)
+    stack.supervisor.stop("neo4j", 120.0)
+    started = time.perf_counter()
+    try:
+        with subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process:
+            assert process.stdout is not None
+            tail: list[str] = []
+            for line in process.stdout:
+                on_line(line.rstrip())
+                tail = [*tail[-40:], line]
+            code = process.wait()
+        if code != 0:
+            raise RuntimeError(f"neo4j-admin database import failed ({code}):\n" + "".join(tail))
+        return time.perf_counter() - started
+    finally:
+        for name in ("neo4j", *reversed(running)):
+            component = stack.component(name)
+            stack.supervisor.start(component)
+            stack.supervisor.wait_ready(component)

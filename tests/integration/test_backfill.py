@@ -1,0 +1,114 @@
+"""`heracles backfill` against the real stack: the offline importer builds the graph the
+incremental path builds, and ingest afterwards applies only what is new.
+
+Each backfill stops the test stack's Neo4j, imports and starts it again (~30 s).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import redis
+import typer
+from neo4j import Driver
+from rich.console import Console
+
+from backend.cli.backfill import backfill
+from backend.core.config import Settings
+from backend.ingest import dlq
+from tests.eventgen import population
+from tests.integration.ingest_helpers import (
+    count,
+    flushed_events,
+    forget_bookmarks,
+    ingest,
+    reset_state,
+    snapshot,
+    write_file,
+)
+
+pytestmark = pytest.mark.usefixtures("stack")
+
+# What a real history holds beyond well-formed events: the same event twice, text with line
+# breaks, quotes and commas, an empty string, non-ASCII, an IPv4-mapped IPv6 address, two
+# spellings of one gmail mailbox, an identifier with a line break, and lines that are not
+# events at all.
+_EXTRA_EVENTS = [
+    {"type": "signup", "event_id": "odd-1", "account_id": "odd-a", "occurred_at":
+     "2026-02-02T10:00:00Z", "email": "user.1@gmail.com", "ip": "::ffff:198.51.0.10",
+     "user_agent": 'Mozilla/5.0 "quoted", with comma\nand a second line', "org_name": "",
+     "device_id": "dev\nsplit", "country": "DE", "signup_channel": "Zürich — web"},
+    {"type": "billing", "event_id": "odd-2", "account_id": "odd-a", "occurred_at":
+     "2026-02-02T10:05:00+02:00", "payment_fingerprint": "pm-0", "billing_postal": "",
+     "billing_address_hash": "addr,\"x\"", "amount_minor": 0, "status": None},
+    {"type": "usage", "event_id": "odd-3", "account_id": "odd-a", "occurred_at":
+     "2026-02-02T11:00:00Z", "model": "frontier-1", "input_tokens": 0, "output_tokens": 1},
+]  # fmt: skip
+_BAD_LINES = ['{"type": "usage", "event_id": "bad-1"}', "not json at all"]
+
+
+def _history(tmp_path: Path) -> tuple[Path, list[str]]:
+    lines = population(accounts=90, usage_per_account=12, seed=5)
+    lines += [json.dumps(event) for event in _EXTRA_EVENTS]
+    lines += lines[:40]  # delivered twice
+    lines.insert(17, _BAD_LINES[0])
+    lines.insert(300, _BAD_LINES[1])
+    return write_file(tmp_path / "history.jsonl", lines), lines
+
+
+def _backfill(driver: Driver, path: Path, work: Path, replace: bool = False) -> None:
+    try:
+        backfill(Console(quiet=True), [path], 2, replace, work, False, False)
+    finally:
+        forget_bookmarks(driver)
+
+
+def test_backfill_builds_the_graph_ingest_builds_and_ingest_then_adds_only_what_is_new(
+    driver: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    history, lines = _history(tmp_path)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+
+    reset_state(driver, settings)
+    report = ingest(settings, history)
+    assert report.stats.rejected == 2
+    incremental = snapshot(driver, settings)
+    events = flushed_events(driver, settings)
+
+    reset_state(driver, settings)
+    _backfill(driver, history, tmp_path / "work")
+    assert snapshot(driver, settings) == incremental  # every node and relationship, every property
+    assert flushed_events(driver, settings) == events
+    kept = [letter.rejection for letter in dlq.read(client, 100)]
+    assert sorted((r.location, r.raw) for r in kept) == sorted(
+        (f"line {lines.index(raw) + 1}", raw) for raw in _BAD_LINES
+    )
+    assert all(r.source == str(history) for r in kept)
+
+    # Overlapping files after the backfill: only the new events apply.
+    new = population(accounts=100, usage_per_account=12, seed=5)
+    new_only = [line for line in new if line not in set(lines)]
+    overlap = write_file(tmp_path / "overlap.jsonl", lines[::3] + new_only)
+    report = ingest(settings, overlap)
+    assert report.stats.applied == len({json.loads(line)["event_id"] for line in new_only})
+    after_both = snapshot(driver, settings)
+
+    reset_state(driver, settings)
+    ingest(settings, history)
+    ingest(settings, overlap)
+    assert after_both == snapshot(driver, settings)
+
+
+def test_backfill_refuses_a_graph_that_holds_data(
+    driver: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    history, _ = _history(tmp_path)
+    reset_state(driver, settings)
+    ingest(settings, write_file(tmp_path / "some.jsonl", population(accounts=6, seed=9)))
+    before = snapshot(driver, settings)
+    with pytest.raises(typer.Exit):
+        _backfill(driver, history, tmp_path / "work")
+    assert snapshot(driver, settings) == before
+    assert count(driver, settings, "MATCH (a:Account) RETURN count(a)") == 6
