@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from backend.core.config import get_settings
 
+REFUSED = 3  # the exit code when the graph already holds data (`make demo` then ingests)
 IMPORTER_STAGES = ("Import starting", "(1/4)", "(2/4)", "(3/4)", "(4/4)", "IMPORT DONE")
 
 
@@ -26,6 +28,7 @@ def backfill(
     work_dir: Path | None,
     keep_files: bool,
     show_progress: bool,
+    json_out: Path | None = None,
 ) -> None:
     import redis
 
@@ -46,7 +49,7 @@ def backfill(
             before = service.preflight(driver, database, client, replace)
         except service.NotEmpty as exc:
             console.print(f"[red]backfill refused:[/] {escape(str(exc))}")
-            raise typer.Exit(1) from exc
+            raise typer.Exit(REFUSED) from exc
         tokens = service.read_tokens(driver, database)
     if replace and before.data_nodes:
         console.print(f"replacing a graph of {before.data_nodes:,} data nodes")
@@ -82,7 +85,7 @@ def backfill(
 
         arguments = import_files.importer_arguments(work / "csv", stats.multiline)
         try:
-            import_s = replace_store(settings, arguments, importer_line)
+            import_s = replace_store(settings, arguments, importer_line, work / "import.log")
         except NotOurNeo4j as exc:
             console.print(f"[red]backfill stopped:[/] {escape(str(exc))}")
             console.print(f"the importer files are kept in {work / 'csv'}")
@@ -114,6 +117,15 @@ def backfill(
     ):
         table.add_row(name, value)
     console.print(table)
+    if json_out is not None:
+        summary = {
+            "lines": stats.lines, "events": stats.accepted, "duplicates": stats.duplicates,
+            "rejected": stats.rejected, "fold_s": round(stats.fold_s, 1),
+            "reduce_s": round(stats.reduce_s, 1), "import_s": round(import_s, 1),
+            "total_s": round(total, 1), "events_per_s": round(stats.accepted / total),
+            "parts": stats.parts, "workers": workers, "rows": stats.rows,
+        }  # fmt: skip
+        json_out.write_text(json.dumps(summary, indent=2) + "\n")
     if stats.not_kept:
         console.print(
             f"[red]{stats.not_kept} rejected events were not kept[/]: the dead-letter store is "

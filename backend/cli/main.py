@@ -183,12 +183,13 @@ def backfill_command(
     work_dir: Path | None = typer.Option(None, help="Where the importer files go."),
     keep_files: bool = typer.Option(False, help="Keep the importer files afterwards."),
     progress: bool = typer.Option(True, help="Show progress."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the summary as JSON."),
 ) -> None:
     """Load a history into an empty graph with Neo4j's offline importer (stops Neo4j while it
     imports); afterwards `heracles ingest` of overlapping files applies only what is new."""
     from backend.cli.backfill import backfill
 
-    backfill(console, paths, workers or None, replace, work_dir, keep_files, progress)
+    backfill(console, paths, workers or None, replace, work_dir, keep_files, progress, json_out)
 
 
 @app.command("seed")

@@ -22,6 +22,9 @@ from backend.graph.model import ACCOUNT, IDENTIFIER_LABELS, LINKS
 from backend.ingest.plan import COUNTERS, IDENTIFIER_PROPERTIES, SIGNUP_PROPERTIES, WritePlan
 
 ARRAY_DELIMITER = ";"
+# The importer's caches (id mapping, relationship grouping) take what they are given, 90% of
+# free memory by default; bounded so the whole backfill stays under 8 GiB at the full preset.
+IMPORTER_OFF_HEAP = "4G"
 PROPS_STAMP = "props_stamp"
 
 # Property types the incremental path stores; everything else is a string.
@@ -271,5 +274,5 @@ def importer_arguments(root: Path, multiline: bool) -> list[str]:
         f"--array-delimiter={ARRAY_DELIMITER}",
         f"--multiline-fields={'true' if multiline else 'false'}",
         "--id-type=string",
-        "--strict=true",
+        f"--max-off-heap-memory={IMPORTER_OFF_HEAP}",
     ]

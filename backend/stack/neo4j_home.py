@@ -125,7 +125,11 @@ def admin_command(
     java = java_executable()
     lib = ensure_distribution()
     home = home_dir(settings)
-    env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
+    # The launcher runs the command in a JVM of its own, sized by HEAP_SIZE (else the server's
+    # heap setting); the importer takes its caches off-heap (`--max-off-heap-memory`).
+    env = {
+        **os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf"), "HEAP_SIZE": heap,
+    }  # fmt: skip
     return [java, f"-Xmx{heap}", "-cp", _classpath(home, lib), ADMIN_CLASS, *args], env
 
 

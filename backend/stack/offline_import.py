@@ -9,12 +9,14 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from backend.core.config import Settings
 from backend.stack import neo4j_home
 from backend.stack.services import stack_for
 
 ImporterLine = Callable[[str], None]
+IMPORTER_HEAP = "2g"  # its large caches are off-heap (import_files.IMPORTER_OFF_HEAP)
 DEPENDENTS = ("api", "beat", "worker")  # the stack's processes that hold a Neo4j driver
 
 
@@ -25,11 +27,13 @@ class NotOurNeo4j(RuntimeError):
 def import_command(settings: Settings, arguments: list[str]) -> tuple[list[str], dict[str, str]]:
     return neo4j_home.admin_command(
         settings, "database", "import", "full", settings.NEO4J_DATABASE,
-        "--overwrite-destination=true", *arguments,
+        "--overwrite-destination=true", *arguments, heap=IMPORTER_HEAP,
     )  # fmt: skip
 
 
-def replace_store(settings: Settings, arguments: list[str], on_line: ImporterLine) -> float:
+def replace_store(
+    settings: Settings, arguments: list[str], on_line: ImporterLine, log: Path
+) -> float:
     """Stop Neo4j (and what talks to it), import, start them again and wait until they
     answer; returns the import's seconds. They are started again even when the import fails,
     on whatever store is then in place.
@@ -56,12 +60,17 @@ def replace_store(settings: Settings, arguments: list[str], on_line: ImporterLin
         ) as process:
             assert process.stdout is not None
             tail: list[str] = []
-            for line in process.stdout:
-                on_line(line.rstrip())
-                tail = [*tail[-40:], line]
+            with log.open("w") as out:
+                for line in process.stdout:
+                    out.write(f"{time.monotonic() - started:8.1f}s {line}")
+                    on_line(line.rstrip())
+                    tail = [*tail[-40:], line]
             code = process.wait()
         if code != 0:
-            raise RuntimeError(f"neo4j-admin database import failed ({code}):\n" + "".join(tail))
+            raise RuntimeError(
+                f"neo4j-admin database import failed ({code}), full output in {log}:\n"
+                + "".join(tail)
+            )
         return time.perf_counter() - started
     finally:
         for name in ("neo4j", *reversed(running)):
