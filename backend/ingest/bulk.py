@@ -165,7 +165,7 @@ def _reduce_part(spill: str, out: str, part: int) -> tuple[int, int, import_file
                 if props:
                     created.update(props)
             merged.merge_state(state)
-    plan = merged.build()
+    plan = merged.build(ordered=False)
     written = import_files.write_part(Path(out), part, plan, nodes)
     shutil.rmtree(folder)
     return part, plan.events, written

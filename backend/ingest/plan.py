@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -418,10 +418,13 @@ class Fold:
             by_node(label, key)["nodes"].append([label, key, created])
         return states
 
-    def build(self) -> WritePlan:
+    def build(self, ordered: bool = True) -> WritePlan:
+        """`ordered`: rows sorted by key, so concurrent graph writes take locks in one order;
+        the bulk backfill writes files and skips the sorting."""
+        order: Callable[..., Iterable[Any]] = sorted if ordered else _as_is
         events = self.events
         links: dict[str, list[dict[str, Any]]] = {rel: [] for rel in LINKS}
-        for (rel, account, key), span in sorted(self.links.items()):
+        for (rel, account, key), span in order(self.links.items()):
             links[rel].append(
                 {
                     "account": account,
@@ -432,16 +435,16 @@ class Fold:
                 }
             )
         identifier_props: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for (label, key), p in sorted(self.props.items()):
+        for (label, key), p in order(self.props.items()):
             identifier_props[label].append({"key": key, "stamp": p.stamp, "props": p.props})
         return WritePlan(
             accounts=[
                 {"id": a, "n": s[0], "first": s[1], "last": s[2]}
-                for a, s in sorted(self.accounts.items())
+                for a, s in order(self.accounts.items())
             ],
             signups=[
                 {"id": a, "stamp": p.stamp, "signup_at": int(p.stamp[:13]), "props": p.props}
-                for a, p in sorted(self.signups.items())
+                for a, p in order(self.signups.items())
             ],
             counters=[
                 {
@@ -449,13 +452,13 @@ class Fold:
                     "counters": dict(zip(COUNTERS, u.counters, strict=True)),
                     "hours": u.hours,
                 }
-                for a, u in sorted(self.counters.items())
+                for a, u in order(self.counters.items())
             ],
             links={rel: rows for rel, rows in links.items() if rows},
             identifier_props=dict(identifier_props),
             ip_structure=[
                 {"ip": ip, "subnet": subnet, "version": version, "asn": asn, "proxy": proxy}
-                for ip, subnet, version, asn, proxy in sorted(self.ip_structure, key=str)
+                for ip, subnet, version, asn, proxy in order(self.ip_structure, key=str)
             ],
             emails=[
                 {
@@ -465,11 +468,15 @@ class Fold:
                     "webmail": e.webmail,
                     "disposable": e.disposable,
                 }
-                for _, e in sorted(self.emails.items())
+                for _, e in order(self.emails.items())
             ],
-            model_releases=[{"key": k, "released_at": t} for k, t in sorted(self.releases.items())],
+            model_releases=[{"key": k, "released_at": t} for k, t in order(self.releases.items())],
             events=events,
         )
+
+
+def _as_is(items: Iterable[Any], key: Callable[[Any], Any] | None = None) -> Iterable[Any]:
+    return items
 
 
 def fold(events: Iterable[Event]) -> Fold:

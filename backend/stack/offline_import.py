@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from backend.core.config import Settings
@@ -50,9 +51,9 @@ def replace_store(
     # The import starts the store's transaction ids again from zero, and a driver that saw a
     # later id waits for it in vain (BookmarkTimeout): every process holding one restarts.
     running = [name for name in DEPENDENTS if stack.supervisor.record(name) is not None]
-    for name in running:
-        stack.supervisor.stop(name, 30.0)
-    stack.supervisor.stop("neo4j", 120.0)
+    timeouts = {name: 30.0 for name in running} | {"neo4j": 120.0}
+    with ThreadPoolExecutor(len(timeouts)) as pool:  # each stop mostly waits
+        list(pool.map(lambda name: stack.supervisor.stop(name, timeouts[name]), timeouts))
     started = time.perf_counter()
     try:
         with subprocess.Popen(
@@ -62,7 +63,7 @@ def replace_store(
             tail: list[str] = []
             with log.open("w") as out:
                 for line in process.stdout:
-                    out.write(f"{time.monotonic() - started:8.1f}s {line}")
+                    out.write(f"{time.perf_counter() - started:8.1f}s {line}")
                     on_line(line.rstrip())
                     tail = [*tail[-40:], line]
             code = process.wait()
@@ -73,7 +74,11 @@ def replace_store(
             )
         return time.perf_counter() - started
     finally:
-        for name in ("neo4j", *reversed(running)):
-            component = stack.component(name)
+        neo4j = stack.component("neo4j")
+        stack.supervisor.start(neo4j)
+        stack.supervisor.wait_ready(neo4j)
+        dependents = [stack.component(name) for name in running]
+        for component in dependents:
             stack.supervisor.start(component)
+        for component in dependents:
             stack.supervisor.wait_ready(component)
