@@ -274,5 +274,6 @@ def importer_arguments(root: Path, multiline: bool) -> list[str]:
         f"--array-delimiter={ARRAY_DELIMITER}",
         f"--multiline-fields={'true' if multiline else 'false'}",
         "--id-type=string",
+        f"--report-file={root.parent / 'import.report'}",  # else it lands in the working dir
         f"--max-off-heap-memory={IMPORTER_OFF_HEAP}",
     ]

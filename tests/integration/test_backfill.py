@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 import typer
 from neo4j import Driver
 from rich.console import Console
 
+from backend.auth.roles import Role
+from backend.auth.tokens import create_token, list_tokens
 from backend.cli.backfill import backfill
 from backend.core.config import Settings
 from backend.ingest import dlq
@@ -56,6 +59,14 @@ def _history(tmp_path: Path) -> tuple[Path, list[str]]:
     lines.insert(17, _BAD_LINES[0])
     lines.insert(300, _BAD_LINES[1])
     return write_file(tmp_path / "history.jsonl", lines), lines
+
+
+def _json(line: str) -> dict[str, object]:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _backfill(driver: Driver, path: Path, work: Path, replace: bool = False) -> None:
@@ -101,14 +112,28 @@ def test_backfill_builds_the_graph_ingest_builds_and_ingest_then_adds_only_what_
     assert after_both == snapshot(driver, settings)
 
 
-def test_backfill_refuses_a_graph_that_holds_data(
+def test_backfill_refuses_a_graph_that_holds_data_and_replace_keeps_only_the_tokens(
     driver: Driver, settings: Settings, tmp_path: Path
 ) -> None:
-    history, _ = _history(tmp_path)
+    history, lines = _history(tmp_path)
     reset_state(driver, settings)
-    ingest(settings, write_file(tmp_path / "some.jsonl", population(accounts=6, seed=9)))
+    gone = dict(_EXTRA_EVENTS[0], event_id="gone-signup", account_id="gone-1")
+    earlier = write_file(tmp_path / "earlier.jsonl", [json.dumps(gone)])
+    ingest(settings, earlier)
     before = snapshot(driver, settings)
-    with pytest.raises(typer.Exit):
+    with pytest.raises(typer.Exit) as refused:
         _backfill(driver, history, tmp_path / "work")
+    assert refused.value.exit_code == 3
     assert snapshot(driver, settings) == before
-    assert count(driver, settings, "MATCH (a:Account) RETURN count(a)") == 6
+
+    token_id, token = create_token(driver, settings.NEO4J_DATABASE, "kept", Role.ANALYST)
+    _backfill(driver, history, tmp_path / "work", replace=True)
+    accounts = {event["account_id"] for event in map(_json, lines) if "account_id" in event}
+    assert count(driver, settings, "MATCH (a:Account) RETURN count(a)") == len(accounts)
+    assert count(driver, settings, "MATCH (a:Account {id: 'gone-1'}) RETURN count(a)") == 0
+    assert token_id in {t.id for t in list_tokens(driver, settings.NEO4J_DATABASE)}
+    answer = httpx.post(f"{settings.api_url}/graphql", json={"query": "{ __typename }"},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    # The replaced graph's claims went with it: the old event applies again.
+    assert ingest(settings, earlier).stats.applied == 1
