@@ -35,7 +35,7 @@ def backfill(
     from backend.graph.driver import create_driver
     from backend.ingest import backfill as service
     from backend.ingest import import_files
-    from backend.ingest.bulk import fold_files
+    from backend.ingest.bulk import FoldStats, fold_files
     from backend.stack.offline_import import NotOurNeo4j, replace_store
 
     settings = get_settings()
@@ -61,10 +61,7 @@ def backfill(
     ) as progress:  # fmt: skip
         task = progress.add_task("fold", total=None, counts="")
 
-        def report(stage: str, s: object) -> None:
-            from backend.ingest.bulk import FoldStats
-
-            assert isinstance(s, FoldStats)
+        def report(stage: str, s: FoldStats) -> None:
             rate = s.lines / max(time.perf_counter() - started, 1e-9)
             progress.update(
                 task, description=stage, total=s.bytes_total, completed=s.bytes_read,

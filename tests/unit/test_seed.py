@@ -16,6 +16,7 @@ from backend.events.contract import parse_event
 from seed import identifiers as ids
 from seed import scenarios as sc
 from seed.generate import generate
+from seed.split import split
 
 SMALL = sc.PRESETS["small"]
 
@@ -252,3 +253,14 @@ def test_every_mailbox_belongs_to_one_account(small: Any) -> None:
         if e["type"] == "signup":
             owners[normalise_email(e["email"]).mailbox].add(e["account_id"])
     assert max(len(v) for v in owners.values()) == 1
+
+
+def test_split_cuts_the_last_lines_off_as_the_delta(tmp_path: Path) -> None:
+    lines = [f'{{"n": {i}}}\n'.encode() for i in range(200)]
+    with gzip.open(tmp_path / "events.jsonl.gz", "wb") as f:
+        f.writelines(lines)
+    assert split(tmp_path, 0.05) == (190, 10)
+    history = gzip.decompress((tmp_path / "history.jsonl.gz").read_bytes())
+    delta = gzip.decompress((tmp_path / "delta.jsonl.gz").read_bytes())
+    assert history + delta == b"".join(lines)
+    assert delta.splitlines()[0] == b'{"n": 190}'
