@@ -42,9 +42,10 @@ from backend.ingest.service import claim_key, fold_isolating
 
 STAGING = "heracles:backfill:seen:"
 CHUNK_LINES = 25_000
-# Parts are sized so one part's merged fold stays a few hundred MiB of Python objects whatever
-# the input: measured ~1 KiB of merged fold per event of the `medium` seed, so at most ~250k
-# events per part; the input's size gives the number of parts before anything is read.
+# Parts are sized so one part's merged fold stays bounded whatever the input: at most ~250k
+# events per part, the number of parts from the input's size before anything is read (the
+# 1,024,000-account run, 6.8M events in 38 parts, peaked at 5.3 GiB for the whole command,
+# importer included: docs/benchmarks.md).
 EVENTS_PER_PART = 250_000
 BYTES_PER_EVENT = 350  # a contract event as JSON text (seed: 330-380)
 GZIP_RATIO = 6  # JSON lines compress ~6x; a wrong guess only changes the part size
