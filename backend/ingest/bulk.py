@@ -38,7 +38,7 @@ from backend.events.validation import Rejection, validate
 from backend.ingest import dlq, import_files
 from backend.ingest.dedupe import Claims
 from backend.ingest.plan import STATE_FIELDS, Fold
-from backend.ingest.service import claim_key, fold_isolating
+from backend.ingest.service import claim_and_fold
 
 STAGING = "heracles:backfill:seen:"
 CHUNK_LINES = 25_000
@@ -123,13 +123,8 @@ def _fold_chunk(chunk: int, source: str, items: list[tuple[int, str]]) -> _Chunk
     # A chunk owns the ids it claims first; a repeat in another chunk finds them taken.
     claims: Claims = _worker["claims"]
     owner = f"~{chunk}"  # never a Celery batch id (a UUID): an incremental repeat is skipped
-    keys = [claim_key(event) for event, _, _ in unique.values()]
-    flags = claims.claim(owner, keys)
-    owned = [item for item, mine in zip(unique.values(), flags, strict=True) if mine]
-    folded, owned, unfoldable = fold_isolating(owned, source)
-    if unfoldable:
-        claims.release(owner, [claim_key(event) for event, _ in unfoldable])
-        rejections += [rejection for _, rejection in unfoldable]
+    folded, owned, unfoldable = claim_and_fold(claims, owner, unique, source)
+    rejections += [rejection for _, rejection in unfoldable]
     _spill(folded)
     duplicates = valid - len(owned) - len(unfoldable)
     return _ChunkResult(len(items), len(owned), duplicates, rejections)

@@ -92,15 +92,9 @@ def apply_batch(
     unique: dict[str, tuple[Event, str, str]] = {}
     for event, raw, location in zip(events, raws, where, strict=True):
         unique.setdefault(event.event_id, (event, raw, location))
-    keys = [claim_key(event) for event, _, _ in unique.values()]
     claims = Claims(client, dedupe_ttl_s)
-    owned_flags = claims.claim(batch_id, keys)
-    owned = [item for item, mine in zip(unique.values(), owned_flags, strict=True) if mine]
-    folded, owned, unfoldable = fold_isolating(owned, source)
-    if unfoldable:
-        # Their claims go back, so a corrected replay of these events is not a duplicate.
-        claims.release(batch_id, [claim_key(event) for event, _ in unfoldable])
-        rejections += [rejection for _, rejection in unfoldable]
+    folded, owned, unfoldable = claim_and_fold(claims, batch_id, unique, source)
+    rejections += [rejection for _, rejection in unfoldable]
     # A retried or redelivered batch re-validates the same items: keep their rejections once.
     if rejections and client.set(f"heracles:dlq:batch:{batch_id}", 1, nx=True, ex=dedupe_ttl_s):
         dlq.push(client, rejections)
@@ -111,6 +105,21 @@ def apply_batch(
         )
     return BatchResult(batch_id, len(raw_events), len(owned), len(events) - len(owned)
                        - len(unfoldable), len(rejections), entry_id)  # fmt: skip
+
+
+def claim_and_fold(
+    claims: Claims, owner: str, unique: dict[str, tuple[Event, str, str]], source: str
+) -> tuple[Fold, list[tuple[Event, str, str]], list[tuple[Event, Rejection]]]:
+    """Claim the events' ids for `owner` and fold the ones it owns (ingest's batches and the
+    backfill's chunks alike); returns the fold, the owned items and the unfoldable events,
+    whose claims go back so a corrected replay of them is not a duplicate."""
+    keys = [claim_key(event) for event, _, _ in unique.values()]
+    flags = claims.claim(owner, keys)
+    owned = [item for item, mine in zip(unique.values(), flags, strict=True) if mine]
+    folded, owned, unfoldable = fold_isolating(owned, source)
+    if unfoldable:
+        claims.release(owner, [claim_key(event) for event, _ in unfoldable])
+    return folded, owned, unfoldable
 
 
 def fold_isolating(
