@@ -33,7 +33,7 @@ from backend.graph.model import (
     NOTE,
 )
 from backend.graph.schema_queries import migrate
-from backend.ingest.bulk import STAGING
+from backend.ingest.bulk import STAGING, unlink_matching
 from backend.ingest.dedupe import SEEN
 from backend.ingest.journal import JOURNAL, Journal
 from backend.ingest.repository import CHECKPOINT
@@ -105,14 +105,7 @@ def forget_ingest_state(client: redis.Redis) -> None:
     make a later ingest skip events the new graph does not hold)."""
     client.delete(JOURNAL)
     for pattern in (f"{SEEN}*", "heracles:ingest:staged:*"):
-        keys: list[bytes] = []
-        for key in client.scan_iter(match=pattern, count=1000):
-            keys.append(key)
-            if len(keys) >= 1000:
-                client.unlink(*keys)
-                keys = []
-        if keys:
-            client.unlink(*keys)
+        unlink_matching(client, pattern)
 
 
 def journal_position(client: redis.Redis) -> str:

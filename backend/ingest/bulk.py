@@ -275,9 +275,14 @@ def fold_files(
 
 def clear_staging(client: redis.Redis) -> int:
     """Drop the staging claims a previous (failed or interrupted) backfill left behind."""
+    return unlink_matching(client, f"{STAGING}*")
+
+
+def unlink_matching(client: redis.Redis, pattern: str) -> int:
+    """Delete every key matching `pattern`, a thousand per call; returns how many."""
     removed = 0
     batch: list[bytes] = []
-    for key in client.scan_iter(match=f"{STAGING}*", count=1000):
+    for key in client.scan_iter(match=pattern, count=1000):
         batch.append(key)
         if len(batch) >= 1000:
             removed += int(client.unlink(*batch))
