@@ -11,7 +11,7 @@ HERACLES := $(BIN)/heracles
 TEST_ENV := set -a && source tests/stack.env && set +a &&
 BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
 
-.PHONY: help prereqs install lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-backfill bench-detect bench-api bench-robustness bench-down schema compose-check clean
+.PHONY: help prereqs install ui lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-backfill bench-detect bench-api bench-robustness bench-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -33,7 +33,20 @@ lock: ## Re-pin every dependency with hashes (requirements.lock; requirements-de
 	$(BIN)/uv pip compile $(LOCK_ARGS) --extra dev -o requirements.lock
 	$(BIN)/uv pip compile $(LOCK_ARGS) --extra deploy -o requirements-deploy.lock
 
-install: prereqs $(VENV)/.installed ## Create .venv with Heracles and its dev tools
+# The console: npm packages exactly as ui/package-lock.json pins them, then a bundle in ui/dist
+# that the API serves at /ui (rebuilt when its sources or the named operations change).
+UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json $(wildcard graphql/operations/*.graphql)
+ui/node_modules/.installed: ui/package.json ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+ui/dist/index.html: ui/node_modules/.installed $(UI_SOURCES)
+	cd ui && npm run --silent build
+	touch $@
+
+ui: ui/dist/index.html ## Build the investigation console (ui/dist, served at /ui)
+
+install: prereqs $(VENV)/.installed ui/dist/index.html ## Create .venv with Heracles and its dev tools; build the console
 
 up: install ## Start Neo4j, Redis, Celery worker + beat and the API (dev stack)
 	$(HERACLES) up
@@ -70,16 +83,18 @@ demo: install ## The main job: stack up, seed a population, backfill its history
 smoke: install ## Round trip: a Celery task writes a node to Neo4j and reads it back
 	$(HERACLES) smoke
 
-lint: install ## ruff (lint + format check) and mypy
+lint: install ## ruff (lint + format check), mypy and the console's TypeScript check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd ui && npm run --silent typecheck
 
 fmt: install ## Format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint ## Lint, then all tests against a test stack they start and stop themselves
+test: install lint ## Lint, the console's unit tests, then all tests against a test stack they start and stop themselves
+	cd ui && npm test --silent
 	$(BIN)/python -m pytest
 
 fuzz: install ## The ingest fuzz suite at 200,000 examples per property (make test runs 10,000)
@@ -113,7 +128,7 @@ compose-check: ## Validate docker-compose.yml without a Docker engine
 	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi
 
 clean: down test-down bench-down ## Stop both stacks and delete .local (data, logs, Neo4j jars) and .venv
-	rm -rf .local $(VENV)
+	rm -rf .local $(VENV) ui/node_modules ui/dist
 
 bench-robustness: install ## Detection on >= 10 randomly drawn populations, worst draw (BENCH_ARGS="--draws 10"); see docs/benchmarks.md
 	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_robustness $(BENCH_ARGS)

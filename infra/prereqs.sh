@@ -21,6 +21,10 @@ if ! docker compose version >/dev/null 2>&1 && ! have docker-compose; then
   missing+=(docker-compose)
 fi
 have pgrep || missing+=(procps)
+# The console (ui/) is built with Node.js and npm; its browser tests drive Debian's Chromium.
+have npm || missing+=(nodejs npm)
+have chromium || missing+=(chromium)
+have chromedriver || missing+=(chromium-driver)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0

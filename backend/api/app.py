@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.api.console import install_console
 from backend.api.graphql.router import graphql_router
 from backend.api.health import router as health_router
 from backend.api.ingest_routes import router as ingest_router
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health_router)
     app.include_router(ingest_router)
+    install_console(app, settings)
     app.include_router(graphql_router(settings), prefix="/graphql")
     install_middleware(app, settings)
     return app

@@ -13,7 +13,13 @@ from typing import Any
 from neo4j import READ_ACCESS, AsyncDriver, Query
 from neo4j.exceptions import ClientError as Neo4jClientError
 
-from backend.graph.model import CURRENT_MEMBERSHIP, LINKING, LINKS, UNLINKED_DOMAIN
+from backend.graph.model import (
+    CLUSTER_EVENTS_SEQUENCE,
+    CURRENT_MEMBERSHIP,
+    LINKING,
+    LINKS,
+    UNLINKED_DOMAIN,
+)
 
 # Identifier kinds that link accounts (detection's projection): the ones worth expanding.
 LINKING_RELS: tuple[str, ...] = tuple(rel for rel in LINKS if rel in LINKING)
@@ -148,6 +154,16 @@ LIMIT $limit
     for order, key in _CLUSTER_SORT_KEYS.items()
 }
 
+# The same filter as CLUSTERS, counted: the triage queue's totals.
+CLUSTER_COUNT = """
+MATCH (c:Cluster)
+WHERE coalesce(c.status, '') <> 'pending' AND ($status IS NULL OR c.status = $status)
+  AND coalesce(c.risk, 0.0) >= $min_risk
+  AND coalesce(c.size, 0) >= $min_size
+  AND ($verdict IS NULL OR coalesce(c.verdict, 'NONE') = $verdict)
+RETURN count(c) AS n
+"""
+
 CLUSTER_MEMBERS = f"""
 MATCH (c:Cluster {{id: $id}})<-[m:MEMBER_OF]-(a:Account)
 WHERE {CURRENT_MEMBERSHIP} AND m.confidence >= $min_confidence
@@ -222,6 +238,12 @@ MATCH (e:ClusterEvent) WHERE e.seq > $after
 RETURN properties(e) AS props
 ORDER BY e.seq
 LIMIT $limit
+"""
+
+# The change feed's latest seq: where a new poller starts, and how far behind an old one is.
+FEED_HEAD = f"""
+OPTIONAL MATCH (s:Sequence {{name: '{CLUSTER_EVENTS_SEQUENCE}'}})
+RETURN coalesce(s.value, 0) AS seq
 """
 
 AUDIT_LOG = """

@@ -185,8 +185,8 @@ class Stack:
             )  # fmt: skip
             return Component(
                 "api", argv, lambda: check_api(s),
-                f"{s.api_url}  (GraphQL{'' if s.ENV == 'prod' else ' + GraphiQL'}: "
-                f"{s.api_url}/graphql, metrics: {s.api_url}/metrics)",
+                f"{s.api_url}  (console: {s.api_url}/ui, GraphQL: {s.api_url}/graphql, "
+                f"metrics: {s.api_url}/metrics)",
                 ready_timeout_s=60.0, cwd=PROJECT_ROOT,
             )  # fmt: skip
         raise KeyError(name)

@@ -128,6 +128,8 @@ EXPECTED: dict[str, set[Role]] = {
     "ClusterReview": A, "ClusterSubgraph": A, "SetClusterVerdict": A, "AddClusterNote": A,
     "AccountSummary": A, "AccountInvestigation": A, "LinkedAccounts": A, "IdentifierHolders": A, "AccountPath": A,
     "SetAccountVerdict": A, "AddAccountNote": A, "AuditLog": A, "RequestRefresh": {Role.ADMIN},
+    "Viewer": R, "TriageQueue": R, "FeedEvents": R, "ClusterDecision": R, "ClusterTimeline": A,
+    "ClusterMembersExport": R,
 }  # fmt: skip
 
 
@@ -142,6 +144,8 @@ def _variables(target: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "IdentifierHolders": {"kind": "PAYMENT_METHOD", "value": target["card"]},
         "SetAccountVerdict": {"id": a, "verdict": "NEEDS_REVIEW"},
         "AddAccountNote": {"id": a, "text": "matrix"}, "AuditLog": {}, "RequestRefresh": {},
+        "Viewer": {}, "TriageQueue": {}, "FeedEvents": {}, "ClusterDecision": {"id": c},
+        "ClusterTimeline": {"id": c}, "ClusterMembersExport": {"id": c},
     }  # fmt: skip
 
 
@@ -402,6 +406,26 @@ def test_ban_feed_resumes_after_a_second_ingest_and_refresh(
     members = {e["node"]["accountId"] for e in cluster["members"]["edges"]}
     assert {"a-late-0", "a-late-1", "a-late-2"} & members
     assert any(e["clusterId"] == c and e["type"] == "GROWN" for e in fresh)
+
+
+def test_viewer_feed_head_and_cluster_count(api: Api) -> None:
+    viewer = api.data(Role.BANTOOL, "Viewer")
+    assert viewer["viewer"] == {"name": "test-bantool", "role": "bantool"}
+    seqs, after = [], 0
+    while batch := api.data(Role.BANTOOL, "FeedEvents", after=after)["clusterEvents"]:
+        seqs += [e["seq"] for e in batch]
+        after = seqs[-1]
+    assert seqs and viewer["feedHead"] == seqs[-1] == len(seqs)
+    for min_risk in (0.0, 0.5, 0.9):
+        queue = api.data(Role.BANTOOL, "TriageQueue", minRisk=min_risk, first=500)
+        assert not queue["clusters"]["pageInfo"]["hasNextPage"]
+        listed = queue["clusters"]["edges"]
+        assert queue["clusterCount"] == len(listed), min_risk
+        assert all(e["node"]["risk"] >= min_risk for e in listed)
+    unreviewed = api.data(Role.ANALYST, "TriageQueue", minRisk=0.0, verdict="NONE", first=500)
+    assert unreviewed["clusterCount"] == sum(
+        1 for e in unreviewed["clusters"]["edges"] if e["node"]["verdict"] is None
+    )
 
 
 class CountingDriver:

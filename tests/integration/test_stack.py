@@ -96,8 +96,10 @@ def test_api_health_metrics_and_graphql(settings: Settings, driver: Driver) -> N
     assert 'heracles_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics
     backlog = next(line for line in metrics.splitlines() if line.startswith("heracles_ingest_jo"))
     assert float(backlog.split()[-1]) >= 0  # NaN (Redis unreachable) fails this
-    # GraphiQL is served outside prod.
-    assert "graphiql" in httpx.get(f"{base}/graphql", headers={"accept": "text/html"}).text.lower()
+    # The browser's GET /graphql goes to the console's bundled explorer (outside prod).
+    page = httpx.get(f"{base}/graphql", headers={"accept": "text/html"}, follow_redirects=True)
+    assert page.url.path == "/ui/explorer" and '<div id="root">' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
 
 
 def test_api_logs_are_json_with_request_ids(settings: Settings) -> None:

@@ -35,7 +35,17 @@ def _connection(node: str, roles: frozenset[Role]) -> dict[str, dict[str, frozen
 
 POLICY: dict[str, dict[str, frozenset[Role]]] = {
     "Query": {
-        **_all(READ, "apiVersion", "cluster", "clusters", "clusterEvents", "banCandidates"),
+        **_all(
+            READ,
+            "apiVersion",
+            "viewer",
+            "cluster",
+            "clusters",
+            "clusterCount",
+            "clusterEvents",
+            "feedHead",
+            "banCandidates",
+        ),
         **_all(ANALYST, "account", "accounts", "identifier", "path", "auditLog"),
     },
     "Mutation": {
@@ -102,6 +112,7 @@ POLICY: dict[str, dict[str, frozenset[Role]]] = {
         "why",
         "networkId",
     ),
+    "Viewer": _all(READ, "name", "role"),
     "PageInfo": _all(READ, "hasNextPage", "endCursor"),
     **_connection("Cluster", READ),
     **_connection("ClusterMember", READ),

@@ -54,11 +54,22 @@ class ClusterFilter:
     verdict: VerdictFilter | None = None
 
 
+@strawberry.type(description="Who is calling: what a client shows depends on it.")
+class Viewer:
+    name: str = strawberry.field(description="The token's name (the audit trail's actor).")
+    role: str = strawberry.field(description="analyst, bantool or admin.")
+
+
 @strawberry.type(description="Heracles API root.")
 class Query:
     @strawberry.field(description="Version of the running Heracles server.")
     def api_version(self) -> str:
         return version("heracles")
+
+    @strawberry.field(description="The calling token's name and role.")
+    def viewer(self, info: Info) -> Viewer:
+        principal = info.context.caller()
+        return Viewer(name=principal.name, role=principal.role.value)
 
     @strawberry.field
     async def account(self, info: Info, id: strawberry.ID) -> Account | None:
@@ -110,6 +121,24 @@ class Query:
             ],
             limit,
         )  # fmt: skip
+
+    @strawberry.field(description="How many clusters `clusters` would list with this filter.")
+    async def cluster_count(self, info: Info, filter: ClusterFilter | None = None) -> int:
+        f = filter or ClusterFilter()
+        records = await q.read(
+            info.context.reads, q.CLUSTER_COUNT,
+            status=f.status.value if f.status else None, min_risk=f.min_risk,
+            min_size=f.min_size, verdict=f.verdict.value if f.verdict else None,
+        )  # fmt: skip
+        return int(records[0]["n"])
+
+    @strawberry.field(
+        description="The change feed's latest seq (0 when empty): a new poller may start "
+        "there, an old one sees how far behind it is."
+    )
+    async def feed_head(self, info: Info) -> int:
+        records = await q.read(info.context.reads, q.FEED_HEAD)
+        return int(records[0]["seq"])
 
     @strawberry.field(
         description=f"Shortest chain of shared identifiers, at most "

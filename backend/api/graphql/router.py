@@ -1,4 +1,5 @@
-"""Mounts the schema on FastAPI: bearer-token authentication, GraphiQL outside prod only."""
+"""Mounts the schema on FastAPI: bearer-token authentication; POST only (GET /graphql is the
+console's explorer, backend/api/console.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from backend.core.config import Settings
 
 
 async def get_context(request: Request) -> Context:
-    """No token or an unknown one: HTTP 401 before any GraphQL runs. GET only serves the
-    GraphiQL page (queries over GET are off), which a browser loads without a token."""
+    """No token or an unknown one: HTTP 401 before any GraphQL runs."""
     state = request.app.state
     principal = await state.authenticator.authenticate(request.headers.get("authorization"))
-    if principal is None and request.method != "GET":
+    if principal is None:
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -27,7 +27,7 @@ def graphql_router(settings: Settings) -> GraphQLRouter[Context, None]:
     router: GraphQLRouter[Context, None] = GraphQLRouter(
         build_schema(settings),
         context_getter=get_context,
-        graphql_ide=None if settings.ENV == "prod" else "graphiql",
+        graphql_ide=None,
         allow_queries_via_get=False,
         multipart_uploads_enabled=False,
         subscription_protocols=(),
