@@ -1,4 +1,13 @@
 # One image for the Python services (api, worker, beat, flower); docker-compose.yml picks the command.
+# The console (ui/) is built in its own stage; the API serves its files.
+FROM node:20-slim AS console
+WORKDIR /src/ui
+COPY ui/package.json ui/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY graphql/operations /src/graphql/operations
+COPY ui ./
+RUN npm run build
+
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
@@ -8,6 +17,8 @@ COPY backend ./backend
 COPY workers ./workers
 COPY seed ./seed
 COPY graphql ./graphql
+COPY --from=console /src/ui/dist ./ui/dist
+ENV HERACLES_UI_DIST=/app/ui/dist
 RUN pip install --no-deps . \
  && useradd --system --uid 10001 --home /app heracles \
  && chown -R heracles /app

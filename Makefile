@@ -11,7 +11,7 @@ HERACLES := $(BIN)/heracles
 TEST_ENV := set -a && source tests/stack.env && set +a &&
 BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
 
-.PHONY: help prereqs install ui lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-backfill bench-detect bench-api bench-robustness bench-down schema compose-check clean
+.PHONY: help prereqs install ui screenshots lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-backfill bench-detect bench-api bench-robustness bench-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -78,7 +78,9 @@ demo: install ## The main job: stack up, seed a population, backfill its history
 	$(HERACLES) eval --labels $(DEMO_SEED)/labels.jsonl --json $(DEMO_SEED)/eval.json
 	@echo "--- the analyst's view over GraphQL: the riskiest networks (graphql/operations/) ---"
 	@TOKEN=$$($(HERACLES) token create --name demo-$$(date +%s) --role analyst | tail -1) && \
-		$(HERACLES) gql TopClusters --token "$$TOKEN" --var first=3 --var minRisk=0.5
+		$(HERACLES) gql TopClusters --token "$$TOKEN" --var first=3 --var minRisk=0.5 && \
+		echo "--- the investigation console: $$($(BIN)/python -c "from backend.core.config import get_settings; print(get_settings().api_url)")/ui (sign in with this analyst token) ---" && \
+		echo "$$TOKEN"
 
 smoke: install ## Round trip: a Celery task writes a node to Neo4j and reads it back
 	$(HERACLES) smoke
@@ -99,6 +101,9 @@ test: install lint ## Lint, the console's unit tests, then all tests against a t
 
 fuzz: install ## The ingest fuzz suite at 200,000 examples per property (make test runs 10,000)
 	HERACLES_FUZZ_EXAMPLES=200000 $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_fuzz_ingest.py
+
+screenshots: install ## Rerun the console's browser tests, writing docs/ui/*.png
+	HERACLES_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest -q tests/integration/test_console.py
 
 test-up: install ## Keep a test stack running between test runs (faster iteration)
 	$(TEST_ENV) $(HERACLES) up

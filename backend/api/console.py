@@ -10,9 +10,8 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 
-from backend.core.config import PROJECT_ROOT, Settings
+from backend.core.config import Settings
 
-UI_DIST = PROJECT_ROOT / "ui" / "dist"
 # Everything the console loads comes from this origin: scripts and styles from its bundle, data
 # from /graphql. Inline styles are allowed for the graph and editor widgets; blob: workers for
 # the graph layout's and the editor's web workers.
@@ -41,8 +40,9 @@ def _file(dist: Path, path: str) -> Path | None:
     return candidate
 
 
-def console_router(settings: Settings, dist: Path = UI_DIST) -> APIRouter:
+def console_router(settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    dist = settings.UI_DIST
 
     @router.get("/")
     async def root() -> RedirectResponse:

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     GRAPHQL_MAX_BODY_BYTES: int = 64 * 1024
     LOG_LEVEL: str = "INFO"
 
+    # The built console (`make install` builds ui/ there; the image sets its own path).
+    UI_DIST: Path = PROJECT_ROOT / "ui" / "dist"
     # Where the local stack keeps binaries, data, logs and pid files (git-ignored).
     STATE_DIR: Path = PROJECT_ROOT / ".local"
     WORKER_CONCURRENCY: int = 2

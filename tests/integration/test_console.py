@@ -5,6 +5,7 @@ writes docs/ui/) or a temporary folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -17,7 +18,6 @@ import pytest
 from neo4j import Driver
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from backend.api.console import UI_DIST
 from backend.auth.roles import Role
 from backend.auth.tokens import create_token
 from backend.core.config import Settings
@@ -54,7 +54,7 @@ class Console:
 def console(
     driver: Driver, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Console:
-    if not (UI_DIST / "index.html").is_file():
+    if not (settings.UI_DIST / "index.html").is_file():
         pytest.fail("the console is not built: `make install` builds ui/dist")
     out = tmp_path_factory.mktemp("console-seed")
     generate(3000, 3, out, 0.05)
@@ -155,6 +155,21 @@ def test_analyst_triages_decides_and_sees_it_in_the_audit_trail_and_feed(
     assert risks == sorted(risks, reverse=True) and risks[0] >= 50
     page.screenshot(path=console.shots / "triage.png")
 
+    # A decision made elsewhere reaches the open queue through the change feed, no reload.
+    second = rows.nth(1).get_attribute("data-cluster")
+    page.wait_for_timeout(1000)  # the queue has read the feed's head
+    decided = httpx.post(
+        f"{console.url}/graphql",
+        json={
+            "query": "mutation { setClusterVerdict(id: %s, verdict: NEEDS_REVIEW) { id } }"
+            % json.dumps(second),
+        },
+        headers={"authorization": f"Bearer {console.tokens[Role.ANALYST]}"},
+    )
+    assert "errors" not in decided.json(), decided.text
+    expect(page.get_by_test_id("fresh")).to_contain_text("1 change from the feed")
+    expect(page.locator(f"tr[data-cluster='{second}']")).to_contain_text("needs review")
+
     riskiest = rows.first.get_attribute("data-cluster")
     rows.first.locator("a").first.click()
     expect(page.get_by_test_id("cluster-view")).to_contain_text(f"Cluster {riskiest}")
@@ -170,6 +185,13 @@ def test_analyst_triages_decides_and_sees_it_in_the_audit_trail_and_feed(
     page.fill("input[name=note]", "e2e: escalated to the T&S lead")
     page.click("[data-testid=cluster-actions] button:has-text('Add note')")
     expect(page.get_by_test_id("notes")).to_contain_text("e2e: escalated to the T&S lead")
+    # Excluding a member: its own verdict, shown in the table and kept in the ban list's logic.
+    last = page.locator("[data-testid=members] tbody tr").last
+    excluded = last.locator("td").first.inner_text()
+    last.locator("button:has-text('exclude')").click()
+    expect(page.locator("[data-testid=members] tbody tr", has_text=excluded)).to_contain_text(
+        "false positive"
+    )
     page.wait_for_timeout(2600)  # the layout settles before the picture
     page.screenshot(path=console.shots / "cluster.png", full_page=True)
 
