@@ -5,7 +5,6 @@ writes docs/ui/) or a temporary folder."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -18,6 +17,7 @@ import pytest
 from neo4j import Driver
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
+from backend.api.graphql.operations import named_operations
 from backend.auth.roles import Role
 from backend.auth.tokens import create_token
 from backend.core.config import Settings
@@ -161,8 +161,9 @@ def test_analyst_triages_decides_and_sees_it_in_the_audit_trail_and_feed(
     decided = httpx.post(
         f"{console.url}/graphql",
         json={
-            "query": "mutation { setClusterVerdict(id: %s, verdict: NEEDS_REVIEW) { id } }"
-            % json.dumps(second),
+            "query": named_operations()["SetClusterVerdict"],
+            "operationName": "SetClusterVerdict",
+            "variables": {"id": second, "verdict": "NEEDS_REVIEW"},
         },
         headers={"authorization": f"Bearer {console.tokens[Role.ANALYST]}"},
     )
