@@ -11,7 +11,7 @@ HERACLES := $(BIN)/heracles
 TEST_ENV := set -a && source tests/stack.env && set +a &&
 BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
 
-.PHONY: help prereqs install ui screenshots lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-backfill bench-detect bench-api bench-robustness bench-down schema compose-check clean
+.PHONY: help prereqs install ui screenshots lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-backfill bench-detect bench-api bench-ui bench-robustness bench-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -122,6 +122,9 @@ bench-detect: install ## Detection refresh benchmark (BENCH_ARGS="--preset full"
 
 bench-api: install ## GraphQL latency under load on the medium seed (BENCH_ARGS="--skip-ingest"); see docs/benchmarks.md
 	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_api $(BENCH_ARGS)
+
+bench-ui: install ## The console in Chromium on the bench stack's loaded graph (queue, 1.5k and largest cluster); see docs/benchmarks.md
+	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_ui $(BENCH_ARGS)
 
 bench-down: ## Stop the benchmark stack
 	@if [ -x $(HERACLES) ]; then $(BENCH_ENV) $(HERACLES) down; fi

@@ -91,6 +91,7 @@ function SignIn({ onSubmit, error }: { onSubmit: (token: string) => Promise<void
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    performance.mark("signin:submit");
     setBusy(true);
     await onSubmit(token.trim());
     setBusy(false);

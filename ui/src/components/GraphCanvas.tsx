@@ -33,6 +33,7 @@ export function GraphCanvas({
   useEffect(() => {
     const el = container.current;
     if (!el) return;
+    performance.mark("graph:build");
     const graph = new Graph({ type: "undirected", multi: false });
     const byId = new Map<string, NetNode>();
     for (const n of network.nodes) {
@@ -44,6 +45,7 @@ export function GraphCanvas({
         graph.mergeEdge(e.source, e.target, { color: e.color, size: 0.6 });
       }
     }
+    performance.mark("graph:sigma");
     const renderer = new Sigma(graph, el, {
       settings: {
         // Sizes in pixels whatever the layout's coordinates (a path's are small, a spiral's large).
@@ -53,7 +55,9 @@ export function GraphCanvas({
         hideEdgesOnMove: graph.size > 5000,
       },
     });
+    performance.mark("graph:sigma-ready");
     renderer.on("afterRender", () => {
+      if (!el.dataset.renderedNodes) performance.mark("graph:drawn");
       el.dataset.renderedNodes = String(renderer.getGraph().order);
     });
     renderer.on("clickNode", ({ node }) => {

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from "react";
 
-/** Run `load` when `key` changes; keep the last data while reloading; drop stale answers. */
-export function useQuery<T>(load: () => Promise<T>, key: string): {
+/** Run `load` when `key` changes (and once `enabled`); keep the last data while reloading;
+ * drop stale answers. */
+export function useQuery<T>(load: () => Promise<T>, key: string, enabled = true): {
   data: T | null;
   error: unknown;
   loading: boolean;
@@ -14,6 +15,7 @@ export function useQuery<T>(load: () => Promise<T>, key: string): {
   });
   const [tick, setTick] = useState(0);
   useEffect(() => {
+    if (!enabled) return;
     let live = true;
     setState((s) => ({ ...s, loading: true }));
     load().then(
@@ -24,7 +26,7 @@ export function useQuery<T>(load: () => Promise<T>, key: string): {
       live = false;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key, tick]);
+  }, [key, tick, enabled]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { ...state, reload };
 }

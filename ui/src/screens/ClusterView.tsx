@@ -38,6 +38,9 @@ export function ClusterView({ id }: { id: string }) {
     () => gql<ClusterData>(analyst ? "ClusterReview" : "ClusterDecision", { id, first: PAGE, after }),
     `${id}:${after}`,
   );
+  // The drawing's read starts with the review's, not after it: it is the slower of the two.
+  const [limit, setLimit] = useState(DRAW_DEFAULT);
+  const sub = useQuery(() => gql<SubgraphData>("ClusterSubgraph", { id, limit }), `${id}:${limit}`, analyst);
   const c = cluster.data?.cluster;
 
   if (cluster.error && !c) return <ErrorBox error={cluster.error} />;
@@ -87,7 +90,11 @@ export function ClusterView({ id }: { id: string }) {
       <div className="columns">
         <div>
           <h3>Network</h3>
-          {analyst ? <ClusterGraph id={c.id} size={c.size} /> : <p className="muted">The drawing is for analysts.</p>}
+          {analyst ? (
+            <ClusterGraph size={c.size} limit={limit} setLimit={setLimit} sub={sub} />
+          ) : (
+            <p className="muted">The drawing is for analysts.</p>
+          )}
         </div>
         <div>
           <h3>Why this risk</h3>
@@ -121,7 +128,7 @@ export function ClusterView({ id }: { id: string }) {
         </div>
       </div>
 
-      {analyst && <Timelines id={c.id} />}
+      {analyst && <Timelines id={c.id} ready={sub.data !== null} />}
 
       <h3>
         Members <span className="muted">most confident first</span>
@@ -217,11 +224,19 @@ function ClusterActions({ cluster, onDone }: { cluster: ClusterDetail; onDone: (
   );
 }
 
-function ClusterGraph({ id, size }: { id: string; size: number }) {
-  const [limit, setLimit] = useState(Math.min(DRAW_DEFAULT, Math.max(1, size)));
+function ClusterGraph({
+  size,
+  limit,
+  setLimit,
+  sub,
+}: {
+  size: number;
+  limit: number;
+  setLimit: (limit: number) => void;
+  sub: { data: SubgraphData | null; error: unknown };
+}) {
   const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
   const [picked, setPicked] = useState<string | null>(null);
-  const sub = useQuery(() => gql<SubgraphData>("ClusterSubgraph", { id, limit }), `${id}:${limit}`);
   const subgraph = sub.data?.cluster?.subgraph;
   const network = useMemo(() => (subgraph ? buildNetwork(subgraph, { expanded }) : null), [subgraph, expanded]);
   if (sub.error) return <ErrorBox error={sub.error} />;
@@ -284,8 +299,9 @@ function Lineage({ cluster }: { cluster: ClusterDetail }) {
   );
 }
 
-function Timelines({ id }: { id: string }) {
-  const timeline = useQuery(() => gql<TimelineData>("ClusterTimeline", { id, first: 500 }), id);
+/** Read once the drawing's data is in: it is below the fold, and it would compete with it. */
+function Timelines({ id, ready }: { id: string; ready: boolean }) {
+  const timeline = useQuery(() => gql<TimelineData>("ClusterTimeline", { id, first: 500 }), id, ready);
   const accounts = (timeline.data?.cluster?.members.edges ?? []).map((e) => e.node.account).filter((a) => !!a);
   const signups = useMemo(() => signupsPerHour(accounts.map((a) => a!.signupAt)), [timeline.data]);
   const rush = useMemo(() => modelRush(accounts.map((a) => a!.behaviour.models)), [timeline.data]);

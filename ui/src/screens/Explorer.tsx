@@ -1,4 +1,3 @@
-import "graphiql/setup-workers/vite";
 import "graphiql/style.css";
 import { GraphiQL } from "graphiql";
 import { getToken } from "../api/session";
