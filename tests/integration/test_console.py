@@ -15,7 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 from neo4j import Driver
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 from backend.api.graphql.operations import named_operations
 from backend.auth.roles import Role
@@ -98,11 +105,12 @@ def page(browser: Browser) -> Iterator[Page]:
         if msg.type == "error" and "status of 401" not in msg.text:
             problems.append(msg.text)
 
+    def on_response(response: Response) -> None:
+        if response.status >= 400 and response.status != 401:
+            problems.append(f"{response.status} {response.url}")
+
     tab.on("console", on_console)
-    tab.on(
-        "response",
-        lambda r: r.status >= 400 and r.status != 401 and problems.append(f"{r.status} {r.url}"),
-    )
+    tab.on("response", on_response)
     tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     yield tab
     context.close()
