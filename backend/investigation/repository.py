@@ -246,9 +246,14 @@ OPTIONAL MATCH (s:Sequence {{name: '{CLUSTER_EVENTS_SEQUENCE}'}})
 RETURN coalesce(s.value, 0) AS seq
 """
 
-AUDIT_LOG = """
+# With $members, a cluster's trail also holds what was done to its current members (an account
+# excluded from it is audited on the account).
+AUDIT_LOG = f"""
 MATCH (e:AuditEntry)
-WHERE ($target IS NULL OR e.target_id = $target)
+WHERE ($target IS NULL OR e.target_id = $target
+       OR ($members AND e.target_kind = 'account' AND EXISTS {{
+             MATCH (:Account {{id: e.target_id}})-[m:MEMBER_OF]->(c:Cluster {{id: $target}})
+             WHERE {CURRENT_MEMBERSHIP} }}))
   AND ($after_ms IS NULL OR e.at.epochMillis < $after_ms
        OR (e.at.epochMillis = $after_ms AND e.id > $after_id))
 RETURN properties(e) AS props, e.at.epochMillis AS at_ms

@@ -293,6 +293,12 @@ def test_verdicts_notes_audit_and_the_ban_list(
     assert actions[:2] == ["add_note", "set_cluster_verdict"]
     verdict = audit[1]["node"]
     assert verdict["after"]["verdict"] == "CONFIRMED_FRAUD" and verdict["actor"] == "test-analyst"
+    assert a not in {e["node"]["targetId"] for e in audit}
+    # With its members: the member cleared by hand too (audited on the account), newest first.
+    trail = api.data(Role.ANALYST, "AuditLog", targetId=c, includeMembers=True)["auditLog"]
+    assert [(e["node"]["action"], e["node"]["targetId"]) for e in trail["edges"]][:3] == [
+        ("set_account_verdict", a), ("add_note", c), ("set_cluster_verdict", c)
+    ]  # fmt: skip
 
     # The ban list: every page, the account cleared by hand left out, the same as export-bans.
     rows, after = [], None

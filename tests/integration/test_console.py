@@ -201,6 +201,9 @@ def test_analyst_triages_decides_and_sees_it_in_the_audit_trail_and_feed(
     expect(page.locator("[data-testid=members] tbody tr", has_text=excluded)).to_contain_text(
         "false positive"
     )
+    expect(page.get_by_test_id("audit").locator("tr", has_text=excluded)).to_contain_text(
+        "set_account_verdict"
+    )
     page.wait_for_timeout(2600)  # the layout settles before the picture
     page.screenshot(path=console.shots / "cluster.png", full_page=True)
 

@@ -201,14 +201,18 @@ class Query:
             limit,
         )  # fmt: skip
 
-    @strawberry.field(description="Who changed what, newest first; optionally for one target.")
+    @strawberry.field(
+        description="Who changed what, newest first; optionally for one target, and with "
+        "`includeMembers` and a cluster's id, also for the accounts that are its members now."
+    )
     async def audit_log(
-        self, info: Info, target_id: str | None = None, first: int = 50, after: str | None = None
-    ) -> Connection[AuditEntry]:
+        self, info: Info, target_id: str | None = None, include_members: bool = False,
+        first: int = 50, after: str | None = None,
+    ) -> Connection[AuditEntry]:  # fmt: skip
         limit = page_size(first)
         key = decode_cursor("auditLog", after, 2)
         records = await q.read(
-            info.context.reads, q.AUDIT_LOG, target=target_id,
+            info.context.reads, q.AUDIT_LOG, target=target_id, members=include_members,
             after_ms=key[0] if key else None, after_id=key[1] if key else None, limit=limit + 1,
         )  # fmt: skip
         return connection(

@@ -159,7 +159,11 @@ export function ClusterView({ id }: { id: string }) {
               </li>
             ))}
           </ul>
-          <AuditTrail targetId={c.id} version={c.verdict?.setAt ?? ""} notes={c.notes?.length ?? 0} />
+          <AuditTrail
+            targetId={c.id}
+            version={`${c.verdict?.setAt ?? ""}:${c.members.edges.filter((e) => e.node.account?.verdict).length}`}
+            notes={c.notes?.length ?? 0}
+          />
         </>
       )}
     </section>
@@ -406,8 +410,9 @@ function Members({ members, canDecide, clusterId, onDone }: { members: Member[];
   );
 }
 
+/** The cluster's own entries and its members' (an exclusion is audited on the account). */
 function AuditTrail({ targetId, version, notes }: { targetId: string; version: string; notes: number }) {
-  const audit = useQuery(() => gql<AuditData>("AuditLog", { targetId, first: 50 }), `${targetId}:${version}:${notes}`);
+  const audit = useQuery(() => gql<AuditData>("AuditLog", { targetId, includeMembers: true, first: 50 }), `${targetId}:${version}:${notes}`);
   return (
     <>
       <h3>Audit trail</h3>
@@ -418,6 +423,7 @@ function AuditTrail({ targetId, version, notes }: { targetId: string; version: s
             <th>when</th>
             <th>who</th>
             <th>action</th>
+            <th>on</th>
             <th>after</th>
           </tr>
         </thead>
@@ -429,6 +435,7 @@ function AuditTrail({ targetId, version, notes }: { targetId: string; version: s
                 {node.actor} <span className="muted">{node.role}</span>
               </td>
               <td>{node.action}</td>
+              <td>{node.targetKind === "account" ? <Link to={{ screen: "account", id: node.targetId }}>{node.targetId}</Link> : node.targetKind}</td>
               <td className="mono">{JSON.stringify(node.after)}</td>
             </tr>
           ))}
