@@ -10,8 +10,9 @@ HERACLES := $(BIN)/heracles
 # The test stack's settings (own ports and state folder), for the test-* targets.
 TEST_ENV := set -a && source tests/stack.env && set +a &&
 BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
+CHAOS_ENV := set -a && source tests/chaos.env && set +a &&
 
-.PHONY: help prereqs install ui screenshots lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-backfill bench-detect bench-api bench-ui bench-robustness bench-down schema compose-check clean
+.PHONY: help prereqs install ui screenshots lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-backfill bench-detect bench-api bench-ui bench-robustness bench-down chaos chaos-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -126,6 +127,12 @@ bench-api: install ## GraphQL latency under load on the medium seed (BENCH_ARGS=
 bench-ui: install ## The console in Chromium on the bench stack's loaded graph (queue, 1.5k and largest cluster); see docs/benchmarks.md
 	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_ui $(BENCH_ARGS)
 
+chaos: install ## Ingest >= 100k events while killing workers, Redis, Neo4j, the API and the CLI; compare with a clean load (CHAOS_HEAP=1g for the small-heap run); see docs/reliability.md
+	$(CHAOS_ENV) $(if $(CHAOS_HEAP),HERACLES_NEO4J_HEAP=$(CHAOS_HEAP)) $(BIN)/python -m tests.chaos $(CHAOS_ARGS)
+
+chaos-down: ## Stop the chaos stack
+	@if [ -x $(HERACLES) ]; then $(CHAOS_ENV) $(HERACLES) down; fi
+
 bench-down: ## Stop the benchmark stack
 	@if [ -x $(HERACLES) ]; then $(BENCH_ENV) $(HERACLES) down; fi
 
@@ -135,7 +142,7 @@ schema: install ## Re-export graphql/schema.graphql from the code
 compose-check: ## Validate docker-compose.yml without a Docker engine
 	@if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi
 
-clean: down test-down bench-down ## Stop both stacks and delete .local (data, logs, Neo4j jars) and .venv
+clean: down test-down bench-down chaos-down ## Stop both stacks and delete .local (data, logs, Neo4j jars) and .venv
 	rm -rf .local $(VENV) ui/node_modules ui/dist
 
 bench-robustness: install ## Detection on >= 10 randomly drawn populations, worst draw (BENCH_ARGS="--draws 10"); see docs/benchmarks.md

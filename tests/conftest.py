@@ -19,10 +19,11 @@ for _line in (ROOT / "tests" / "stack.env").read_text().splitlines():
         _key, _, _value = _line.partition("=")
         os.environ.setdefault(_key.strip(), _value.strip())
 
-from neo4j import Driver, Session  # noqa: E402
+from neo4j import Driver  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from backend.core.config import Settings, get_settings  # noqa: E402
+from tests.integration.ingest_helpers import wipe_graph  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -50,13 +51,6 @@ def driver(stack: Settings) -> Iterator[Driver]:
 
     with create_driver(stack) as graph_driver:
         yield graph_driver
-
-
-def wipe_graph(session: Session) -> None:
-    """Relationships first, then nodes, in small transactions: dense nodes stay cheap to delete.
-    DETACH in the second pass covers anything written in between."""
-    session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
-    session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()
 
 
 @pytest.fixture

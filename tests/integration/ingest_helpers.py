@@ -1,4 +1,6 @@
-"""Shared by the ingest integration tests: clean state, ingest through Celery, graph snapshot."""
+"""Shared by the ingest integration tests and the chaos run: clean state, ingest through Celery,
+graph snapshot. Free of the test stack's settings (tests/conftest.py loads those), so
+`tests/chaos.py` can use it on its own stack."""
 
 from __future__ import annotations
 
@@ -9,14 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from neo4j import Driver, GraphDatabase
+from neo4j import Driver, GraphDatabase, Session
 from rich.console import Console
 
 from backend.core.config import Settings
 from backend.ingest.files import IngestReport, ingest_files
 from backend.ingest.journal import JOURNAL, FlushLock
 from backend.ingest.producer import Producer
-from tests.conftest import wipe_graph
+
+
+def wipe_graph(session: Session) -> None:
+    """Relationships first, then nodes, in small transactions: dense nodes stay cheap to delete.
+    DETACH in the second pass covers anything written in between."""
+    session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
+    session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()
 
 
 def reset_state(driver: Driver, settings: Settings, *, lock_held: bool = False) -> None:

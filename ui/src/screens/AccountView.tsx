@@ -3,9 +3,10 @@ import { gql } from "../api/client";
 import type { AccountData, AccountDetail, LinkedData, PathData, Verdict } from "../api/types";
 import { Histogram } from "../components/Charts";
 import { GraphCanvas } from "../components/GraphCanvas";
+import { IdentifierCells } from "../components/Kind";
 import { ErrorBox, Link } from "../components/Link";
 import { fixed, kindLabel, num, pct, verdictLabel, when } from "../lib/format";
-import { KIND_COLOURS, pathNetwork } from "../lib/network";
+import { pathNetwork } from "../lib/network";
 import { can } from "../lib/roles";
 import { useQuery } from "../lib/useQuery";
 import { useSession } from "../session";
@@ -117,11 +118,7 @@ export function AccountView({ id }: { id: string }) {
             <tbody>
               {a.identifiers.map((i) => (
                 <tr key={`${i.kind}:${i.value}`}>
-                  <td>
-                    <span className="swatch" style={{ background: KIND_COLOURS[i.kind] }} />
-                    {kindLabel(i.kind)}
-                  </td>
-                  <td className="mono">{i.value}</td>
+                  <IdentifierCells kind={i.kind} value={i.value} />
                   <td className="num">{num(i.degree)}</td>
                   <td className="num">{num(i.count)}</td>
                   <td>{when(i.lastSeen)}</td>

@@ -12,6 +12,7 @@ import type {
 } from "../api/types";
 import { ContributionChart, Histogram } from "../components/Charts";
 import { GraphCanvas } from "../components/GraphCanvas";
+import { IdentifierCells, Swatch } from "../components/Kind";
 import { ErrorBox, Link } from "../components/Link";
 import { toCsv } from "../lib/csv";
 import { fixed, kindLabel, num, pct, verdictLabel, when } from "../lib/format";
@@ -112,11 +113,7 @@ export function ClusterView({ id }: { id: string }) {
             <tbody>
               {c.evidence.map((e) => (
                 <tr key={`${e.kind}:${e.value}`}>
-                  <td>
-                    <span className="swatch" style={{ background: KIND_COLOURS[e.kind] }} />
-                    {kindLabel(e.kind)}
-                  </td>
-                  <td className="mono">{e.value}</td>
+                  <IdentifierCells kind={e.kind} value={e.value} />
                   <td className="num">{num(e.members)}</td>
                   <td className="num">{num(e.degree)}</td>
                 </tr>
@@ -271,9 +268,9 @@ function ClusterGraph({
         }}
       />
       <div className="legend">
-        {Object.entries(KIND_COLOURS).map(([kind, colour]) => (
+        {Object.keys(KIND_COLOURS).map((kind) => (
           <span key={kind}>
-            <span className="swatch" style={{ background: colour }} />
+            <Swatch kind={kind} />
             {kindLabel(kind)}
           </span>
         ))}
