@@ -86,10 +86,11 @@ demo: install ## The main job: stack up, seed a population, backfill its history
 smoke: install ## Round trip: a Celery task writes a node to Neo4j and reads it back
 	$(HERACLES) smoke
 
-lint: install ## ruff (lint + format check), mypy and the console's TypeScript check
+lint: install ## ruff (lint + format check), mypy, the layer contracts and the console's TypeScript check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	cd ui && npm run --silent typecheck
 
 fmt: install ## Format the code

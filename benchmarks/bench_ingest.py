@@ -19,6 +19,7 @@ from pathlib import Path
 import redis
 from rich.console import Console
 
+from backend.cli.views import IngestProgress
 from backend.core.config import Settings, get_settings
 from backend.events.contract import parse_event
 from backend.graph.driver import create_driver
@@ -69,7 +70,7 @@ def _end_to_end(settings: Settings, path: Path, label: str) -> dict[str, float]:
     producer = Producer(redis.Redis.from_url(settings.REDIS_URL), settings.INGEST_BATCH_SIZE,
                         settings.INGEST_MAX_INFLIGHT,
                         max_backlog=settings.INGEST_MAX_JOURNAL_BACKLOG)  # fmt: skip
-    report = ingest_files([path], producer, console, wait=True, show_progress=False)
+    report = ingest_files([path], producer, wait=True, observer=IngestProgress(console, bar=False))
     assert not report.stats.failed_batches and report.stats.rejected == 0
     rate = report.stats.accepted / report.seconds
     console.print(

@@ -145,9 +145,10 @@ def ingest(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Validate and enqueue events (batches of INGEST_BATCH_SIZE per Celery task)."""
+    from backend.cli.views import IngestProgress
     from backend.ingest.files import ingest_files
 
-    report = ingest_files(paths, _producer(), console, wait=wait, show_progress=progress)
+    report = ingest_files(paths, _producer(), wait=wait, observer=IngestProgress(console, progress))
     s = report.stats
     console.print(
         f"{s.accepted} events accepted in {s.batches} batches, {s.rejected} rejected "
@@ -235,9 +236,10 @@ def evaluate_command(
     plot: Path | None = typer.Option(None, help="Precision-recall PNG (default: beside --json)."),
 ) -> None:
     """Score the live graph's clusters against ground-truth labels, account by account."""
+    from backend.cli.views import print_evaluation
     from backend.evaluation.labels import LabelError, read_labels
     from backend.evaluation.metrics import evaluate
-    from backend.evaluation.report import print_report, write_json, write_plot
+    from backend.evaluation.report import write_json, write_plot
     from backend.evaluation.repository import read_memberships
     from backend.graph.driver import create_driver
 
@@ -252,7 +254,7 @@ def evaluate_command(
     result = evaluate(
         truth, memberships, settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE
     )
-    print_report(result, console)
+    print_evaluation(result, console)
     if json_out is not None:
         write_json(result, json_out)
         console.print(f"wrote {json_out}")

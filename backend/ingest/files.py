@@ -1,4 +1,5 @@
-"""`heracles ingest PATH...`: stream files through a `Producer`, with a progress bar."""
+"""`heracles ingest PATH...`: stream files through a `Producer`, telling an observer how it goes
+(the CLI draws it as a progress bar; tests and benchmarks stay silent)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import Protocol
 
 from backend.events.reader import FileReadError, iter_lines, open_stream
 from backend.events.validation import Rejection
 from backend.ingest.producer import Producer, ProducerStats
 
-MAX_PRINTED_REJECTIONS = 20
+PROGRESS_EVERY_LINES = 2048
 
 
 @dataclass
@@ -36,23 +27,52 @@ class IngestReport:
         return self.stats.accepted / self.seconds if self.seconds else 0.0
 
 
+class IngestObserver(Protocol):
+    """What a caller may show while files go in; every call is cheap and may do nothing."""
+
+    def started(self, total_bytes: int) -> None: ...
+    def advanced(self, done_bytes: int, stats: ProducerStats) -> None: ...
+    def rejected(self, rejection: Rejection) -> None: ...
+    def file_failed(self, path: Path, error: str) -> None: ...
+    def committing(self) -> None: ...
+    def finished(self, stats: ProducerStats) -> None: ...
+
+
+class Silent:
+    """Shows nothing (tests, benchmarks, the chaos run)."""
+
+    def started(self, total_bytes: int) -> None:
+        pass
+
+    def advanced(self, done_bytes: int, stats: ProducerStats) -> None:
+        pass
+
+    def rejected(self, rejection: Rejection) -> None:
+        pass
+
+    def file_failed(self, path: Path, error: str) -> None:
+        pass
+
+    def committing(self) -> None:
+        pass
+
+    def finished(self, stats: ProducerStats) -> None:
+        pass
+
+
 def ingest_files(
     paths: Sequence[Path],
     producer: Producer,
-    console: Console,
     wait: bool,
-    show_progress: bool = True,
+    observer: IngestObserver | None = None,
 ) -> IngestReport:
+    """Every line of every file to the producer (a file that cannot be read past some line is
+    reported, the lines before it kept); with `wait`, returns once the graph holds them."""
+    seen = observer or Silent()
     started = time.perf_counter()
     file_errors: list[str] = []
-    printed = 0
-    total = sum(path.stat().st_size for path in paths)
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-        TransferSpeedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[counts]}"),
-        console=console, disable=not show_progress, transient=False,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("ingest", total=total, counts="")
+    seen.started(sum(path.stat().st_size for path in paths))
+    try:
         done_bytes = 0
         for path in paths:
             stream, counter = open_stream(path)
@@ -60,35 +80,28 @@ def ingest_files(
             try:
                 with stream:
                     for line in iter_lines(stream):
-                        location = f"line {line.number}"
                         rejection: Rejection | None
                         if line.text is None:
                             rejection = Rejection(
-                                source, location, "", line.error or "unreadable", line.raw
-                            )
+                                source, f"line {line.number}", "", line.error or "unreadable",
+                                line.raw,
+                            )  # fmt: skip
                             producer.reject(rejection)
                         else:
-                            rejection = producer.add(line.text, source, location)
-                        if rejection is not None and printed < MAX_PRINTED_REJECTIONS:
-                            console.print(f"[yellow]rejected[/] {escape(rejection.describe())}")
-                            printed += 1
-                        if line.number % 2048 == 0:
-                            s = producer.stats
-                            progress.update(
-                                task, completed=done_bytes + counter.position,
-                                counts=f"{s.accepted} accepted, {s.rejected} rejected",
-                            )  # fmt: skip
+                            rejection = producer.add(line.text, source, f"line {line.number}")
+                        if rejection is not None:
+                            seen.rejected(rejection)
+                        if line.number % PROGRESS_EVERY_LINES == 0:
+                            seen.advanced(done_bytes + counter.position, producer.stats)
             except FileReadError as exc:
                 file_errors.append(f"{path}: {exc}")
-                console.print(
-                    f"[red]{escape(f'{path}: {exc}')}[/] (the lines before it were ingested)"
-                )
+                seen.file_failed(path, str(exc))
             done_bytes += path.stat().st_size
-            progress.update(task, completed=done_bytes)
+            seen.advanced(done_bytes, producer.stats)
         producer.flush()
         if wait:
-            progress.update(task, description="committing")
+            seen.committing()
             producer.wait()
-        s = producer.stats
-        progress.update(task, counts=f"{s.accepted} accepted, {s.rejected} rejected")
+    finally:
+        seen.finished(producer.stats)
     return IngestReport(producer.stats, time.perf_counter() - started, file_errors)

@@ -12,7 +12,6 @@ from typing import Any
 
 import redis
 from neo4j import Driver, GraphDatabase, Session
-from rich.console import Console
 
 from backend.core.config import Settings
 from backend.ingest.files import IngestReport, ingest_files
@@ -60,13 +59,7 @@ def write_file(path: Path, lines: list[str]) -> Path:
 
 
 def ingest(settings: Settings, *paths: Path, batch_size: int = 200) -> IngestReport:
-    return ingest_files(
-        list(paths),
-        producer(settings, batch_size),
-        Console(quiet=True),
-        wait=True,
-        show_progress=False,
-    )
+    return ingest_files(list(paths), producer(settings, batch_size), wait=True)
 
 
 def _plain(value: Any) -> Any:
