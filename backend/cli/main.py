@@ -297,35 +297,14 @@ def dlq_replay(
     limit: int = typer.Option(0, help="At most this many entries (0: all)."),
 ) -> None:
     """Re-validate every entry with the current contract; ingest the valid ones, keep the rest."""
-    from backend.events.validation import Rejection, validate
-    from backend.ingest import dlq
+    from backend.ingest.replay import replay_dead_letters
 
     producer = _producer(edge=False)
-    client = producer.client
-    last = dlq.read_last_id(client)
-    after, replayed, still_bad = "-", 0, 0
-    while last is not None and after != last:
-        entries = dlq.read(client, after, 500, until=last)
-        if not entries:
-            break
-        replayable = []
-        for entry in entries:
-            after = entry.entry_id
-            r = entry.rejection
-            # Still invalid: the original entry (source, line, raw) stays as it is.
-            if isinstance(validate(r.raw, r.source, r.location), Rejection):
-                still_bad += 1
-                continue
-            producer.add(r.raw, r.source, r.location)
-            replayable.append(entry.entry_id)
-        producer.flush()
-        if wait:
-            producer.wait()
-        dlq.delete(client, replayable)  # only once enqueued: a crash here replays twice, harmlessly
-        replayed += len(replayable)
-        if limit and replayed + still_bad >= limit:
-            break
-    console.print(f"replayed {replayed} events; {still_bad} are still invalid and stay in the DLQ")
+    result = replay_dead_letters(producer, wait, limit)
+    console.print(
+        f"replayed {result.replayed} events; {result.still_invalid} are still invalid and stay "
+        "in the DLQ"
+    )
     if producer.stats.failed_batches:
         raise typer.Exit(1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
@@ -104,6 +105,10 @@ class Settings(BaseSettings):
     DETECTION_LINK_CAP: int = 200
     DETECTION_FEATURE_CAP: int = 20_000
     DETECTION_EXACT_MAX: int = 32  # larger identifiers link a sample of pairs, same totals
+    # Neo4j runs each query or transaction on one core: as many reads in flight, and as many
+    # write-back lanes (split by cluster, no shared locks), as the machine has cores (≤ 4).
+    DETECTION_READ_THREADS: int = max(1, min(4, os.cpu_count() or 2))
+    DETECTION_WRITE_LANES: int = max(1, min(4, os.cpu_count() or 2))
     DETECTION_SAMPLE_ROUNDS: int = 6
     DETECTION_RESOLUTION: float = 1.0
     # Leiden passes (-1: until nothing moves). Two already converge on the seeds (medium: same

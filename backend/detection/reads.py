@@ -3,7 +3,6 @@ clusters. Everything database-bound before the pure pipeline (`pipeline.detect`)
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from typing import Any
@@ -20,8 +19,6 @@ from backend.detection.scoring import ACCOUNT_COLUMNS, TEMPLATE_KIND
 from backend.graph.model import Verdict
 from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
 
-# Neo4j runs each query on one core: as many reads in flight as there are cores.
-READ_THREADS = max(1, min(4, os.cpu_count() or 2))
 FEATURE_CHUNK = 20_000
 
 
@@ -45,7 +42,7 @@ def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, I64
         )  # fmt: skip
         return cols
 
-    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
         parts = list(pool.map(export, kinds))
     kind_idx = np.repeat(np.arange(len(kinds)), [len(p["keys"]) for p in parts])
     degree = [d for p in parts for d in p["degrees"]]
@@ -83,7 +80,7 @@ def account_table(
     shapes = np.full(n, "", dtype=object)
     nodes = node_ids[dense].tolist()
     order = np.argsort(node_ids, kind="stable")  # node_ids are in account order, not sorted
-    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
         chunks = pool.map(
             lambda part: repo.run_read(driver, db, repo.ACCOUNT_FEATURES, nodes=part)[0],
             [nodes[i : i + FEATURE_CHUNK] for i in range(0, len(nodes), FEATURE_CHUNK)],

@@ -268,29 +268,29 @@ def begin_generation(driver: Driver, database: str) -> int:
     return gen
 
 
-WRITE_LANES = 2  # Neo4j runs each transaction on one core; this box has two
-
-
-def _batches(driver: Driver, database: str, query: str, rows: Memberships, **params: Any) -> None:
+def _batches(
+    driver: Driver, database: str, lanes: int, query: str, rows: Memberships, **params: Any
+) -> None:
     def lane(part: Memberships) -> None:
         for cols in part.batches():
             driver.execute_query(query, {**params, **cols}, database_=database)
 
-    with ThreadPoolExecutor(max_workers=WRITE_LANES) as pool:
-        for done in [pool.submit(lane, part) for part in rows.lanes(WRITE_LANES)]:
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        for done in [pool.submit(lane, part) for part in rows.lanes(lanes)]:
             done.result()  # re-raises a lane's failure
 
 
-def write_back(driver: Driver, database: str, gen: int, wb: WriteBack) -> None:
-    """Stage in batches, make current in one transaction, then delete what was replaced."""
+def write_back(driver: Driver, database: str, gen: int, wb: WriteBack, lanes: int = 2) -> None:
+    """Stage in batches (`lanes` transactions at once, split by cluster: no shared locks), make
+    current in one transaction, then delete what was replaced."""
     common: dict[str, Any] = {"gen": gen, "now": wb.now_ms}
     for ids in _chunks([c["id"] for c in wb.clusters]):
         driver.execute_query(STAGE_CLUSTERS, common, ids=ids, database_=database)
-    _batches(driver, database, STAGE_ENDS, wb.ends, **common)
-    _batches(driver, database, STAGE_MEMBERS, wb.members, **common)
+    _batches(driver, database, lanes, STAGE_ENDS, wb.ends, **common)
+    _batches(driver, database, lanes, STAGE_MEMBERS, wb.members, **common)
     with driver.session(database=database) as session:
         session.execute_write(make_current, gen, wb)
-    _batches(driver, database, COLLECT_ENDS, wb.ends, gen=gen)
+    _batches(driver, database, lanes, COLLECT_ENDS, wb.ends, gen=gen)
     driver.execute_query(COLLECTED, gen=gen, database_=database)
 
 

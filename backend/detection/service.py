@@ -72,7 +72,7 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
             result, previous, snapshot, report.run_id, int(time.time() * 1000),
             json.dumps(report.seconds),
         )  # fmt: skip
-        repo.write_back(driver, settings.NEO4J_DATABASE, gen, wb)
+        repo.write_back(driver, settings.NEO4J_DATABASE, gen, wb, settings.DETECTION_WRITE_LANES)
     report.clusters = len(wb.clusters)
     report.members = wb.total_members
     report.memberships_written = len(wb.members)
