@@ -1,6 +1,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 from backend.api.graphql.contract import base_sdl, breaking_changes
 from backend.api.graphql.schema import export_sdl
 
@@ -15,12 +17,16 @@ def test_committed_sdl_matches_the_code() -> None:
 
 
 def test_no_breaking_change_against_main() -> None:
-    """Against HERACLES_SCHEMA_BASE (default origin/main, else main): removing or retyping
-    anything a client may use fails `make test`."""
+    """Against where this work left HERACLES_SCHEMA_BASE (default origin/main, else main), or
+    against the commit before HEAD when HEAD is main itself: removing or retyping anything a
+    client may use fails `make test`."""
     refs = tuple(filter(None, [os.environ.get("HERACLES_SCHEMA_BASE"), "origin/main", "main"]))
     base = base_sdl(ROOT, refs)
-    assert base is not None, f"none of {refs} exists: cannot check for breaking changes"
+    if base is None:
+        pytest.skip(f"no base to compare with: none of {refs} exists, HEAD has no parent, "
+                    "or the base has no graphql/schema.graphql")  # fmt: skip
     ref, old = base
+    assert old, ref
     assert breaking_changes(old, export_sdl()) == [], f"breaking changes against {ref}"
 
 
