@@ -16,6 +16,7 @@ RUN pip install --require-hashes -r requirements-deploy.lock
 COPY backend ./backend
 COPY workers ./workers
 COPY seed ./seed
+COPY devstack ./devstack
 COPY graphql ./graphql
 COPY --from=console /src/ui/dist ./ui/dist
 ENV HERACLES_UI_DIST=/app/ui/dist

@@ -55,10 +55,10 @@ from backend.core.config import get_settings
 from backend.detection.service import refresh
 from backend.graph.driver import create_async_driver, create_driver
 from backend.investigation.repository import ACCOUNTS_BY_ID, Reads, read_rows
-from backend.stack import lifecycle
-from backend.stack.services import supervisor_for
 from benchmarks import machine
 from benchmarks.seeded import load_preset
+from devstack import lifecycle
+from devstack.services import supervisor_for
 from seed.scenarios import PRESETS
 
 console = Console(width=200)

@@ -22,10 +22,10 @@ from rich.console import Console
 
 from backend.core.config import get_settings
 from backend.graph.driver import create_driver
-from backend.stack import lifecycle
 from benchmarks.bench_ingest import _end_to_end, _wipe
 from benchmarks.machine import _children, describe
 from benchmarks.seeded import report, seed_dir
+from devstack import lifecycle
 from seed.generate import generate
 from seed.scenarios import PRESETS
 

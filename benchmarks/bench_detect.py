@@ -30,9 +30,9 @@ from backend.evaluation.labels import read_labels
 from backend.evaluation.metrics import evaluate
 from backend.evaluation.repository import read_memberships
 from backend.graph.driver import create_driver
-from backend.stack import lifecycle
 from benchmarks.seeded import load_preset, seed_dir
 from benchmarks.seeded import report as report_table
+from devstack import lifecycle
 from seed.scenarios import PRESETS
 
 console = Console()

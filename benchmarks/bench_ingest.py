@@ -28,9 +28,9 @@ from backend.ingest.journal import JOURNAL
 from backend.ingest.plan import build_plan
 from backend.ingest.producer import Producer
 from backend.ingest.repository import write_plan
-from backend.stack import lifecycle
-from backend.stack.services import stack_for
 from benchmarks.events import write
+from devstack import lifecycle
+from devstack.services import stack_for
 
 console = Console()
 

@@ -46,8 +46,8 @@ from backend.evaluation.labels import read_labels
 from backend.evaluation.metrics import Evaluation, evaluate
 from backend.evaluation.repository import Membership, read_account_ids, read_memberships
 from backend.graph.driver import create_driver
-from backend.stack import lifecycle
 from benchmarks.bench_ingest import _end_to_end, _wipe
+from devstack import lifecycle
 from seed.draws import draw_campaigns
 from seed.generate import generate
 

@@ -40,8 +40,8 @@ from backend.auth.tokens import create_token
 from backend.core.config import PROJECT_ROOT, Settings, get_settings
 from backend.graph.driver import create_driver
 from backend.ingest.journal import JOURNAL
-from backend.stack import lifecycle
-from backend.stack.services import stack_for
+from devstack import lifecycle
+from devstack.services import stack_for
 from seed.generate import generate
 from tests.eventgen import population
 from tests.integration.ingest_helpers import reset_state, snapshot

@@ -35,7 +35,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[Settings]:
-    from backend.stack import lifecycle
+    from devstack import lifecycle
 
     already_up = all(item.healthy for item in lifecycle.status(settings))
     if not already_up:

@@ -36,7 +36,7 @@ def backfill(
     from backend.ingest import backfill as service
     from backend.ingest import import_files
     from backend.ingest.bulk import FoldStats, fold_files
-    from backend.stack.offline_import import NotOurNeo4j, replace_store
+    from devstack.offline_import import NotOurNeo4j, replace_store
 
     settings = get_settings()
     started = time.perf_counter()

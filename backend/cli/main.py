@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from backend.core.config import PROJECT_ROOT, get_settings
-from backend.stack.neo4j_home import PrerequisiteError
+from devstack.neo4j_home import PrerequisiteError
 
 if TYPE_CHECKING:
     from backend.ingest.producer import Producer
@@ -40,7 +40,7 @@ SDL_PATH = PROJECT_ROOT / "graphql" / "schema.graphql"
 @app.command()
 def up() -> None:
     """Start Neo4j, Redis, a Celery worker, beat and the API; wait until each is ready."""
-    from backend.stack import lifecycle
+    from devstack import lifecycle
 
     try:
         lifecycle.up(get_settings(), console)
@@ -52,7 +52,7 @@ def up() -> None:
 @app.command()
 def down() -> None:
     """Stop exactly the processes `heracles up` started."""
-    from backend.stack import lifecycle
+    from devstack import lifecycle
 
     lifecycle.down(get_settings(), console)
 
@@ -60,7 +60,7 @@ def down() -> None:
 @app.command()
 def status(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the exit code.")) -> None:
     """Health of each component; exits 1 unless all five are healthy."""
-    from backend.stack import lifecycle
+    from devstack import lifecycle
 
     statuses = lifecycle.status(get_settings())
     if not quiet:

@@ -1,6 +1,6 @@
 """Bulk backfill: a platform's history into an empty graph through Neo4j's offline importer.
 
-The steps around the importer (`backend.stack.offline_import` runs it):
+The steps around the importer (`devstack.offline_import` runs it):
 
 - before: refuse unless the graph holds no data and the journal is empty (`preflight`);
   keep the API tokens, which live in the graph (`read_tokens`);

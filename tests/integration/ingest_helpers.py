@@ -90,7 +90,7 @@ def snapshot(driver: Driver, settings: Settings) -> tuple[list[Any], list[Any]]:
 
 def forget_bookmarks(driver: Driver) -> None:
     """What restarting the process does for a driver after an offline import (see
-    `backend.stack.offline_import`): the store's transaction ids start again, and the driver
+    `devstack.offline_import`): the store's transaction ids start again, and the driver
     would wait for ids it saw before."""
     driver._query_bookmark_manager = GraphDatabase.bookmark_manager()
 

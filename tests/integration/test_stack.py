@@ -12,8 +12,8 @@ from neo4j import Driver
 from backend.core.config import Settings
 from backend.graph.model import MERGE_KEYS
 from backend.graph.schema_queries import migrate
-from backend.stack import lifecycle
 from backend.system.tasks import heartbeat, ping, smoke_roundtrip
+from devstack import lifecycle
 
 
 def test_status_reports_all_five_components_healthy(settings: Settings) -> None:

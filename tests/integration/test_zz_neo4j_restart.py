@@ -5,7 +5,7 @@ import time
 import httpx
 
 from backend.core.config import Settings
-from backend.stack.services import stack_for
+from devstack.services import stack_for
 
 
 def _wait_for_status(url: str, status: int, timeout_s: float) -> httpx.Response:

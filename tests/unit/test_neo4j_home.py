@@ -3,7 +3,7 @@ from pathlib import Path
 from backend.core.config import Settings
 from backend.graph.model import IDENTIFIER_LABELS, MERGE_KEYS
 from backend.graph.schema_queries import CONSTRAINT_STATEMENTS
-from backend.stack import neo4j_home
+from devstack import neo4j_home
 
 
 def test_conf_renders_every_placeholder(tmp_path: Path) -> None:

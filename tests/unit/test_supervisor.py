@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.stack.supervisor import Component, Supervisor, _start_ticks
+from devstack.supervisor import Component, Supervisor, _start_ticks
 
 # A process that starts a child in its group, so `stop` must reach the whole group.
 PARENT_WITH_CHILD = (

@@ -11,8 +11,8 @@ from rich.table import Table
 from backend.core.config import Settings
 from backend.graph.driver import create_driver
 from backend.graph.schema_queries import migrate
-from backend.stack.services import ORDER, Stack, stack_for
-from backend.stack.supervisor import Component
+from devstack.services import ORDER, Stack, stack_for
+from devstack.supervisor import Component
 
 
 @dataclass(frozen=True)

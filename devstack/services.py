@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,8 @@ import neo4j
 import redis
 
 from backend.core.config import PROJECT_ROOT, Settings
-from backend.stack import neo4j_home
-from backend.stack.supervisor import Component, Supervisor
+from devstack import neo4j_home
+from devstack.supervisor import Component, Supervisor
 
 WORKER_NAME = "heracles-worker@%h"
 ORDER = ("redis", "neo4j", "worker", "beat", "api")
@@ -127,69 +128,10 @@ class Stack:
 
     def component(self, name: str) -> Component:
         """Build one component's definition (may assemble Neo4j or check prerequisites)."""
-        s = self.settings
-        python = sys.executable
-        if name == "redis":
-            if self.supervisor.record("redis") is None and check_redis(s) is None:
-                return Component("redis", (), lambda: check_redis(s), f"{s.REDIS_URL} (external)")
-            server = _which_or_fail("redis-server", "apt-get install redis-server")
-            return Component(
-                "redis", (server, str(redis_conf(s))), lambda: check_redis(s), s.REDIS_URL, 20.0
-            )
-        if name == "neo4j":
-            if self.supervisor.record("neo4j") is None and _port_open(s.neo4j_bolt_port):
-                if check_neo4j(s) is None:
-                    return Component(
-                        "neo4j", (), lambda: check_neo4j(s), f"{s.NEO4J_URI} (external)"
-                    )
-                raise neo4j_home.PrerequisiteError(
-                    f"port {s.neo4j_bolt_port} is taken by something that does not accept our "
-                    "Neo4j credentials: stop it or set HERACLES_NEO4J_URI"
-                )
-            return Component(
-                "neo4j",
-                neo4j_home.prepare_home(s),
-                lambda: check_neo4j(s),
-                f"{s.NEO4J_URI} (Browser: http://127.0.0.1:{s.NEO4J_HTTP_PORT}/browser/)",
-                ready_timeout_s=180.0,
-            )
-        if name == "worker":
-            argv: tuple[str, ...] = (
-                python, "-m", "celery", "-A", "workers.app", "worker",
-                "--loglevel", s.LOG_LEVEL, "--concurrency", str(s.WORKER_CONCURRENCY),
-                "-n", WORKER_NAME, "-Q", "heracles", "--without-gossip", "--without-mingle",
-            )  # fmt: skip
-            return Component(
-                "worker", argv, lambda: check_worker(s), f"queue 'heracles' on {s.REDIS_URL}",
-                ready_timeout_s=60.0, cwd=PROJECT_ROOT,
-            )  # fmt: skip
-        if name == "beat":
-            schedule = s.STATE_DIR / "run" / "celerybeat-schedule"
-            argv = (
-                python, "-m", "celery", "-A", "workers.app", "beat",
-                "--loglevel", s.LOG_LEVEL, "--schedule", str(schedule),
-            )  # fmt: skip
-            return Component(
-                "beat", argv, lambda: check_beat(s, self.supervisor), "celery beat",
-                ready_timeout_s=60.0, cwd=PROJECT_ROOT,
-            )  # fmt: skip
-        if name == "api":
-            if self.supervisor.record("api") is None and _port_open(s.API_PORT):
-                raise neo4j_home.PrerequisiteError(
-                    f"port {s.API_PORT} is taken by a process we did not start: "
-                    "stop it or set HERACLES_API_PORT"
-                )
-            argv = (
-                python, "-m", "backend.api.serve",
-                "--host", s.API_HOST, "--port", str(s.API_PORT), "--workers", str(s.API_WORKERS),
-            )  # fmt: skip
-            return Component(
-                "api", argv, lambda: check_api(s),
-                f"{s.api_url}  (console: {s.api_url}/ui, GraphQL: {s.api_url}/graphql, "
-                f"metrics: {s.api_url}/metrics)",
-                ready_timeout_s=60.0, cwd=PROJECT_ROOT,
-            )  # fmt: skip
-        raise KeyError(name)
+        factory = FACTORIES.get(name)
+        if factory is None:
+            raise KeyError(name)
+        return factory(self)
 
     def check(self, name: str) -> str | None:
         s = self.settings
@@ -201,6 +143,89 @@ class Stack:
             "api": lambda: check_api(s),
         }
         return checks[name]()
+
+
+def _redis(stack: Stack) -> Component:
+    s = stack.settings
+    if stack.supervisor.record("redis") is None and check_redis(s) is None:
+        return Component("redis", (), lambda: check_redis(s), f"{s.REDIS_URL} (external)")
+    server = _which_or_fail("redis-server", "apt-get install redis-server")
+    return Component(
+        "redis", (server, str(redis_conf(s))), lambda: check_redis(s), s.REDIS_URL, 20.0
+    )
+
+
+def _neo4j(stack: Stack) -> Component:
+    s = stack.settings
+    if stack.supervisor.record("neo4j") is None and _port_open(s.neo4j_bolt_port):
+        if check_neo4j(s) is None:
+            return Component("neo4j", (), lambda: check_neo4j(s), f"{s.NEO4J_URI} (external)")
+        raise neo4j_home.PrerequisiteError(
+            f"port {s.neo4j_bolt_port} is taken by something that does not accept our "
+            "Neo4j credentials: stop it or set HERACLES_NEO4J_URI"
+        )
+    return Component(
+        "neo4j",
+        neo4j_home.prepare_home(s),
+        lambda: check_neo4j(s),
+        f"{s.NEO4J_URI} (Browser: http://127.0.0.1:{s.NEO4J_HTTP_PORT}/browser/)",
+        ready_timeout_s=180.0,
+    )
+
+
+def _worker(stack: Stack) -> Component:
+    s = stack.settings
+    argv = (
+        sys.executable, "-m", "celery", "-A", "workers.app", "worker",
+        "--loglevel", s.LOG_LEVEL, "--concurrency", str(s.WORKER_CONCURRENCY),
+        "-n", WORKER_NAME, "-Q", "heracles", "--without-gossip", "--without-mingle",
+    )  # fmt: skip
+    return Component(
+        "worker", argv, lambda: check_worker(s), f"queue 'heracles' on {s.REDIS_URL}",
+        ready_timeout_s=60.0, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+
+
+def _beat(stack: Stack) -> Component:
+    s = stack.settings
+    schedule = s.STATE_DIR / "run" / "celerybeat-schedule"
+    argv = (
+        sys.executable, "-m", "celery", "-A", "workers.app", "beat",
+        "--loglevel", s.LOG_LEVEL, "--schedule", str(schedule),
+    )  # fmt: skip
+    return Component(
+        "beat", argv, lambda: check_beat(s, stack.supervisor), "celery beat",
+        ready_timeout_s=60.0, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+
+
+def _api(stack: Stack) -> Component:
+    s = stack.settings
+    if stack.supervisor.record("api") is None and _port_open(s.API_PORT):
+        raise neo4j_home.PrerequisiteError(
+            f"port {s.API_PORT} is taken by a process we did not start: "
+            "stop it or set HERACLES_API_PORT"
+        )
+    argv = (
+        sys.executable, "-m", "backend.api.serve",
+        "--host", s.API_HOST, "--port", str(s.API_PORT), "--workers", str(s.API_WORKERS),
+    )  # fmt: skip
+    return Component(
+        "api", argv, lambda: check_api(s),
+        f"{s.api_url}  (console: {s.api_url}/ui, GraphQL: {s.api_url}/graphql, "
+        f"metrics: {s.api_url}/metrics)",
+        ready_timeout_s=60.0, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+
+
+# The components by name, each built by its factory (the order they start in is lifecycle's).
+FACTORIES: dict[str, Callable[[Stack], Component]] = {
+    "redis": _redis,
+    "neo4j": _neo4j,
+    "worker": _worker,
+    "beat": _beat,
+    "api": _api,
+}
 
 
 def _which_or_fail(program: str, fix: str) -> str:

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from backend.core.config import Settings
-from backend.stack import neo4j_home
-from backend.stack.services import stack_for
+from devstack import neo4j_home
+from devstack.services import stack_for
 
 ImporterLine = Callable[[str], None]
 IMPORTER_HEAP = "2g"  # its large caches are off-heap (import_files.IMPORTER_OFF_HEAP)
