@@ -1,0 +1,1 @@
+"""The `heracles` command groups, one module each; `backend/cli/main.py` puts them together."""

@@ -1,0 +1,109 @@
+"""`heracles refresh|seed|eval`: detection, synthetic populations, scoring against labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from backend.cli.common import console
+from backend.core.config import get_settings
+
+app = typer.Typer()
+
+
+@app.command("refresh")
+def refresh_command(
+    wait: bool = typer.Option(False, "--wait", help="Wait for the refresh and print its report."),
+    timeout: float = typer.Option(1800.0, help="Seconds to wait with --wait."),
+) -> None:
+    """Run a detection refresh on a worker (skipped if one is already running)."""
+    from backend.detection.tasks import refresh_task
+
+    result = refresh_task.delay()
+    if not wait:
+        console.print(f"refresh queued as task {result.id}")
+        return
+    report = result.get(timeout=timeout)
+    if report.get("status") != "done":
+        console.print(f"[yellow]refresh {report.get('status')}[/]: {report.get('reason', '')}")
+        raise typer.Exit(1)
+    console.print(
+        f"refresh {report['run_id']}: {report['accounts']:,} accounts, "
+        f"{report['linked_accounts']:,} linked by {report['edges']:,} weighted edges, "
+        f"{report['clusters']:,} clusters ({report['flagged_clusters']} at or above the flag "
+        f"threshold), {report['members']:,} memberships"
+    )
+    console.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(report["events"].items())))
+    console.print("seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
+
+
+@app.command("seed")
+def seed_command(
+    out: Path = typer.Option(Path(".local/seed/small"), help="Directory for events + labels."),
+    preset: str | None = typer.Option(None, help="small | medium | full (sets the defaults)."),
+    accounts: int | None = typer.Option(None, help="Total accounts, genuine + fake."),
+    seed: int = typer.Option(1, help="Same seed, same bytes."),
+    usage_scale: float | None = typer.Option(None, help="Scales exchanges per account."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Generate a population with planted fake networks: events.jsonl.gz + labels.jsonl."""
+    from rich.progress import Progress
+
+    from seed.generate import generate
+    from seed.scenarios import PRESETS
+
+    if preset is not None and preset not in PRESETS:
+        console.print(f"[red]unknown preset {preset!r}[/]; choose one of {', '.join(PRESETS)}")
+        raise typer.Exit(2)
+    base = PRESETS[preset or "small"]
+    total = accounts or base.accounts
+    scale = usage_scale if usage_scale is not None else base.usage_scale
+    with Progress(console=console, disable=not progress) as bar:
+        task = bar.add_task("generating accounts", total=total)
+        try:
+            result = generate(total, seed, out, scale, lambda n: bar.advance(task, n))
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from exc
+    fakes = sum(result.campaigns.values())
+    console.print(
+        f"{result.accounts:,} accounts ({result.genuine:,} genuine, {fakes:,} fake in "
+        f"{len(result.campaigns)} networks), {result.events:,} events "
+        f"(+{result.redelivered:,} redelivered) -> {out}/events.jsonl.gz, {out}/labels.jsonl"
+    )
+
+
+@app.command("eval")
+def evaluate_command(
+    labels: Path = typer.Option(..., exists=True, dir_okay=False, help="labels.jsonl"),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON."),
+    plot: Path | None = typer.Option(None, help="Precision-recall PNG (default: beside --json)."),
+) -> None:
+    """Score the live graph's clusters against ground-truth labels, account by account."""
+    from backend.cli.views import print_evaluation
+    from backend.evaluation.labels import LabelError, read_labels
+    from backend.evaluation.metrics import evaluate
+    from backend.evaluation.report import write_json, write_plot
+    from backend.evaluation.repository import read_memberships
+    from backend.graph.driver import create_driver
+
+    settings = get_settings()
+    try:
+        truth = read_labels(labels)
+    except LabelError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    with create_driver(settings) as driver:
+        memberships = read_memberships(driver, settings.NEO4J_DATABASE)
+    result = evaluate(
+        truth, memberships, settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE
+    )
+    print_evaluation(result, console)
+    if json_out is not None:
+        write_json(result, json_out)
+        console.print(f"wrote {json_out}")
+    plot = plot or (json_out.with_suffix(".png") if json_out is not None else None)
+    if plot is not None:
+        write_plot(result, plot)
+        console.print(f"wrote {plot}")
