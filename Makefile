@@ -102,10 +102,10 @@ test: install lint ## Lint, the console's unit tests, then all tests against a t
 	$(BIN)/python -m pytest
 
 fuzz: install ## The ingest fuzz suite at 200,000 examples per property (make test runs 10,000)
-	HERACLES_FUZZ_EXAMPLES=200000 $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_fuzz_ingest.py
+	HERACLES_FUZZ_EXAMPLES=200000 $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/ingest/test_fuzz_ingest.py
 
 screenshots: install ## Rerun the console's browser tests, writing docs/ui/*.png
-	HERACLES_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest -q tests/integration/test_console.py
+	HERACLES_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest -q tests/integration/api/test_console.py
 
 test-up: install ## Keep a test stack running between test runs (faster iteration)
 	$(TEST_ENV) $(HERACLES) up

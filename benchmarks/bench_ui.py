@@ -24,7 +24,7 @@ from backend.auth.tokens import create_token
 from backend.core.config import Settings, get_settings
 from benchmarks.machine import Window, describe
 from benchmarks.seeded import report
-from tests.integration.test_console import CHROMIUM, CHROMIUM_ARGS
+from tests.integration.api.test_console import CHROMIUM, CHROMIUM_ARGS
 
 SETTLE_S = 4.0
 LONG_TASKS = """

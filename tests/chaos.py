@@ -11,7 +11,7 @@ nothing is queued, unacknowledged or journalled, the graph is dumped; the same f
 again into an emptied graph with no fault, dumped, and the two compared.
 
 `make chaos` runs it at full size on its own stack (tests/chaos.env); `make test` runs a short
-version on the test stack (tests/integration/test_zz_chaos.py). Results: docs/reliability.md.
+version on the test stack (tests/integration/ingest/test_chaos.py). Results: docs/reliability.md.
 """
 
 from __future__ import annotations

@@ -26,6 +26,13 @@ from backend.core.config import Settings, get_settings  # noqa: E402
 from tests.integration.ingest_helpers import wipe_graph  # noqa: E402
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that kill or restart parts of the stack run last (in collection order among
+    themselves), so no other test meets a stack coming back up."""
+    items.sort(key=lambda item: item.get_closest_marker("breaks_stack") is not None)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     current = get_settings()

@@ -1,4 +1,4 @@
-"""A tiny app for `tests/integration/test_serve.py`: answers with the pid of the worker that
+"""A tiny app for `tests/integration/api/test_serve.py`: answers with the pid of the worker that
 served the request, so the test can see how connections spread across workers."""
 
 from __future__ import annotations

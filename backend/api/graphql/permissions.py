@@ -2,7 +2,7 @@
 
 The check runs as a validation rule before execution, so a request that selects anything its
 role may not see fails whole, with a FORBIDDEN error and no data (never half an answer). A field
-missing from POLICY is forbidden to everyone, and `tests/unit/test_api_policy.py` fails on it.
+missing from POLICY is forbidden to everyone, and `tests/unit/api/test_api_policy.py` fails on it.
 Admin may do everything; `ingest` has no GraphQL access at all.
 """
 

@@ -1,7 +1,7 @@
 """The ingest journal against the real Redis and Neo4j: one flusher, exactly once, no poison.
 
 Each test holds the flush lock itself, so the beat-driven flusher stays out of its way, and
-calls the service directly (the worker path is covered by test_ingest and test_zz_chaos).
+calls the service directly (the worker path is covered by test_ingest and test_chaos).
 """
 
 from __future__ import annotations

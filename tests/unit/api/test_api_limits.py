@@ -16,7 +16,7 @@ from backend.auth.roles import Role
 from backend.auth.tokens import PREFIX, Principal, hash_token, parse_bearer
 from backend.core.config import Settings
 
-OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
+OPERATIONS = Path(__file__).resolve().parents[3] / "graphql" / "operations"
 
 
 def test_cursors_round_trip_and_refuse_foreign_or_forged_ones() -> None:

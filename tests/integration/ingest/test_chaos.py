@@ -1,14 +1,19 @@
 """The chaos run (tests/chaos.py), short: a few thousand events in by both doors while the
 worker is SIGKILLed three times, Redis SIGKILLed, Neo4j and the API restarted and a `heracles
 ingest` SIGKILLed and run again; the graph must equal a clean load of the same events, row for
-row. Runs last: it breaks the stack and leaves it running again. `make chaos` is the full size."""
+row. It breaks the stack (and leaves it running again), so it runs after every other test.
+`make chaos` is the full size."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from backend.core.config import Settings
 from tests.chaos import Plan, run
+
+pytestmark = pytest.mark.breaks_stack
 
 
 def test_faults_while_ingesting_lose_and_double_nothing(settings: Settings, tmp_path: Path) -> None:

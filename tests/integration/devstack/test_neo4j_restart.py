@@ -1,11 +1,15 @@
-"""Readiness follows Neo4j down and back up without restarting the API (runs last: slow)."""
+"""Readiness follows Neo4j down and back up without restarting the API (it stops Neo4j: runs
+after every other test)."""
 
 import time
 
 import httpx
+import pytest
 
 from backend.core.config import Settings
 from devstack.services import stack_for
+
+pytestmark = pytest.mark.breaks_stack
 
 
 def _wait_for_status(url: str, status: int, timeout_s: float) -> httpx.Response:

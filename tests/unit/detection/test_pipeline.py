@@ -19,7 +19,7 @@ from backend.detection.pipeline import (
 )
 from backend.detection.projection import in_account_order
 from backend.detection.scoring import ACCOUNT_COLUMNS
-from tests.unit.test_detection import incidence
+from tests.unit.detection.test_detection import incidence
 
 PARAMS = Params(
     kind_weights={"PAID_WITH": 1.0, "USED_DEVICE": 1.0, "USED_TEMPLATE": 0.35, "USED_IP": 0.3},

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import graphql
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_import_graphql_is_graphql_core_not_our_folder() -> None:

@@ -6,7 +6,7 @@ import pytest
 from backend.api.graphql.contract import base_sdl, breaking_changes
 from backend.api.graphql.schema import export_sdl
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SDL = ROOT / "graphql" / "schema.graphql"
 
 
