@@ -17,6 +17,7 @@ from backend.core.config import Settings
 from backend.ingest.files import IngestReport, ingest_files
 from backend.ingest.journal import JOURNAL, FlushLock
 from backend.ingest.producer import Producer
+from seed.generate import generate
 
 
 def wipe_graph(session: Session) -> None:
@@ -60,6 +61,16 @@ def write_file(path: Path, lines: list[str]) -> Path:
 
 def ingest(settings: Settings, *paths: Path, batch_size: int = 200) -> IngestReport:
     return ingest_files(list(paths), producer(settings, batch_size), wait=True)
+
+
+def load_seed(driver: Driver, settings: Settings, out: Path, accounts: int) -> Path:
+    """A generated population (seed 3, 5% usage) in an emptied graph, through the real ingest
+    path; no refresh (the callers that need clusters run one)."""
+    generate(accounts, 3, out, 0.05)
+    reset_state(driver, settings)
+    report = ingest(settings, out / "events.jsonl.gz", batch_size=2000)
+    assert report.stats.rejected == 0 and not report.stats.failed_batches
+    return out
 
 
 def _plain(value: Any) -> Any:

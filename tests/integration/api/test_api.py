@@ -26,8 +26,7 @@ from backend.cli.main import app as cli
 from backend.core.config import Settings
 from backend.detection.tasks import refresh_task
 from backend.investigation.repository import ACCOUNT_TEMPORALS, ACCOUNTS_BY_ID
-from seed.generate import generate
-from tests.integration.ingest_helpers import ingest, reset_state
+from tests.integration.ingest_helpers import ingest, load_seed
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -65,11 +64,7 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(driver: Driver, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Api:
-    out = tmp_path_factory.mktemp("api-seed")
-    generate(4000, 3, out, 0.05)
-    reset_state(driver, settings)
-    report = ingest(settings, out / "events.jsonl.gz", batch_size=2000)
-    assert report.stats.rejected == 0 and not report.stats.failed_batches
+    out = load_seed(driver, settings, tmp_path_factory.mktemp("api-seed"), 4000)
     assert refresh_task.delay().get(timeout=300)["status"] == "done"
     tokens = {
         role: create_token(driver, settings.NEO4J_DATABASE, f"test-{role.value}", role)[1]

@@ -29,8 +29,7 @@ from backend.auth.roles import Role
 from backend.auth.tokens import create_token
 from backend.core.config import Settings
 from backend.detection.tasks import refresh_task
-from seed.generate import generate
-from tests.integration.ingest_helpers import ingest, reset_state
+from tests.integration.ingest_helpers import load_seed
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As root, without a GPU and on a closed network: no sandbox, software WebGL (the graph is
@@ -63,11 +62,7 @@ def console(
 ) -> Console:
     if not (settings.UI_DIST / "index.html").is_file():
         pytest.fail("the console is not built: `make install` builds ui/dist")
-    out = tmp_path_factory.mktemp("console-seed")
-    generate(3000, 3, out, 0.05)
-    reset_state(driver, settings)
-    report = ingest(settings, out / "events.jsonl.gz", batch_size=2000)
-    assert report.stats.rejected == 0 and not report.stats.failed_batches
+    load_seed(driver, settings, tmp_path_factory.mktemp("console-seed"), 3000)
     assert refresh_task.delay().get(timeout=300)["status"] == "done"
     tokens = {
         role: create_token(driver, settings.NEO4J_DATABASE, f"console-{role.value}", role)[1]

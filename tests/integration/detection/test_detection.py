@@ -22,20 +22,14 @@ from backend.evaluation.labels import read_labels
 from backend.evaluation.metrics import evaluate
 from backend.evaluation.repository import read_memberships
 from backend.graph.model import CURRENT_MEMBERSHIP
-from seed.generate import generate
-from tests.integration.ingest_helpers import ingest, reset_state
+from tests.integration.ingest_helpers import ingest, load_seed
 
 pytestmark = pytest.mark.usefixtures("stack")
 
 
 @pytest.fixture(scope="module")
 def seeded(driver: Driver, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("seed")
-    generate(4000, 3, out, 0.05)
-    reset_state(driver, settings)
-    report = ingest(settings, out / "events.jsonl.gz", batch_size=2000)
-    assert report.stats.rejected == 0 and not report.stats.failed_batches
-    return out
+    return load_seed(driver, settings, tmp_path_factory.mktemp("seed"), 4000)
 
 
 def _clusters(driver: Driver, settings: Settings) -> dict[str, dict[str, Any]]:
