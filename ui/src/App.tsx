@@ -67,10 +67,10 @@ export function App() {
       </header>
       <main>
         {route.screen === "triage" && <Triage />}
-        {route.screen === "cluster" && <ClusterView id={route.id} />}
+        {route.screen === "cluster" && <ClusterView key={route.id} id={route.id} />}
         {route.screen === "account" &&
           (can(session.role, "investigate") ? (
-            <AccountView id={route.id} />
+            <AccountView key={route.id} id={route.id} />
           ) : (
             <ErrorBox error={new ApiError("accounts are for analysts: this token's role is " + session.role)} />
           ))}
