@@ -1,7 +1,8 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { gql } from "../api/client";
-import type { AccountData, AccountDetail, LinkedData, PathData, Verdict } from "../api/types";
+import type { AccountData, LinkedData, PathData, Verdict } from "../api/types";
 import { Histogram } from "../components/Charts";
+import { DecisionForms } from "../components/DecisionForms";
 import { GraphCanvas } from "../components/GraphCanvas";
 import { IdentifierCells } from "../components/Kind";
 import { ErrorBox, Link } from "../components/Link";
@@ -57,7 +58,16 @@ export function AccountView({ id }: { id: string }) {
           {num(a.billing.charges)} charges, {num(a.billing.chargesDisputed)} disputed, {num(a.billing.distinctPaymentMethods)} cards
         </dd>
       </dl>
-      {can(role, "decide") && <AccountActions account={a} onDone={account.reload} />}
+      {can(role, "decide") && (
+        <DecisionForms
+          verdicts={ACCOUNT_VERDICTS}
+          current={a.verdict?.verdict}
+          decide={(verdict, note) => gql("SetAccountVerdict", { id: a.id, verdict, note })}
+          addNote={(text) => gql("AddAccountNote", { id: a.id, text })}
+          onDone={account.reload}
+          testId="account-actions"
+        />
+      )}
 
       <div className="columns">
         <div>
@@ -142,42 +152,11 @@ export function AccountView({ id }: { id: string }) {
   );
 }
 
-function AccountActions({ account, onDone }: { account: AccountDetail; onDone: () => void }) {
-  const [verdict, setVerdict] = useState<Verdict>(account.verdict?.verdict ?? "FALSE_POSITIVE");
-  const [note, setNote] = useState("");
-  const [text, setText] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const run = async (e: FormEvent, action: () => Promise<unknown>) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      await action();
-      onDone();
-    } catch (err) {
-      setError(err);
-    }
-  };
-  return (
-    <div className="actions">
-      <form onSubmit={(e) => run(e, () => gql("SetAccountVerdict", { id: account.id, verdict, note: note.trim() || null }))}>
-        <select value={verdict} onChange={(e) => setVerdict(e.target.value as Verdict)}>
-          <option value="FALSE_POSITIVE">false positive (leaves the ban feed)</option>
-          <option value="CONFIRMED_FRAUD">confirmed fraud</option>
-          <option value="NEEDS_REVIEW">needs review</option>
-        </select>
-        <input placeholder="why" value={note} onChange={(e) => setNote(e.target.value)} />
-        <button type="submit">Set account verdict</button>
-      </form>
-      <form onSubmit={(e) => run(e, async () => { await gql("AddAccountNote", { id: account.id, text: text.trim() }); setText(""); })}>
-        <input placeholder="add a note" value={text} onChange={(e) => setText(e.target.value)} />
-        <button type="submit" disabled={text.trim() === ""}>
-          Add note
-        </button>
-      </form>
-      <ErrorBox error={error} />
-    </div>
-  );
-}
+const ACCOUNT_VERDICTS: { value: Verdict; label?: string }[] = [
+  { value: "FALSE_POSITIVE", label: "false positive (leaves the ban feed)" },
+  { value: "CONFIRMED_FRAUD" },
+  { value: "NEEDS_REVIEW" },
+];
 
 function Linked({ id }: { id: string }) {
   const linked = useQuery(() => gql<LinkedData>("LinkedAccounts", { id, first: 20 }), id);

@@ -1,4 +1,4 @@
-import { useMemo, useState, type FormEvent } from "react";
+import { useMemo, useState } from "react";
 import { gql } from "../api/client";
 import type {
   AuditData,
@@ -11,6 +11,7 @@ import type {
   Verdict,
 } from "../api/types";
 import { ContributionChart, Histogram } from "../components/Charts";
+import { DecisionForms } from "../components/DecisionForms";
 import { GraphCanvas } from "../components/GraphCanvas";
 import { IdentifierCells, Swatch } from "../components/Kind";
 import { ErrorBox, Link } from "../components/Link";
@@ -28,7 +29,7 @@ const PAGE = 100;
 // is a hairball and a frozen tab; its top few hundred and what ties them is the picture.
 const DRAW_DEFAULT = 300;
 const DRAW_MAX = 500;
-const VERDICTS: Verdict[] = ["CONFIRMED_FRAUD", "NEEDS_REVIEW", "FALSE_POSITIVE"];
+const VERDICTS: { value: Verdict }[] = [{ value: "CONFIRMED_FRAUD" }, { value: "NEEDS_REVIEW" }, { value: "FALSE_POSITIVE" }];
 
 export function ClusterView({ id }: { id: string }) {
   const { role } = useSession();
@@ -86,7 +87,16 @@ export function ClusterView({ id }: { id: string }) {
           {c.verdict.note ? ` — “${c.verdict.note}”` : ""}
         </p>
       )}
-      {can(role, "decide") && <ClusterActions cluster={c} onDone={cluster.reload} />}
+      {can(role, "decide") && (
+        <DecisionForms
+          verdicts={VERDICTS}
+          current={c.verdict?.verdict}
+          decide={(verdict, note) => gql("SetClusterVerdict", { id: c.id, verdict, note })}
+          addNote={(text) => gql("AddClusterNote", { id: c.id, text })}
+          onDone={cluster.reload}
+          testId="cluster-actions"
+        />
+      )}
 
       <div className="columns">
         <div>
@@ -164,64 +174,6 @@ export function ClusterView({ id }: { id: string }) {
         </>
       )}
     </section>
-  );
-}
-
-function ClusterActions({ cluster, onDone }: { cluster: ClusterDetail; onDone: () => void }) {
-  const [verdict, setVerdict] = useState<Verdict>(cluster.verdict?.verdict ?? "CONFIRMED_FRAUD");
-  const [note, setNote] = useState("");
-  const [text, setText] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const run = async (action: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-      onDone();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const decide = (e: FormEvent) => {
-    e.preventDefault();
-    void run(async () => {
-      await gql("SetClusterVerdict", { id: cluster.id, verdict, note: note.trim() || null });
-      setNote("");
-    });
-  };
-  const addNote = (e: FormEvent) => {
-    e.preventDefault();
-    void run(async () => {
-      await gql("AddClusterNote", { id: cluster.id, text: text.trim() });
-      setText("");
-    });
-  };
-  return (
-    <div className="actions" data-testid="cluster-actions">
-      <form onSubmit={decide}>
-        <select name="verdict" value={verdict} onChange={(e) => setVerdict(e.target.value as Verdict)}>
-          {VERDICTS.map((v) => (
-            <option key={v} value={v}>
-              {verdictLabel(v)}
-            </option>
-          ))}
-        </select>
-        <input name="verdict-note" placeholder="why (kept in the audit trail)" value={note} onChange={(e) => setNote(e.target.value)} />
-        <button type="submit" disabled={busy}>
-          Set verdict
-        </button>
-      </form>
-      <form onSubmit={addNote}>
-        <input name="note" placeholder="add a note" value={text} onChange={(e) => setText(e.target.value)} />
-        <button type="submit" disabled={busy || text.trim() === ""}>
-          Add note
-        </button>
-      </form>
-      <ErrorBox error={error} />
-    </div>
   );
 }
 
