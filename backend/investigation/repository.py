@@ -138,13 +138,15 @@ _CLUSTER_SORT_KEYS = {
     "REFRESHED": "c.refreshed_at.epochMillis",
     "CREATED": "c.created_at.epochMillis",
 }
-CLUSTERS: dict[str, str] = {
-    order: f"""
+# The triage filter, shared by the page and its count.
+_CLUSTER_FILTER = """
 MATCH (c:Cluster)
 WHERE coalesce(c.status, '') <> 'pending' AND ($status IS NULL OR c.status = $status)
   AND coalesce(c.risk, 0.0) >= $min_risk
   AND coalesce(c.size, 0) >= $min_size
-  AND ($verdict IS NULL OR coalesce(c.verdict, 'NONE') = $verdict)
+  AND ($verdict IS NULL OR coalesce(c.verdict, 'NONE') = $verdict)"""
+CLUSTERS: dict[str, str] = {
+    order: f"""{_CLUSTER_FILTER}
 WITH c, {key} AS k
 WHERE $after_k IS NULL OR k < $after_k OR (k = $after_k AND c.id > $after_id)
 RETURN c.id AS id, k, properties(c) AS props
@@ -154,13 +156,7 @@ LIMIT $limit
     for order, key in _CLUSTER_SORT_KEYS.items()
 }
 
-# The same filter as CLUSTERS, counted: the triage queue's totals.
-CLUSTER_COUNT = """
-MATCH (c:Cluster)
-WHERE coalesce(c.status, '') <> 'pending' AND ($status IS NULL OR c.status = $status)
-  AND coalesce(c.risk, 0.0) >= $min_risk
-  AND coalesce(c.size, 0) >= $min_size
-  AND ($verdict IS NULL OR coalesce(c.verdict, 'NONE') = $verdict)
+CLUSTER_COUNT = f"""{_CLUSTER_FILTER}
 RETURN count(c) AS n
 """
 

@@ -54,6 +54,14 @@ class ClusterFilter:
     verdict: VerdictFilter | None = None
 
 
+def _filter_params(f: ClusterFilter) -> dict[str, object]:
+    """A cluster filter as the parameters `clusters` and `clusterCount` both read."""
+    return {
+        "status": f.status.value if f.status else None, "min_risk": f.min_risk,
+        "min_size": f.min_size, "verdict": f.verdict.value if f.verdict else None,
+    }  # fmt: skip
+
+
 @strawberry.type(description="Who is calling: what a client shows depends on it.")
 class Viewer:
     name: str = strawberry.field(description="The token's name (the audit trail's actor).")
@@ -108,9 +116,7 @@ class Query:
         tag = f"clusters.{order_by.value}"
         key = decode_cursor(tag, after, 2)
         records = await q.read(
-            info.context.reads, q.CLUSTERS[order_by.value],
-            status=f.status.value if f.status else None, min_risk=f.min_risk,
-            min_size=f.min_size, verdict=f.verdict.value if f.verdict else None,
+            info.context.reads, q.CLUSTERS[order_by.value], **_filter_params(f),
             after_k=key[0] if key else None, after_id=key[1] if key else None, limit=limit + 1,
         )  # fmt: skip
         return connection(
@@ -124,12 +130,9 @@ class Query:
 
     @strawberry.field(description="How many clusters `clusters` would list with this filter.")
     async def cluster_count(self, info: Info, filter: ClusterFilter | None = None) -> int:
-        f = filter or ClusterFilter()
         records = await q.read(
-            info.context.reads, q.CLUSTER_COUNT,
-            status=f.status.value if f.status else None, min_risk=f.min_risk,
-            min_size=f.min_size, verdict=f.verdict.value if f.verdict else None,
-        )  # fmt: skip
+            info.context.reads, q.CLUSTER_COUNT, **_filter_params(filter or ClusterFilter())
+        )
         return int(records[0]["n"])
 
     @strawberry.field(
