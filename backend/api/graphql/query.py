@@ -25,9 +25,9 @@ from backend.api.graphql.types.common import IdentifierKind
 from backend.api.graphql.types.feed import ClusterEvent, cluster_event
 from backend.api.graphql.types.identifier import Identifier, load_identifier
 from backend.api.graphql.types.path import AccountPath, account_path
-from backend.bans.repository import BAN_CANDIDATES
 from backend.graph.model import Verdict as VerdictValue
 from backend.investigation import repository as q
+from backend.investigation import service as read_side
 
 
 @strawberry.enum
@@ -54,12 +54,14 @@ class ClusterFilter:
     verdict: VerdictFilter | None = None
 
 
-def _filter_params(f: ClusterFilter) -> dict[str, object]:
-    """A cluster filter as the parameters `clusters` and `clusterCount` both read."""
-    return {
-        "status": f.status.value if f.status else None, "min_risk": f.min_risk,
-        "min_size": f.min_size, "verdict": f.verdict.value if f.verdict else None,
-    }  # fmt: skip
+def _cluster_query(f: ClusterFilter | None) -> read_side.ClusterQuery:
+    f = f or ClusterFilter()
+    return read_side.ClusterQuery(
+        status=f.status.value if f.status else None,
+        min_risk=f.min_risk,
+        min_size=f.min_size,
+        verdict=f.verdict.value if f.verdict else None,
+    )
 
 
 @strawberry.type(description="Who is calling: what a client shows depends on it.")
@@ -112,36 +114,30 @@ class Query:
         order_by: ClusterOrder = ClusterOrder.RISK, first: int = 50, after: str | None = None,
     ) -> Connection[Cluster]:  # fmt: skip
         limit = page_size(first)
-        f = filter or ClusterFilter()
         tag = f"clusters.{order_by.value}"
-        key = decode_cursor(tag, after, 2)
-        records = await q.read(
-            info.context.reads, q.CLUSTERS[order_by.value], **_filter_params(f),
-            after_k=key[0] if key else None, after_id=key[1] if key else None, limit=limit + 1,
+        rows = await read_side.clusters_page(
+            info.context.reads, order_by.value, _cluster_query(filter),
+            decode_cursor(tag, after, 2), limit + 1,
         )  # fmt: skip
         return connection(
             [
-                (Cluster(id=strawberry.ID(r["id"]), props=r["props"]),
-                 encode_cursor(tag, r["k"], r["id"]))
-                for r in records
+                (Cluster(id=strawberry.ID(r.id), props=r.props),
+                 encode_cursor(tag, r.sort_key, r.id))
+                for r in rows
             ],
             limit,
         )  # fmt: skip
 
     @strawberry.field(description="How many clusters `clusters` would list with this filter.")
     async def cluster_count(self, info: Info, filter: ClusterFilter | None = None) -> int:
-        records = await q.read(
-            info.context.reads, q.CLUSTER_COUNT, **_filter_params(filter or ClusterFilter())
-        )
-        return int(records[0]["n"])
+        return await read_side.count_clusters(info.context.reads, _cluster_query(filter))
 
     @strawberry.field(
         description="The change feed's latest seq (0 when empty): a new poller may start "
         "there, an old one sees how far behind it is."
     )
     async def feed_head(self, info: Info) -> int:
-        records = await q.read(info.context.reads, q.FEED_HEAD)
-        return int(records[0]["seq"])
+        return await read_side.feed_head(info.context.reads)
 
     @strawberry.field(
         description=f"Shortest chain of shared identifiers, at most "
@@ -157,13 +153,11 @@ class Query:
             raise ClientError(f"`maxHops` must be between 1 and {q.MAX_PATH_HOPS}")
         if from_account == to_account:
             raise ClientError("`fromAccount` and `toAccount` must differ")
-        records = await q.read(
-            info.context.reads, q.PATH[max_hops], cap=info.context.settings.DETECTION_LINK_CAP,
-            **{"from": str(from_account), "to": str(to_account)},
+        row = await read_side.shortest_path(
+            info.context.reads, str(from_account), str(to_account), max_hops,
+            info.context.settings.DETECTION_LINK_CAP,
         )  # fmt: skip
-        if not records:
-            return None
-        return account_path(records[0]["nodes"], records[0]["rels"])
+        return account_path(row.account_ids, row.links) if row else None
 
     @strawberry.field(
         description="The change feed: events after `after` (a seq), oldest first. "
@@ -173,8 +167,8 @@ class Query:
         self, info: Info, after: int = 0, first: int = 100
     ) -> list[ClusterEvent]:
         limit = page_size(first)
-        records = await q.read(info.context.reads, q.CLUSTER_EVENTS, after=after, limit=limit)
-        return [cluster_event(r["props"]) for r in records]
+        events = await read_side.feed_events(info.context.reads, after, limit)
+        return [cluster_event(props) for props in events]
 
     @strawberry.field(
         description="Accounts to act on: confident members of clusters confirmed "
@@ -187,22 +181,19 @@ class Query:
     ) -> Connection[BanCandidate]:  # fmt: skip
         limit = page_size(first)
         s = info.context.settings
-        key = decode_cursor("banCandidates", after, 2)
-        records = await q.read(
-            info.context.reads, BAN_CANDIDATES,
-            min_risk=s.DETECTION_FLAG_THRESHOLD if min_risk is None else min_risk,
-            min_confidence=s.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
-            after_cluster=key[0] if key else None, after_account=key[1] if key else None,
-            limit=limit + 1,
+        rows = await read_side.ban_candidates_page(
+            info.context.reads,
+            s.DETECTION_FLAG_THRESHOLD if min_risk is None else min_risk,
+            s.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+            decode_cursor("banCandidates", after, 2), limit + 1,
         )  # fmt: skip
         return connection(
             [
-                (ban_candidate(r.data()),
-                 encode_cursor("banCandidates", r["cluster_id"], r["account_id"]))
-                for r in records
+                (ban_candidate(r.row), encode_cursor("banCandidates", r.cluster_id, r.account_id))
+                for r in rows
             ],
             limit,
-        )  # fmt: skip
+        )
 
     @strawberry.field(
         description="Who changed what, newest first; optionally for one target, and with "
@@ -213,15 +204,14 @@ class Query:
         first: int = 50, after: str | None = None,
     ) -> Connection[AuditEntry]:  # fmt: skip
         limit = page_size(first)
-        key = decode_cursor("auditLog", after, 2)
-        records = await q.read(
-            info.context.reads, q.AUDIT_LOG, target=target_id, members=include_members,
-            after_ms=key[0] if key else None, after_id=key[1] if key else None, limit=limit + 1,
+        rows = await read_side.audit_page(
+            info.context.reads, target_id, include_members, decode_cursor("auditLog", after, 2),
+            limit + 1,
         )  # fmt: skip
         return connection(
             [
-                (audit_entry(r["props"]), encode_cursor("auditLog", r["at_ms"], r["props"]["id"]))
-                for r in records
+                (audit_entry(r.props), encode_cursor("auditLog", r.at_ms, r.props["id"]))
+                for r in rows
             ],
             limit,
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
 from backend.api.graphql.types.common import KIND_OF_REL, IdentifierKind
@@ -29,11 +27,15 @@ class AccountPath:
     steps: list[PathStep]
 
 
-def account_path(nodes: list[dict[str, Any]], rels: list[str]) -> AccountPath:
-    """Nodes alternate account, identifier, account, ...; rels are the account->identifier types."""
-    accounts = [strawberry.ID(n["id"]) for n in nodes[0::2]]
-    steps = []
-    for i, ident in enumerate(nodes[1::2]):
-        via = PathIdentifier(kind=KIND_OF_REL[rels[2 * i]], value=ident["key"])
-        steps.append(PathStep(from_account=accounts[i], via=via, to_account=accounts[i + 1]))
+def account_path(account_ids: list[str], links: list[tuple[str, str]]) -> AccountPath:
+    """`links[i]` (relationship type, identifier key) ties account i to account i + 1."""
+    accounts = [strawberry.ID(a) for a in account_ids]
+    steps = [
+        PathStep(
+            from_account=accounts[i],
+            to_account=accounts[i + 1],
+            via=PathIdentifier(kind=KIND_OF_REL[rel], value=key),
+        )
+        for i, (rel, key) in enumerate(links)
+    ]
     return AccountPath(hops=len(steps), account_ids=accounts, steps=steps)

@@ -1,0 +1,120 @@
+"""The read side behind the API's root fields: each function runs one repository query and
+returns typed records, so the GraphQL layer only maps records to types and holds no Cypher.
+(The nested fields, a cluster's members or an account's identifiers, still read through the
+DataLoaders and the type modules.)"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from backend.bans.repository import BAN_CANDIDATES
+from backend.investigation import repository as q
+from backend.investigation.repository import Reads
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterQuery:
+    """The triage filter (`status` None: any status; `verdict` "NONE": nobody reviewed it)."""
+
+    status: str | None = "active"
+    min_risk: float = 0.0
+    min_size: int = 0
+    verdict: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {"status": self.status, "min_risk": self.min_risk, "min_size": self.min_size,
+                "verdict": self.verdict}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRow:
+    id: str
+    sort_key: Any  # the value it is ordered by: the page's cursor holds it
+    props: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PathRow:
+    """Accounts in order, and between each two the identifier they share (its relationship
+    type from the account, its key)."""
+
+    account_ids: list[str]
+    links: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    at_ms: int
+    props: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BanRow:
+    cluster_id: str
+    account_id: str
+    row: dict[str, Any]
+
+
+def _after(key: Sequence[Any] | None) -> tuple[Any, Any]:
+    return (key[0], key[1]) if key else (None, None)
+
+
+async def clusters_page(
+    reads: Reads, order: str, query: ClusterQuery, after: Sequence[Any] | None, limit: int
+) -> list[ClusterRow]:
+    after_k, after_id = _after(after)
+    records = await q.read(reads, q.CLUSTERS[order], **query.params(), after_k=after_k,
+                           after_id=after_id, limit=limit)  # fmt: skip
+    return [ClusterRow(r["id"], r["k"], r["props"]) for r in records]
+
+
+async def count_clusters(reads: Reads, query: ClusterQuery) -> int:
+    records = await q.read(reads, q.CLUSTER_COUNT, **query.params())
+    return int(records[0]["n"])
+
+
+async def feed_head(reads: Reads) -> int:
+    records = await q.read(reads, q.FEED_HEAD)
+    return int(records[0]["seq"])
+
+
+async def feed_events(reads: Reads, after: int, limit: int) -> list[dict[str, Any]]:
+    records = await q.read(reads, q.CLUSTER_EVENTS, after=after, limit=limit)
+    return [r["props"] for r in records]
+
+
+async def shortest_path(
+    reads: Reads, source: str, target: str, max_hops: int, link_cap: int
+) -> PathRow | None:
+    """Through identifiers that link in detection only; `max_hops` is one of `q.PATH`'s."""
+    records = await q.read(reads, q.PATH[max_hops], cap=link_cap,
+                           **{"from": source, "to": target})  # fmt: skip
+    if not records:
+        return None
+    nodes, rels = records[0]["nodes"], records[0]["rels"]
+    accounts = [n["id"] for n in nodes[0::2]]
+    links = [(rels[2 * i], ident["key"]) for i, ident in enumerate(nodes[1::2])]
+    return PathRow(accounts, links)
+
+
+async def ban_candidates_page(
+    reads: Reads, min_risk: float, min_confidence: float, after: Sequence[Any] | None, limit: int
+) -> list[BanRow]:
+    after_cluster, after_account = _after(after)
+    records = await q.read(
+        reads, BAN_CANDIDATES, min_risk=min_risk, min_confidence=min_confidence,
+        after_cluster=after_cluster, after_account=after_account, limit=limit,
+    )  # fmt: skip
+    return [BanRow(r["cluster_id"], r["account_id"], r.data()) for r in records]
+
+
+async def audit_page(
+    reads: Reads, target: str | None, include_members: bool, after: Sequence[Any] | None,
+    limit: int,
+) -> list[AuditRow]:  # fmt: skip
+    after_ms, after_id = _after(after)
+    records = await q.read(reads, q.AUDIT_LOG, target=target, members=include_members,
+                           after_ms=after_ms, after_id=after_id, limit=limit)  # fmt: skip
+    return [AuditRow(r["at_ms"], r["props"]) for r in records]
