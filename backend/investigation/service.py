@@ -118,3 +118,93 @@ async def audit_page(
     records = await q.read(reads, q.AUDIT_LOG, target=target, members=include_members,
                            after_ms=after_ms, after_id=after_id, limit=limit)  # fmt: skip
     return [AuditRow(r["at_ms"], r["props"]) for r in records]
+
+
+# --- nested fields: a page under one cluster, account or identifier ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    id: str
+    confidence: float
+    since_ms: int | None
+    why: Any  # the membership's stored explanation (JSON text), decoded by the API's types
+
+
+@dataclass(frozen=True, slots=True)
+class SharedRow:
+    rel: str
+    key: str
+    degree: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedRow:
+    id: str
+    shared_count: int
+    shared: list[SharedRow]
+
+
+@dataclass(frozen=True, slots=True)
+class HolderRow:
+    id: str
+    count: int | None
+    first_seen: Any
+    last_seen: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SubgraphRows:
+    """The drawn members (id, confidence) and, per identifier two of them share, its
+    relationship type, key and the drawn members holding it."""
+
+    accounts: list[tuple[str, float]]
+    identifiers: list[tuple[str, str, list[str]]]
+
+
+async def members_page(
+    reads: Reads, cluster_id: str, min_confidence: float, after: Sequence[Any] | None, limit: int
+) -> list[MemberRow]:
+    after_c, after_id = _after(after)
+    rows = await q.read_rows(
+        reads, q.CLUSTER_MEMBERS, id=cluster_id, min_confidence=min_confidence,
+        after_c=after_c, after_id=after_id, limit=limit,
+    )  # fmt: skip
+    return [MemberRow(r["id"], r["confidence"], r["since"], r["why"]) for r in rows]
+
+
+async def subgraph(reads: Reads, cluster_id: str, limit: int, max_identifiers: int) -> SubgraphRows:
+    records = await q.read(
+        reads, q.SUBGRAPH, id=cluster_id, limit=limit, rels=list(q.LINKING_RELS),
+        max_identifiers=max_identifiers,
+    )  # fmt: skip
+    if not records:
+        return SubgraphRows([], [])
+    r = records[0]
+    return SubgraphRows(
+        [(a["id"], a["confidence"]) for a in r["nodes"]],
+        [(i["rel"], i["key"], list(i["holders"])) for i in r["identifiers"]],
+    )
+
+
+async def linked_accounts_page(
+    reads: Reads, account_id: str, link_cap: int, after: Sequence[Any] | None, limit: int
+) -> list[LinkedRow]:
+    after_n, after_id = _after(after)
+    records = await q.read(
+        reads, q.LINKED_ACCOUNTS, id=account_id, rels=list(q.LINKING_RELS), cap=link_cap,
+        after_n=after_n, after_id=after_id, limit=limit,
+    )  # fmt: skip
+    return [
+        LinkedRow(
+            r["id"], r["n"], [SharedRow(s["rel"], s["key"], s["degree"]) for s in r["shared"]]
+        )
+        for r in records
+    ]
+
+
+async def identifier_holders_page(
+    reads: Reads, label: str, key: str, after: str | None, limit: int
+) -> list[HolderRow]:
+    records = await q.read(reads, q.IDENTIFIER_ACCOUNTS[label], key=key, after=after, limit=limit)
+    return [HolderRow(r["id"], r["count"], r["first_seen"], r["last_seen"]) for r in records]

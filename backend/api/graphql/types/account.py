@@ -26,7 +26,7 @@ from backend.api.graphql.types.common import (
 )
 from backend.api.graphql.types.identifier import Identifier, load_identifier
 from backend.events.contract import Capability
-from backend.investigation import repository as q
+from backend.investigation import service as read_side
 
 if TYPE_CHECKING:
     from backend.api.graphql.types.cluster import Cluster
@@ -280,23 +280,20 @@ class Account:
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[LinkedAccount]:
         limit = page_size(first)
-        key = decode_cursor("account.linked", after, 2)
-        ctx = info.context
-        records = await q.read(
-            ctx.reads, q.LINKED_ACCOUNTS, id=str(self.id),
-            rels=list(q.LINKING_RELS), cap=ctx.settings.DETECTION_LINK_CAP,
-            after_n=key[0] if key else None, after_id=key[1] if key else None, limit=limit + 1,
+        rows = await read_side.linked_accounts_page(
+            info.context.reads, str(self.id), info.context.settings.DETECTION_LINK_CAP,
+            decode_cursor("account.linked", after, 2), limit + 1,
         )  # fmt: skip
         items = []
-        for r in records:
+        for r in rows:
             shared = [
-                SharedIdentifier(kind=KIND_OF_REL[s["rel"]], value=s["key"], degree=s["degree"])
-                for s in r["shared"]
+                SharedIdentifier(kind=KIND_OF_REL[s.rel], value=s.key, degree=s.degree)
+                for s in r.shared
             ]
             node = LinkedAccount(
-                account_id=strawberry.ID(r["id"]), shared_count=r["n"], shared=shared
+                account_id=strawberry.ID(r.id), shared_count=r.shared_count, shared=shared
             )
-            items.append((node, encode_cursor("account.linked", r["n"], r["id"])))
+            items.append((node, encode_cursor("account.linked", r.shared_count, r.id)))
         return connection(items, limit)
 
     @strawberry.field

@@ -32,7 +32,7 @@ from backend.api.graphql.types.common import (
     to_datetime,
 )
 from backend.graph.model import ClusterStatus as Status
-from backend.investigation import repository as q
+from backend.investigation import service as read_side
 
 MAX_SUBGRAPH_IDENTIFIERS = 2000
 
@@ -236,24 +236,22 @@ class Cluster:
         self, info: Info, first: int = 100, after: str | None = None, min_confidence: float = 0.0
     ) -> Connection[ClusterMember]:
         limit = page_size(first)
-        key = decode_cursor("cluster.members", after, 2)
-        records = await q.read_rows(
-            info.context.reads, q.CLUSTER_MEMBERS, id=str(self.id),
-            min_confidence=min_confidence, after_c=key[0] if key else None,
-            after_id=key[1] if key else None, limit=limit + 1,
+        rows = await read_side.members_page(
+            info.context.reads, str(self.id), min_confidence,
+            decode_cursor("cluster.members", after, 2), limit + 1,
         )  # fmt: skip
         return connection(
             [
                 (
                     ClusterMember(
-                        account_id=strawberry.ID(r["id"]),
-                        confidence=r["confidence"],
-                        since=to_datetime(r["since"]),
-                        why=member_why(r["why"]),
+                        account_id=strawberry.ID(r.id),
+                        confidence=r.confidence,
+                        since=to_datetime(r.since_ms),
+                        why=member_why(r.why),
                     ),
-                    encode_cursor("cluster.members", r["confidence"], r["id"]),
+                    encode_cursor("cluster.members", r.confidence, r.id),
                 )
-                for r in records
+                for r in rows
             ],
             limit,
         )
@@ -265,26 +263,20 @@ class Cluster:
     async def subgraph(self, info: Info, limit: int = 100) -> Subgraph:
         if not 1 <= limit <= MAX_PAGE:
             raise ClientError(f"`limit` must be between 1 and {MAX_PAGE}")
-        records = await q.read(
-            info.context.reads, q.SUBGRAPH, id=str(self.id),
-            limit=limit, rels=list(q.LINKING_RELS), max_identifiers=MAX_SUBGRAPH_IDENTIFIERS,
-        )  # fmt: skip
-        if not records:
-            return Subgraph(accounts=[], identifiers=[], edges=[])
-        r = records[0]
+        rows = await read_side.subgraph(
+            info.context.reads, str(self.id), limit, MAX_SUBGRAPH_IDENTIFIERS
+        )
         identifiers: list[SubgraphIdentifier] = []
         edges: list[SubgraphEdge] = []
-        for item in r["identifiers"]:
-            kind = KIND_OF_REL[item["rel"]]
-            node_id = strawberry.ID(f"{kind.value}:{item['key']}")
-            identifiers.append(SubgraphIdentifier(id=node_id, kind=kind, value=item["key"]))
+        for rel, key, holders in rows.identifiers:
+            kind = KIND_OF_REL[rel]
+            node_id = strawberry.ID(f"{kind.value}:{key}")
+            identifiers.append(SubgraphIdentifier(id=node_id, kind=kind, value=key))
             edges.extend(
-                SubgraphEdge(account_id=strawberry.ID(a), identifier_id=node_id)
-                for a in item["holders"]
+                SubgraphEdge(account_id=strawberry.ID(a), identifier_id=node_id) for a in holders
             )
         return Subgraph(
-            accounts=[SubgraphAccount(id=strawberry.ID(a["id"]), confidence=a["confidence"])
-                      for a in r["nodes"]],
+            accounts=[SubgraphAccount(id=strawberry.ID(a), confidence=c) for a, c in rows.accounts],
             identifiers=identifiers, edges=edges,
         )  # fmt: skip
 

@@ -17,7 +17,7 @@ from backend.api.graphql.pagination import (
     page_size,
 )
 from backend.api.graphql.types.common import IdentifierKind, to_datetime
-from backend.investigation import repository as q
+from backend.investigation import service as read_side
 
 if TYPE_CHECKING:
     from backend.api.graphql.types.account import Account
@@ -54,22 +54,21 @@ class Identifier:
     ) -> Connection[IdentifierHolder]:
         limit = page_size(first)
         key = decode_cursor("identifier.accounts", after, 1)
-        records = await q.read(
-            info.context.reads, q.IDENTIFIER_ACCOUNTS[self.kind.value],
-            key=self.value, after=key[0] if key else None, limit=limit + 1,
-        )  # fmt: skip
+        rows = await read_side.identifier_holders_page(
+            info.context.reads, self.kind.value, self.value, key[0] if key else None, limit + 1
+        )
         return connection(
             [
                 (
                     IdentifierHolder(
-                        account_id=strawberry.ID(r["id"]),
-                        count=r["count"],
-                        first_seen=to_datetime(r["first_seen"]),
-                        last_seen=to_datetime(r["last_seen"]),
+                        account_id=strawberry.ID(r.id),
+                        count=r.count,
+                        first_seen=to_datetime(r.first_seen),
+                        last_seen=to_datetime(r.last_seen),
                     ),
-                    encode_cursor("identifier.accounts", r["id"]),
+                    encode_cursor("identifier.accounts", r.id),
                 )
-                for r in records
+                for r in rows
             ],
             limit,
         )
