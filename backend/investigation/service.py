@@ -1,7 +1,7 @@
-"""The read side behind the API's root fields: each function runs one repository query and
-returns typed records, so the GraphQL layer only maps records to types and holds no Cypher.
-(The nested fields, a cluster's members or an account's identifiers, still read through the
-DataLoaders and the type modules.)"""
+"""The read side behind the API: each function runs one repository query and returns typed
+records (a root field's page, a cluster's members or subgraph, an account's links, an
+identifier's holders), so the GraphQL resolvers only map records to types and hold no Cypher.
+Lookups by id, batched per request, go through `backend/api/graphql/dataloaders/`."""
 
 from __future__ import annotations
 
