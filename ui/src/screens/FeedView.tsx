@@ -1,8 +1,9 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { gql } from "../api/client";
-import type { BanCandidate, BanCandidatesData, ClusterEvent, FeedData } from "../api/types";
+import type { BanCandidate, BanCandidatesData } from "../api/types";
 import { ErrorBox, Link } from "../components/Link";
-import { countByType, mergeFeed } from "../lib/feed";
+import { countByType } from "../lib/feed";
+import { useFeed } from "../lib/useFeed";
 import { fixed, num, pct, verdictLabel, when } from "../lib/format";
 
 // Ban tooling's view: the change feed as it grows, and who would be banned now.
@@ -10,38 +11,7 @@ const POLL_MS = 5000;
 const SHOWN = 300;
 
 export function FeedView() {
-  const [events, setEvents] = useState<ClusterEvent[]>([]);
-  const [head, setHead] = useState<number | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const after = useRef<number | null>(null);
-
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    const poll = async () => {
-      try {
-        if (after.current === null) {
-          const probe = await gql<FeedData>("FeedEvents", { after: 0, first: 1 });
-          after.current = Math.max(0, probe.feedHead - SHOWN);
-        }
-        const page = await gql<FeedData>("FeedEvents", { after: after.current, first: 500 });
-        setHead(page.feedHead);
-        if (page.clusterEvents.length) {
-          after.current = page.clusterEvents[page.clusterEvents.length - 1].seq;
-          setEvents((shown) => mergeFeed(shown, page.clusterEvents, SHOWN));
-        }
-        setError(null);
-      } catch (err) {
-        setError(err);
-      }
-      if (!stopped) timer = window.setTimeout(poll, POLL_MS);
-    };
-    void poll();
-    return () => {
-      stopped = true;
-      window.clearTimeout(timer);
-    };
-  }, []);
+  const { events, head, error } = useFeed(SHOWN, POLL_MS);
 
   const counts = countByType(events);
   return (

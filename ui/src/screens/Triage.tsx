@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState } from "react";
 import { gql } from "../api/client";
-import type { ClusterEvent, FeedData, QueueCluster, TriageData } from "../api/types";
+import type { QueueCluster, TriageData } from "../api/types";
 import { ErrorBox, Link } from "../components/Link";
-import { growthSinceLastRefresh, mergeFeed } from "../lib/feed";
+import { growthSinceLastRefresh } from "../lib/feed";
+import { useFeed } from "../lib/useFeed";
 import { age, featureLabel, kindLabel, num, pct, topTerms, verdictLabel } from "../lib/format";
 
 // Active clusters by risk, filtered; kept current by polling the change feed (a poll is one
@@ -39,9 +40,7 @@ export function Triage() {
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
-  const [events, setEvents] = useState<ClusterEvent[]>([]);
   const [fresh, setFresh] = useState(0);
-  const head = useRef<number | null>(null);
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
 
@@ -75,37 +74,12 @@ export function Triage() {
     void load(filters);
   }, [filters]);
 
-  // The feed: the last FEED_WINDOW events at first (growth per cluster), then what is new.
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    const poll = async () => {
-      try {
-        const after = head.current ?? -1;
-        const first = await gql<FeedData>("FeedEvents", { after: Math.max(0, after), first: 1 });
-        const target = first.feedHead;
-        if (head.current === null) {
-          const page = await gql<FeedData>("FeedEvents", { after: Math.max(0, target - FEED_WINDOW), first: FEED_WINDOW });
-          setEvents((shown) => mergeFeed(shown, page.clusterEvents, FEED_WINDOW));
-          head.current = target;
-        } else if (target > head.current) {
-          const page = await gql<FeedData>("FeedEvents", { after: head.current, first: FEED_WINDOW });
-          setEvents((shown) => mergeFeed(shown, page.clusterEvents, FEED_WINDOW));
-          setFresh((n) => n + page.clusterEvents.length);
-          head.current = page.clusterEvents.length ? page.clusterEvents[page.clusterEvents.length - 1].seq : target;
-          void load(filtersRef.current);
-        }
-      } catch {
-        // A failed poll is retried at the next tick; the queue itself shows its own errors.
-      }
-      if (!stopped) timer = window.setTimeout(poll, POLL_MS);
-    };
-    void poll();
-    return () => {
-      stopped = true;
-      window.clearTimeout(timer);
-    };
-  }, []);
+  // The feed: the last FEED_WINDOW events give each cluster's growth; what comes later
+  // reloads the queue.
+  const { events } = useFeed(FEED_WINDOW, POLL_MS, (fresh) => {
+    setFresh((n) => n + fresh.length);
+    void load(filtersRef.current);
+  });
 
   useEffect(() => {
     if (rows.length > 0 && performance.getEntriesByName("queue:drawn").length === 0) {
