@@ -5,7 +5,8 @@ Each draw is a population whose fake networks have their tactics drawn at random
 parameter from a range). For each draw, through the real path on the bench stack:
 
 1. generate it; hold out a random `--delta` share of its accounts (their events arrive later);
-2. ingest the rest through Celery, refresh, score what ban tooling would receive (risk >=
+2. load the rest (`heracles backfill`, as a team loads its history; `--load ingest` sends it
+   through Celery instead), refresh, score what ban tooling would receive (risk >=
    DETECTION_FLAG_THRESHOLD and membership confidence >= DETECTION_MIN_CONFIDENCE) against the
    labels: precision, recall, each network's recall, genuine accounts flagged;
 3. ingest the held-out accounts (new genuine accounts and new members of the networks), refresh
@@ -36,6 +37,7 @@ from neo4j import Driver
 from rich.console import Console
 from rich.table import Table
 
+from backend.cli.backfill import backfill
 from backend.core.config import Settings, get_settings
 from backend.detection.pipeline import Detection, Params, Previous, Snapshot, detect
 from backend.detection.projection import Incidence, in_account_order
@@ -139,10 +141,13 @@ def run_draw(settings: Settings, args: argparse.Namespace, draw: int) -> DrawRes
     holdout = set(random.Random(draw).sample(sorted(labels), int(len(labels) * args.delta)))
     (out / "holdout.json").write_text(json.dumps(sorted(holdout)))
     _split(out / "events.jsonl.gz", holdout, out / "base.jsonl.gz", out / "delta.jsonl.gz")
-    _wipe(settings)
     db = settings.NEO4J_DATABASE
-    with create_driver(settings) as driver:
+    if args.load == "backfill":  # the history as a team loads it first; replaces the last draw
+        backfill(console, [out / "base.jsonl.gz"], None, True, None, False, False)
+    else:
+        _wipe(settings)
         _end_to_end(settings, out / "base.jsonl.gz", f"draw {draw} (base)")
+    with create_driver(settings) as driver:  # after the import: it restarts Neo4j's tx ids
         _refresh(driver, settings)
         _save_snapshot(driver, settings, out / "before.pkl")
         members = read_memberships(driver, db)
@@ -271,6 +276,9 @@ def main() -> None:
     parser.add_argument("--usage-scale", type=float, default=0.05)
     parser.add_argument("--delta", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--load", choices=("backfill", "ingest"), default="backfill",
+                        help="How the base history goes in (the delta always goes through "
+                             "Celery): `heracles backfill`, or ingest through Celery.")  # fmt: skip
     parser.add_argument("--offline", action="store_true",
                         help="Rerun the pure pipeline on the draws' saved snapshots.")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(".local/bench/robustness.json"))

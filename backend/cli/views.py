@@ -3,6 +3,7 @@ values, and only `backend/cli` and `backend/api` talk to a terminal or HTTP."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -19,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from backend.evaluation.metrics import Evaluation
+from backend.evaluation.replay import ReplayReport
 from backend.events.validation import Rejection
 from backend.ingest.producer import ProducerStats
 
@@ -94,3 +96,41 @@ def print_evaluation(evaluation: Evaluation, console: Console) -> None:
     console.print(campaigns)
     if e.unlabelled_members:
         console.print(f"{e.unlabelled_members:,} cluster members have no label (not counted)")
+
+
+def print_replay(report: ReplayReport, console: Console) -> None:
+    table = Table(
+        title=f"Early detection: {report.events:,} events in event-time order, a refresh every "
+        f"{report.every_hours:g} h ({report.refreshes} refreshes)"
+    )
+    for column in ("network", "accounts", "exchanges", "first signup", "hours to first flag",
+                   "flagged at the end", "exchanges before its first flag",
+                   "before each account's own flag"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "network" else "right")
+    for n in report.networks:
+        table.add_row(
+            n.campaign, f"{n.accounts:,}", f"{n.exchanges:,}", n.first_signup[:16],
+            "never" if n.hours_to_flag is None else f"{n.hours_to_flag:,.1f}",
+            f"{n.flagged_share:.3f}", f"{n.exchanges_before_flag:.3f}",
+            f"{n.exchanges_unflagged:.3f}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"worst network: {report.worst_share:.3f} of its exchanges made before its first flag; "
+        f"{report.genuine_flagged:,} genuine accounts flagged at the last refresh"
+    )
+
+
+class ReplayProgress:
+    """One line per window (the windows are few: a month at six hours is 112)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._line = ""
+
+    def window(self, index: int, total: int, until: float, events: int) -> None:
+        at = datetime.fromtimestamp(until).astimezone().strftime("%Y-%m-%d %H:%M")
+        self._line = f"[{index + 1}/{total}] until {at}: {events:,} events"
+
+    def refreshed(self, index: int, flagged: int, seconds: float) -> None:
+        self.console.print(f"{self._line}, {flagged:,} accounts flagged (refresh {seconds:.1f} s)")

@@ -270,9 +270,10 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     )
     behaviour = is_behaviour[inc.kind[rows]] & (lab >= 0)
     held = inc.holders[behaviour]
-    triple, in_group = np.unique(
-        np.column_stack([rows[behaviour], labels[held], group[held]]), axis=0, return_counts=True
-    )
+    triple, triple_of, in_group = np.unique(
+        np.column_stack([rows[behaviour], labels[held], group[held]]),
+        axis=0, return_inverse=True, return_counts=True,
+    )  # fmt: skip
     _, inverse = np.unique(triple[:, 0] * clusters + triple[:, 1], return_inverse=True)
     in_cluster_count = np.bincount(inverse, weights=in_group)
     size = np.bincount(labels[in_cluster], minlength=clusters)
@@ -286,8 +287,14 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     rest = in_cluster_count[inverse] - in_group
     expected = inc.degree[triple[:, 0]] * (size[triple[:, 1]] - group_size[triple[:, 2]])
     floor = chance_floors(expected / max(inc.population, 1))
-    shared = np.zeros(n, bool)
-    shared[triple[rest >= floor, 2]] = True
+    # A group shares behaviour with the rest when at least half of its members hold such an
+    # identifier: a network's members act alike by design, so its card ring or household-like
+    # group holds its templates throughout; a company team that shares a place with a network
+    # and whose two members' prompts collided with one of its bands once does not.
+    holds = np.zeros(n, bool)
+    holds[held[(rest >= floor)[np.ravel(triple_of)]]] = True
+    sharing = np.bincount(group[holds & in_cluster], minlength=n)
+    shared = 2 * sharing >= np.maximum(group_size, 1)
     bystander = in_cluster & ~shared[group] & (2 * group_size[group] < size[np.maximum(labels, 0)])
     return np.where(bystander, clusters + group, labels).astype(np.int64)
 

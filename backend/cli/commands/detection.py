@@ -79,11 +79,19 @@ def evaluate_command(
     labels: Path = typer.Option(..., exists=True, dir_okay=False, help="labels.jsonl"),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON."),
     plot: Path | None = typer.Option(None, help="Precision-recall PNG (default: beside --json)."),
+    replay_report: Path | None = typer.Option(
+        None,
+        "--replay",
+        exists=True,
+        dir_okay=False,
+        help="Also show the early-detection figures a `heracles replay --json` wrote.",
+    ),
 ) -> None:
     """Score the live graph's clusters against ground-truth labels, account by account."""
-    from backend.cli.views import print_evaluation
+    from backend.cli.views import print_evaluation, print_replay
     from backend.evaluation.labels import LabelError, read_labels
     from backend.evaluation.metrics import evaluate
+    from backend.evaluation.replay import read_report
     from backend.evaluation.report import write_json, write_plot
     from backend.evaluation.repository import read_memberships
     from backend.graph.driver import create_driver
@@ -100,6 +108,8 @@ def evaluate_command(
         truth, memberships, settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE
     )
     print_evaluation(result, console)
+    if replay_report is not None:
+        print_replay(read_report(replay_report), console)
     if json_out is not None:
         write_json(result, json_out)
         console.print(f"wrote {json_out}")
@@ -107,3 +117,19 @@ def evaluate_command(
     if plot is not None:
         write_plot(result, plot)
         console.print(f"wrote {plot}")
+
+
+@app.command("replay")
+def replay_command(
+    paths: list[Path] = typer.Argument(
+        ..., exists=True, dir_okay=False, help=".jsonl or .jsonl.gz"
+    ),
+    labels: Path = typer.Option(..., exists=True, dir_okay=False, help="labels.jsonl"),
+    every: float = typer.Option(6.0, min=0.25, help="Simulated hours between refreshes."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON."),
+) -> None:
+    """Feed a population into an empty graph in event-time order, refreshing every N simulated
+    hours, and show per network how soon it was flagged and how much it had taken by then."""
+    from backend.cli.replay import run_replay
+
+    run_replay(console, paths, labels, every, json_out)

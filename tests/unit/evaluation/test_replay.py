@@ -1,0 +1,99 @@
+"""Early detection's figures and the replay's windows, on hand-built timelines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from backend.evaluation.replay import (
+    HOUR,
+    Exchanges,
+    early_detection,
+    read_report,
+    read_timeline,
+    replay,
+    windows,
+    write_report,
+)
+from backend.evaluation.repository import Membership
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a multiple of six hours
+
+
+def test_windows_are_aligned_and_in_time_order() -> None:
+    times = np.array([T0 + 7 * HOUR, T0 + 1, T0 + 5 * HOUR, -np.inf, T0 + 13 * HOUR])
+    cut = windows(times, 6 * HOUR)
+    assert [end for end, _ in cut] == [T0 + 6 * HOUR, T0 + 12 * HOUR, T0 + 18 * HOUR]
+    # The unreadable time goes first (ingest rejects it), then the rest in time order.
+    assert [rows.tolist() for _, rows in cut] == [[3, 1, 2], [0], [4]]
+
+
+def _exchanges() -> Exchanges:
+    # Accounts f1, f2 (network "n") and g (genuine); f1 exchanges at hours 1, 2, 10, 20;
+    # f2 at 11, 21; g at 3.
+    account = np.array([0, 0, 0, 0, 1, 1, 2])
+    at = T0 + HOUR * np.array([1, 2, 10, 20, 11, 21, 3], dtype=float)
+    signup = T0 + HOUR * np.array([0.5, 9.0, 0.0])
+    return Exchanges(account, at, ["f1", "f2", "g"], signup)
+
+
+def test_early_detection_counts_what_was_taken_before_each_flag() -> None:
+    labels: dict[str, str | None] = {"f1": "n", "f2": "n", "g": None}
+    # The network is first flagged at the refresh of hour 12 (f1); f2 only at hour 24.
+    flagged_at = {"f1": T0 + 12 * HOUR, "f2": T0 + 24 * HOUR}
+    report = early_detection(labels, _exchanges(), flagged_at, {"f1", "f2"}, 6.0, 4, 10)
+    (n,) = report.networks
+    assert (n.accounts, n.exchanges) == (2, 6)
+    assert n.hours_to_flag == 11.5  # from f1's signup at 0:30 to the refresh at 12:00
+    assert n.exchanges_before_flag == round(4 / 6, 4)  # hours 1, 2, 10, 11
+    assert n.exchanges_unflagged == round(5 / 6, 4)  # f1's 1, 2, 10 and f2's 11, 21
+    assert n.flagged_share == 1.0 and report.genuine_flagged == 0
+    assert report.worst_share == n.exchanges_before_flag
+
+
+def test_a_network_never_flagged_took_everything() -> None:
+    labels: dict[str, str | None] = {"f1": "n", "f2": "n", "g": None}
+    report = early_detection(labels, _exchanges(), {"g": T0}, {"g"}, 6.0, 4, 10)
+    (n,) = report.networks
+    assert n.first_flag is None and n.hours_to_flag is None
+    assert n.exchanges_before_flag == 1.0 and n.exchanges_unflagged == 1.0
+    assert n.flagged_share == 0.0 and report.genuine_flagged == 1
+
+
+def _event(kind: str, account: str, hour: float, n: int) -> dict[str, object]:
+    at = np.datetime64(int(T0 + hour * HOUR), "s").astype(str) + "Z"
+    return {"type": kind, "event_id": f"e{n}", "account_id": account, "occurred_at": at}
+
+
+def test_replay_applies_windows_in_order_and_records_first_flags(tmp_path: Path) -> None:
+    events = [_event("usage", "f1", 7, 1), _event("signup", "f1", 1, 2),
+              _event("usage", "f1", 2, 3), _event("signup", "g", 8, 4)]  # fmt: skip
+    source = tmp_path / "events.jsonl"
+    source.write_text("".join(json.dumps(e) + "\n" for e in events) + "not json\n")
+    applied: list[list[str]] = []
+
+    def apply(path: Path) -> None:
+        applied.append([json.loads(line).get("event_id", "?") if line.startswith("{") else "bad"
+                        for line in path.read_text().splitlines()])  # fmt: skip
+
+    def refresh() -> list[Membership]:
+        # The network is flagged once its second window is in.
+        return [Membership("f1", "c", 0.9, 0.9)] if len(applied) > 1 else []
+
+    exchanges, flagged_at, refreshes, count = replay(
+        [source], 6.0, apply, refresh, 0.5, 0.7, tmp_path
+    )
+    assert applied == [["bad", "e2", "e3"], ["e1", "e4"]]
+    assert (refreshes, count) == (2, 5)
+    assert flagged_at == {"f1": T0 + 12 * HOUR}
+    assert exchanges.signup.tolist() == [T0 + HOUR, T0 + 8 * HOUR]
+    assert read_timeline([source])[1].size == 5
+
+
+def test_report_round_trips(tmp_path: Path) -> None:
+    labels: dict[str, str | None] = {"f1": "n", "f2": "n", "g": None}
+    report = early_detection(labels, _exchanges(), {"f1": T0 + 12 * HOUR}, {"f1"}, 6.0, 4, 10)
+    write_report(report, tmp_path / "r.json")
+    assert read_report(tmp_path / "r.json") == report
