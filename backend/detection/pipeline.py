@@ -259,7 +259,7 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     # Star each owner identifier's holders inside one cluster onto the first of them.
     key = rows[owner] * clusters + lab[owner]
     order = np.argsort(key, kind="stable")
-    first = np.r_[True, np.diff(key[order]) != 0]
+    first = np.diff(key[order], prepend=-1) != 0  # (empty when no owner identifier is held)
     start = np.maximum.accumulate(np.where(first, np.arange(first.size), 0))
     members = inc.holders[owner][order]
     graph = sparse.csr_matrix((np.ones(members.size), (members, members[start])), shape=(n, n))
@@ -483,7 +483,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         confirmed = np.array([cid in previous.confirmed for cid in assignment.ids], bool)
         eligible = (scored.risk >= params.flag_threshold) | confirmed
         network = networks(matrix, labels, eligible, split_from)
-        groups = [np.flatnonzero(network == g) for g in range(int(network.max()) + 1)]
+        groups = [np.flatnonzero(network == g) for g in range(int(network.max(initial=-1)) + 1)]
         parts = [set().union(*(new[c] for c in g.tolist())) for g in groups]
         network_ids = [""] * n_clusters
         for g, nid in zip(groups, assign(previous.network_members(), parts, prefix="nw-").ids,

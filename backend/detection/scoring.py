@@ -226,10 +226,10 @@ def score(
     burstiness = _ratio(burst, size)
 
     # Email homogeneity: the most common local-part shape's share.
-    shape_key = labels[ok] * (int(email_shape.max()) + 1) + email_shape[ok]
-    uniq, counts = np.unique(shape_key, return_counts=True)
+    shapes = int(email_shape.max()) + 1 if email_shape.size else 1  # a graph with no links yet
+    uniq, counts = np.unique(labels[ok] * shapes + email_shape[ok], return_counts=True)
     top_shape = np.zeros(n_comm)
-    np.maximum.at(top_shape, uniq // (int(email_shape.max()) + 1), counts)
+    np.maximum.at(top_shape, uniq // shapes, counts)
 
     # Template concentration: members holding a template band mostly used inside the community.
     ident, comm, count = _count_pairs(inc, labels)

@@ -298,3 +298,17 @@ def test_the_same_graph_in_another_store_order_gives_the_same_clusters() -> None
             for c, m in enumerate(result.members_of)
         })  # fmt: skip
     assert results[0] == results[1] and len(results[0]) >= 3
+
+
+def test_young_graphs_give_empty_or_small_results() -> None:
+    """The first refreshes of a young platform (or of a replay's first hours): no account
+    linked to another, too few to make a cluster, or a cluster with no owner identifier (no
+    card, device or address shared) is a result, not an error."""
+    tied_by_behaviour_only = [("USED_TEMPLATE", list(range(6))), ("USED_CLIENT", list(range(6)))]
+    for groups, n in (([("PAID_WITH", [0])], 1), ([("PAID_WITH", [0, 1])], 2),
+                      (tied_by_behaviour_only, 6)):  # fmt: skip
+        snap = Snapshot(incidence(groups, n, population=10_000), np.arange(n, dtype=np.int64),
+                        lambda dense, n=n: ({c: np.zeros(n) for c in ACCOUNT_COLUMNS},
+                                            np.zeros(n, np.int64)))  # fmt: skip
+        result = detect(snap, Previous.empty(), PARAMS)
+        assert len(result.members_of) == (n == 6)
