@@ -158,9 +158,25 @@ class FlushResult:
         return asdict(self)
 
 
+# Neo4j reads take no locks: a read racing the commit that moves the checkpoint can meet the
+# node's property records mid-rewrite and get null for `last` (neo4j/neo4j#5296 returns null
+# there rather than failing; seen here once in ~100k flush polls, right after a backfill).
+TORN_READ_RETRIES = 100
+
+
+def _read_checkpoint(session: Session) -> tuple[str, int]:
+    """The committed checkpoint; a torn read (null) is read again."""
+    for _ in range(TORN_READ_RETRIES):
+        last, events = session.execute_read(read_checkpoint)
+        if last is not None:
+            return last, events
+        time.sleep(0.01)
+    raise RuntimeError("the journal checkpoint has no position (`last` is null)")
+
+
 def checkpoint(driver: Driver, database: str) -> str:
     with driver.session(database=database) as session:
-        last, _ = session.execute_read(read_checkpoint)
+        last, _ = _read_checkpoint(session)
     return last
 
 
@@ -209,7 +225,7 @@ def flush(
     result = FlushResult()
     deadline = time.monotonic() + budget_s
     with driver.session(database=database) as session, ThreadPoolExecutor(1) as pool:
-        result.checkpoint, _ = session.execute_read(read_checkpoint)
+        result.checkpoint, _ = _read_checkpoint(session)
         journal.trim(result.checkpoint)  # a flusher that died after its commit left these
         upcoming = pool.submit(_next_window, journal, result.checkpoint, max_events)
         while time.monotonic() < deadline:
