@@ -98,6 +98,10 @@ class Capability(StrEnum):
     OTHER = "other"
 
 
+# In the contract's order: one `cap_<name>` counter each on Account.
+CAPABILITIES = tuple(c.value for c in Capability)
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True, use_enum_values=False)
 

@@ -17,9 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 from backend.events.contract import (
+    CAPABILITIES,
     BillingEvent,
     BillingStatus,
-    Capability,
     Event,
     ModelReleaseEvent,
     SessionEvent,
@@ -29,7 +29,6 @@ from backend.events.contract import (
 from backend.graph.model import LINKS
 from backend.normalise import identifiers as ids
 
-CAPABILITIES = tuple(c.value for c in Capability)
 # Account counters, all additive. Usage ones are the per-account behaviour detection reads.
 COUNTERS = (
     "sessions", "charges", "charges_failed", "charges_refunded", "charges_disputed",

@@ -11,6 +11,7 @@ from typing import Any
 
 from backend.bans.repository import BAN_CANDIDATES
 from backend.investigation import repository as q
+from backend.investigation.records import AuditRecord, BanRecord, ClusterRecord, FeedEventRecord
 from backend.investigation.repository import Reads
 
 
@@ -32,7 +33,7 @@ class ClusterQuery:
 class ClusterRow:
     id: str
     sort_key: Any  # the value it is ordered by: the page's cursor holds it
-    props: dict[str, Any]
+    record: ClusterRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +47,8 @@ class PathRow:
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
-    at_ms: int
-    props: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class BanRow:
-    cluster_id: str
-    account_id: str
-    row: dict[str, Any]
+    at_ms: int  # the page's cursor holds it
+    record: AuditRecord
 
 
 def _after(key: Sequence[Any] | None) -> tuple[Any, Any]:
@@ -67,7 +61,7 @@ async def clusters_page(
     after_k, after_id = _after(after)
     records = await q.read(reads, q.CLUSTERS[order], **query.params(), after_k=after_k,
                            after_id=after_id, limit=limit)  # fmt: skip
-    return [ClusterRow(r["id"], r["k"], r["props"]) for r in records]
+    return [ClusterRow(r["id"], r["k"], ClusterRecord.of(r["props"])) for r in records]
 
 
 async def count_clusters(reads: Reads, query: ClusterQuery) -> int:
@@ -80,9 +74,9 @@ async def feed_head(reads: Reads) -> int:
     return int(records[0]["seq"])
 
 
-async def feed_events(reads: Reads, after: int, limit: int) -> list[dict[str, Any]]:
+async def feed_events(reads: Reads, after: int, limit: int) -> list[FeedEventRecord]:
     records = await q.read(reads, q.CLUSTER_EVENTS, after=after, limit=limit)
-    return [r["props"] for r in records]
+    return [FeedEventRecord.of(r["props"]) for r in records]
 
 
 async def shortest_path(
@@ -101,13 +95,13 @@ async def shortest_path(
 
 async def ban_candidates_page(
     reads: Reads, min_risk: float, min_confidence: float, after: Sequence[Any] | None, limit: int
-) -> list[BanRow]:
+) -> list[BanRecord]:
     after_cluster, after_account = _after(after)
     records = await q.read(
         reads, BAN_CANDIDATES, min_risk=min_risk, min_confidence=min_confidence,
         after_cluster=after_cluster, after_account=after_account, limit=limit,
     )  # fmt: skip
-    return [BanRow(r["cluster_id"], r["account_id"], r.data()) for r in records]
+    return [BanRecord.of(dict(zip(r.keys(), r.values(), strict=True))) for r in records]
 
 
 async def audit_page(
@@ -117,7 +111,7 @@ async def audit_page(
     after_ms, after_id = _after(after)
     records = await q.read(reads, q.AUDIT_LOG, target=target, members=include_members,
                            after_ms=after_ms, after_id=after_id, limit=limit)  # fmt: skip
-    return [AuditRow(r["at_ms"], r["props"]) for r in records]
+    return [AuditRow(r["at_ms"], AuditRecord.of(r["props"])) for r in records]
 
 
 # --- nested fields: a page under one cluster, account or identifier ---------------------------

@@ -17,10 +17,10 @@ from backend.api.graphql.pagination import (
     encode_cursor,
     page_size,
 )
-from backend.api.graphql.types.account import Account, load_account
+from backend.api.graphql.types.account import Account, account_type, load_account
 from backend.api.graphql.types.audit import AuditEntry, audit_entry
 from backend.api.graphql.types.bans import BanCandidate, ban_candidate
-from backend.api.graphql.types.cluster import Cluster, ClusterStatus, load_cluster
+from backend.api.graphql.types.cluster import Cluster, ClusterStatus, cluster_type, load_cluster
 from backend.api.graphql.types.common import IdentifierKind
 from backend.api.graphql.types.feed import ClusterEvent, cluster_event
 from backend.api.graphql.types.identifier import Identifier, load_identifier
@@ -91,11 +91,8 @@ class Query:
     async def accounts(self, info: Info, ids: list[strawberry.ID]) -> list[Account | None]:
         if len(ids) > MAX_PAGE:
             raise ClientError(f"at most {MAX_PAGE} ids per call")
-        rows = await info.context.loaders.account.load_many([str(i) for i in ids])
-        return [
-            Account(id=i, props=row["props"]) if row else None
-            for i, row in zip(ids, rows, strict=True)
-        ]
+        records = await info.context.loaders.account.load_many([str(i) for i in ids])
+        return [account_type(r) if r else None for r in records]
 
     @strawberry.field
     async def identifier(self, info: Info, kind: IdentifierKind, value: str) -> Identifier | None:
@@ -121,8 +118,7 @@ class Query:
         )  # fmt: skip
         return connection(
             [
-                (Cluster(id=strawberry.ID(r.id), props=r.props),
-                 encode_cursor(tag, r.sort_key, r.id))
+                (cluster_type(r.record), encode_cursor(tag, r.sort_key, r.id))
                 for r in rows
             ],
             limit,
@@ -168,7 +164,7 @@ class Query:
     ) -> list[ClusterEvent]:
         limit = page_size(first)
         events = await read_side.feed_events(info.context.reads, after, limit)
-        return [cluster_event(props) for props in events]
+        return [cluster_event(e) for e in events]
 
     @strawberry.field(
         description="Accounts to act on: confident members of clusters confirmed "
@@ -189,7 +185,7 @@ class Query:
         )  # fmt: skip
         return connection(
             [
-                (ban_candidate(r.row), encode_cursor("banCandidates", r.cluster_id, r.account_id))
+                (ban_candidate(r), encode_cursor("banCandidates", r.cluster_id, r.account_id))
                 for r in rows
             ],
             limit,
@@ -210,7 +206,7 @@ class Query:
         )  # fmt: skip
         return connection(
             [
-                (audit_entry(r.props), encode_cursor("auditLog", r.at_ms, r.props["id"]))
+                (audit_entry(r.record), encode_cursor("auditLog", r.at_ms, r.record.id))
                 for r in rows
             ],
             limit,

@@ -19,6 +19,7 @@ from backend.api.graphql.dataloaders import (
     memberships,
     models,
 )
+from backend.investigation.records import AccountRecord, ClusterRecord, MembershipRecord
 from backend.investigation.repository import Reads
 
 Row = dict[str, Any]
@@ -32,15 +33,15 @@ class Loaders:
         self.reads = reads
 
     @cached_property
-    def account(self) -> DataLoader[str, Row | None]:
+    def account(self) -> DataLoader[str, AccountRecord | None]:
         return accounts.create(self.reads, self.membership)
 
     @cached_property
-    def cluster(self) -> DataLoader[str, Row | None]:
+    def cluster(self) -> DataLoader[str, ClusterRecord | None]:
         return clusters.create(self.reads)
 
     @cached_property
-    def membership(self) -> DataLoader[str, Row | None]:
+    def membership(self) -> DataLoader[str, MembershipRecord | None]:
         return memberships.create(self.reads)
 
     @cached_property

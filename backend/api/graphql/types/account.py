@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -25,14 +25,11 @@ from backend.api.graphql.types.common import (
     to_datetime,
 )
 from backend.api.graphql.types.identifier import Identifier, load_identifier
-from backend.events.contract import Capability
 from backend.investigation import service as read_side
+from backend.investigation.records import AccountRecord
 
 if TYPE_CHECKING:
     from backend.api.graphql.types.cluster import Cluster
-
-# The input contract's capabilities, in its order: one `cap_<name>` counter each on Account.
-CAPABILITIES = tuple(c.value for c in Capability)
 
 
 @strawberry.type(description="Usage of one model: so a rush to a new release shows.")
@@ -147,94 +144,88 @@ class LinkedAccount:
         return await load_account(info, str(self.account_id))
 
 
-def _int(props: dict[str, Any], name: str) -> int:
-    return int(props.get(name) or 0)
-
-
 @strawberry.type(description="A customer account, as every event about it left it.")
 class Account:
     id: strawberry.ID
-    props: strawberry.Private[dict[str, Any]]
+    record: strawberry.Private[AccountRecord]
 
     @strawberry.field
     def signup_at(self) -> datetime | None:
-        return to_datetime(self.props.get("signup_at"))
+        return self.record.signup_at
 
     @strawberry.field
     def first_seen(self) -> datetime | None:
-        return to_datetime(self.props.get("first_seen"))
+        return self.record.first_seen
 
     @strawberry.field
     def last_seen(self) -> datetime | None:
-        return to_datetime(self.props.get("last_seen"))
+        return self.record.last_seen
 
     @strawberry.field(description="Canonical mailbox (see docs/graph-model.md).")
     def email(self) -> str | None:
-        return self.props.get("email")
+        return self.record.email
 
     @strawberry.field
     def email_domain(self) -> str | None:
-        return self.props.get("email_domain")
+        return self.record.email_domain
 
     @strawberry.field
     def phone(self) -> str | None:
-        return self.props.get("phone")
+        return self.record.phone
 
     @strawberry.field
     def country(self) -> str | None:
-        return self.props.get("country")
+        return self.record.country
 
     @strawberry.field
     def org_name(self) -> str | None:
-        return self.props.get("org_name")
+        return self.record.org_name
 
     @strawberry.field
     def signup_channel(self) -> str | None:
-        return self.props.get("signup_channel")
+        return self.record.signup_channel
 
     @strawberry.field
     def signup_ip(self) -> str | None:
-        return self.props.get("signup_ip")
+        return self.record.signup_ip
 
     @strawberry.field
     def signup_ip_kind(self) -> str | None:
-        return self.props.get("signup_ip_kind")
+        return self.record.signup_ip_kind
 
     @strawberry.field
     def user_agent(self) -> str | None:
-        return self.props.get("user_agent")
+        return self.record.user_agent
 
     @strawberry.field(description="Events seen for this account, all types.")
     def events(self) -> int:
-        return _int(self.props, "events")
+        return self.record.events
 
     @strawberry.field
     def behaviour(self) -> Behaviour:
-        p = self.props
-        hist = p.get("hour_hist") or [0] * 24
+        b = self.record.behaviour
         return Behaviour(
-            account_id=str(self.id), sessions=_int(p, "sessions"), exchanges=_int(p, "exchanges"),
-            tokens_in=_int(p, "tokens_in"), tokens_out=_int(p, "tokens_out"),
-            cot_elicitations=_int(p, "cot_elicitations"), tool_calls=_int(p, "tool_calls"),
-            capabilities=[CapabilityCount(capability=c, exchanges=_int(p, f"cap_{c}"))
-                          for c in CAPABILITIES],
-            hour_histogram=[int(v) for v in hist], distinct_ips=_int(p, "distinct_ips"),
-            distinct_client_fingerprints=_int(p, "distinct_client_fingerprints"),
+            account_id=str(self.id), sessions=b.sessions, exchanges=b.exchanges,
+            tokens_in=b.tokens_in, tokens_out=b.tokens_out, cot_elicitations=b.cot_elicitations,
+            tool_calls=b.tool_calls,
+            capabilities=[CapabilityCount(capability=c, exchanges=n)
+                          for c, n in b.capabilities.items()],
+            hour_histogram=b.hour_histogram, distinct_ips=b.distinct_ips,
+            distinct_client_fingerprints=b.distinct_client_fingerprints,
         )  # fmt: skip
 
     @strawberry.field
     def billing(self) -> Billing:
-        p = self.props
+        b = self.record.billing
         return Billing(
-            charges=_int(p, "charges"), charges_failed=_int(p, "charges_failed"),
-            charges_refunded=_int(p, "charges_refunded"),
-            charges_disputed=_int(p, "charges_disputed"), amount_minor=_int(p, "amount_minor"),
-            distinct_payment_methods=_int(p, "distinct_payment_methods"),
+            charges=b.charges, charges_failed=b.charges_failed,
+            charges_refunded=b.charges_refunded, charges_disputed=b.charges_disputed,
+            amount_minor=b.amount_minor, distinct_payment_methods=b.distinct_payment_methods,
         )  # fmt: skip
 
     @strawberry.field(description="An account-level verdict (an exception inside a cluster).")
     def verdict(self) -> Decision | None:
-        return decision(self.props)
+        return decision(self.record.verdict)
 
     @strawberry.field(
         description="Its identifiers, optionally of some kinds only: at most 500, the most "
@@ -263,13 +254,11 @@ class Account:
 
     @strawberry.field(description="Its cluster, if detection put it in one.")
     async def cluster(self, info: Info) -> Membership | None:
-        row = await info.context.loaders.membership.load(str(self.id))
-        if row is None:
+        m = await info.context.loaders.membership.load(str(self.id))
+        if m is None:
             return None
-        return Membership(
-            cluster_id=strawberry.ID(row["cluster_id"]), confidence=row["confidence"],
-            since=to_datetime(row["since"]),
-        )  # fmt: skip
+        return Membership(cluster_id=strawberry.ID(m.cluster_id), confidence=m.confidence,
+                          since=m.since)  # fmt: skip
 
     @strawberry.field(
         description="Accounts sharing a linking identifier with this one, most shared first. "
@@ -302,5 +291,9 @@ class Account:
 
 
 async def load_account(info: Info, account_id: str) -> Account | None:
-    row = await info.context.loaders.account.load(account_id)
-    return Account(id=strawberry.ID(account_id), props=row["props"]) if row else None
+    record = await info.context.loaders.account.load(account_id)
+    return account_type(record) if record else None
+
+
+def account_type(record: AccountRecord) -> Account:
+    return Account(id=strawberry.ID(record.id), record=record)

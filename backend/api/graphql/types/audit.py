@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
-from backend.api.graphql.types.common import to_datetime
+from backend.investigation.records import AuditRecord
 
 
 @strawberry.type
@@ -25,14 +23,9 @@ class AuditEntry:
     after: JSON
 
 
-def audit_entry(p: dict[str, Any]) -> AuditEntry:
+def audit_entry(e: AuditRecord) -> AuditEntry:
     return AuditEntry(
-        id=strawberry.ID(p["id"]), at=to_datetime(p.get("at")), actor=p["actor"],
-        role=p["role"], action=p["action"], target_kind=p["target_kind"],
-        target_id=p["target_id"], before=JSON(_loads(p.get("before"))),
-        after=JSON(_loads(p.get("after"))),
+        id=strawberry.ID(e.id), at=e.at, actor=e.actor, role=e.role, action=e.action,
+        target_kind=e.target_kind, target_id=e.target_id, before=JSON(e.before),
+        after=JSON(e.after),
     )  # fmt: skip
-
-
-def _loads(raw: Any) -> Any:
-    return json.loads(raw) if isinstance(raw, str) else None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
 
 import strawberry
 
 from backend.api.graphql.types.common import MemberWhy, Verdict, member_why
+from backend.investigation.records import BanRecord
 
 
 @strawberry.enum
@@ -34,12 +34,12 @@ class BanCandidate:
     )
 
 
-def ban_candidate(r: dict[str, Any]) -> BanCandidate:
+def ban_candidate(b: BanRecord) -> BanCandidate:
     return BanCandidate(
-        account_id=strawberry.ID(r["account_id"]), cluster_id=strawberry.ID(r["cluster_id"]),
-        network_id=strawberry.ID(r["network_id"]) if r["network_id"] else None,
-        confidence=r["confidence"], cluster_risk=r["risk"] or 0.0,
-        cluster_verdict=Verdict(r["cluster_verdict"]) if r["cluster_verdict"] else None,
-        account_verdict=Verdict(r["account_verdict"]) if r["account_verdict"] else None,
-        reason=BanReason(r["reason"]), why=member_why(r["why"]),
+        account_id=strawberry.ID(b.account_id), cluster_id=strawberry.ID(b.cluster_id),
+        network_id=strawberry.ID(b.network_id) if b.network_id else None,
+        confidence=b.confidence, cluster_risk=b.cluster_risk,
+        cluster_verdict=Verdict(b.cluster_verdict) if b.cluster_verdict else None,
+        account_verdict=Verdict(b.account_verdict) if b.account_verdict else None,
+        reason=BanReason(b.reason), why=member_why(b.why),
     )  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -33,6 +32,7 @@ from backend.api.graphql.types.common import (
 )
 from backend.graph.model import ClusterStatus as Status
 from backend.investigation import service as read_side
+from backend.investigation.records import ClusterRecord
 
 MAX_SUBGRAPH_IDENTIFIERS = 2000
 
@@ -132,43 +132,38 @@ class Subgraph:
     edges: list[SubgraphEdge]
 
 
-def _json(props: dict[str, Any], name: str, default: Any) -> Any:
-    raw = props.get(name)
-    return json.loads(raw) if isinstance(raw, str) else default
-
-
 @strawberry.type(description="A coordinated network found by detection; its id is stable.")
 class Cluster:
     id: strawberry.ID
-    props: strawberry.Private[dict[str, Any]]
+    record: strawberry.Private[ClusterRecord]
 
     @strawberry.field
     def status(self) -> ClusterStatus:
-        return ClusterStatus(self.props.get("status", Status.ACTIVE.value))
+        return ClusterStatus(self.record.status)
 
     @strawberry.field(description="0..1; see `explanation`.")
     def risk(self) -> float:
-        return float(self.props.get("risk") or 0.0)
+        return self.record.risk
 
     @strawberry.field
     def size(self) -> int:
-        return int(self.props.get("size") or 0)
+        return self.record.size
 
     @strawberry.field
     def created_at(self) -> datetime | None:
-        return to_datetime(self.props.get("created_at"))
+        return self.record.created_at
 
     @strawberry.field
     def refreshed_at(self) -> datetime | None:
-        return to_datetime(self.props.get("refreshed_at"))
+        return self.record.refreshed_at
 
     @strawberry.field(description="The detection run that last wrote it.")
     def run_id(self) -> str | None:
-        return self.props.get("run_id")
+        return self.record.run_id
 
     @strawberry.field(description="Set when the cluster was merged into another.")
     def merged_into(self) -> strawberry.ID | None:
-        value = self.props.get("merged_into")
+        value = self.record.merged_into
         return strawberry.ID(value) if value else None
 
     @strawberry.field(
@@ -177,40 +172,35 @@ class Cluster:
         "cluster is not flagged)."
     )
     def network_id(self) -> strawberry.ID | None:
-        value = self.props.get("network") if self.props.get("status") == Status.ACTIVE else None
+        value = self.record.network
         return strawberry.ID(value) if value else None
 
     @strawberry.field
     def features(self) -> list[Feature]:
-        values = _json(self.props, "features", {})
-        return [Feature(name=k, value=float(v)) for k, v in values.items()]
+        return [Feature(name=k, value=v) for k, v in self.record.features.items()]
 
     @strawberry.field
     def explanation(self) -> Explanation:
-        raw = _json(self.props, "explanation", {})
-        values = _json(self.props, "features", {})
-        contributions = raw.get("contributions", {})
-        bias = float(raw.get("bias", 0.0))
+        r = self.record
         return Explanation(
-            bias=bias, logit=round(bias + sum(contributions.values()), 4),
+            bias=r.bias, logit=round(r.bias + sum(r.contributions.values()), 4),
             contributions=[
-                Contribution(feature=k, value=values.get(k), contribution=float(v))
-                for k, v in contributions.items()
+                Contribution(feature=k, value=r.features.get(k), contribution=v)
+                for k, v in r.contributions.items()
             ],
         )  # fmt: skip
 
     @strawberry.field(description="The identifiers its members share most, strongest first.")
     def evidence(self) -> list[Evidence]:
         return [
-            Evidence(kind=KIND_OF_REL[e["kind"]], value=e["key"], members=e["members"],
-                     degree=e["degree"])
-            for e in _json(self.props, "evidence", [])
-            if e.get("kind") in KIND_OF_REL
-        ]  # fmt: skip
+            Evidence(kind=KIND_OF_REL[e.rel], value=e.key, members=e.members, degree=e.degree)
+            for e in self.record.evidence
+            if e.rel in KIND_OF_REL
+        ]
 
     @strawberry.field
     def verdict(self) -> Decision | None:
-        return decision(self.props)
+        return decision(self.record.verdict)
 
     @strawberry.field
     async def notes(self, info: Info) -> list[Note]:
@@ -282,5 +272,9 @@ class Cluster:
 
 
 async def load_cluster(info: Info, cluster_id: str) -> Cluster | None:
-    row = await info.context.loaders.cluster.load(cluster_id)
-    return Cluster(id=strawberry.ID(cluster_id), props=row["props"]) if row else None
+    record = await info.context.loaders.cluster.load(cluster_id)
+    return cluster_type(record) if record else None
+
+
+def cluster_type(record: ClusterRecord) -> Cluster:
+    return Cluster(id=strawberry.ID(record.id), record=record)

@@ -1,10 +1,10 @@
 """Small types shared by accounts, clusters and ban candidates: verdicts, notes, identifier
-kinds, why a member is in its cluster."""
+kinds, why a member is in its cluster. (`to_datetime` is the read side's, re-exported.)"""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -12,6 +12,7 @@ import strawberry
 
 from backend.graph.model import LINKS
 from backend.graph.model import Verdict as VerdictValue
+from backend.investigation.records import VerdictRecord, to_datetime
 
 
 @strawberry.enum(description="An analyst's decision.")
@@ -40,13 +41,7 @@ class IdentifierKind(Enum):
 
 KIND_OF_REL = {rel: IdentifierKind(label) for rel, label in LINKS.items()}
 
-
-def to_datetime(value: Any) -> datetime | None:
-    """Epoch milliseconds (what hot queries return: hydrating Neo4j temporals is slow) or a
-    Neo4j temporal value to Python; absent to None."""
-    if isinstance(value, int):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
-    return value.to_native() if hasattr(value, "to_native") else None
+__all__ = ["to_datetime"]
 
 
 @strawberry.type(description="The latest analyst verdict on an account or a cluster.")
@@ -57,13 +52,11 @@ class Decision:
     set_at: datetime | None
 
 
-def decision(props: dict[str, Any]) -> Decision | None:
-    if not props.get("verdict"):
+def decision(verdict: VerdictRecord | None) -> Decision | None:
+    if verdict is None:
         return None
-    return Decision(
-        verdict=Verdict(props["verdict"]), note=props.get("verdict_note"),
-        set_by=props.get("verdict_by"), set_at=to_datetime(props.get("verdict_at")),
-    )  # fmt: skip
+    return Decision(verdict=Verdict(verdict.verdict), note=verdict.note, set_by=verdict.set_by,
+                    set_at=verdict.set_at)  # fmt: skip
 
 
 @strawberry.type(description="An analyst's note on an account or a cluster.")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 
 from backend.api.graphql.context import Info
 from backend.api.graphql.types.cluster import Cluster, load_cluster
-from backend.api.graphql.types.common import Verdict, to_datetime
+from backend.api.graphql.types.common import Verdict
+from backend.investigation.records import FeedEventRecord
 
 
 @strawberry.enum
@@ -49,12 +49,10 @@ class ClusterEvent:
         return await load_cluster(info, str(self.cluster_id))
 
 
-def cluster_event(p: dict[str, Any]) -> ClusterEvent:
+def cluster_event(e: FeedEventRecord) -> ClusterEvent:
     return ClusterEvent(
-        seq=int(p["seq"]), type=ClusterEventType(p["type"]),
-        cluster_id=strawberry.ID(p["cluster_id"]),
-        related=[strawberry.ID(r) for r in p.get("related") or []],
-        size_before=p.get("size_before"), size_after=p.get("size_after"),
-        verdict=Verdict(p["verdict"]) if p.get("verdict") else None,
-        actor=p.get("actor"), run_id=p.get("run_id"), at=to_datetime(p.get("at")),
+        seq=e.seq, type=ClusterEventType(e.type), cluster_id=strawberry.ID(e.cluster_id),
+        related=[strawberry.ID(r) for r in e.related], size_before=e.size_before,
+        size_after=e.size_after, verdict=Verdict(e.verdict) if e.verdict else None,
+        actor=e.actor, run_id=e.run_id, at=e.at,
     )  # fmt: skip
