@@ -241,12 +241,14 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     """Split off each group of a cluster that joined it through a shared place only.
 
     Groups are the accounts of a cluster tied by owner identifiers (a household's card, a
-    team's corporate card and address). A group that is a minority of its cluster and shares
-    no template or client build (alone or in a coincidence) with any other group of it does
-    nothing the way the rest does: a company team on the same coworking NAT and email domain
-    as a network, whose camouflage makes its capability mix look alike. It becomes a cluster of
-    its own. A network is never split by this: its groups share its templates and builds, and
-    a network bound by owner identifiers throughout is one group, a majority.
+    team's corporate card and address). A group that is a minority of its cluster and in which
+    fewer than half the members share a template or client build (alone or in a coincidence)
+    with the rest of it does nothing the way the rest does: a company team on the same
+    coworking NAT and email domain as a network, whose camouflage makes its capability mix look
+    alike, and two of whose members' prompts once hashed into one of the network's bands. It
+    becomes a cluster of its own. A network is never split by this: its groups use its
+    templates and builds throughout, and a network bound by owner identifiers throughout is one
+    group, a majority.
     """
     in_cluster = labels >= 0
     if not in_cluster.any():
