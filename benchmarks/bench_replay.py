@@ -8,6 +8,11 @@ each network the benchmark records the hours from its first signup to its first 
 share of its accounts flagged at the end, and the share of its exchanges made before the flag.
 The **worst** network of the worst draw is what counts (target: every network flagged before
 it has made 10% of its eventual exchanges).
+
+By default each draw also has a regrowth (`seed.draws`: the operator of one network returning
+late in the window with fresh accounts on its infrastructure) and an analyst who confirms
+flagged networks (`heracles replay --confirm`); the regrowth's accounts should be flagged at
+the first refresh after their first exchange.
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ def main() -> None:
     parser.add_argument("--usage-scale", type=float, default=0.05)
     parser.add_argument("--every", type=float, default=6.0, help="Simulated hours per refresh.")
     parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument(
+        "--no-regrowth",
+        dest="regrowth",
+        action="store_false",
+        help="No operator returning on a drawn network's infrastructure.",
+    )
+    parser.add_argument("--no-confirm", dest="confirm", action="store_false",
+                        help="No analyst confirming flagged networks.")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(".local/bench/replay.json"))
     args = parser.parse_args()
     settings = get_settings()
@@ -47,14 +60,14 @@ def main() -> None:
     reports: dict[int, ReplayReport] = {}
     for draw in range(args.first_draw, args.first_draw + args.draws):
         rng = np.random.default_rng([args.seed, draw])
-        campaigns = draw_campaigns(rng, args.fake)
+        campaigns = draw_campaigns(rng, args.fake, regrowth=args.regrowth)
         out = settings.STATE_DIR / "replay" / f"draw-{draw}"
         generate(args.accounts, args.seed * 1000 + draw, out, args.usage_scale,
                  campaigns=campaigns)  # fmt: skip
         _wipe(settings)
         console.rule(f"draw {draw}: " + ", ".join(f"{c.label} {c.accounts:,}" for c in campaigns))
         reports[draw] = run_replay(console, [out / "events.jsonl.gz"], out / "labels.jsonl",
-                                   args.every, out / "replay.json")  # fmt: skip
+                                   args.every, out / "replay.json", args.confirm)  # fmt: skip
         worst = {
             "draws": len(reports),
             "exchanges_before_flag": max(r.worst_share for r in reports.values()),
@@ -64,7 +77,11 @@ def main() -> None:
             ),
             "flagged_share": min(n.flagged_share for r in reports.values() for n in r.networks),
             "genuine_flagged": max(r.genuine_flagged for r in reports.values()),
-        }
+            "regrowth_flagged_promptly": min(
+                (n.flagged_promptly for r in reports.values() for n in r.networks
+                 if n.campaign.endswith("-regrowth")), default=None,
+            ),
+        }  # fmt: skip
         console.print({"worst so far": worst})
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(

@@ -11,6 +11,7 @@ with genuine users, nothing shared but behaviour), not values any detector was t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -110,12 +111,28 @@ def _campaign(rng: np.random.Generator, index: int, archetype: str, size: int) -
     )  # fmt: skip
 
 
-def draw_campaigns(rng: np.random.Generator, fake_total: int) -> tuple[Campaign, ...]:
+def draw_campaigns(
+    rng: np.random.Generator, fake_total: int, regrowth: bool = False
+) -> tuple[Campaign, ...]:
     """4-7 networks adding up to `fake_total` accounts; every archetype appears when there are
-    five or more, in a random order (so the large one can be any of them)."""
+    five or more, in a random order (so the large one can be any of them).
+
+    `regrowth`: one more network (on top of `fake_total`), the operator of a drawn one coming
+    back late in the window (days 18-23, after a network that starts in the first week has
+    been flagged and, in a replay, confirmed) with fresh accounts, cards, devices and
+    addresses on the old exits, client builds, templates and daily window; 10-30% of the old
+    network's size. Drawn after everything else, so the other networks are the same draw."""
     networks = int(rng.integers(4, 8))
     sizes = _sizes(rng, fake_total, networks)
     kinds = [ARCHETYPES[i % len(ARCHETYPES)] for i in rng.permutation(networks)]
-    return tuple(
+    drawn = tuple(
         _campaign(rng, i, kind, n) for i, (kind, n) in enumerate(zip(kinds, sizes, strict=True))
     )
+    if not regrowth:
+        return drawn
+    home = int(rng.integers(networks))
+    old = drawn[home]
+    size = max(SMALLEST, int(old.accounts * rng.uniform(0.1, 0.3)))
+    back = replace(old, label=f"{old.label}-regrowth", accounts=size, min_accounts=size,
+                   signup="burst", regrows=home, first_day=int(rng.integers(18, 24)))  # fmt: skip
+    return (*drawn, back)

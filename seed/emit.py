@@ -250,7 +250,11 @@ class ChunkWriter:
         account = f"a-{pos:07d}"
         country = COUNTRIES[int(pop.country[pos])]
         t0 = int(pop.signup_t[pos])
-        ns = (c + 10) << 32
+        ns = (c + 10) << 32  # its own: devices, addresses, cards, mailboxes
+        # Whose infrastructure it runs on (exits, client builds, templates, daily window): its
+        # own, or, for a regrowth, the network it comes back from.
+        home = camp.regrows if camp.regrows >= 0 else c
+        infra = (home + 10) << 32
 
         # Exits: proxy resellers shared with genuine customers, or cloud ranges of their own.
         kind = camp.exit_kind
@@ -264,15 +268,15 @@ class ChunkWriter:
                 for _ in range(exits)
             ]
         elif kind == "hosting":
-            pool = max(4, n // 15)
-            ips = [self.pools.get("hosting", c, int(rng.integers(pool))) for _ in range(exits)]
+            pool = max(4, self.sizes[home] // 15)
+            ips = [self.pools.get("hosting", home, int(rng.integers(pool))) for _ in range(exits)]
         elif kind == "rotating_residential":  # enriched as residential: no proxy mark at all
-            pool = max(8, n * exits // max(1, camp.accounts_per_exit))
-            base = pop.size * 3 + c * 400_000
+            pool = max(8, self.sizes[home] * exits // max(1, camp.accounts_per_exit))
+            base = pop.size * 3 + home * 400_000
             ips = [self.pools.get("residential", 0, base + int(rng.integers(pool)), country)
                    for _ in range(exits)]  # fmt: skip
         elif kind == "coworking":
-            ips = [self.pools.get("business", self.coworking(c), k, country) for k in range(2)]
+            ips = [self.pools.get("business", self.coworking(home), k, country) for k in range(2)]
         else:
             ips = [self.pools.get("residential", 0, pos * 2, country)]
 
@@ -314,7 +318,7 @@ class ChunkWriter:
             email = f"dev{m}@{ids.WORDS[(c + m) % 5]}-labs{c}.io"
         elif style == "coworking":  # the coworking space's domain, as its genuine members (a
             # mailbox is one account's: a platform refuses a second signup with the same one)
-            email = f"{first}.{last}{pos}@{self.company_name(self.coworking(c))}.com"
+            email = f"{first}.{last}{pos}@{self.company_name(self.coworking(home))}.com"
         elif style == "random_disposable":
             email = f"{ids.hexid('', ids.NS_MAIL, ns + m, 10)}@{ids.DISPOSABLE[m % 4]}"
         else:
@@ -330,10 +334,10 @@ class ChunkWriter:
         key = ids.hexid("k-", ids.NS_KEY, pos)
         self._identity(rng, account, t0, signup, ips, device, cards, 0.03, key, lines)
 
-        client = ids.hexid("cf-", ids.NS_CLIENT, ns + m % camp.client_builds, 8)
+        client = ids.hexid("cf-", ids.NS_CLIENT, infra + m % camp.client_builds, 8)
         picks = int(rng.integers(2, 5))
         templates = [
-            ids.mix(ids.NS_TEMPLATE, ns + (m + 3 * k) % camp.templates) for k in range(picks)
+            ids.mix(ids.NS_TEMPLATE, infra + (m + 3 * k) % camp.templates) for k in range(picks)
         ]
         mix = camp.capability_mix
         if camp.camouflage > 0:  # ordinary chat under personal templates, in that share
@@ -341,7 +345,7 @@ class ChunkWriter:
             templates += [ids.mix(ids.NS_TEMPLATE, (pos << 3) + k) for k in range(own)]
             mix = tuple((1 - camp.camouflage) * f + camp.camouflage * g
                         for f, g in zip(mix, GENUINE_MIX, strict=True))  # fmt: skip
-        peak = (2.0 + 5 * c) % 24 if camp.synchronised else float(rng.uniform(0, 24))
+        peak = (2.0 + 5 * home) % 24 if camp.synchronised else float(rng.uniform(0, 24))
         spread = 0.7 if camp.synchronised else 6.0
         lag = rng.uniform(*camp.new_model_lag_h) * 3600
         volume = camp.exchanges_per_account * rng.uniform(0.6, 1.4) * self.usage_scale

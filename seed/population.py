@@ -144,7 +144,8 @@ def build(
         member.append(rng.permutation(n).astype(np.int32))
         claimed = rng.choice([0, 1, 7, 8], n).astype(np.int8)  # US, GB, SG, CA
         country.append(claimed)
-        signup.append(_signup_times(rng, n, camp.signup, 2 + 3 * c_index % 6))
+        first_day = camp.first_day if camp.first_day >= 0 else 2 + 3 * c_index % 6
+        signup.append(_signup_times(rng, n, camp.signup, first_day))
         if camp.proxy_provider is not None:
             provider_users[sc.PROXY_PROVIDERS.index(camp.proxy_provider)] += n
 

@@ -105,14 +105,15 @@ def print_replay(report: ReplayReport, console: Console) -> None:
     )
     for column in ("network", "accounts", "exchanges", "first signup", "hours to first flag",
                    "flagged at the end", "exchanges before its first flag",
-                   "before each account's own flag"):  # fmt: skip
+                   "before each account's own flag",
+                   "flagged at the refresh after its first exchange"):  # fmt: skip
         table.add_column(column, justify="left" if column == "network" else "right")
     for n in report.networks:
         table.add_row(
             n.campaign, f"{n.accounts:,}", f"{n.exchanges:,}", n.first_signup[:16],
             "never" if n.hours_to_flag is None else f"{n.hours_to_flag:,.1f}",
             f"{n.flagged_share:.3f}", f"{n.exchanges_before_flag:.3f}",
-            f"{n.exchanges_unflagged:.3f}",
+            f"{n.exchanges_unflagged:.3f}", f"{n.flagged_promptly:.3f}",
         )  # fmt: skip
     console.print(table)
     console.print(

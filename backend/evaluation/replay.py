@@ -22,8 +22,6 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from backend.evaluation.repository import Membership
-
 HOUR = 3600.0
 NEVER = np.inf
 
@@ -42,6 +40,9 @@ class NetworkTimeline:
     exchanges_before_flag: float
     # ... and before each account was itself flagged (accounts never flagged count in full).
     exchanges_unflagged: float
+    # Share of its accounts flagged at the first refresh after their first exchange (what
+    # regrowth of a confirmed network should meet: flagged as soon as it acts).
+    flagged_promptly: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,12 @@ class Exchanges:
     at: npt.NDArray[np.float64]  # epoch seconds
     accounts: list[str]
     signup: npt.NDArray[np.float64]  # per account; first event when it has no signup
+
+    def first_exchange(self) -> npt.NDArray[np.float64]:
+        """Per account (inf: none)."""
+        first = np.full(len(self.accounts), np.inf)
+        np.minimum.at(first, self.account, self.at)
+        return first
 
 
 class ReplayObserver(Protocol):
@@ -148,26 +155,18 @@ def windows(times: npt.NDArray[np.float64], every_s: float) -> list[tuple[float,
             for chunk in np.split(np.arange(order.size), cuts)]  # fmt: skip
 
 
-def flagged_accounts(
-    memberships: Iterable[Membership], threshold: float, min_conf: float
-) -> set[str]:
-    """What ban tooling receives: members at or above both thresholds."""
-    return {m.account for m in memberships if m.risk >= threshold and m.confidence >= min_conf}
-
-
 def replay(
     paths: Iterable[Path],
     every_hours: float,
     apply: Callable[[Path], None],
-    refresh: Callable[[], list[Membership]],
-    threshold: float,
-    min_conf: float,
+    refresh: Callable[[], set[str]],
     work_dir: Path | None = None,
     observer: ReplayObserver | None = None,
 ) -> tuple[Exchanges, dict[str, float], int, int]:
     """Feeds the events window by window (`apply` returns once the graph holds them), refreshes
-    after each (`refresh` returns the memberships after it) and records the simulated time each
-    account was first flagged. Returns the exchanges, first-flag times, refreshes, events."""
+    after each (`refresh` returns the accounts ban tooling receives after it) and records the
+    simulated time each account was first flagged. Returns the exchanges, first-flag times,
+    refreshes, events."""
     seen = observer or _Silent()
     lines, times, exchanges = read_timeline(paths)
     cut = windows(times, every_hours * HOUR)
@@ -180,7 +179,7 @@ def replay(
             apply(path)
             path.unlink()
             started = datetime.now().timestamp()
-            flagged = flagged_accounts(refresh(), threshold, min_conf)
+            flagged = refresh()
             for account in flagged:
                 flagged_at.setdefault(account, until)
             seen.refreshed(k, len(flagged), datetime.now().timestamp() - started)
@@ -211,6 +210,10 @@ def early_detection(
     for account, at in flagged_at.items():
         if account in index:
             own_flag[index[account]] = at
+    # The refresh after an account's first exchange ends the window holding it (`windows`).
+    every_s = every_hours * HOUR
+    first_refresh = (np.floor(exchanges.first_exchange() / every_s) + 1) * every_s
+    prompt = own_flag <= first_refresh
     networks = []
     ex_campaign = campaign_of[exchanges.account] if exchanges.account.size else exchanges.account
     for k, name in enumerate(names):
@@ -233,6 +236,7 @@ def early_detection(
             flagged_share=round(flagged / len(accounts), 4) if accounts else 0.0,
             exchanges_before_flag=round(before / total, 4) if total else 0.0,
             exchanges_unflagged=round(unflagged / total, 4) if total else 0.0,
+            flagged_promptly=round(float(prompt[members].mean()), 4) if members.any() else 0.0,
         ))  # fmt: skip
     genuine = sum(1 for a in final if labels.get(a, "") is None)
     return ReplayReport(every_hours, refreshes, events, genuine, networks)

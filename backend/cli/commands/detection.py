@@ -127,9 +127,15 @@ def replay_command(
     labels: Path = typer.Option(..., exists=True, dir_okay=False, help="labels.jsonl"),
     every: float = typer.Option(6.0, min=0.25, help="Simulated hours between refreshes."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON."),
+    confirm: bool = typer.Option(
+        False,
+        "--confirm",
+        help="Play an analyst: confirm as fraud each cluster whose ban "
+        "candidates are nine in ten labelled fake (measures regrowth after a ban).",
+    ),
 ) -> None:
     """Feed a population into an empty graph in event-time order, refreshing every N simulated
     hours, and show per network how soon it was flagged and how much it had taken by then."""
     from backend.cli.replay import run_replay
 
-    run_replay(console, paths, labels, every, json_out)
+    run_replay(console, paths, labels, every, json_out, confirm)

@@ -17,7 +17,6 @@ from backend.evaluation.replay import (
     windows,
     write_report,
 )
-from backend.evaluation.repository import Membership
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a multiple of six hours
 
@@ -51,6 +50,12 @@ def test_early_detection_counts_what_was_taken_before_each_flag() -> None:
     assert n.exchanges_unflagged == round(5 / 6, 4)  # f1's 1, 2, 10 and f2's 11, 21
     assert n.flagged_share == 1.0 and report.genuine_flagged == 0
     assert report.worst_share == n.exchanges_before_flag
+    # f1's first exchange (hour 1) is followed by the refresh of hour 6, not 12's; f2's (hour
+    # 11) by hour 12's, but it was flagged at 24: neither was flagged promptly.
+    assert n.flagged_promptly == 0.0
+    prompt = early_detection(labels, _exchanges(), {"f1": T0 + 6 * HOUR, "f2": T0 + 12 * HOUR},
+                             {"f1", "f2"}, 6.0, 4, 10)  # fmt: skip
+    assert prompt.networks[0].flagged_promptly == 1.0
 
 
 def test_a_network_never_flagged_took_everything() -> None:
@@ -78,13 +83,11 @@ def test_replay_applies_windows_in_order_and_records_first_flags(tmp_path: Path)
         applied.append([json.loads(line).get("event_id", "?") if line.startswith("{") else "bad"
                         for line in path.read_text().splitlines()])  # fmt: skip
 
-    def refresh() -> list[Membership]:
+    def refresh() -> set[str]:
         # The network is flagged once its second window is in.
-        return [Membership("f1", "c", 0.9, 0.9)] if len(applied) > 1 else []
+        return {"f1"} if len(applied) > 1 else set()
 
-    exchanges, flagged_at, refreshes, count = replay(
-        [source], 6.0, apply, refresh, 0.5, 0.7, tmp_path
-    )
+    exchanges, flagged_at, refreshes, count = replay([source], 6.0, apply, refresh, tmp_path)
     assert applied == [["bad", "e2", "e3"], ["e1", "e4"]]
     assert (refreshes, count) == (2, 5)
     assert flagged_at == {"f1": T0 + 12 * HOUR}

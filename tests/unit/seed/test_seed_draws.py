@@ -53,3 +53,36 @@ def test_drawn_tactics_show_in_the_events(tmp_path: Path) -> None:
         assert ip_kinds[c.label] <= expected | {"residential"}, (c.label, ip_kinds[c.label])
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert len(manifest["drawn_campaigns"]) == len(campaigns)
+
+
+def test_a_regrowth_returns_on_the_old_infrastructure_with_fresh_accounts(tmp_path: Path) -> None:
+    base = draw_campaigns(np.random.default_rng([5, 2]), 1_500)
+    campaigns = draw_campaigns(np.random.default_rng([5, 2]), 1_500, regrowth=True)
+    assert campaigns[:-1] == base  # the other networks are the same draw
+    back = campaigns[-1]
+    home = campaigns[back.regrows]
+    assert back.label == f"{home.label}-regrowth" and back.first_day >= 18
+    generate(6_000, 3, tmp_path, 0.05, campaigns=campaigns)
+    labels = {}
+    for line in (tmp_path / "labels.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        labels[row["account_id"]] = row["campaign"]
+    held: dict[str, dict[str, set[str]]] = {c.label: defaultdict(set) for c in (back, home)}
+    signups: dict[str, list[float]] = defaultdict(list)
+    with gzip.open(tmp_path / "events.jsonl.gz", "rt") as handle:
+        for line in handle:
+            event = parse_event(line)
+            group = labels.get(getattr(event, "account_id", "") or "")
+            if group not in held:
+                continue
+            if event.type == "usage" and event.client_fingerprint:
+                held[group]["client"].add(event.client_fingerprint)
+            if event.type == "billing" and event.payment_fingerprint:
+                held[group]["card"].add(event.payment_fingerprint)
+            if event.type == "signup":
+                signups[group].append(event.occurred_at.timestamp())
+    old, new = held[home.label], held[back.label]
+    assert new["client"] <= old["client"]  # the same client builds
+    assert new["card"] and not new["card"] & old["card"]  # fresh cards
+    # Late in the window: its first signup at least ten days after the old network's.
+    assert min(signups[back.label]) - min(signups[home.label]) >= 10 * 86_400
