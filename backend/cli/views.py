@@ -3,7 +3,7 @@ values, and only `backend/cli` and `backend/api` talk to a terminal or HTTP."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -130,7 +130,7 @@ class ReplayProgress:
         self._line = ""
 
     def window(self, index: int, total: int, until: float, events: int) -> None:
-        at = datetime.fromtimestamp(until).astimezone().strftime("%Y-%m-%d %H:%M")
+        at = datetime.fromtimestamp(until, tz=UTC).strftime("%Y-%m-%d %H:%M")
         self._line = f"[{index + 1}/{total}] until {at}: {events:,} events"
 
     def refreshed(self, index: int, flagged: int, seconds: float) -> None:

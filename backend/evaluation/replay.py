@@ -13,9 +13,10 @@ from __future__ import annotations
 import gzip
 import json
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -89,7 +90,7 @@ class _Silent:
 
 
 def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
+    return datetime.fromtimestamp(at, tz=UTC).isoformat(timespec="seconds")
 
 
 def _lines(paths: Iterable[Path]) -> Iterator[str]:
@@ -178,11 +179,11 @@ def replay(
             path.write_text("".join(lines[i] for i in rows.tolist()), encoding="utf-8")
             apply(path)
             path.unlink()
-            started = datetime.now().timestamp()
+            started = time.perf_counter()
             flagged = refresh()
             for account in flagged:
                 flagged_at.setdefault(account, until)
-            seen.refreshed(k, len(flagged), datetime.now().timestamp() - started)
+            seen.refreshed(k, len(flagged), time.perf_counter() - started)
     return exchanges, flagged_at, len(cut), len(lines)
 
 

@@ -160,7 +160,7 @@ class FlushResult:
 
 # Neo4j reads take no locks: a read racing the commit that moves the checkpoint can meet the
 # node's property records mid-rewrite and get null for `last` (neo4j/neo4j#5296 returns null
-# there rather than failing; seen here once in ~100k flush polls, right after a backfill).
+# there rather than failing; seen once, in bench-robustness right after a backfill --replace).
 TORN_READ_RETRIES = 100
 
 
