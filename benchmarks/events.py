@@ -8,8 +8,9 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from backend.events.contract import CAPABILITIES
+
 BASE = datetime(2026, 2, 1, tzinfo=UTC)
-CAPABILITIES = ("reasoning", "coding", "agentic_tool_use", "vision", "chat", "other")
 DOMAINS = ("gmail.com", "corp.example", "mail.test")
 IP_KINDS = ("residential", "mobile", "business", "hosting", "vpn", "proxy")
 

@@ -4,6 +4,7 @@ the GraphQL types map fields and never reach into property dicts or JSON text.""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -230,7 +231,7 @@ class BanRecord:
     why: str | None  # the membership's stored explanation (JSON text)
 
     @staticmethod
-    def of(r: dict[str, Any]) -> BanRecord:
+    def of(r: Mapping[str, Any]) -> BanRecord:
         return BanRecord(
             account_id=r["account_id"], cluster_id=r["cluster_id"],
             network_id=r["network_id"] or None, confidence=r["confidence"],

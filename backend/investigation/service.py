@@ -101,7 +101,7 @@ async def ban_candidates_page(
         reads, BAN_CANDIDATES, min_risk=min_risk, min_confidence=min_confidence,
         after_cluster=after_cluster, after_account=after_account, limit=limit,
     )  # fmt: skip
-    return [BanRecord.of(dict(zip(r.keys(), r.values(), strict=True))) for r in records]
+    return [BanRecord.of(r) for r in records]
 
 
 async def audit_page(

@@ -9,8 +9,9 @@ from backend.api.graphql.context import Info
 from backend.api.graphql.errors import ClientError, not_found
 from backend.api.graphql.types.account import Account, load_account
 from backend.api.graphql.types.cluster import Cluster, load_cluster
-from backend.api.graphql.types.common import Note, Verdict, to_datetime
+from backend.api.graphql.types.common import Note, Verdict
 from backend.graph.model import Verdict as VerdictValue
+from backend.investigation.records import to_datetime
 from backend.review import service
 from backend.review.service import NotFound, TargetKind
 

@@ -22,11 +22,10 @@ from backend.api.graphql.types.common import (
     Note,
     decision,
     notes,
-    to_datetime,
 )
 from backend.api.graphql.types.identifier import Identifier, load_identifier
 from backend.investigation import service as read_side
-from backend.investigation.records import AccountRecord
+from backend.investigation.records import AccountRecord, to_datetime
 
 if TYPE_CHECKING:
     from backend.api.graphql.types.cluster import Cluster

@@ -28,11 +28,10 @@ from backend.api.graphql.types.common import (
     decision,
     member_why,
     notes,
-    to_datetime,
 )
 from backend.graph.model import ClusterStatus as Status
 from backend.investigation import service as read_side
-from backend.investigation.records import ClusterRecord
+from backend.investigation.records import ClusterRecord, to_datetime
 
 MAX_SUBGRAPH_IDENTIFIERS = 2000
 

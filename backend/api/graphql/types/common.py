@@ -1,5 +1,5 @@
 """Small types shared by accounts, clusters and ban candidates: verdicts, notes, identifier
-kinds, why a member is in its cluster. (`to_datetime` is the read side's, re-exported.)"""
+kinds, why a member is in its cluster."""
 
 from __future__ import annotations
 
@@ -40,8 +40,6 @@ class IdentifierKind(Enum):
 
 
 KIND_OF_REL = {rel: IdentifierKind(label) for rel, label in LINKS.items()}
-
-__all__ = ["to_datetime"]
 
 
 @strawberry.type(description="The latest analyst verdict on an account or a cluster.")

@@ -16,8 +16,9 @@ from backend.api.graphql.pagination import (
     encode_cursor,
     page_size,
 )
-from backend.api.graphql.types.common import IdentifierKind, to_datetime
+from backend.api.graphql.types.common import IdentifierKind
 from backend.investigation import service as read_side
+from backend.investigation.records import to_datetime
 
 if TYPE_CHECKING:
     from backend.api.graphql.types.account import Account
