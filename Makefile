@@ -12,7 +12,7 @@ TEST_ENV := set -a && source tests/stack.env && set +a &&
 BENCH_ENV := set -a && source benchmarks/stack.env && set +a &&
 CHAOS_ENV := set -a && source tests/chaos.env && set +a &&
 
-.PHONY: help prereqs install ui screenshots lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-backfill bench-detect bench-api bench-ui bench-robustness bench-replay bench-down chaos chaos-down schema compose-check clean
+.PHONY: help prereqs install ui screenshots lock up down status demo smoke lint fmt test fuzz test-up test-down bench-ingest bench-backfill bench-detect bench-api bench-ui bench-robustness bench-replay bench-incremental bench-down chaos chaos-down schema compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -145,6 +145,9 @@ compose-check: ## Validate docker-compose.yml without a Docker engine
 
 clean: down test-down bench-down chaos-down ## Stop both stacks and delete .local (data, logs, Neo4j jars) and .venv
 	rm -rf .local $(VENV) ui/node_modules ui/dist
+
+bench-incremental: install ## Incremental refresh after a 1% change on the bench graph, against a full one (load it first); see docs/benchmarks.md
+	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_incremental $(BENCH_ARGS)
 
 bench-robustness: install ## Detection on >= 10 randomly drawn populations, worst draw (BENCH_ARGS="--draws 10"); see docs/benchmarks.md
 	$(BENCH_ENV) $(BIN)/python -m benchmarks.bench_robustness $(BENCH_ARGS)

@@ -53,6 +53,19 @@ app.conf.update(
             "task": "heracles.detection.refresh",
             "schedule": float(settings.DETECTION_REFRESH_INTERVAL_S),
         },
+        **(
+            {
+                "heracles.detection.refresh-incremental": {
+                    "task": "heracles.detection.refresh",
+                    "schedule": float(settings.DETECTION_INCREMENTAL_INTERVAL_S),
+                    "kwargs": {"incremental": True},
+                    # One waiting behind a full refresh is redundant: the next follows soon.
+                    "options": {"expires": settings.DETECTION_INCREMENTAL_INTERVAL_S},
+                }
+            }
+            if settings.DETECTION_INCREMENTAL_INTERVAL_S > 0
+            else {}
+        ),
     },
 )
 app.autodiscover_tasks(

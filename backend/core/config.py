@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     DETECTION_MIN_CLUSTER_SIZE: int = 5
     DETECTION_SEED: int = 7
     DETECTION_REFRESH_INTERVAL_S: int = 15 * 60
+    # The incremental refresh (only what ingest touched since, and its neighbourhood; 0 turns
+    # it off). The full one above stays the safety net for what it cannot see.
+    DETECTION_INCREMENTAL_INTERVAL_S: int = 60
+    # A region larger than this share of the accounts gets a full refresh instead: it would
+    # cost most of one while only approximating it (`docs/detection.md`).
+    DETECTION_INCREMENTAL_MAX_SHARE: float = 0.2
     DETECTION_LOCK_TTL_S: int = 30 * 60
     # Redis transport: an unacked task is redelivered this long after its worker died.
     CELERY_VISIBILITY_TIMEOUT_S: int = 600

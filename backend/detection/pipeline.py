@@ -33,6 +33,7 @@ from backend.detection.records import Memberships, WriteBack
 from backend.detection.scoring import (
     BIAS,
     RISK_WEIGHTS,
+    TIE_FLOOR,
     Scored,
     behaviour_similarity,
     best_ties,
@@ -90,6 +91,9 @@ class Snapshot:
     incidence: Incidence
     node_ids: I64  # dense account index -> internal node id (in account id order)
     features: FeatureReader
+    # Set when the snapshot is a region of the graph (an incremental refresh): the total link
+    # weight of the whole graph's projection, which Leiden's null model is relative to.
+    total_weight: float | None = None
 
 
 @dataclass
@@ -103,6 +107,9 @@ class Previous:
     members: Memberships
     network: dict[str, str] = field(default_factory=dict)  # flagged cluster id -> network id
     confirmed: set[str] = field(default_factory=set)  # active clusters an analyst confirmed
+    # Active cluster -> its evidence keys for identifiers it holds most of (half the holders or
+    # more): its own, so a change on one is a change to the cluster (`affected`).
+    owned: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> Previous:
@@ -116,6 +123,39 @@ class Previous:
             if cid in self.network:
                 out.setdefault(self.network[cid], set()).add(node)
         return out
+
+    def affected(self, nodes: I64, keys: set[str]) -> list[str]:
+        """The active clusters an incremental refresh recomputes when `nodes` changed or sit
+        next to a change, `keys` being the identifiers the changed accounts hold: clusters
+        holding any of the nodes, clusters that own any of the keys (what ties a network whose
+        members share only identifiers too common to link one by one: template bands, a client
+        build), and every cluster peeled from the same community as those (they were one
+        community to Leiden and may be one again). Identifiers a cluster merely shares with
+        many others (a carrier's subnet) do not count: it does not own them."""
+        hit = set(self.members.clusters[np.isin(self.members.nodes, nodes)].tolist())
+        hit |= {c for c in self.ids if not self.owned.get(c, set()).isdisjoint(keys)}
+        communities = {self.community[c] for c in hit}
+        return sorted(c for c in self.ids if self.community[c] in communities)
+
+    def restrict(self, ids: list[str]) -> Previous:
+        """Only these active clusters (and every dissolved one, which may regrow here).
+        Other active clusters' evidence is left out: regrowth must not hand out their ids."""
+        keep = set(ids)
+        dormant = set(self.evidence) - set(self.ids)
+        rows = np.isin(self.members.clusters.astype(str), np.asarray(sorted(keep), dtype=str))
+        conf = self.members.confidences
+        return Previous(
+            ids=sorted(keep),
+            evidence={c: e for c, e in self.evidence.items() if c in keep or c in dormant},
+            community={c: n for c, n in self.community.items() if c in keep},
+            members=Memberships(
+                self.members.nodes[rows], self.members.clusters[rows],
+                None if conf is None else conf[rows],
+            ),
+            network={c: n for c, n in self.network.items() if c in keep},
+            confirmed=self.confirmed & keep,
+            owned={c: k for c, k in self.owned.items() if c in keep},
+        )  # fmt: skip
 
     @classmethod
     def after(cls, result: Detection, node_ids: I64) -> Previous:
@@ -157,6 +197,7 @@ class Detection:
     network_ids: list[str] = field(default_factory=list)  # per cluster, "" when not flagged
     # Why each member is in its cluster: tie strength, behaviour similarity, and its WHY_TIES
     # strongest ties as (account, identifier, members holding it) rows (`member_ties`).
+    weight: float = 0.0  # total link weight of the projection (both directions)
     tie: F64 = field(default_factory=lambda: np.zeros(0))
     similarity: F64 = field(default_factory=lambda: np.zeros(0))
     ties: tuple[I64, I64, I64] = field(default_factory=lambda: (np.zeros(0, np.int64),) * 3)
@@ -184,6 +225,18 @@ def relabel(labels: I64, min_size: int) -> I64:
     if ok.any():
         _, out[ok] = np.unique(labels[ok], return_inverse=True)
     return out
+
+
+def reach_degrees(kind_weights: dict[str, float], link_cap: int) -> dict[str, int]:
+    """Per kind, the most holders an identifier can have and still tie two accounts by at least
+    TIE_FLOOR (`weight / (holders - 1)`, as `best_ties` measures a tie): an incremental refresh
+    recomputes the accounts tied so to a changed one. A weaker tie is one the model's own
+    attachment ignores, and takes a hundred of them to make one shared card; never above the
+    link cap, past which identifiers do not link."""
+    return {
+        kind: min(link_cap, int(1 + weight / TIE_FLOOR)) for kind, weight in kind_weights.items()
+        if weight > 0
+    }  # fmt: skip
 
 
 def previous_labels(previous: Previous, node_ids: I64) -> I64:
@@ -440,9 +493,17 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         matrix = project(
             linked, weights, params.link_cap, params.exact_max, params.sample_rounds, params.seed
         )
+    weight = float(matrix.sum())
+    resolution = params.resolution
+    if snapshot.total_weight:
+        # Modularity's null model expects weight k_i k_j / 2m between two accounts; on a region
+        # m is the region's, so the same resolution would split what the whole graph keeps
+        # together. Scaling it by the region's share of the whole keeps the objective the one
+        # the full refresh optimises (exactly so when the region is a union of components).
+        resolution *= weight / snapshot.total_weight
     with stage("communities"):
         labels = leiden(
-            matrix, params.resolution, params.seed, initial=previous_labels(previous, node_ids),
+            matrix, resolution, params.seed, initial=previous_labels(previous, node_ids),
             iterations=params.leiden_iterations,
         )  # fmt: skip
         communities = int(labels.max()) + 1 if labels.size else 0
@@ -496,7 +557,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
     return Detection(
         matrix=matrix, labels=labels, community=community, conf=conf, scored=scored,
         proof=proof, assignment=assignment, members_of=members_of, community_of=community_of,
-        communities=communities, attached=attached, network_ids=network_ids, tie=tie,
+        communities=communities, attached=attached, network_ids=network_ids, weight=weight, tie=tie,
         similarity=similarity, ties=ties, seconds=seconds,
     )  # fmt: skip
 

@@ -142,7 +142,10 @@ def project(
         src.append(members[:, iu].ravel())
         dst.append(members[:, ju].ravel())
         pair = np.sqrt(factor[rows_][:, iu] * factor[rows_][:, ju])
-        val.append((pair * (total[sel] / (d - 1))[:, None]).ravel())
+        # Split over all holders (degree), not the exported ones: on a region (incremental
+        # refresh) a holder keeps the weight it has towards the region's accounts in the whole
+        # graph; on the whole graph the two are the same.
+        val.append((pair * (total[sel] / (inc.degree[sel] - 1))[:, None]).ravel())
 
     sampled = np.flatnonzero(linking & (local > exact_max))
     if sampled.size:
@@ -157,7 +160,8 @@ def project(
         strongest = max([weights.get(k, 0.0) for k in inc.kinds] + [1e-12])
         own_rounds = np.maximum(1, np.rint(rounds * base / strongest)).astype(int)
         row_rounds = np.repeat(own_rounds, sizes)
-        pair_w = np.repeat(total[sampled] / (2 * own_rounds), sizes)
+        kept = (sizes - 1) / np.maximum(inc.degree[sampled] - 1, 1)  # 1 on the whole graph
+        pair_w = np.repeat(total[sampled] * kept / (2 * own_rounds), sizes)
         rng = np.random.default_rng(seed)
         for r in range(int(own_rounds.max())):
             order = np.lexsort((rng.random(rows.size), group))

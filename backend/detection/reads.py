@@ -3,6 +3,7 @@ clusters. Everything database-bound before the pure pipeline (`pipeline.detect`)
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from typing import Any
@@ -22,10 +23,14 @@ from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
 FEATURE_CHUNK = 20_000
 
 
-def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, I64]:
+def export_incidence(
+    driver: Driver, settings: Settings, region: I64 | None = None
+) -> tuple[Incidence, I64]:
     """All identifiers with 2..FEATURE_CAP holders, with holders mapped to dense indices.
 
     Template bands shared by no more accounts than chance collisions explain are left out.
+    With `region` (internal node ids): only the identifiers its accounts hold, and of their
+    holders only the region's; degrees stay those of the whole graph (an incremental refresh).
     """
     db = settings.NEO4J_DATABASE
     kinds = tuple(k for k, w in settings.DETECTION_KIND_WEIGHTS.items() if w > 0)
@@ -34,11 +39,13 @@ def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, I64
         int(repo.run_read(driver, db, repo.COUNT_TEMPLATE_LINKS)[0]["n"]),
         LSH_BANDS * 2**LSH_BAND_BITS,
     )
+    queries = repo.EXPORT_INCIDENCE if region is None else repo.EXPORT_REGION
+    nodes = [] if region is None else region.tolist()
 
     def export(rel: str) -> dict[str, Any]:
         (cols,) = repo.run_read(
-            driver, db, repo.EXPORT_INCIDENCE[rel], max_degree=settings.DETECTION_FEATURE_CAP,
-            min_degree=template_floor if rel == TEMPLATE_KIND else 2,
+            driver, db, queries[rel], max_degree=settings.DETECTION_FEATURE_CAP,
+            min_degree=template_floor if rel == TEMPLATE_KIND else 2, nodes=nodes,
         )  # fmt: skip
         return cols
 
@@ -49,9 +56,9 @@ def export_incidence(driver: Driver, settings: Settings) -> tuple[Incidence, I64
     keys = [f"{k}" for p in parts for k in p["keys"]]
     lists = [h for p in parts for h in p["holders"]]
     lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
-    nodes = np.fromiter(chain.from_iterable(lists), np.int64, count=int(lengths.sum()))
+    nodes_ = np.fromiter(chain.from_iterable(lists), np.int64, count=int(lengths.sum()))
     del parts, lists
-    node_ids, dense = np.unique(nodes, return_inverse=True)
+    node_ids, dense = np.unique(nodes_, return_inverse=True)
     (cols,) = repo.run_read(driver, db, repo.ACCOUNT_IDS, nodes=node_ids.tolist())
     account = np.empty(node_ids.size, object)
     account[np.searchsorted(node_ids, np.asarray(cols["nodes"], np.int64))] = cols["ids"]
@@ -115,6 +122,11 @@ def read_snapshot(driver: Driver, settings: Settings) -> Snapshot:
     )
 
 
+def owned(proof: list[dict[str, Any]]) -> set[str]:
+    """Evidence keys of the identifiers a cluster holds most of (at least half their holders)."""
+    return {f"{e['kind']}:{e['key']}" for e in proof if 2 * e["members"] >= e["degree"]}
+
+
 def read_previous(driver: Driver, settings: Settings) -> Previous:
     """The active clusters (in a fixed order), the evidence keys of active and dissolved ones,
     the community each active one was peeled from, and their current memberships."""
@@ -137,9 +149,68 @@ def read_previous(driver: Driver, settings: Settings) -> Previous:
         community=community,
         network={r["id"]: r["network"] for r in rows if r["network"]},
         confirmed={r["id"] for r in rows if r["verdict"] == Verdict.CONFIRMED_FRAUD},
+        owned={r["id"]: owned(json.loads(r["proof"])) for r in rows},
         members=Memberships(
             np.asarray(cols["nodes"], np.int64),
             np.asarray(cols["clusters"], dtype=object),
             np.asarray(cols["confidences"], np.float64),
         ),
     )
+
+
+def account_nodes(driver: Driver, settings: Settings, account_ids: list[str]) -> I64:
+    (cols,) = repo.run_read(driver, settings.NEO4J_DATABASE, repo.ACCOUNT_NODES, ids=account_ids)
+    return np.asarray(cols["nodes"], np.int64)
+
+
+def neighbours(
+    driver: Driver, settings: Settings, nodes: I64, reach: dict[str, int]
+) -> tuple[I64, set[str]]:
+    """`nodes` and every account tied to one of them by an identifier within `reach` (holders
+    per kind); and the evidence keys (`kind:key`) of everything exported that they hold."""
+    db = settings.NEO4J_DATABASE
+    kinds = [k for k, w in settings.DETECTION_KIND_WEIGHTS.items() if w > 0]
+    template_floor = chance_floor(
+        int(repo.run_read(driver, db, repo.COUNT_TEMPLATE_LINKS)[0]["n"]),
+        LSH_BANDS * 2**LSH_BAND_BITS,
+    )
+
+    def read(job: tuple[str, str]) -> list[Any]:
+        rel, what = job
+        floor = template_floor if rel == TEMPLATE_KIND else 2
+        if what == "near":
+            if reach.get(rel, 0) < floor:
+                return []
+            query, top = repo.NEIGHBOURS[rel], reach[rel]
+        else:
+            query, top = repo.HELD_KEYS[rel], settings.DETECTION_FEATURE_CAP
+        (cols,) = repo.run_read(
+            driver, db, query, nodes=nodes.tolist(), min_degree=floor, max_degree=top
+        )
+        return list(cols["nodes"] if what == "near" else (f"{rel}:{k}" for k in cols["keys"]))
+
+    jobs = [(rel, what) for rel in kinds for what in ("near", "keys")]
+    with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
+        found = dict(zip(jobs, pool.map(read, jobs), strict=True))
+    near = [np.asarray(v, np.int64) for (_, what), v in found.items() if what == "near"]
+    keys = {k for (_, what), v in found.items() if what == "keys" for k in v}
+    return np.unique(np.concatenate([nodes, *near])), keys
+
+
+def read_region(driver: Driver, settings: Settings, region: I64, total_weight: float) -> Snapshot:
+    inc, node_ids = export_incidence(driver, settings, region)
+    return Snapshot(
+        incidence=inc,
+        node_ids=node_ids,
+        features=lambda dense: account_table(driver, settings, node_ids, dense),
+        total_weight=total_weight,
+    )
+
+
+def population(driver: Driver, settings: Settings) -> int:
+    return int(repo.run_read(driver, settings.NEO4J_DATABASE, repo.COUNT_ACCOUNTS)[0]["n"])
+
+
+def last_full_weight(driver: Driver, settings: Settings) -> float | None:
+    rows = repo.run_read(driver, settings.NEO4J_DATABASE, repo.LAST_FULL_WEIGHT)
+    return float(rows[0]["weight"]) if rows else None

@@ -68,3 +68,8 @@ class WriteBack:
     lineage: list[dict[str, Any]]
     events: list[dict[str, Any]]
     stats: str
+    # "full", or "region" for an incremental refresh (which writes only its region's clusters).
+    scope: str = "full"
+    # Total link weight of the projection a full refresh saw: an incremental refresh scales
+    # Leiden's resolution by its region's share of it (`pipeline.detect`).
+    weight: float | None = None

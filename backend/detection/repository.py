@@ -42,6 +42,64 @@ EXPORT_INCIDENCE: dict[str, str] = {
     for rel, label in LINKS.items()
 }
 
+# An incremental refresh's export: the identifiers the region's accounts hold (same filters), with
+# only the region's holders; `degree` is still the whole graph's (from the degree store). Walked
+# from the region's side, so a popular identifier's other holders are never expanded.
+_EXPORT_REGION_TEMPLATE = """
+UNWIND $nodes AS node
+MATCH (a:Account)-[:{rel}]->(i:{label}) WHERE id(a) = node
+WITH i, collect(node) AS holders
+WITH i, holders, COUNT {{ (i)<-[:{rel}]-() }} AS degree
+WHERE degree >= $min_degree AND degree <= $max_degree{extra}
+WITH i.key AS key, degree, holders
+ORDER BY key
+RETURN collect(key) AS keys, collect(degree) AS degrees, collect(holders) AS holders
+"""
+EXPORT_REGION: dict[str, str] = {
+    rel: _EXPORT_REGION_TEMPLATE.format(
+        label=label, rel=rel, extra=_LINKING_DOMAIN if rel == "EMAIL_DOMAIN" else ""
+    )
+    for rel, label in LINKS.items()
+}
+# Where a change reaches: every account that shares with the given ones an identifier held by
+# min_degree..max_degree accounts (`pipeline.reach_degrees`), themselves included.
+_NEIGHBOURS_TEMPLATE = """
+UNWIND $nodes AS node
+MATCH (a:Account)-[:{rel}]->(i:{label}) WHERE id(a) = node
+WITH DISTINCT i
+WITH i, COUNT {{ (i)<-[:{rel}]-() }} AS degree
+WHERE degree >= $min_degree AND degree <= $max_degree{extra}
+MATCH (i)<-[:{rel}]-(b:Account)
+RETURN collect(DISTINCT id(b)) AS nodes
+"""
+NEIGHBOURS: dict[str, str] = {
+    rel: _NEIGHBOURS_TEMPLATE.format(
+        label=label, rel=rel, extra=_LINKING_DOMAIN if rel == "EMAIL_DOMAIN" else ""
+    )
+    for rel, label in LINKS.items()
+}
+# The keys of every identifier the given accounts hold that a refresh exports (to match them
+# against clusters' evidence).
+_HELD_TEMPLATE = """
+UNWIND $nodes AS node
+MATCH (a:Account)-[:{rel}]->(i:{label}) WHERE id(a) = node
+WITH DISTINCT i
+WITH i, COUNT {{ (i)<-[:{rel}]-() }} AS degree
+WHERE degree >= $min_degree AND degree <= $max_degree{extra}
+RETURN collect(i.key) AS keys
+"""
+HELD_KEYS: dict[str, str] = {
+    rel: _HELD_TEMPLATE.format(
+        label=label, rel=rel, extra=_LINKING_DOMAIN if rel == "EMAIL_DOMAIN" else ""
+    )
+    for rel, label in LINKS.items()
+}
+ACCOUNT_NODES = """
+UNWIND $ids AS id
+MATCH (a:Account {id: id})
+RETURN collect(id(a)) AS nodes
+"""
+
 # The account id behind each exported node. Detection orders accounts by account id and
 # identifiers by key, not by internal node id: internal ids follow the order events happened to
 # be written (and are reused after deletes), and Leiden's result depends on vertex order, so the
@@ -119,7 +177,7 @@ RETURN collect(DISTINCT id(a)) AS nodes""",
 READ_ACTIVE_CLUSTERS = f"""
 MATCH (c:Cluster) WHERE c.status = '{ClusterStatus.ACTIVE}'
 RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence, c.community AS community,
-       c.network AS network, c.verdict AS verdict
+       c.network AS network, c.verdict AS verdict, coalesce(c.evidence, '[]') AS proof
 """
 # Their current memberships as one record of parallel columns.
 READ_ACTIVE_MEMBERS = f"""
@@ -230,8 +288,15 @@ COMMIT_GENERATION = f"""
 MATCH (s:Sequence {{name: '{GENERATION_SEQUENCE}'}}) WHERE s.value = $gen
 SET s.committed = $gen
 CREATE (:DetectionRun {{id: $run_id, at: datetime({{epochMillis: $now}}), stats: $stats,
-        clusters: $clusters, members: $members, generation: $gen}})
+        clusters: $clusters, members: $members, generation: $gen, scope: $scope,
+        weight: $weight}})
 RETURN s.value AS gen
+"""
+
+# The projection weight the last full refresh saw (runs before it was recorded have none).
+LAST_FULL_WEIGHT = """
+MATCH (r:DetectionRun) WHERE r.scope = 'full' AND r.weight IS NOT NULL
+RETURN r.weight AS weight ORDER BY r.generation DESC LIMIT 1
 """
 
 # After the commit: removed memberships are no longer current anywhere; delete them.
@@ -306,7 +371,7 @@ def make_current(tx: ManagedTransaction, gen: int, wb: WriteBack) -> None:
         tx.run(APPEND_EVENTS, rows=wb.events, **common).consume()
     committed = tx.run(
         COMMIT_GENERATION, stats=wb.stats, clusters=len(wb.clusters), members=wb.total_members,
-        **common,
+        scope=wb.scope, weight=wb.weight, **common,
     ).single()  # fmt: skip
     if committed is None:
         raise GenerationSuperseded(f"refresh generation {gen} was superseded")

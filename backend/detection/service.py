@@ -1,4 +1,5 @@
-"""One detection refresh: read → detect (pure, `pipeline.detect`) → write back.
+"""One detection refresh: read → detect (pure, `pipeline.detect`) → write back; of the whole
+graph, or of the region what ingest touched since reaches (`docs/detection.md`).
 
 Everything up to the write-back only reads. The write-back stages what changed in batches that
 readers cannot see, then makes it current in one small transaction (see
@@ -16,12 +17,30 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import numpy as np
+import redis
 from neo4j import Driver
 
 from backend.core.config import Settings
 from backend.detection import repository as repo
-from backend.detection.pipeline import Params, detect, timed, write_back_rows
-from backend.detection.reads import read_previous, read_snapshot
+from backend.detection.pipeline import (
+    Params,
+    Previous,
+    Snapshot,
+    detect,
+    reach_degrees,
+    timed,
+    write_back_rows,
+)
+from backend.detection.reads import (
+    account_nodes,
+    last_full_weight,
+    neighbours,
+    population,
+    read_previous,
+    read_region,
+    read_snapshot,
+)
+from backend.graph import touched
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +48,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class RefreshReport:
     run_id: str
+    scope: str = "full"  # "full", "region" (incremental) or "none" (nothing touched)
+    touched: int = 0  # accounts ingest marked since the last refresh
+    region: int = 0  # accounts an incremental refresh recomputed
     accounts: int = 0
     linked_accounts: int = 0
     identifiers: int = 0
@@ -47,14 +69,32 @@ class RefreshReport:
         return timed(self.seconds, name)
 
 
-def refresh(driver: Driver, settings: Settings) -> RefreshReport:
+def refresh(
+    driver: Driver,
+    settings: Settings,
+    client: redis.Redis | None = None,
+    incremental: bool = False,
+) -> RefreshReport:
+    """A full refresh, or with `incremental` one over what ingest touched since the last one
+    (falls back to full when there is no full refresh to scale by or the region is too big).
+    With `client`, the touched marks are taken at the start and dropped once committed."""
     report = RefreshReport(run_id=f"run-{uuid.uuid4().hex[:12]}")
     params = Params.from_settings(settings)
+    marks = touched.take(client) if client is not None else set()
+    report.touched = len(marks)
+    if incremental and not marks:
+        report.scope = "none"
+        return report
     with report.stage("export"):
         # Numbered first: a repair of what a dead refresh left must precede reading the clusters.
         gen = repo.begin_generation(driver, settings.NEO4J_DATABASE)
-        snapshot = read_snapshot(driver, settings)
         previous = read_previous(driver, settings)
+        scoped = _region(driver, settings, marks, previous) if incremental else None
+        if scoped is None:
+            snapshot = read_snapshot(driver, settings)
+        else:
+            snapshot, previous, report.region = scoped
+            report.scope = "region"
     result = detect(snapshot, previous, params)
     report.seconds.update(result.seconds)
     inc = snapshot.incidence
@@ -72,10 +112,32 @@ def refresh(driver: Driver, settings: Settings) -> RefreshReport:
             result, previous, snapshot, report.run_id, int(time.time() * 1000),
             json.dumps(report.seconds),
         )  # fmt: skip
+        wb.scope = report.scope
+        wb.weight = result.weight if report.scope == "full" else None
         repo.write_back(driver, settings.NEO4J_DATABASE, gen, wb, settings.DETECTION_WRITE_LANES)
+    if client is not None:
+        touched.done(client)
     report.clusters = len(wb.clusters)
     report.members = wb.total_members
     report.memberships_written = len(wb.members)
     report.memberships_ended = len(wb.ends)
     log.info("detection refresh", extra={"report": report.__dict__})
     return report
+
+
+def _region(
+    driver: Driver, settings: Settings, marks: set[str], previous: Previous
+) -> tuple[Snapshot, Previous, int] | None:
+    """The snapshot and previous clusters of the region a change reaches: the touched accounts,
+    those sharing a linking identifier with them, and every cluster of the communities these
+    sit in (`Previous.affected`). None when a full refresh must run instead."""
+    total = last_full_weight(driver, settings)
+    if total is None:
+        return None  # no full refresh recorded its weight yet
+    reach = reach_degrees(settings.DETECTION_KIND_WEIGHTS, settings.DETECTION_LINK_CAP)
+    near, keys = neighbours(driver, settings, account_nodes(driver, settings, sorted(marks)), reach)
+    scoped = previous.restrict(previous.affected(near, keys))
+    region = np.union1d(near, scoped.members.nodes)
+    if region.size > settings.DETECTION_INCREMENTAL_MAX_SHARE * population(driver, settings):
+        return None
+    return read_region(driver, settings, region, total), scoped, int(region.size)

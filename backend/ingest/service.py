@@ -25,6 +25,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 
 from backend.events.contract import Event, parse_event
 from backend.events.validation import Rejection, validate
+from backend.graph import touched
 from backend.ingest import dlq
 from backend.ingest.dedupe import Claims
 from backend.ingest.journal import Entry, FlushLock, Journal
@@ -254,6 +255,8 @@ def _write(
     too large for Neo4j's transaction memory, is split in halves down to single entries."""
     expected, entries = result.checkpoint, window.entries
     started = time.perf_counter()
+    accounts = window.plan.account_ids
+    touched.mark(client, accounts)  # before the commit too: see backend.graph.touched
     try:
         session.execute_write(write_window, expected, window.last, window.events, window.plan)
     except Exception as exc:
@@ -274,6 +277,7 @@ def _write(
             window.events, len(entries), window.plan.rows, window.merge_s,
             time.perf_counter() - started,
         )  # fmt: skip
+        touched.mark(client, accounts)
         result.windows += 1
         result.entries += len(entries)
         result.events += window.events

@@ -14,6 +14,7 @@ import redis
 from neo4j import Driver, GraphDatabase, Session
 
 from backend.core.config import Settings
+from backend.graph import touched
 from backend.ingest.files import IngestReport, ingest_files
 from backend.ingest.journal import JOURNAL, FlushLock
 from backend.ingest.producer import Producer
@@ -44,6 +45,8 @@ def reset_state(driver: Driver, settings: Settings, *, lock_held: bool = False) 
         *client.scan_iter("heracles:dlq:batch:*", count=1000),
         *client.scan_iter("heracles:ingest:staged:*", count=1000),
         JOURNAL,
+        touched.TOUCHED,
+        touched.TAKEN,
     ]
     if keys:
         client.delete(*keys)

@@ -16,11 +16,14 @@ app = typer.Typer()
 def refresh_command(
     wait: bool = typer.Option(False, "--wait", help="Wait for the refresh and print its report."),
     timeout: float = typer.Option(1800.0, help="Seconds to wait with --wait."),
+    incremental: bool = typer.Option(
+        False, "--incremental", help="Only what ingest touched since the last refresh."
+    ),
 ) -> None:
     """Run a detection refresh on a worker (skipped if one is already running)."""
     from backend.detection.tasks import refresh_task
 
-    result = refresh_task.delay()
+    result = refresh_task.delay(incremental=incremental)
     if not wait:
         console.print(f"refresh queued as task {result.id}")
         return
@@ -28,8 +31,12 @@ def refresh_command(
     if report.get("status") != "done":
         console.print(f"[yellow]refresh {report.get('status')}[/]: {report.get('reason', '')}")
         raise typer.Exit(1)
+    if report["scope"] == "none":
+        console.print("refresh: nothing touched since the last refresh")
+        return
+    region = f" (region of {report['region']:,})" if report["scope"] == "region" else ""
     console.print(
-        f"refresh {report['run_id']}: {report['accounts']:,} accounts, "
+        f"refresh {report['run_id']}{region}: {report['accounts']:,} accounts, "
         f"{report['linked_accounts']:,} linked by {report['edges']:,} weighted edges, "
         f"{report['clusters']:,} clusters ({report['flagged_clusters']} at or above the flag "
         f"threshold), {report['members']:,} memberships"

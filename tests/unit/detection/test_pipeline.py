@@ -15,9 +15,10 @@ from backend.detection.pipeline import (
     Previous,
     Snapshot,
     detect,
+    reach_degrees,
     write_back_rows,
 )
-from backend.detection.projection import in_account_order
+from backend.detection.projection import Incidence, in_account_order, project
 from backend.detection.scoring import ACCOUNT_COLUMNS
 from tests.unit.detection.test_detection import incidence
 
@@ -312,3 +313,86 @@ def test_young_graphs_give_empty_or_small_results() -> None:
                                             np.zeros(n, np.int64)))  # fmt: skip
         result = detect(snap, Previous.empty(), PARAMS)
         assert len(result.members_of) == (n == 6)
+
+
+def _region(inc: Incidence, region: list[int]) -> tuple[Incidence, np.ndarray]:
+    """What the incremental export returns: identifiers the region holds, only its holders,
+    degrees of the whole graph; dense accounts renumbered (and the map back)."""
+    keep = np.zeros(inc.accounts, bool)
+    keep[region] = True
+    dense = np.flatnonzero(keep)
+    index = np.full(inc.accounts, -1)
+    index[dense] = np.arange(dense.size)
+    groups = [inc.holders[inc.ptr[j] : inc.ptr[j + 1]] for j in range(inc.degree.size)]
+    held = [j for j, g in enumerate(groups) if keep[g].any()]
+    lists = [index[groups[j][keep[groups[j]]]] for j in held]
+    lengths = [x.size for x in lists]
+    return replace(
+        inc, kind=inc.kind[held], degree=inc.degree[held], keys=[inc.keys[j] for j in held],
+        ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        holders=np.concatenate(lists).astype(np.int64), accounts=int(dense.size),
+    ), dense  # fmt: skip
+
+
+def test_a_region_keeps_the_whole_graphs_pair_weights() -> None:
+    w = PARAMS.kind_weights
+    card = incidence([("PAID_WITH", list(range(6)))], 6)
+    part, _ = _region(card, [0, 1, 2])
+    assert project(part, w, 200, 32, 6, 1)[0, 1] == pytest.approx(
+        project(card, w, 200, 32, 6, 1)[0, 1]
+    )
+    # An exit of 60 (pairs sampled on the whole graph): a region holding 3 of its holders gets
+    # each its expected share of the exit's weight, 2 of its 59 co-holders.
+    exit_ = incidence([("USED_IP", list(range(60)))], 60)
+    whole = project(exit_, w, 200, 32, 6, 1)[0].sum()
+    part, _ = _region(exit_, [0, 1, 2])
+    assert project(part, w, 200, 32, 6, 1)[0].sum() == pytest.approx(whole * 2 / 59)
+
+
+def test_reach_is_where_a_shared_identifier_still_ties_by_the_floor() -> None:
+    reach = reach_degrees({"PAID_WITH": 1.0, "USED_SUBNET": 0.1, "OFF": 0.0}, 200)
+    assert reach == {"PAID_WITH": 101, "USED_SUBNET": 11}
+    assert reach_degrees({"PAID_WITH": 1.0}, 50) == {"PAID_WITH": 50}
+
+
+def test_an_incremental_refresh_of_a_grown_network_flags_what_a_full_one_flags() -> None:
+    snap = _snapshot()
+    first = detect(snap, Previous.empty(), PARAMS)
+    previous = Previous.after(first, snap.node_ids)
+    new = list(range(N, N + 6))
+    grown = _snapshot([*NET_A, *new], N + 6)
+    full = detect(grown, previous, PARAMS)
+    # The region: the new accounts, what they share a card or exit with, and the clusters of those.
+    inc = grown.incidence
+    near = {h for j in range(inc.degree.size)
+            for h in inc.holders[inc.ptr[j] : inc.ptr[j + 1]].tolist()
+            if set(inc.holders[inc.ptr[j] : inc.ptr[j + 1]].tolist()) & set(new)}  # fmt: skip
+    nodes = grown.node_ids[sorted(near)]
+    scoped = previous.restrict(previous.affected(nodes, set()))
+    members = {int(n) for n in scoped.members.nodes.tolist()}
+    region = sorted(near | {i for i, n in enumerate(grown.node_ids.tolist()) if n in members})
+    assert len(region) < N // 4
+    part, dense = _region(inc, region)
+    snap_r = Snapshot(
+        part, grown.node_ids[dense],
+        lambda d: tuple(  # type: ignore[return-value]
+            x[dense] if i else {c: v[dense] for c, v in x.items()}
+            for i, x in enumerate(grown.features(dense[d]))
+        ),
+        total_weight=first.weight,
+    )  # fmt: skip
+    result = detect(snap_r, scoped, PARAMS)
+
+    def flagged(r: Detection, node_ids: np.ndarray) -> dict[str, set[int]]:
+        return {cid: set(node_ids[m].tolist())
+                for c, (cid, m) in enumerate(zip(r.assignment.ids, r.members_of, strict=True))
+                if r.scored.risk[c] >= PARAMS.flag_threshold}  # fmt: skip
+
+    assert flagged(result, snap_r.node_ids) == {
+        cid: m
+        for cid, m in flagged(full, grown.node_ids).items()
+        if m & set(snap_r.node_ids.tolist())
+    }
+    assert set(grown.node_ids[new].tolist()) <= set().union(
+        *flagged(result, snap_r.node_ids).values()
+    )
