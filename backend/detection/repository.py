@@ -299,6 +299,13 @@ MATCH (r:DetectionRun) WHERE r.scope = 'full' AND r.weight IS NOT NULL
 RETURN r.weight AS weight ORDER BY r.generation DESC LIMIT 1
 """
 
+# A refresh that numbered itself and then wrote nothing (an incremental one deferred): its
+# number is closed as if committed and collected, so the next refresh finds nothing to repair.
+CLOSE_GENERATION = f"""
+MATCH (s:Sequence {{name: '{GENERATION_SEQUENCE}'}}) WHERE s.value = $gen
+SET s.committed = $gen, s.collected = $gen
+"""
+
 # After the commit: removed memberships are no longer current anywhere; delete them.
 COLLECT_ENDS = """
 UNWIND range(0, size($nodes) - 1) AS i
@@ -331,6 +338,10 @@ def begin_generation(driver: Driver, database: str) -> int:
         records, _, _ = driver.execute_query(BEGIN_GENERATION, database_=database)
         gen = int(records[0]["gen"])
     return gen
+
+
+def close_generation(driver: Driver, database: str, gen: int) -> None:
+    driver.execute_query(CLOSE_GENERATION, gen=gen, database_=database)
 
 
 def _batches(

@@ -15,6 +15,7 @@ import time
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import redis
@@ -48,7 +49,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class RefreshReport:
     run_id: str
-    scope: str = "full"  # "full", "region" (incremental) or "none" (nothing touched)
+    # "full", "region" (incremental), "none" (nothing touched) or "deferred" (too much touched:
+    # left to the scheduled full refresh)
+    scope: str = "full"
     touched: int = 0  # accounts ingest marked since the last refresh
     region: int = 0  # accounts an incremental refresh recomputed
     accounts: int = 0
@@ -75,8 +78,11 @@ def refresh(
     client: redis.Redis | None = None,
     incremental: bool = False,
 ) -> RefreshReport:
-    """A full refresh, or with `incremental` one over what ingest touched since the last one
-    (falls back to full when there is no full refresh to scale by or the region is too big).
+    """A full refresh, or with `incremental` one over what ingest touched since the last one.
+    An incremental refresh runs a full one when no full refresh has recorded the weight it
+    scales by, and defers (scope "deferred", the marks kept for the scheduled full refresh)
+    when the change reaches more than DETECTION_INCREMENTAL_MAX_SHARE of the accounts: one
+    every minute would otherwise turn a heavy load into back-to-back full refreshes.
     With `client`, the touched marks are taken at the start and dropped once committed."""
     report = RefreshReport(run_id=f"run-{uuid.uuid4().hex[:12]}")
     params = Params.from_settings(settings)
@@ -85,11 +91,19 @@ def refresh(
     if incremental and not marks:
         report.scope = "none"
         return report
+    bound = settings.DETECTION_INCREMENTAL_MAX_SHARE * population(driver, settings)
+    if incremental and len(marks) > bound:
+        report.scope = "deferred"
+        return report
     with report.stage("export"):
         # Numbered first: a repair of what a dead refresh left must precede reading the clusters.
         gen = repo.begin_generation(driver, settings.NEO4J_DATABASE)
         previous = read_previous(driver, settings)
-        scoped = _region(driver, settings, marks, previous) if incremental else None
+        scoped = _region(driver, settings, marks, previous, bound) if incremental else None
+        if scoped == "deferred":
+            repo.close_generation(driver, settings.NEO4J_DATABASE, gen)
+            report.scope = "deferred"
+            return report
         if scoped is None:
             snapshot = read_snapshot(driver, settings)
         else:
@@ -126,18 +140,19 @@ def refresh(
 
 
 def _region(
-    driver: Driver, settings: Settings, marks: set[str], previous: Previous
-) -> tuple[Snapshot, Previous, int] | None:
+    driver: Driver, settings: Settings, marks: set[str], previous: Previous, bound: float
+) -> tuple[Snapshot, Previous, int] | Literal["deferred"] | None:
     """The snapshot and previous clusters of the region a change reaches: the touched accounts,
-    those sharing a linking identifier with them, and every cluster of the communities these
-    sit in (`Previous.affected`). None when a full refresh must run instead."""
+    those tied to them within `reach_degrees`, and the clusters `Previous.affected` names.
+    None when a full refresh must run instead (none has recorded its weight yet); "deferred"
+    when the region holds more than `bound` accounts."""
     total = last_full_weight(driver, settings)
     if total is None:
-        return None  # no full refresh recorded its weight yet
+        return None
     reach = reach_degrees(settings.DETECTION_KIND_WEIGHTS, settings.DETECTION_LINK_CAP)
     near, keys = neighbours(driver, settings, account_nodes(driver, settings, sorted(marks)), reach)
     scoped = previous.restrict(previous.affected(near, keys))
     region = np.union1d(near, scoped.members.nodes)
-    if region.size > settings.DETECTION_INCREMENTAL_MAX_SHARE * population(driver, settings):
-        return None
+    if region.size > bound:
+        return "deferred"
     return read_region(driver, settings, region, total), scoped, int(region.size)

@@ -42,12 +42,13 @@ ACCOUNT_TEMPORALS = ("signup_at", "first_seen", "last_seen", "verdict_at")
 # Each account's current membership comes along (an account is in at most one cluster): the
 # account's own page asks for it, and a second read per request cost a fifth of the API's CPU.
 # Rows come back as one list in one record (`read_rows`), as in the other page-sized reads.
+_ACCOUNT_PROPS = f"a {{.*, {', '.join(f'{p}: a.{p}.epochMillis' for p in ACCOUNT_TEMPORALS)}}}"
 ACCOUNTS_BY_ID = f"""
 UNWIND $ids AS id
 MATCH (a:Account {{id: id}})
 RETURN collect({{
   id: id,
-  props: a {{.*, {", ".join(f"{p}: a.{p}.epochMillis" for p in ACCOUNT_TEMPORALS)}}},
+  props: {_ACCOUNT_PROPS},
   membership: [(a)-[m:MEMBER_OF]->(c:Cluster) WHERE {CURRENT_MEMBERSHIP} |
     {{id: id, cluster_id: c.id, confidence: m.confidence, since: m.since.epochMillis}}][0]
 }}) AS rows
@@ -166,8 +167,8 @@ WHERE {CURRENT_MEMBERSHIP} AND m.confidence >= $min_confidence
   AND ($after_c IS NULL OR m.confidence < $after_c
        OR (m.confidence = $after_c AND a.id > $after_id))
 WITH a, m ORDER BY m.confidence DESC, a.id LIMIT $limit
-RETURN collect({{id: a.id, confidence: m.confidence, since: m.since.epochMillis, why: m.why}})
-  AS rows
+RETURN collect({{id: a.id, confidence: m.confidence, since: m.since.epochMillis, why: m.why,
+                 props: {_ACCOUNT_PROPS}}}) AS rows
 """
 
 LINEAGE_BY_CLUSTER = """

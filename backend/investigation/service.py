@@ -11,7 +11,13 @@ from typing import Any
 
 from backend.bans.repository import BAN_CANDIDATES
 from backend.investigation import repository as q
-from backend.investigation.records import AuditRecord, BanRecord, ClusterRecord, FeedEventRecord
+from backend.investigation.records import (
+    AccountRecord,
+    AuditRecord,
+    BanRecord,
+    ClusterRecord,
+    FeedEventRecord,
+)
 from backend.investigation.repository import Reads
 
 
@@ -123,6 +129,9 @@ class MemberRow:
     confidence: float
     since_ms: int | None
     why: Any  # the membership's stored explanation (JSON text), decoded by the API's types
+    # The member itself, read with its membership: a review page asks for every member's
+    # account, and one loader call per member made graphql-core await 100 results a page.
+    account: AccountRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +173,10 @@ async def members_page(
         reads, q.CLUSTER_MEMBERS, id=cluster_id, min_confidence=min_confidence,
         after_c=after_c, after_id=after_id, limit=limit,
     )  # fmt: skip
-    return [MemberRow(r["id"], r["confidence"], r["since"], r["why"]) for r in rows]
+    return [
+        MemberRow(r["id"], r["confidence"], r["since"], r["why"], AccountRecord.of(r["props"]))
+        for r in rows
+    ]
 
 
 async def subgraph(reads: Reads, cluster_id: str, limit: int, max_identifiers: int) -> SubgraphRows:

@@ -20,19 +20,31 @@ def refresh_command(
         False, "--incremental", help="Only what ingest touched since the last refresh."
     ),
 ) -> None:
-    """Run a detection refresh on a worker (skipped if one is already running)."""
+    """Run a detection refresh on a worker. Without --wait it is skipped if one is already
+    running; with --wait, a running one (a scheduled refresh) is waited for, then ours runs."""
+    import time
+
     from backend.detection.tasks import refresh_task
 
-    result = refresh_task.delay(incremental=incremental)
     if not wait:
-        console.print(f"refresh queued as task {result.id}")
+        console.print(f"refresh queued as task {refresh_task.delay(incremental=incremental).id}")
         return
-    report = result.get(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        report = refresh_task.delay(incremental=incremental).get(timeout=timeout)
+        if report.get("status") == "done" or time.monotonic() > deadline:
+            break
+        console.print(f"[yellow]{report.get('reason', 'skipped')}[/]: waiting for it")
+        time.sleep(2)
     if report.get("status") != "done":
         console.print(f"[yellow]refresh {report.get('status')}[/]: {report.get('reason', '')}")
         raise typer.Exit(1)
-    if report["scope"] == "none":
-        console.print("refresh: nothing touched since the last refresh")
+    if report["scope"] in ("none", "deferred"):
+        console.print(
+            "refresh: nothing touched since the last refresh" if report["scope"] == "none"
+            else f"refresh deferred: {report['touched']:,} accounts touched reach more than "
+            "DETECTION_INCREMENTAL_MAX_SHARE of the graph; the scheduled full refresh takes them"
+        )  # fmt: skip
         return
     region = f" (region of {report['region']:,})" if report["scope"] == "region" else ""
     console.print(

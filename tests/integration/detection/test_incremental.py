@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import gzip
 import random
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import redis
 from neo4j import Driver
+from typer.testing import CliRunner
 
+from backend.cli.main import app
 from backend.core.config import Settings
 from backend.detection.pipeline import Params, detect
 from backend.detection.reads import read_previous, read_snapshot
 from backend.detection.service import refresh
+from backend.detection.tasks import LOCK_KEY
 from backend.evaluation.repository import read_account_ids, read_memberships
 from backend.graph import touched
+from backend.graph.model import GENERATION_SEQUENCE
 from seed.generate import generate
 from tests.integration.ingest_helpers import ingest, reset_state
 
@@ -73,6 +78,17 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     ingest(settings, delta, batch_size=500)
     late = {line.split('"account_id":"')[1].split('"')[0] for line in delta.open()}
     assert _settled(client) == len(late)
+    # A change that reaches too much of the graph is left to the scheduled full refresh: the
+    # marks stay, and the refresh's number is closed (the next one has nothing to repair).
+    for share in (0.01, 0.05):  # more accounts touched than that; a region larger than that
+        tight = settings.model_copy(update={"DETECTION_INCREMENTAL_MAX_SHARE": share})
+        assert refresh(driver, tight, client, incremental=True).scope == "deferred"
+        assert touched.pending(client) == len(late)
+    records, _, _ = driver.execute_query(
+        "MATCH (s:Sequence {name: $name}) RETURN s.value = s.committed = s.collected AS clean",
+        name=GENERATION_SEQUENCE, database_=settings.NEO4J_DATABASE,
+    )  # fmt: skip
+    assert records[0]["clean"]
     # What a full refresh of this graph would write, computed without writing it.
     params = Params.from_settings(settings)
     snapshot, previous = read_snapshot(driver, settings), read_previous(driver, settings)
@@ -132,3 +148,21 @@ def test_marks_survive_a_refresh_that_did_not_commit(settings: Settings) -> None
     assert touched.take(client) == {"a-1", "a-2", "a-3"}  # the next one takes them again
     touched.done(client)
     assert touched.pending(client) == 0 and touched.take(client) == set()
+
+
+def test_refresh_wait_waits_for_a_running_refresh(settings: Settings) -> None:
+    """`heracles refresh --wait` while a scheduled refresh holds the lock: it waits its turn
+    instead of failing (`make demo` races beat's incremental refresh)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(touched.TOUCHED, touched.TAKEN)
+    client.set(LOCK_KEY, "a scheduled refresh", ex=60)
+    release = threading.Timer(5, client.delete, args=(LOCK_KEY,))
+    release.start()
+    try:
+        result = CliRunner().invoke(app, ["refresh", "--wait", "--incremental"])
+    finally:
+        release.cancel()
+        client.delete(LOCK_KEY)
+    assert result.exit_code == 0, result.output
+    assert "waiting for it" in result.output
+    assert "nothing touched since the last refresh" in result.output

@@ -18,7 +18,7 @@ from backend.api.graphql.pagination import (
     encode_cursor,
     page_size,
 )
-from backend.api.graphql.types.account import Account, load_account
+from backend.api.graphql.types.account import Account, account_type
 from backend.api.graphql.types.common import (
     KIND_OF_REL,
     Decision,
@@ -31,7 +31,7 @@ from backend.api.graphql.types.common import (
 )
 from backend.graph.model import ClusterStatus as Status
 from backend.investigation import service as read_side
-from backend.investigation.records import ClusterRecord, to_datetime
+from backend.investigation.records import AccountRecord, ClusterRecord, to_datetime
 
 MAX_SUBGRAPH_IDENTIFIERS = 2000
 
@@ -99,10 +99,13 @@ class ClusterMember:
         description="Its strongest ties into the cluster and its behaviour similarity (none "
         "for memberships written before this was recorded)."
     )
+    record: strawberry.Private[AccountRecord]
 
     @strawberry.field
-    async def account(self, info: Info) -> Account | None:
-        return await load_account(info, str(self.account_id))
+    def account(self) -> Account | None:
+        # Read with the membership (`members_page`): resolved without awaiting, so a page's
+        # member subtrees execute synchronously (docs/benchmarks.md, "API").
+        return account_type(self.record)
 
 
 @strawberry.type
@@ -237,6 +240,7 @@ class Cluster:
                         confidence=r.confidence,
                         since=to_datetime(r.since_ms),
                         why=member_why(r.why),
+                        record=r.account,
                     ),
                     encode_cursor("cluster.members", r.confidence, r.id),
                 )
