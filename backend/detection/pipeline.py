@@ -290,6 +290,9 @@ def connected(matrix: sparse.csr_matrix, labels: I64) -> I64:
     return np.where(labels >= 0, component, -1).astype(np.int64)
 
 
+KEY_LIMIT = 2**62  # combined integer keys stay below this (int64, with room to spare)
+
+
 def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     """Split off each group of a cluster that joined it through a shared place only.
 
@@ -325,10 +328,17 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     )
     behaviour = is_behaviour[inc.kind[rows]] & (lab >= 0)
     held = inc.holders[behaviour]
-    triple, triple_of, in_group = np.unique(
-        np.column_stack([rows[behaviour], labels[held], group[held]]),
-        axis=0, return_inverse=True, return_counts=True,
-    )  # fmt: skip
+    # (identifier, cluster, group) as one integer key, in the same lexicographic order as the
+    # rows of np.unique(axis=0), which sorts a structured view and was most of this function.
+    if inc.degree.size * clusters * n < KEY_LIMIT:
+        key = (rows[behaviour] * clusters + labels[held]) * n + group[held]
+        keys, triple_of, in_group = np.unique(key, return_inverse=True, return_counts=True)
+        triple = np.column_stack([keys // n // clusters, keys // n % clusters, keys % n])
+    else:  # a graph too large for one int64 key
+        triple, triple_of, in_group = np.unique(
+            np.column_stack([rows[behaviour], labels[held], group[held]]),
+            axis=0, return_inverse=True, return_counts=True,
+        )  # fmt: skip
     _, inverse = np.unique(triple[:, 0] * clusters + triple[:, 1], return_inverse=True)
     in_cluster_count = np.bincount(inverse, weights=in_group)
     size = np.bincount(labels[in_cluster], minlength=clusters)

@@ -150,10 +150,10 @@ def project(
     sampled = np.flatnonzero(linking & (local > exact_max))
     if sampled.size:
         sizes = local[sampled]
-        rows = np.concatenate([np.arange(inc.ptr[j], inc.ptr[j + 1]) for j in sampled.tolist()])
         group = np.repeat(np.arange(sampled.size), sizes)
         starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        position = np.arange(rows.size) - starts
+        position = np.arange(int(sizes.sum())) - starts
+        rows = np.repeat(inc.ptr[sampled], sizes) + position  # each identifier's incidence rows
         # Weak kinds get fewer rounds: a /24 at weight 0.1 never decides a community, and its
         # thousands of sampled pairs would be most of the edges Leiden has to walk.
         base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind[sampled]]
@@ -162,16 +162,21 @@ def project(
         row_rounds = np.repeat(own_rounds, sizes)
         kept = (sizes - 1) / np.maximum(inc.degree[sampled] - 1, 1)  # 1 on the whole graph
         pair_w = np.repeat(total[sampled] * kept / (2 * own_rounds), sizes)
+        partner = starts + (position + 1) % np.repeat(sizes, sizes)
+        order = np.arange(rows.size)
         rng = np.random.default_rng(seed)
         for r in range(int(own_rounds.max())):
-            order = np.lexsort((rng.random(rows.size), group))
-            shuffled = inc.holders[rows[order]]
-            partner = starts + (position + 1) % np.repeat(sizes, sizes)
-            live = row_rounds > r  # same for every row of an identifier, so order-independent
-            share = factor[rows[order]]
-            src.append(shuffled[live])
-            dst.append(shuffled[partner][live])
-            val.append((pair_w * np.sqrt(share * share[partner]))[live])
+            draw = rng.random(rows.size)  # drawn for every row each round: the same stream
+            # Only identifiers with rounds left are shuffled (whole identifiers: each keeps its
+            # block of positions, so this is the full shuffle restricted to them); past the
+            # weak kinds' rounds that is a few strong identifiers, not every sampled row.
+            live = np.flatnonzero(row_rounds > r)
+            order[live] = live[np.lexsort((draw[live], group[live]))]
+            mate = partner[live]
+            share, share_mate = factor[rows[order[live]]], factor[rows[order[mate]]]
+            src.append(inc.holders[rows[order[live]]])
+            dst.append(inc.holders[rows[order[mate]]])
+            val.append(pair_w[live] * np.sqrt(share * share_mate))
 
     n = inc.accounts
     if not src:

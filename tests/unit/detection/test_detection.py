@@ -314,7 +314,9 @@ def test_timing_concentration_needs_many_exchanges_in_one_window() -> None:
     assert timing[0] > 0.85 and timing[1] < 0.01 and timing[2] < 0.1
 
 
-def test_a_team_in_the_networks_coworking_space_is_split_off() -> None:
+def test_a_team_in_the_networks_coworking_space_is_split_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The team shares the place (NAT, domain) with the network, and a card and a client
     build among itself, but none of the network's templates or builds."""
     from backend.detection.pipeline import split_bystanders
@@ -337,3 +339,9 @@ def test_a_team_in_the_networks_coworking_space_is_split_off() -> None:
     # Half the team using the network's template is part of it.
     shared = incidence([*groups, ("USED_TEMPLATE", [*network, 20, 21, 22])], 26)
     assert len(set(split_bystanders(shared, np.zeros(26, np.int64), 200).tolist())) == 1
+    # The path for graphs too large for one integer key gives the same answers.
+    for case in (inc, chance, one, shared):
+        fast = split_bystanders(case, np.zeros(26, np.int64), 200)
+        monkeypatch.setattr("backend.detection.pipeline.KEY_LIMIT", 0)
+        assert np.array_equal(split_bystanders(case, np.zeros(26, np.int64), 200), fast)
+        monkeypatch.undo()
