@@ -23,6 +23,12 @@ from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
 FEATURE_CHUNK = 20_000
 
 
+def _template_floor(driver: Driver, db: str) -> int:
+    """Holders below which a template band is chance (`projection.chance_floor`)."""
+    links = int(repo.run_read(driver, db, repo.COUNT_TEMPLATE_LINKS)[0]["n"])
+    return chance_floor(links, LSH_BANDS * 2**LSH_BAND_BITS)
+
+
 def export_incidence(
     driver: Driver, settings: Settings, region: I64 | None = None
 ) -> tuple[Incidence, I64]:
@@ -34,18 +40,14 @@ def export_incidence(
     """
     db = settings.NEO4J_DATABASE
     kinds = tuple(k for k, w in settings.DETECTION_KIND_WEIGHTS.items() if w > 0)
-    population = int(repo.run_read(driver, db, repo.COUNT_ACCOUNTS)[0]["n"])
-    template_floor = chance_floor(
-        int(repo.run_read(driver, db, repo.COUNT_TEMPLATE_LINKS)[0]["n"]),
-        LSH_BANDS * 2**LSH_BAND_BITS,
-    )
+    template_floor = _template_floor(driver, db)
     queries = repo.EXPORT_INCIDENCE if region is None else repo.EXPORT_REGION
-    nodes = [] if region is None else region.tolist()
+    region_nodes = [] if region is None else region.tolist()
 
     def export(rel: str) -> dict[str, Any]:
         (cols,) = repo.run_read(
             driver, db, queries[rel], max_degree=settings.DETECTION_FEATURE_CAP,
-            min_degree=template_floor if rel == TEMPLATE_KIND else 2, nodes=nodes,
+            min_degree=template_floor if rel == TEMPLATE_KIND else 2, nodes=region_nodes,
         )  # fmt: skip
         return cols
 
@@ -56,9 +58,9 @@ def export_incidence(
     keys = [f"{k}" for p in parts for k in p["keys"]]
     lists = [h for p in parts for h in p["holders"]]
     lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
-    nodes_ = np.fromiter(chain.from_iterable(lists), np.int64, count=int(lengths.sum()))
+    nodes = np.fromiter(chain.from_iterable(lists), np.int64, count=int(lengths.sum()))
     del parts, lists
-    node_ids, dense = np.unique(nodes_, return_inverse=True)
+    node_ids, dense = np.unique(nodes, return_inverse=True)
     (cols,) = repo.run_read(driver, db, repo.ACCOUNT_IDS, nodes=node_ids.tolist())
     account = np.empty(node_ids.size, object)
     account[np.searchsorted(node_ids, np.asarray(cols["nodes"], np.int64))] = cols["ids"]
@@ -70,7 +72,7 @@ def export_incidence(
         holders=dense.astype(np.int64),
         kinds=kinds,
         accounts=int(node_ids.size),
-        population=population,
+        population=population(driver, settings),
     )
     # Identifiers are already in key order (the export sorts them); accounts follow their ids.
     inc, order = in_account_order(inc, account)
@@ -113,12 +115,17 @@ def account_table(
     return table, shape.astype(np.int64)
 
 
-def read_snapshot(driver: Driver, settings: Settings) -> Snapshot:
-    inc, node_ids = export_incidence(driver, settings)
+def read_snapshot(
+    driver: Driver, settings: Settings, region: I64 | None = None, total_weight: float | None = None
+) -> Snapshot:
+    """The whole graph, or with `region` (an incremental refresh) the region's part of it and
+    the whole graph's projected weight (`Snapshot.total_weight`)."""
+    inc, node_ids = export_incidence(driver, settings, region)
     return Snapshot(
         incidence=inc,
         node_ids=node_ids,
         features=lambda dense: account_table(driver, settings, node_ids, dense),
+        total_weight=total_weight,
     )
 
 
@@ -170,10 +177,7 @@ def neighbours(
     per kind); and the evidence keys (`kind:key`) of everything exported that they hold."""
     db = settings.NEO4J_DATABASE
     kinds = [k for k, w in settings.DETECTION_KIND_WEIGHTS.items() if w > 0]
-    template_floor = chance_floor(
-        int(repo.run_read(driver, db, repo.COUNT_TEMPLATE_LINKS)[0]["n"]),
-        LSH_BANDS * 2**LSH_BAND_BITS,
-    )
+    template_floor = _template_floor(driver, db)
 
     def read(job: tuple[str, str]) -> list[Any]:
         rel, what = job
@@ -195,16 +199,6 @@ def neighbours(
     near = [np.asarray(v, np.int64) for (_, what), v in found.items() if what == "near"]
     keys = {k for (_, what), v in found.items() if what == "keys" for k in v}
     return np.unique(np.concatenate([nodes, *near])), keys
-
-
-def read_region(driver: Driver, settings: Settings, region: I64, total_weight: float) -> Snapshot:
-    inc, node_ids = export_incidence(driver, settings, region)
-    return Snapshot(
-        incidence=inc,
-        node_ids=node_ids,
-        features=lambda dense: account_table(driver, settings, node_ids, dense),
-        total_weight=total_weight,
-    )
 
 
 def population(driver: Driver, settings: Settings) -> int:

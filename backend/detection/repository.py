@@ -35,17 +35,23 @@ RETURN collect(key) AS keys, collect(degree) AS degrees, collect(holders) AS hol
 """
 # Webmail and disposable domains never link accounts (they are features instead).
 _LINKING_DOMAIN = f" AND NOT {UNLINKED_DOMAIN}"
-EXPORT_INCIDENCE: dict[str, str] = {
-    rel: _EXPORT_TEMPLATE.format(
-        label=label, rel=rel, extra=_LINKING_DOMAIN if rel == "EMAIL_DOMAIN" else ""
-    )
-    for rel, label in LINKS.items()
-}
 
+
+def _per_kind(template: str) -> dict[str, str]:
+    """The query for each relationship kind, with the domain rule where it applies."""
+    return {
+        rel: template.format(
+            label=label, rel=rel, extra=_LINKING_DOMAIN if rel == "EMAIL_DOMAIN" else ""
+        )
+        for rel, label in LINKS.items()
+    }
+
+
+EXPORT_INCIDENCE = _per_kind(_EXPORT_TEMPLATE)
 # An incremental refresh's export: the identifiers the region's accounts hold (same filters), with
 # only the region's holders; `degree` is still the whole graph's (from the degree store). Walked
 # from the region's side, so a popular identifier's other holders are never expanded.
-_EXPORT_REGION_TEMPLATE = """
+EXPORT_REGION = _per_kind("""
 UNWIND $nodes AS node
 MATCH (a:Account)-[:{rel}]->(i:{label}) WHERE id(a) = node
 WITH i, collect(node) AS holders
@@ -54,46 +60,22 @@ WHERE degree >= $min_degree AND degree <= $max_degree{extra}
 WITH i.key AS key, degree, holders
 ORDER BY key
 RETURN collect(key) AS keys, collect(degree) AS degrees, collect(holders) AS holders
-"""
-EXPORT_REGION: dict[str, str] = {
-    rel: _EXPORT_REGION_TEMPLATE.format(
-        label=label, rel=rel, extra=_LINKING_DOMAIN if rel == "EMAIL_DOMAIN" else ""
-    )
-    for rel, label in LINKS.items()
-}
-# Where a change reaches: every account that shares with the given ones an identifier held by
-# min_degree..max_degree accounts (`pipeline.reach_degrees`), themselves included.
-_NEIGHBOURS_TEMPLATE = """
+""")
+# The identifiers the given accounts hold with min_degree..max_degree holders, then either every
+# account holding one of them (`NEIGHBOURS`: where a change reaches, within
+# `pipeline.reach_degrees`; the given accounts included) or their keys (`HELD_KEYS`: matched
+# against the clusters' evidence).
+_HELD = """
 UNWIND $nodes AS node
 MATCH (a:Account)-[:{rel}]->(i:{label}) WHERE id(a) = node
 WITH DISTINCT i
 WITH i, COUNT {{ (i)<-[:{rel}]-() }} AS degree
 WHERE degree >= $min_degree AND degree <= $max_degree{extra}
-MATCH (i)<-[:{rel}]-(b:Account)
-RETURN collect(DISTINCT id(b)) AS nodes
 """
-NEIGHBOURS: dict[str, str] = {
-    rel: _NEIGHBOURS_TEMPLATE.format(
-        label=label, rel=rel, extra=_LINKING_DOMAIN if rel == "EMAIL_DOMAIN" else ""
-    )
-    for rel, label in LINKS.items()
-}
-# The keys of every identifier the given accounts hold that a refresh exports (to match them
-# against clusters' evidence).
-_HELD_TEMPLATE = """
-UNWIND $nodes AS node
-MATCH (a:Account)-[:{rel}]->(i:{label}) WHERE id(a) = node
-WITH DISTINCT i
-WITH i, COUNT {{ (i)<-[:{rel}]-() }} AS degree
-WHERE degree >= $min_degree AND degree <= $max_degree{extra}
-RETURN collect(i.key) AS keys
-"""
-HELD_KEYS: dict[str, str] = {
-    rel: _HELD_TEMPLATE.format(
-        label=label, rel=rel, extra=_LINKING_DOMAIN if rel == "EMAIL_DOMAIN" else ""
-    )
-    for rel, label in LINKS.items()
-}
+NEIGHBOURS = _per_kind(
+    _HELD + "MATCH (i)<-[:{rel}]-(b:Account)\nRETURN collect(DISTINCT id(b)) AS nodes\n"
+)
+HELD_KEYS = _per_kind(_HELD + "RETURN collect(i.key) AS keys\n")
 ACCOUNT_NODES = """
 UNWIND $ids AS id
 MATCH (a:Account {id: id})

@@ -38,7 +38,6 @@ from backend.detection.reads import (
     neighbours,
     population,
     read_previous,
-    read_region,
     read_snapshot,
 )
 from backend.graph import touched
@@ -155,4 +154,4 @@ def _region(
     region = np.union1d(near, scoped.members.nodes)
     if region.size > bound:
         return "deferred"
-    return read_region(driver, settings, region, total), scoped, int(region.size)
+    return read_snapshot(driver, settings, region, total), scoped, int(region.size)
