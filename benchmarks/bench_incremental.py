@@ -32,6 +32,7 @@ from backend.detection.pipeline import Detection, Params, Snapshot, detect
 from backend.detection.reads import read_previous, read_snapshot
 from backend.detection.service import refresh
 from backend.detection.tasks import LOCK_KEY
+from backend.evaluation.labels import read_labels
 from backend.evaluation.repository import read_account_ids, read_memberships
 from backend.graph.driver import create_driver
 from benchmarks.bench_ingest import _end_to_end
@@ -112,6 +113,12 @@ def main() -> None:
     flag, min_conf = settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE
     want, have = _banned(expected, flag, min_conf), _banned(got, flag, min_conf)
     same = sum(1 for a, c in want.items() if have.get(a) == c)
+    # A clone is what its original is (`_clones`); genuine accounts each refresh bans.
+    labels = read_labels(args.events.parent / "labels.jsonl")
+
+    def genuine(banned: dict[str, str]) -> int:
+        return sum(1 for a in banned if labels.get(a.split("-c")[0]) is None)
+
     clustered = sum(1 for a, (c, _, _) in expected.items() if got.get(a, ("",))[0] == c)
     result = {
         "events": str(args.events), "share": args.share, "seed": args.seed,
@@ -126,6 +133,7 @@ def main() -> None:
         "banned_same_cluster": same,
         "banned_agreement": round(same / max(len(want), 1), 5),
         "banned_only_incremental": len(set(have) - set(want)),
+        "genuine_banned_full": genuine(want), "genuine_banned_incremental": genuine(have),
         "clustered_same_cluster": round(clustered / max(len(expected), 1), 5),
         "peak_rss_mib": round(peak_mib),
     }  # fmt: skip

@@ -195,9 +195,9 @@ class Detection:
     communities: int  # found by Leiden, before dropping small ones
     attached: int = 0  # accounts in no community that joined a cluster (`attach`)
     network_ids: list[str] = field(default_factory=list)  # per cluster, "" when not flagged
+    weight: float = 0.0  # total link weight of the projection (both directions)
     # Why each member is in its cluster: tie strength, behaviour similarity, and its WHY_TIES
     # strongest ties as (account, identifier, members holding it) rows (`member_ties`).
-    weight: float = 0.0  # total link weight of the projection (both directions)
     tie: F64 = field(default_factory=lambda: np.zeros(0))
     similarity: F64 = field(default_factory=lambda: np.zeros(0))
     ties: tuple[I64, I64, I64] = field(default_factory=lambda: (np.zeros(0, np.int64),) * 3)
@@ -404,13 +404,15 @@ def networks(
     labels: I64,
     flagged: npt.NDArray[np.bool_],
     split_from: Sequence[tuple[int, int]] = (),
+    total_weight: float | None = None,
 ) -> I64:
     """Per cluster, the network it is part of (-1 unless flagged): connected groups of flagged
     clusters tied as the parts of one network are (see NETWORK_LIFT), or split in this refresh
     from one cluster (`split_from`: (cluster, the cluster holding its parent's id) pairs). Ban
     tooling gets one network id for a hydra Leiden split, and it stays while the parts
     reshuffle: a network tied only by templates and timing that comes back in two parts (a
-    template band its new members pushed over the link cap) is still the network it was."""
+    template band its new members pushed over the link cap) is still the network it was.
+    `total_weight`: the whole graph's, when `matrix` is a region's (`Snapshot.total_weight`)."""
     n_c = flagged.size
     out = np.full(n_c, -1, np.int64)
     if not flagged.any():
@@ -422,7 +424,7 @@ def networks(
     between = (member.T @ matrix @ member).tocoo()
     strength = np.asarray(matrix.sum(axis=1)).ravel()
     k = np.bincount(labels[ok], weights=strength[ok], minlength=n_c)
-    two_m = max(float(strength.sum()), 1e-12)
+    two_m = max(total_weight or float(strength.sum()), 1e-12)
     c, d, w = between.row, between.col, between.data
     tied = (
         (c < d) & flagged[c] & flagged[d]
@@ -555,7 +557,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         # that returns on part of the same infrastructure joins the network it was banned in.
         confirmed = np.array([cid in previous.confirmed for cid in assignment.ids], bool)
         eligible = (scored.risk >= params.flag_threshold) | confirmed
-        network = networks(matrix, labels, eligible, split_from)
+        network = networks(matrix, labels, eligible, split_from, snapshot.total_weight)
         groups = [np.flatnonzero(network == g) for g in range(int(network.max(initial=-1)) + 1)]
         parts = [set().union(*(new[c] for c in g.tolist())) for g in groups]
         network_ids = [""] * n_clusters
