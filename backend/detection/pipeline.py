@@ -94,6 +94,12 @@ class Snapshot:
     # Set when the snapshot is a region of the graph (an incremental refresh): the total link
     # weight of the whole graph's projection, which Leiden's null model is relative to.
     total_weight: float | None = None
+    # Also for a region: accounts that may not join a cluster in it (neighbours of the change,
+    # themselves untouched and in no cluster). Their own ties reach outside the region and
+    # were not read, so the region alone would judge them on the part of their ties that is
+    # there: genuine accounts on a network's exits joined its clusters (docs/benchmarks.md).
+    # They still tie the region together for Leiden; the full refresh judges them.
+    frozen: npt.NDArray[np.bool_] | None = None
 
 
 @dataclass
@@ -519,10 +525,11 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
             iterations=params.leiden_iterations,
         )  # fmt: skip
         communities = int(labels.max()) + 1 if labels.size else 0
-        labels = relabel(labels, params.min_cluster_size)
+        frozen = snapshot.frozen if snapshot.frozen is not None else np.zeros(labels.size, bool)
+        labels = relabel(np.where(frozen, -1, labels), params.min_cluster_size)
     with stage("scores"):
         community = labels.copy()  # before the peel: the next refresh's warm start
-        read = (labels >= 0) | attachable(linked, labels, weights)
+        read = ((labels >= 0) | attachable(linked, labels, weights)) & ~frozen
         table, shape = snapshot.features(np.flatnonzero(read))
         labels = _peel(linked, matrix, labels, table, params, weights)
         labels, attached = attach(linked, labels, table, weights, read)

@@ -149,9 +149,13 @@ def _region(
     if total is None:
         return None
     reach = reach_degrees(settings.DETECTION_KIND_WEIGHTS, settings.DETECTION_LINK_CAP)
-    near, keys = neighbours(driver, settings, account_nodes(driver, settings, sorted(marks)), reach)
+    touched_nodes = account_nodes(driver, settings, sorted(marks))
+    near, keys = neighbours(driver, settings, touched_nodes, reach)
     scoped = previous.restrict(previous.affected(near, keys))
     region = np.union1d(near, scoped.members.nodes)
     if region.size > bound:
         return "deferred"
-    return read_snapshot(driver, settings, region, total), scoped, int(region.size)
+    snapshot = read_snapshot(driver, settings, region, total)
+    frozen = np.setdiff1d(near, np.union1d(touched_nodes, scoped.members.nodes))
+    snapshot.frozen = np.isin(snapshot.node_ids, frozen)
+    return snapshot, scoped, int(region.size)
