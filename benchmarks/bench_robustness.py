@@ -39,8 +39,16 @@ from rich.table import Table
 
 from backend.cli.backfill import backfill
 from backend.core.config import Settings, get_settings
-from backend.detection.pipeline import Detection, Params, Previous, Snapshot, detect
-from backend.detection.projection import Incidence, in_account_order
+from backend.detection.pipeline import (
+    I64,
+    Detection,
+    Params,
+    Previous,
+    Snapshot,
+    detect,
+    reach_degrees,
+)
+from backend.detection.projection import Incidence, in_account_order, restrict
 from backend.detection.reads import account_table, read_snapshot
 from backend.detection.service import refresh
 from backend.detection.tasks import LOCK_KEY
@@ -77,6 +85,10 @@ class DrawResult:
     )
     seconds: float
     kept_network: float = 0.0  # the same, in the same network (`Cluster.networkId`)
+    # `--offline --incremental`: the delta through an incremental refresh instead (its score,
+    # the share of the full refresh's flagged accounts under the same cluster id, and how many
+    # it flags that the full refresh does not).
+    incremental: dict[str, Any] | None = None
 
 
 def _score(ev: Evaluation) -> Score:
@@ -210,7 +222,7 @@ def _memberships(result: Detection, account_ids: list[str]) -> list[Membership]:
     ]  # fmt: skip
 
 
-def run_offline(settings: Settings, directory: Path) -> DrawResult:
+def run_offline(settings: Settings, directory: Path, with_incremental: bool = False) -> DrawResult:
     labels = read_labels(directory / "labels.jsonl")
     params = Params.from_settings(settings)
     thr, conf = settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE
@@ -231,8 +243,58 @@ def run_offline(settings: Settings, directory: Path) -> DrawResult:
     kept_network = _kept(networks_before, _flagged(members, settings, by_network=True))
     draw = int(directory.name.rsplit("-", 1)[1])
     networks = json.loads((directory / "manifest.json").read_text())["campaigns"]
+    incremental = None
+    if with_incremental:
+        members = _incremental(snap2, ids2, first, snap.node_ids, ids, holdout, params)
+        flagged_full = _flagged(_memberships(second, ids2), settings)
+        flagged_incremental = _flagged(members, settings)
+        incremental = {
+            **asdict(_score(evaluate(labels, members, thr, conf))),
+            "same_cluster_as_full": round(_kept(flagged_full, flagged_incremental), 4),
+            "only_incremental": len(set(flagged_incremental) - set(flagged_full)),
+        }
     return DrawResult(draw, networks, before, after, round(kept, 4),
-                      round(time.perf_counter() - started, 1), round(kept_network, 4))  # fmt: skip
+                      round(time.perf_counter() - started, 1), round(kept_network, 4),
+                      incremental)  # fmt: skip
+
+
+def _incremental(
+    snap: Snapshot,
+    ids: list[str],
+    first: Detection,
+    first_nodes: I64,
+    first_ids: list[str],
+    touched: set[str],
+    params: Params,
+) -> list[Membership]:
+    """What an incremental refresh over the delta's accounts (after `first`, the full refresh
+    before the delta) writes, with the clusters it leaves alone as `first` wrote them. The
+    region is chosen as `service._region` chooses it from Neo4j (ties within `reach_degrees`,
+    owned evidence, whole communities, untouched neighbours frozen), from the saved snapshot."""
+    previous = Previous.after(first, first_nodes)
+    inc = snap.incidence
+    hit = np.isin(np.asarray(ids, object), list(touched))
+    reach = reach_degrees(params.kind_weights, params.link_cap)
+    rows = inc.identifier_of_row
+    limit = np.array([reach.get(k, 0) for k in inc.kinds])[inc.kind]
+    held = np.unique(rows[hit[inc.holders]])
+    near = np.zeros(inc.accounts, bool)
+    within = held[inc.degree[held] <= limit[held]]
+    near[inc.holders[np.isin(rows, within)]] = True
+    near |= hit
+    keys = {f"{inc.kinds[inc.kind[j]]}:{inc.keys[j]}" for j in held.tolist()}
+    scoped = previous.restrict(previous.affected(snap.node_ids[near], keys))
+    keep = near | np.isin(snap.node_ids, scoped.members.nodes)
+    part, dense = restrict(inc, keep)
+    table, shape = snap.features(dense)
+    frozen = (near & ~hit & ~np.isin(snap.node_ids, scoped.members.nodes))[dense]
+    region = Snapshot(part, snap.node_ids[dense],
+                      lambda _: ({c: v[dense] for c, v in table.items()}, shape[dense]),
+                      total_weight=first.weight, frozen=frozen)  # fmt: skip
+    result = detect(region, scoped, params)
+    region_ids = set(scoped.ids)
+    kept = [m for m in _memberships(first, first_ids) if m.cluster not in region_ids]
+    return kept + _memberships(result, [ids[i] for i in dense.tolist()])
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -281,6 +343,9 @@ def main() -> None:
                              "Celery): `heracles backfill`, or ingest through Celery.")  # fmt: skip
     parser.add_argument("--offline", action="store_true",
                         help="Rerun the pure pipeline on the draws' saved snapshots.")  # fmt: skip
+    parser.add_argument("--incremental", action="store_true",
+                        help="With --offline: also put the delta through an incremental "
+                        "refresh and compare it with the full one.")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(".local/bench/robustness.json"))
     args = parser.parse_args()
     settings = get_settings()
@@ -290,7 +355,7 @@ def main() -> None:
         root = settings.STATE_DIR / "robustness"
         for draw in draws:
             if (root / f"draw-{draw}" / "after.pkl").exists():
-                results.append(run_offline(settings, root / f"draw-{draw}"))
+                results.append(run_offline(settings, root / f"draw-{draw}", args.incremental))
         _report(results, args.out.with_name("robustness-offline.json"))
         return
     lifecycle.up(settings, console)

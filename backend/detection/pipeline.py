@@ -179,6 +179,10 @@ class Previous:
             evidence=evidence,
             community={cid: result.community_of[c] for c, cid in enumerate(ids)},
             network={cid: n for cid, n in zip(ids, result.network_ids, strict=True) if n},
+            owned={
+                cid: {f"{k}:{key}" for k, key, n, d in result.proof.get(c, []) if 2 * n >= d}
+                for c, cid in enumerate(ids)
+            },
             members=Memberships(
                 node_ids[dense],
                 np.repeat(np.asarray(ids, dtype=object), sizes),

@@ -63,6 +63,26 @@ def in_account_order(inc: Incidence, account_ids: npt.NDArray[Any]) -> tuple[Inc
     return replace(inc, holders=holders.astype(np.int64)), order.astype(np.int64)
 
 
+def restrict(inc: Incidence, keep: npt.NDArray[np.bool_]) -> tuple[Incidence, I64]:
+    """What the incremental export returns for a region (`keep`, per dense account): the
+    identifiers its accounts hold, with only its accounts as holders and the whole graph's
+    degrees; accounts renumbered densely (and the map back to `inc`'s). For offline replays
+    and tests: the live refresh gets this shape from Neo4j (`repository.EXPORT_REGION`)."""
+    dense = np.flatnonzero(keep)
+    index = np.full(inc.accounts, -1, np.int64)
+    index[dense] = np.arange(dense.size)
+    rows = inc.identifier_of_row
+    inside = keep[inc.holders]
+    held = np.unique(rows[inside])
+    lengths = np.bincount(rows[inside], minlength=inc.degree.size)[held]
+    return replace(
+        inc, kind=inc.kind[held], degree=inc.degree[held], keys=[inc.keys[j] for j in held],
+        ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        holders=index[inc.holders[inside]], accounts=int(dense.size),
+        uncapped=None if inc.uncapped is None else inc.uncapped[held],
+    ), dense  # fmt: skip
+
+
 def rarity(degree: I64 | F64, population: int) -> F64:
     """IDF-style discount in (0, 1]: 1 for a pair, falling with the log of how common it is."""
     population = max(population, 3)

@@ -18,7 +18,7 @@ from backend.detection.pipeline import (
     reach_degrees,
     write_back_rows,
 )
-from backend.detection.projection import Incidence, in_account_order, project
+from backend.detection.projection import Incidence, in_account_order, project, restrict
 from backend.detection.scoring import ACCOUNT_COLUMNS
 from tests.unit.detection.test_detection import incidence
 
@@ -316,22 +316,9 @@ def test_young_graphs_give_empty_or_small_results() -> None:
 
 
 def _region(inc: Incidence, region: list[int]) -> tuple[Incidence, np.ndarray]:
-    """What the incremental export returns: identifiers the region holds, only its holders,
-    degrees of the whole graph; dense accounts renumbered (and the map back)."""
     keep = np.zeros(inc.accounts, bool)
     keep[region] = True
-    dense = np.flatnonzero(keep)
-    index = np.full(inc.accounts, -1)
-    index[dense] = np.arange(dense.size)
-    groups = [inc.holders[inc.ptr[j] : inc.ptr[j + 1]] for j in range(inc.degree.size)]
-    held = [j for j, g in enumerate(groups) if keep[g].any()]
-    lists = [index[groups[j][keep[groups[j]]]] for j in held]
-    lengths = [x.size for x in lists]
-    return replace(
-        inc, kind=inc.kind[held], degree=inc.degree[held], keys=[inc.keys[j] for j in held],
-        ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        holders=np.concatenate(lists).astype(np.int64), accounts=int(dense.size),
-    ), dense  # fmt: skip
+    return restrict(inc, keep)
 
 
 def test_a_region_keeps_the_whole_graphs_pair_weights() -> None:
