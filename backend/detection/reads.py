@@ -17,7 +17,7 @@ from backend.detection.pipeline import F64, I64, Previous, Snapshot, locate
 from backend.detection.projection import Incidence, chance_floor, in_account_order
 from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, TEMPLATE_KIND
-from backend.graph.model import Verdict
+from backend.graph.model import ACCOUNT_INPUTS, Verdict
 from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
 
 FEATURE_CHUNK = 20_000
@@ -100,8 +100,9 @@ def account_table(
         )
         for cols in chunks:
             at, _ = locate(node_ids, np.asarray(cols["node"], np.int64), order)
-            for c in repo.ACCOUNT_FEATURE_COLUMNS[1:-1]:
-                table[c][at] = np.asarray(cols[c], np.float64)
+            inputs = np.array(cols["inputs"], np.float64).reshape(-1, len(ACCOUNT_INPUTS))
+            for j, c in enumerate(ACCOUNT_INPUTS):
+                table[c][at] = inputs[:, j]
             shapes[at] = cols["email_shape"]
         marked_lists = list(marks)
     wanted = np.zeros(n, bool)

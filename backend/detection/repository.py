@@ -11,8 +11,9 @@ from typing import Any
 from neo4j import Driver, ManagedTransaction
 
 from backend.detection.records import WRITE_BATCH, Memberships, WriteBack
-from backend.detection.scoring import HOURS
 from backend.graph.model import (
+    ACCOUNT_INPUTS_CYPHER,
+    ACCOUNT_INPUTS_PROPERTY,
     CLUSTER_EVENTS_SEQUENCE,
     CURRENT_MEMBERSHIP,
     GENERATION_SEQUENCE,
@@ -95,35 +96,18 @@ COUNT_ACCOUNTS = "MATCH (a:Account) RETURN count(a) AS n"
 # Read from the count store: how many account-template-band links exist in all.
 COUNT_TEMPLATE_LINKS = "MATCH ()-[r:USED_TEMPLATE]->() RETURN count(r) AS n"
 
-# Per-account inputs of the community features, for candidate communities' members only:
-# properties and stored degrees, no expansion. Returned as one record of parallel columns, so
-# numpy takes each list whole, no Python per row.
-ACCOUNT_FEATURE_COLUMNS = (
-    "node", "exchanges", "cot", "cap_reasoning", "cap_coding", "cap_agentic_tool_use",
-    "cap_vision", "cap_chat", "cap_other", "charges", "disputed", "cards", "ips", "signup_s",
-    *HOURS, "email_shape",
-)  # fmt: skip
-ACCOUNT_FEATURES = (
-    """
+# Per-account inputs of the community features, for candidate communities' members only: the
+# packed list ingest keeps (`model.ACCOUNT_INPUTS_PROPERTY`), or the same list computed here
+# for an account written before it. Returned as one record of parallel columns, so numpy
+# takes each list whole, no Python per row.
+ACCOUNT_FEATURES = f"""
 UNWIND $nodes AS node
 MATCH (a:Account) WHERE id(a) = node
-WITH node,
-  coalesce(a.exchanges, 0) AS exchanges, coalesce(a.cot_elicitations, 0) AS cot,
-  coalesce(a.cap_reasoning, 0) AS cap_reasoning, coalesce(a.cap_coding, 0) AS cap_coding,
-  coalesce(a.cap_agentic_tool_use, 0) AS cap_agentic_tool_use,
-  coalesce(a.cap_vision, 0) AS cap_vision, coalesce(a.cap_chat, 0) AS cap_chat,
-  coalesce(a.cap_other, 0) AS cap_other,
-  coalesce(a.charges, 0) AS charges, coalesce(a.charges_disputed, 0) AS disputed,
-  COUNT { (a)-[:PAID_WITH]->() } AS cards, COUNT { (a)-[:USED_IP]->() } AS ips,
-  coalesce(a.signup_at, a.first_seen).epochMillis / 1000 AS signup_s,
-  coalesce(a.email_local_shape, '') AS email_shape, coalesce(a.hour_hist, []) AS hour_hist
-WITH *, """
-    + ", ".join(f"coalesce(hour_hist[{i}], 0) AS {h}" for i, h in enumerate(HOURS))
-    + """
+RETURN collect(node) AS node,
+  collect(CASE WHEN a.{ACCOUNT_INPUTS_PROPERTY} IS NULL THEN {ACCOUNT_INPUTS_CYPHER}
+               ELSE a.{ACCOUNT_INPUTS_PROPERTY} END) AS inputs,
+  collect(coalesce(a.email_local_shape, '')) AS email_shape
 """
-    + "RETURN "
-    + ", ".join(f"collect({c}) AS {c}" for c in ACCOUNT_FEATURE_COLUMNS)
-)
 
 # Rare risk marks, read from the identifier side over the whole graph (few identifiers carry
 # them, so this is far cheaper than filtering every member's neighbours). Each returns the

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from backend.detection.projection import Incidence
+from backend.graph.model import HOUR_INPUTS
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -50,7 +51,7 @@ ACCOUNT_COLUMNS: tuple[str, ...] = (
     "cap_chat", "cap_other", "charges", "disputed", "cards", "risky_cards", "mismatched_cards",
     "ips", "anon_ips", "disposable", "signup_s", "fast_adopter",
 )  # fmt: skip
-HOURS = tuple(f"h{i}" for i in range(24))  # exchanges per UTC hour of day (`hour_hist`)
+HOURS = HOUR_INPUTS  # exchanges per UTC hour of day (`hour_hist`)
 TIMING_PRIOR = 50.0  # exchanges spread evenly over the day, added to every community's own
 ACCOUNT_COLUMNS += HOURS
 CAPS = ACCOUNT_COLUMNS[2:8]

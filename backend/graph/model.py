@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from backend.events.contract import CAPABILITIES
+
 ACCOUNT = "Account"
 CLUSTER = "Cluster"
 
@@ -102,6 +104,35 @@ CURRENT_MEMBERSHIP = "(m.from <= c.gen AND (m.until IS NULL OR m.until > c.gen))
 # An email domain (as `i`) that never links the accounts using it: webmail and disposable
 # domains say nothing about who is behind them (detection counts them as features instead).
 UNLINKED_DOMAIN = "(coalesce(i.webmail, false) OR coalesce(i.disposable, false))"
+
+# Detection's per-account inputs, packed into one list property that every writer of the
+# properties it derives from keeps current (ingest's `REFRESH_ACCOUNT_DEGREES`, the backfill's
+# account rows, `heracles db migrate` for graphs written before it). Why one list: Neo4j reads
+# a property at ~1.8 µs an account, so 37 separate reads cost a million-account refresh
+# ~19 s and one list under half of that (docs/benchmarks.md, "Full preset").
+ACCOUNT_INPUTS_PROPERTY = "detection_inputs"
+# input name -> the stored counter it copies
+INPUT_COUNTERS: dict[str, str] = {
+    "exchanges": "exchanges",
+    "cot": "cot_elicitations",
+    **{f"cap_{c}": f"cap_{c}" for c in CAPABILITIES},
+    "charges": "charges",
+    "disputed": "charges_disputed",
+}
+# input name -> the relationship type whose count (the account's degree) it is
+INPUT_DEGREES: dict[str, str] = {"cards": "PAID_WITH", "ips": "USED_IP"}
+HOUR_INPUTS: tuple[str, ...] = tuple(f"h{i}" for i in range(24))  # `hour_hist`, UTC hours
+ACCOUNT_INPUTS: tuple[str, ...] = (*INPUT_COUNTERS, *INPUT_DEGREES, "signup_s", *HOUR_INPUTS)
+# The list for the account bound to `a`. Signup time in epoch seconds, first seen without one.
+ACCOUNT_INPUTS_CYPHER = (
+    "["
+    + ", ".join(
+        [f"coalesce(a.{prop}, 0)" for prop in INPUT_COUNTERS.values()]
+        + [f"COUNT {{ (a)-[:{rel}]->() }}" for rel in INPUT_DEGREES.values()]
+        + ["coalesce(a.signup_at, a.first_seen).epochMillis / 1000"]
+    )
+    + f"] + coalesce(a.hour_hist, [{', '.join('0' * len(HOUR_INPUTS))}])"
+)
 
 # Gap-free counters, one `(:Sequence {name})` node each.
 CLUSTER_EVENTS_SEQUENCE = "cluster_events"  # the change feed's `seq`

@@ -11,7 +11,12 @@ from typing import Any
 from neo4j import ManagedTransaction
 from neo4j.exceptions import Neo4jError
 
-from backend.graph.model import INGEST_CHECKPOINT, LINKS
+from backend.graph.model import (
+    ACCOUNT_INPUTS_CYPHER,
+    ACCOUNT_INPUTS_PROPERTY,
+    INGEST_CHECKPOINT,
+    LINKS,
+)
 from backend.ingest.plan import COUNTERS, IDENTIFIER_PROPERTIES, WritePlan
 
 # The journal checkpoint: the last journal entry whose fold is in the graph. It is written in
@@ -123,13 +128,15 @@ SET m.released_at = CASE WHEN m.released_at IS NULL OR released < m.released_at
                          THEN released ELSE m.released_at END
 """
 
-# Derived from the graph itself, so recomputing is idempotent.
-REFRESH_ACCOUNT_DEGREES = """
+# Derived from the graph itself, so recomputing is idempotent. Runs last in a window, for
+# every account the window wrote, so the packed detection inputs see the window's writes.
+REFRESH_ACCOUNT_DEGREES = f"""
 UNWIND $ids AS id
-MATCH (a:Account {id: id})
-SET a.distinct_ips = COUNT { (a)-[:USED_IP]->() },
-    a.distinct_client_fingerprints = COUNT { (a)-[:USED_CLIENT]->() },
-    a.distinct_payment_methods = COUNT { (a)-[:PAID_WITH]->() }
+MATCH (a:Account {{id: id}})
+SET a.distinct_ips = COUNT {{ (a)-[:USED_IP]->() }},
+    a.distinct_client_fingerprints = COUNT {{ (a)-[:USED_CLIENT]->() }},
+    a.distinct_payment_methods = COUNT {{ (a)-[:PAID_WITH]->() }}
+SET a.{ACCOUNT_INPUTS_PROPERTY} = {ACCOUNT_INPUTS_CYPHER}
 """
 
 

@@ -345,3 +345,11 @@ def test_a_team_in_the_networks_coworking_space_is_split_off(
         monkeypatch.setattr("backend.detection.pipeline.KEY_LIMIT", 0)
         assert np.array_equal(split_bystanders(case, np.zeros(26, np.int64), 200), fast)
         monkeypatch.undo()
+
+
+def test_packed_account_inputs_are_scoring_columns() -> None:
+    from backend.graph.model import ACCOUNT_INPUTS, HOUR_INPUTS
+
+    assert set(ACCOUNT_INPUTS) <= set(ACCOUNT_COLUMNS)
+    assert len(set(ACCOUNT_INPUTS)) == len(ACCOUNT_INPUTS)
+    assert ACCOUNT_INPUTS[-len(HOUR_INPUTS) :] == HOUR_INPUTS  # the list ends with `hour_hist`
