@@ -88,9 +88,7 @@ def main() -> None:
     lifecycle.up(settings, console)
     spec = PRESETS[args.preset]
     scale = spec.usage_scale if args.usage_scale is None else args.usage_scale
-    folder = seed_dir(settings, args.preset)
-    if scale != spec.usage_scale:
-        folder = folder.with_name(f"{args.preset}-usage-{scale:g}")
+    folder = seed_dir(settings, args.preset, scale)
     events = folder / "events.jsonl.gz"
     if not events.exists():
         generate(spec.accounts, args.seed, folder, scale)

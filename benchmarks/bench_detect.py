@@ -108,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     lifecycle.up(settings, console)
-    labels = seed_dir(settings, args.preset) / "labels.jsonl"
+    labels = seed_dir(settings, args.preset, args.usage_scale) / "labels.jsonl"
     if not args.skip_ingest:
         load_preset(settings, args.preset, args.seed, console, args.usage_scale)
     with create_driver(settings) as driver:

@@ -16,8 +16,12 @@ from seed.generate import generate
 from seed.scenarios import PRESETS
 
 
-def seed_dir(settings: Settings, preset: str) -> Path:
-    return settings.STATE_DIR / "seed" / preset
+def seed_dir(settings: Settings, preset: str, usage_scale: float | None = None) -> Path:
+    """Where a preset's population lives; one with other than its usage scale lives apart."""
+    folder = settings.STATE_DIR / "seed" / preset
+    if usage_scale is not None and usage_scale != PRESETS[preset].usage_scale:
+        folder = folder.with_name(f"{preset}-usage-{usage_scale:g}")
+    return folder
 
 
 def load_preset(
@@ -25,7 +29,7 @@ def load_preset(
 ) -> Path:
     """Generates the preset (optionally with less usage per account), empties the graph (and
     forgets event ids) and ingests it."""
-    out = seed_dir(settings, preset)
+    out = seed_dir(settings, preset, usage_scale)
     spec = PRESETS[preset]
     generate(spec.accounts, seed, out, spec.usage_scale if usage_scale is None else usage_scale)
     _wipe(settings)
