@@ -17,7 +17,7 @@ from backend.detection.pipeline import F64, I64, Previous, Snapshot, locate
 from backend.detection.projection import Incidence, chance_floor, in_account_order
 from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, TEMPLATE_KIND
-from backend.graph.model import ACCOUNT_INPUTS, Verdict
+from backend.graph.model import ACCOUNT_INPUTS, Verdict, pack_inputs, unpack_inputs
 from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
 
 FEATURE_CHUNK = 20_000
@@ -79,41 +79,80 @@ def export_incidence(
     return inc, node_ids[order]
 
 
+class AccountInputs:
+    """The feature inputs of a snapshot's accounts, read in the background. Neo4j answers the
+    reads on one core while projection and Leiden run in Python on another, and the pipeline
+    takes the inputs once it knows which accounts it needs: a million-account refresh spent
+    ~11 s waiting on these reads (docs/benchmarks.md). All the snapshot's accounts are read,
+    since which ones are needed is known only after Leiden; the rest are masked out, so the
+    table is what a read of the needed accounts alone gives."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        settings: Settings,
+        node_ids: I64,
+        only: I64 | None = None,
+        threads: int | None = None,
+    ) -> None:
+        db = settings.NEO4J_DATABASE
+        self.node_ids = node_ids
+        nodes = (node_ids if only is None else node_ids[only]).tolist()
+        # One core less than the reads may use in the foreground: the pipeline needs one.
+        workers = threads or max(1, settings.DETECTION_READ_THREADS - 1)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account-inputs")
+
+        def chunk(part: list[int]) -> dict[str, Any]:
+            return repo.run_read(driver, db, repo.ACCOUNT_FEATURES, nodes=part)[0]
+
+        def marked(query: str) -> list[int]:
+            return list(repo.run_read(driver, db, query)[0]["nodes"])
+
+        parts = [nodes[i : i + FEATURE_CHUNK] for i in range(0, len(nodes), FEATURE_CHUNK)]
+        self._chunks = [pool.submit(chunk, part) for part in parts]
+        self._marks = [pool.submit(marked, query) for query in repo.ACCOUNT_MARKS.values()]
+        pool.shutdown(wait=False)
+
+    def table(self, dense: I64) -> tuple[dict[str, F64], I64]:
+        """Inputs of the given dense accounts (other rows zero) and their email-shape codes."""
+        node_ids = self.node_ids
+        n = node_ids.size
+        table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
+        shapes = np.full(n, "", dtype=object)
+        wanted = np.zeros(n, bool)
+        wanted[dense] = True
+        order = np.argsort(node_ids, kind="stable")  # node_ids are in account order, not sorted
+        for future in self._chunks:
+            cols = future.result()
+            at, _ = locate(node_ids, np.asarray(cols["node"], np.int64), order)
+            keep = wanted[at]
+            at = at[keep]
+            inputs = _inputs(cols["inputs"])[keep]
+            for j, c in enumerate(ACCOUNT_INPUTS):
+                table[c][at] = inputs[:, j]
+            shapes[at] = np.asarray(cols["email_shape"], dtype=object)[keep]
+        for column, pending in zip(repo.ACCOUNT_MARKS, self._marks, strict=True):
+            at, found = locate(node_ids, np.asarray(pending.result(), np.int64), order)
+            ok = found & wanted[at] if n else found
+            table[column] = np.bincount(at[ok], minlength=n).astype(np.float64)
+        _, shape = np.unique(shapes.astype(str), return_inverse=True)
+        return table, shape.astype(np.int64)
+
+
+def _inputs(values: list[bytes | list[int]]) -> F64:
+    try:
+        rows = unpack_inputs(values)  # type: ignore[arg-type]
+    except TypeError:  # some accounts not packed yet (`heracles db migrate` packs them)
+        rows = unpack_inputs([v if isinstance(v, bytes) else pack_inputs([v])[0] for v in values])
+    return rows.astype(np.float64)
+
+
 def account_table(
     driver: Driver, settings: Settings, node_ids: I64, dense: I64
 ) -> tuple[dict[str, F64], I64]:
-    """Feature inputs for the given dense accounts; other rows stay zero."""
-    db = settings.NEO4J_DATABASE
-    n = node_ids.size
-    table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
-    shapes = np.full(n, "", dtype=object)
-    nodes = node_ids[dense].tolist()
-    order = np.argsort(node_ids, kind="stable")  # node_ids are in account order, not sorted
-    with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
-        chunks = pool.map(
-            lambda part: repo.run_read(driver, db, repo.ACCOUNT_FEATURES, nodes=part)[0],
-            [nodes[i : i + FEATURE_CHUNK] for i in range(0, len(nodes), FEATURE_CHUNK)],
-        )
-        marks = pool.map(
-            lambda query: repo.run_read(driver, db, query)[0]["nodes"],
-            list(repo.ACCOUNT_MARKS.values()),
-        )
-        for cols in chunks:
-            at, _ = locate(node_ids, np.asarray(cols["node"], np.int64), order)
-            inputs = np.array(cols["inputs"], np.float64).reshape(-1, len(ACCOUNT_INPUTS))
-            for j, c in enumerate(ACCOUNT_INPUTS):
-                table[c][at] = inputs[:, j]
-            shapes[at] = cols["email_shape"]
-        marked_lists = list(marks)
-    wanted = np.zeros(n, bool)
-    wanted[dense] = True
-    for column, nodes_marked in zip(repo.ACCOUNT_MARKS, marked_lists, strict=True):
-        marked = np.asarray(nodes_marked, np.int64)
-        at, found = locate(node_ids, marked, order)
-        ok = found & wanted[at] if n else found
-        table[column] = np.bincount(at[ok], minlength=n).astype(np.float64)
-    _, shape = np.unique(shapes.astype(str), return_inverse=True)
-    return table, shape.astype(np.int64)
+    """Feature inputs for the given dense accounts, read now; other rows stay zero."""
+    reader = AccountInputs(driver, settings, node_ids, dense, settings.DETECTION_READ_THREADS)
+    return reader.table(dense)
 
 
 def read_snapshot(
@@ -125,7 +164,7 @@ def read_snapshot(
     return Snapshot(
         incidence=inc,
         node_ids=node_ids,
-        features=lambda dense: account_table(driver, settings, node_ids, dense),
+        features=AccountInputs(driver, settings, node_ids).table,
         total_weight=total_weight,
     )
 

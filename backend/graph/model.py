@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
+
 from backend.events.contract import CAPABILITIES
 
 ACCOUNT = "Account"
@@ -105,11 +108,13 @@ CURRENT_MEMBERSHIP = "(m.from <= c.gen AND (m.until IS NULL OR m.until > c.gen))
 # domains say nothing about who is behind them (detection counts them as features instead).
 UNLINKED_DOMAIN = "(coalesce(i.webmail, false) OR coalesce(i.disposable, false))"
 
-# Detection's per-account inputs, packed into one list property that every writer of the
-# properties it derives from keeps current (ingest's `REFRESH_ACCOUNT_DEGREES`, the backfill's
-# account rows, `heracles db migrate` for graphs written before it). Why one list: Neo4j reads
-# a property at ~1.8 µs an account, so 37 separate reads cost a million-account refresh
-# ~19 s and one list under half of that (docs/benchmarks.md, "Full preset").
+# Detection's per-account inputs, packed into one property that every writer of the
+# properties it derives from keeps current (ingest after each window, `heracles db migrate`
+# for accounts without it: a backfilled graph, or one written before it existed). Why one
+# property: Neo4j reads a property at ~1.8 µs an account, so 37 separate reads cost a
+# million-account refresh ~19 s. Why bytes (little-endian int64s) and not a list: Bolt sends
+# a byte array as one value, so a refresh decodes one object per account, not 37 (a fifth
+# of the client's time, half the wall time; docs/benchmarks.md, "Full preset").
 ACCOUNT_INPUTS_PROPERTY = "detection_inputs"
 # input name -> the stored counter it copies
 INPUT_COUNTERS: dict[str, str] = {
@@ -123,7 +128,9 @@ INPUT_COUNTERS: dict[str, str] = {
 INPUT_DEGREES: dict[str, str] = {"cards": "PAID_WITH", "ips": "USED_IP"}
 HOUR_INPUTS: tuple[str, ...] = tuple(f"h{i}" for i in range(24))  # `hour_hist`, UTC hours
 ACCOUNT_INPUTS: tuple[str, ...] = (*INPUT_COUNTERS, *INPUT_DEGREES, "signup_s", *HOUR_INPUTS)
-# The list for the account bound to `a`. Signup time in epoch seconds, first seen without one.
+INPUTS_DTYPE = "<i8"
+# The inputs of the account bound to `a`, as a list (Cypher cannot pack bytes: the writer
+# packs them with `pack_inputs`). Signup time in epoch seconds, first seen without one.
 ACCOUNT_INPUTS_CYPHER = (
     "["
     + ", ".join(
@@ -133,6 +140,21 @@ ACCOUNT_INPUTS_CYPHER = (
     )
     + f"] + coalesce(a.hour_hist, [{', '.join('0' * len(HOUR_INPUTS))}])"
 )
+
+
+def pack_inputs(lists: list[list[int]]) -> list[bytes]:
+    """`ACCOUNT_INPUTS_CYPHER` lists → the stored property's values."""
+    if not lists:
+        return []
+    rows = np.asarray(lists, dtype=INPUTS_DTYPE).reshape(len(lists), len(ACCOUNT_INPUTS))
+    return [row.tobytes() for row in rows]
+
+
+def unpack_inputs(values: list[bytes]) -> npt.NDArray[np.int64]:
+    """Stored values → one row of `ACCOUNT_INPUTS` per account."""
+    flat = np.frombuffer(b"".join(values), dtype=INPUTS_DTYPE)
+    return flat.reshape(len(values), len(ACCOUNT_INPUTS)).astype(np.int64)
+
 
 # Gap-free counters, one `(:Sequence {name})` node each.
 CLUSTER_EVENTS_SEQUENCE = "cluster_events"  # the change feed's `seq`

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from neo4j import Driver
 
-from backend.graph.model import ACCOUNT_INPUTS_CYPHER, ACCOUNT_INPUTS_PROPERTY, MERGE_KEYS
+from backend.graph.model import (
+    ACCOUNT_INPUTS_CYPHER,
+    ACCOUNT_INPUTS_PROPERTY,
+    MERGE_KEYS,
+    pack_inputs,
+)
 
 
 def _constraint_name(label: str, key: str) -> str:
@@ -24,14 +29,21 @@ INDEX_STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX cluster_network IF NOT EXISTS FOR (c:Cluster) ON (c.network)",
 )
 
-# Accounts written before ingest packed detection's inputs (`model.ACCOUNT_INPUTS_PROPERTY`).
-# Detection reads the same expression for any account still without it, so this only makes
-# such a graph's refreshes fast. Batched: one transaction would hold every account at once.
-FILL_ACCOUNT_INPUTS = f"""
+# Accounts without detection's packed inputs (`model.ACCOUNT_INPUTS_PROPERTY`): a backfilled
+# graph (the importer writes none) or one written before ingest packed them. In batches, one
+# transaction each: Cypher computes the lists, Python packs them. An account ingest packed
+# meanwhile keeps ingest's (newer) value.
+ACCOUNTS_WITHOUT_INPUTS = f"""
 MATCH (a:Account) WHERE a.{ACCOUNT_INPUTS_PROPERTY} IS NULL
-CALL (a) {{ SET a.{ACCOUNT_INPUTS_PROPERTY} = {ACCOUNT_INPUTS_CYPHER} }}
-IN TRANSACTIONS OF 10000 ROWS
+WITH a LIMIT $limit
+RETURN id(a) AS node, {ACCOUNT_INPUTS_CYPHER} AS inputs
 """
+SET_INPUTS_BY_NODE = f"""
+UNWIND $rows AS row
+MATCH (a:Account) WHERE id(a) = row.node AND a.{ACCOUNT_INPUTS_PROPERTY} IS NULL
+SET a.{ACCOUNT_INPUTS_PROPERTY} = row.inputs
+"""
+FILL_BATCH = 20_000
 
 LIST_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, labelsOrTypes, properties RETURN name"
 
@@ -40,8 +52,21 @@ def migrate(driver: Driver, database: str) -> list[str]:
     """Apply every constraint and index; returns the constraint names now present."""
     for statement in (*CONSTRAINT_STATEMENTS, *INDEX_STATEMENTS):
         driver.execute_query(statement, database_=database)
-    # `CALL ... IN TRANSACTIONS` runs only in an auto-commit transaction.
-    with driver.session(database=database) as session:
-        session.run(FILL_ACCOUNT_INPUTS).consume()
+    fill_account_inputs(driver, database)
     records, _, _ = driver.execute_query(LIST_CONSTRAINTS, database_=database)
     return sorted(record["name"] for record in records)
+
+
+def fill_account_inputs(driver: Driver, database: str) -> int:
+    """Packs detection's inputs for every account without them; returns how many."""
+    filled = 0
+    while True:
+        records, _, _ = driver.execute_query(
+            ACCOUNTS_WITHOUT_INPUTS, limit=FILL_BATCH, database_=database
+        )
+        if not records:
+            return filled
+        packed = pack_inputs([r["inputs"] for r in records])
+        rows = [{"node": r["node"], "inputs": p} for r, p in zip(records, packed, strict=True)]
+        driver.execute_query(SET_INPUTS_BY_NODE, rows=rows, database_=database)
+        filled += len(rows)

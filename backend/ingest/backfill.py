@@ -5,7 +5,9 @@ The steps around the importer (`devstack.offline_import` runs it):
 - before: refuse unless the graph holds no data and the journal is empty (`preflight`);
   keep the API tokens, which live in the graph (`read_tokens`);
 - fold the files (`backend.ingest.bulk`), claiming event ids in staging buckets;
-- after: schema (`heracles db migrate`), tokens, and the journal checkpoint (`finish`), then
+- after: schema (`heracles db migrate`, which also packs detection's per-account inputs: the
+  importer's CSV cannot carry Cypher-derived bytes), tokens, and the journal checkpoint
+  (`finish`), then
   the staging claims become ingest's own (`promote_claims`), so an overlapping
   `heracles ingest` or `POST /v1/events` later applies only what is new.
 

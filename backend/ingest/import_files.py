@@ -2,7 +2,7 @@
 
 The bulk backfill writes what the incremental path's Cypher (`backend.ingest.repository`)
 would: the same rows (`WritePlan`), the same properties with the same types, absent values left
-out. One header file per label and relationship type; every part of the fold writes its own
+out (all but detection's packed inputs, which `heracles db migrate` derives afterwards). One header file per label and relationship type; every part of the fold writes its own
 data files under them, so parts run in parallel and each node is written by exactly one part.
 """
 
@@ -18,15 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.graph.model import (
-    ACCOUNT,
-    ACCOUNT_INPUTS_PROPERTY,
-    HOUR_INPUTS,
-    IDENTIFIER_LABELS,
-    INPUT_COUNTERS,
-    INPUT_DEGREES,
-    LINKS,
-)
+from backend.graph.model import ACCOUNT, IDENTIFIER_LABELS, LINKS
 from backend.ingest.plan import COUNTERS, IDENTIFIER_PROPERTIES, SIGNUP_PROPERTIES, WritePlan
 
 ARRAY_DELIMITER = ";"
@@ -41,14 +33,13 @@ _TYPES = {
     "released_at": "datetime", "first_seen": "datetime", "last_seen": "datetime",
     "signup_at": "datetime", "events": "long", "hour_hist": "long[]", "count": "long",
     "distinct_ips": "long", "distinct_client_fingerprints": "long",
-    "distinct_payment_methods": "long", ACCOUNT_INPUTS_PROPERTY: "long[]",
-    **{name: "long" for name in COUNTERS},
+    "distinct_payment_methods": "long", **{name: "long" for name in COUNTERS},
 }  # fmt: skip
 
 ACCOUNT_PROPERTIES: tuple[str, ...] = (
     "first_seen", "last_seen", "events", *SIGNUP_PROPERTIES, "signup_at", "signup_stamp",
     *COUNTERS, "hour_hist", "distinct_ips", "distinct_client_fingerprints",
-    "distinct_payment_methods", ACCOUNT_INPUTS_PROPERTY,
+    "distinct_payment_methods",
 )  # fmt: skip
 # Properties a graph write sets when it creates the node (`MERGE ... ON CREATE`).
 CREATED_WITH: dict[str, tuple[str, ...]] = {
@@ -222,27 +213,9 @@ def _write_accounts(out: _Writer, plan: WritePlan) -> None:
                 *([usage["counters"][name] for name in COUNTERS]
                   + [ARRAY_DELIMITER.join(map(str, usage["hours"]))] if usage else no_counters),
                 *(degrees[rel][account] for rel in DEGREES),
-                ARRAY_DELIMITER.join(map(str, _inputs(row, signup, usage, degrees))),
             ]
         )  # fmt: skip
     out.write("nodes", ACCOUNT, rows)
-
-
-def _inputs(
-    account: dict[str, Any],
-    signup: dict[str, Any] | None,
-    usage: dict[str, Any] | None,
-    degrees: dict[str, Counter[str]],
-) -> list[int]:
-    """`model.ACCOUNT_INPUTS_CYPHER`'s list for one account, from the same fold."""
-    counts = usage["counters"] if usage else {}
-    signup_ms = signup["signup_at"] if signup else account["first"]
-    return [
-        *(counts.get(prop, 0) for prop in INPUT_COUNTERS.values()),
-        *(degrees[rel][account["id"]] for rel in INPUT_DEGREES.values()),
-        signup_ms // 1000,
-        *(usage["hours"] if usage else [0] * len(HOUR_INPUTS)),
-    ]
 
 
 def _write_identifiers(

@@ -16,6 +16,7 @@ from backend.graph.model import (
     ACCOUNT_INPUTS_PROPERTY,
     INGEST_CHECKPOINT,
     LINKS,
+    pack_inputs,
 )
 from backend.ingest.plan import COUNTERS, IDENTIFIER_PROPERTIES, WritePlan
 
@@ -129,14 +130,20 @@ SET m.released_at = CASE WHEN m.released_at IS NULL OR released < m.released_at
 """
 
 # Derived from the graph itself, so recomputing is idempotent. Runs last in a window, for
-# every account the window wrote, so the packed detection inputs see the window's writes.
+# every account the window wrote, so detection's inputs see the window's writes; it returns
+# them as lists, which the writer packs (`model.pack_inputs`) and stores with SET_INPUTS.
 REFRESH_ACCOUNT_DEGREES = f"""
 UNWIND $ids AS id
 MATCH (a:Account {{id: id}})
 SET a.distinct_ips = COUNT {{ (a)-[:USED_IP]->() }},
     a.distinct_client_fingerprints = COUNT {{ (a)-[:USED_CLIENT]->() }},
     a.distinct_payment_methods = COUNT {{ (a)-[:PAID_WITH]->() }}
-SET a.{ACCOUNT_INPUTS_PROPERTY} = {ACCOUNT_INPUTS_CYPHER}
+RETURN id, {ACCOUNT_INPUTS_CYPHER} AS inputs
+"""
+SET_INPUTS = f"""
+UNWIND $rows AS row
+MATCH (a:Account {{id: row.id}})
+SET a.{ACCOUNT_INPUTS_PROPERTY} = row.inputs
 """
 
 
@@ -198,4 +205,7 @@ def write_plan(tx: ManagedTransaction, plan: WritePlan) -> None:
         if rows:
             tx.run(query, rows=rows).consume()
     if plan.accounts:
-        tx.run(REFRESH_ACCOUNT_DEGREES, ids=plan.account_ids).consume()
+        derived = tx.run(REFRESH_ACCOUNT_DEGREES, ids=plan.account_ids).data()
+        packed = pack_inputs([row["inputs"] for row in derived])
+        rows = [{"id": row["id"], "inputs": p} for row, p in zip(derived, packed, strict=True)]
+        tx.run(SET_INPUTS, rows=rows).consume()

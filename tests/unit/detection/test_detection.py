@@ -353,3 +353,14 @@ def test_packed_account_inputs_are_scoring_columns() -> None:
     assert set(ACCOUNT_INPUTS) <= set(ACCOUNT_COLUMNS)
     assert len(set(ACCOUNT_INPUTS)) == len(ACCOUNT_INPUTS)
     assert ACCOUNT_INPUTS[-len(HOUR_INPUTS) :] == HOUR_INPUTS  # the list ends with `hour_hist`
+
+
+def test_packed_inputs_round_trip_as_little_endian_int64() -> None:
+    from backend.graph.model import ACCOUNT_INPUTS, pack_inputs, unpack_inputs
+
+    rows = [list(range(len(ACCOUNT_INPUTS))), [2**40, -1, *([7] * (len(ACCOUNT_INPUTS) - 2))]]
+    packed = pack_inputs(rows)
+    assert [len(p) for p in packed] == [8 * len(ACCOUNT_INPUTS)] * 2
+    assert packed[0][:16] == (0).to_bytes(8, "little") + (1).to_bytes(8, "little")
+    assert unpack_inputs(packed).tolist() == rows
+    assert unpack_inputs([]).shape == (0, len(ACCOUNT_INPUTS))
