@@ -2,8 +2,9 @@
 
 The bulk backfill writes what the incremental path's Cypher (`backend.ingest.repository`)
 would: the same rows (`WritePlan`), the same properties with the same types, absent values left
-out (all but detection's packed inputs, which `heracles db migrate` derives afterwards). One header file per label and relationship type; every part of the fold writes its own
-data files under them, so parts run in parallel and each node is written by exactly one part.
+out; all but detection's packed inputs, which `heracles db migrate` derives afterwards. One
+header file per label and relationship type; every part of the fold writes its own data files
+under them, so parts run in parallel and each node is written by exactly one part.
 """
 
 from __future__ import annotations

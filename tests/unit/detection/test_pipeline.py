@@ -45,7 +45,9 @@ def _groups(net_a: list[int]) -> list[tuple[str, list[int]]]:
         groups += [("PAID_WITH", net[i : i + per_card]) for i in range(0, len(net), per_card)]
         groups += [("USED_DEVICE", net[i : i + per_device])
                    for i in range(0, len(net) - 1, per_device)]  # fmt: skip
-        groups += [("USED_TEMPLATE", net), ("USED_TEMPLATE", net[::2])]
+        # A template is four LSH bands (`normalise.identifiers`), each an identifier.
+        groups += [("USED_TEMPLATE", net)] * 4 + [("USED_TEMPLATE", net[::2])] * 4
+    groups.append(("USED_DEVICE", NET_B[11:13]))  # the one card boundary no device above spans
     # Proxy exits: each shared by 6 fakes and 4 customers.
     for e in range(5):
         groups.append(("USED_IP", [*net_a[e * 6 : e * 6 + 6], *CUSTOMERS[e * 4 : e * 4 + 4]]))
@@ -140,6 +142,7 @@ def test_a_chain_of_rotated_cards_is_one_cluster() -> None:
     net = list(range(0, 36))
     groups = [("PAID_WITH", net[i : i + 6]) for i in range(0, 36, 6)]
     groups += [("USED_DEVICE", net[i : i + 4]) for i in range(0, 35, 4)]
+    groups += [("USED_DEVICE", net[i - 1 : i + 1]) for i in range(6, 36, 6)]  # every boundary
     groups += [("USED_TEMPLATE", net), ("USED_TEMPLATE", net[::2])]
     groups += [("PAID_WITH", h) for h in HOUSEHOLDS]
     snap = _snapshot()
@@ -185,8 +188,8 @@ def test_each_written_membership_says_why() -> None:
     assert kinds[2] == "USED_TEMPLATE"
     assert {t[0]: t[2] for t in first["ties"][:2]} == {"PAID_WITH": 6, "USED_DEVICE": 4}
     assert first["ties"][2][2:] == [24, 24]  # all of the network, and no one else
-    # tie = card + device + two templates + the proxy exit (6 of its 10 holders inside)
-    assert first["tie"] == pytest.approx(1 + 1 + 0.35 + 0.35 + 0.3 * 5 / 9, abs=1e-3)
+    # tie = card + device + two templates of four bands + the proxy exit (6 of 10 inside)
+    assert first["tie"] == pytest.approx(1 + 1 + 8 * 0.35 + 0.3 * 5 / 9, abs=1e-3)
     expected = (1 - np.exp(-first["tie"])) * (0.6 + 0.4 * first["behaviour"])
     assert float(result.conf[0]) == pytest.approx(expected, abs=2e-3)
 
@@ -222,11 +225,11 @@ def test_parts_of_one_network_share_a_network() -> None:
     assert out[3] == out[0] and out[4] == -1
 
 
-@pytest.mark.parametrize(("exits", "joins"), [(2, True), (1, False)])
+@pytest.mark.parametrize(("exits", "joins"), [(2, True), (0, False)])
 def test_an_operation_back_after_a_ban_joins_its_confirmed_network(exits: int, joins: bool) -> None:
     """NET_A is confirmed; 24 fresh accounts come back on its template and some of its exits
-    with new cards and devices. On two exits they join NET_A's cluster; on one they come back
-    as a cluster of their own, in NET_A's network, announced as `regrown` from it. Either way
+    with new cards and devices. On two exits they join NET_A's cluster; on the template alone
+    they come back as a cluster of their own, in NET_A's network, announced as `regrown` from it. Either way
     ban tooling acts on them under the verdict it already has (`network_confirmed`)."""
     snap = _snapshot()
     first = detect(snap, Previous.empty(), PARAMS)
@@ -238,7 +241,7 @@ def test_an_operation_back_after_a_ban_joins_its_confirmed_network(exits: int, j
     back += [("USED_DEVICE", fresh[i : i + 3]) for i in range(2, 24, 4)]
     back += [("USED_IP", [*NET_A[6 * e : 6 * e + 6], *fresh[6 * e : 6 * e + 6]])
              for e in range(exits)]  # fmt: skip
-    back += [("USED_TEMPLATE", [*NET_A, *fresh]), ("USED_TEMPLATE", fresh)]
+    back += [("USED_TEMPLATE", [*NET_A, *fresh])] * 4 + [("USED_TEMPLATE", fresh)] * 4
     second = detect(_snapshot(NET_A, N + 24, (back, fresh)), previous, PARAMS)
     network = dict(zip(second.assignment.ids, second.network_ids, strict=True))
     home = {cid for cid, m in _clusters(second).items() if m & set(fresh)}
@@ -383,3 +386,31 @@ def test_an_incremental_refresh_of_a_grown_network_flags_what_a_full_one_flags()
     assert set(grown.node_ids[new].tolist()) <= set().union(
         *flagged(result, snap_r.node_ids).values()
     )
+
+
+def test_a_household_tied_to_a_network_only_through_itself_is_split_off() -> None:
+    """Six card rings of five fakes share the network's template (four bands); four genuine
+    couples sit in the same cluster, each tied to its partner by a card and an address and to
+    the network only by a client build half the population uses. The couples tie each other
+    at 1.8, enough for the peel, but nothing ties them to the rest: each becomes a cluster of
+    its own. The rings, minorities too, are tied to the rest by the template and stay."""
+    from backend.detection.pipeline import split_self_tied
+
+    net = list(range(30))
+    couples = [[30 + 2 * i, 31 + 2 * i] for i in range(4)]
+    public = list(range(38, 538))
+    groups = [("PAID_WITH", net[i : i + 5]) for i in range(0, 30, 5)]
+    groups += [("USED_TEMPLATE", net)] * 4
+    groups += [(kind, c) for c in couples for kind in ("PAID_WITH", "BILLED_TO")]
+    groups += [("USED_CLIENT", [*net, *range(30, 38), *public])]
+    inc = incidence(groups, 538, population=1_000)
+    labels = np.where(np.arange(538) < 38, 0, -1)
+    table = {c: np.zeros(538) for c in ACCOUNT_COLUMNS}
+    table["cap_coding"][:] = 10
+    weights = {**PARAMS.kind_weights, "BILLED_TO": 0.8, "USED_CLIENT": 0.3}
+    out = split_self_tied(inc, labels, 200, table, weights)
+    assert (out[net] == 0).all()
+    for a, b in couples:
+        assert out[a] == out[b] and out[a] not in (0, -1)
+    assert len({out[a] for a, _ in couples}) == 4
+    assert (out[38:] == -1).all()
