@@ -35,8 +35,12 @@ INDEX_STATEMENTS: tuple[str, ...] = (
 # meanwhile keeps ingest's (newer) value.
 ACCOUNTS_WITHOUT_INPUTS = f"""
 MATCH (a:Account) WHERE a.{ACCOUNT_INPUTS_PROPERTY} IS NULL
-WITH a LIMIT $limit
-RETURN id(a) AS node, {ACCOUNT_INPUTS_CYPHER} AS inputs
+RETURN collect(id(a)) AS nodes
+"""
+INPUTS_TO_PACK = f"""
+UNWIND $nodes AS node
+MATCH (a:Account) WHERE id(a) = node
+RETURN node, {ACCOUNT_INPUTS_CYPHER} AS inputs
 """
 SET_INPUTS_BY_NODE = f"""
 UNWIND $rows AS row
@@ -59,14 +63,13 @@ def migrate(driver: Driver, database: str) -> list[str]:
 
 def fill_account_inputs(driver: Driver, database: str) -> int:
     """Packs detection's inputs for every account without them; returns how many."""
-    filled = 0
-    while True:
-        records, _, _ = driver.execute_query(
-            ACCOUNTS_WITHOUT_INPUTS, limit=FILL_BATCH, database_=database
+    records, _, _ = driver.execute_query(ACCOUNTS_WITHOUT_INPUTS, database_=database)
+    nodes = records[0]["nodes"]
+    for start in range(0, len(nodes), FILL_BATCH):
+        part, _, _ = driver.execute_query(
+            INPUTS_TO_PACK, nodes=nodes[start : start + FILL_BATCH], database_=database
         )
-        if not records:
-            return filled
-        packed = pack_inputs([r["inputs"] for r in records])
-        rows = [{"node": r["node"], "inputs": p} for r, p in zip(records, packed, strict=True)]
+        packed = pack_inputs([r["inputs"] for r in part])
+        rows = [{"node": r["node"], "inputs": p} for r, p in zip(part, packed, strict=True)]
         driver.execute_query(SET_INPUTS_BY_NODE, rows=rows, database_=database)
-        filled += len(rows)
+    return len(nodes)
