@@ -330,8 +330,9 @@ def split_self_tied(
 
     The peel judges a member on its ties into its cluster, and a household's own card,
     address and IP count among them when the whole household sits inside: at a million
-    accounts, 18 genuine couples on a proxy network's residential subnets each tied their
-    partner at ~2.1 and passed the peel's bar together (13 of them flagged). What a group
+    accounts, 37 genuine accounts in couples and trios on a proxy network's residential
+    subnets tied their partners at 2.1-3.4 and passed the peel's bar together (13 of them
+    flagged). What a group
     shares with its own members says nothing about the cluster, so a group (two or more, a
     minority of its cluster) none of whose members reaches the peel's bar (`CORE_CONFIDENCE`,
     the same confidence) on its ties to the rest of the cluster alone becomes a cluster of its
