@@ -131,7 +131,7 @@ def main() -> None:
             read_labels(labels), read_memberships(driver, settings.NEO4J_DATABASE),
             settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE,
         )  # fmt: skip
-        inc, _ = export_incidence(driver, settings)
+        inc = export_incidence(driver, settings).incidence
     matrix = project(
         inc, settings.DETECTION_KIND_WEIGHTS, settings.DETECTION_LINK_CAP,
         settings.DETECTION_EXACT_MAX, settings.DETECTION_SAMPLE_ROUNDS, settings.DETECTION_SEED,

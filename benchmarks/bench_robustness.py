@@ -47,6 +47,7 @@ from backend.detection.pipeline import (
     Snapshot,
     detect,
     reach_degrees,
+    region_of,
 )
 from backend.detection.projection import Incidence, in_account_order, restrict
 from backend.detection.reads import account_table, read_snapshot
@@ -269,28 +270,19 @@ def _incremental(
 ) -> list[Membership]:
     """What an incremental refresh over the delta's accounts (after `first`, the full refresh
     before the delta) writes, with the clusters it leaves alone as `first` wrote them. The
-    region is chosen as `service._region` chooses it from Neo4j (ties within `reach_degrees`,
-    owned evidence, whole communities, untouched neighbours frozen), from the saved snapshot."""
+    region is chosen as the service chooses it (`pipeline.region_of`), from the saved snapshot."""
     previous = Previous.after(first, first_nodes)
     inc = snap.incidence
-    hit = np.isin(np.asarray(ids, object), list(touched))
-    reach = reach_degrees(params.kind_weights, params.link_cap)
-    rows = inc.identifier_of_row
-    limit = np.array([reach.get(k, 0) for k in inc.kinds])[inc.kind]
-    held = np.unique(rows[hit[inc.holders]])
-    near = np.zeros(inc.accounts, bool)
-    within = held[inc.degree[held] <= limit[held]]
-    near[inc.holders[np.isin(rows, within)]] = True
-    near |= hit
-    keys = {f"{inc.kinds[inc.kind[j]]}:{inc.keys[j]}" for j in held.tolist()}
-    scoped = previous.restrict(previous.affected(snap.node_ids[near], keys))
-    keep = near | np.isin(snap.node_ids, scoped.members.nodes)
-    part, dense = restrict(inc, keep)
+    hit = snap.node_ids[np.isin(np.asarray(ids, object), list(touched))]
+    chosen = region_of(
+        inc, snap.node_ids, hit, previous, reach_degrees(params.kind_weights, params.link_cap)
+    )
+    scoped = chosen.previous
+    part, dense = restrict(inc, chosen.keep)
     table, shape = snap.features(dense)
-    frozen = (near & ~hit & ~np.isin(snap.node_ids, scoped.members.nodes))[dense]
     region = Snapshot(part, snap.node_ids[dense],
                       lambda _: ({c: v[dense] for c, v in table.items()}, shape[dense]),
-                      total_weight=first.weight, frozen=frozen)  # fmt: skip
+                      total_weight=first.weight, frozen=chosen.frozen[dense])  # fmt: skip
     result = detect(region, scoped, params)
     region_ids = set(scoped.ids)
     kept = [m for m in _memberships(first, first_ids) if m.cluster not in region_ids]

@@ -249,6 +249,39 @@ def reach_degrees(kind_weights: dict[str, float], link_cap: int) -> dict[str, in
     }  # fmt: skip
 
 
+@dataclass
+class Region:
+    """What an incremental refresh recomputes, chosen on a whole-graph incidence."""
+
+    previous: Previous  # the affected clusters (`Previous.restrict`)
+    keep: npt.NDArray[np.bool_]  # per dense account: in the region
+    frozen: npt.NDArray[np.bool_]  # per dense account: context only (`Snapshot.frozen`)
+    size: int  # accounts in the region, including touched ones that hold nothing shared
+
+
+def region_of(
+    inc: Incidence, node_ids: I64, touched: I64, previous: Previous, reach: dict[str, int]
+) -> Region:
+    """The touched accounts (internal ids), every account tied to one of them by an identifier
+    within `reach` holders, and the clusters `Previous.affected` names for them and the
+    identifiers the touched accounts hold; untouched neighbours outside those clusters are
+    frozen. The same choice `service` makes from Neo4j when it has no cached incidence."""
+    rows = inc.identifier_of_row
+    hit = np.isin(node_ids, touched)
+    held = np.zeros(inc.degree.size, bool)
+    held[rows[hit[inc.holders]]] = True
+    limit = np.array([reach.get(k, 0) for k in inc.kinds], np.int64)[inc.kind]
+    within = held & (inc.degree <= limit)
+    near = hit.copy()
+    near[inc.holders[within[rows]]] = True
+    keys = {f"{inc.kinds[inc.kind[j]]}:{inc.keys[j]}" for j in np.flatnonzero(held).tolist()}
+    near_nodes = np.union1d(node_ids[near], touched)
+    scoped = previous.restrict(previous.affected(near_nodes, keys))
+    member = np.isin(node_ids, scoped.members.nodes)
+    size = int(np.union1d(near_nodes, scoped.members.nodes).size)
+    return Region(scoped, near | member, near & ~hit & ~member, size)
+
+
 def previous_labels(previous: Previous, node_ids: I64) -> I64:
     """Dense account index -> the community its cluster was peeled from in the previous
     refresh, -1 if none.

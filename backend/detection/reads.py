@@ -17,6 +17,14 @@ from backend.detection.pipeline import F64, I64, Previous, Snapshot, locate
 from backend.detection.projection import Incidence, chance_floor, in_account_order
 from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, TEMPLATE_KIND
+from backend.detection.snapshot_cache import (
+    TouchedLinks,
+    WholeGraph,
+    merge,
+    names,
+    needed,
+    signature,
+)
 from backend.graph.model import ACCOUNT_INPUTS, Verdict, pack_inputs, unpack_inputs
 from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
 
@@ -29,9 +37,7 @@ def _template_floor(driver: Driver, db: str) -> int:
     return chance_floor(links, LSH_BANDS * 2**LSH_BAND_BITS)
 
 
-def export_incidence(
-    driver: Driver, settings: Settings, region: I64 | None = None
-) -> tuple[Incidence, I64]:
+def export_incidence(driver: Driver, settings: Settings, region: I64 | None = None) -> WholeGraph:
     """All identifiers with 2..FEATURE_CAP holders, with holders mapped to dense indices.
 
     Template bands shared by no more accounts than chance collisions explain are left out.
@@ -39,7 +45,7 @@ def export_incidence(
     holders only the region's; degrees stay those of the whole graph (an incremental refresh).
     """
     db = settings.NEO4J_DATABASE
-    kinds = tuple(k for k, w in settings.DETECTION_KIND_WEIGHTS.items() if w > 0)
+    kinds = export_kinds(settings)
     template_floor = _template_floor(driver, db)
     queries = repo.EXPORT_INCIDENCE if region is None else repo.EXPORT_REGION
     region_nodes = [] if region is None else region.tolist()
@@ -56,14 +62,13 @@ def export_incidence(
     kind_idx = np.repeat(np.arange(len(kinds)), [len(p["keys"]) for p in parts])
     degree = [d for p in parts for d in p["degrees"]]
     keys = [f"{k}" for p in parts for k in p["keys"]]
+    idents = [i for p in parts for i in p["idents"]]
     lists = [h for p in parts for h in p["holders"]]
     lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
     nodes = np.fromiter(chain.from_iterable(lists), np.int64, count=int(lengths.sum()))
     del parts, lists
     node_ids, dense = np.unique(nodes, return_inverse=True)
-    (cols,) = repo.run_read(driver, db, repo.ACCOUNT_IDS, nodes=node_ids.tolist())
-    account = np.empty(node_ids.size, object)
-    account[np.searchsorted(node_ids, np.asarray(cols["nodes"], np.int64))] = cols["ids"]
+    account = np.asarray(account_names(driver, settings, node_ids), object)
     inc = Incidence(
         kind=kind_idx.astype(np.int64),
         degree=np.asarray(degree, np.int64),
@@ -76,7 +81,71 @@ def export_incidence(
     )
     # Identifiers are already in key order (the export sorts them); accounts follow their ids.
     inc, order = in_account_order(inc, account)
-    return inc, node_ids[order]
+    return WholeGraph(
+        inc, node_ids[order], names(account[order]), np.asarray(idents, np.int64),
+        signature=signature(kinds, settings.DETECTION_FEATURE_CAP),
+    )  # fmt: skip
+
+
+def export_kinds(settings: Settings) -> tuple[str, ...]:
+    return tuple(k for k, w in settings.DETECTION_KIND_WEIGHTS.items() if w > 0)
+
+
+def account_names(driver: Driver, settings: Settings, nodes: I64) -> list[str]:
+    """The account id of each given node, in the given order."""
+    (cols,) = repo.run_read(driver, settings.NEO4J_DATABASE, repo.ACCOUNT_IDS, nodes=nodes.tolist())
+    account = np.empty(nodes.size, object)
+    at, _ = locate(nodes, np.asarray(cols["nodes"], np.int64))
+    account[at] = cols["ids"]
+    return list(account)
+
+
+def update_graph(
+    driver: Driver, settings: Settings, graph: WholeGraph, touched_nodes: I64
+) -> WholeGraph:
+    """The cached whole-graph export brought up to date by reading only what the touched
+    accounts hold now (`snapshot_cache.merge`)."""
+    db = settings.NEO4J_DATABASE
+    kinds = graph.incidence.kinds
+    template_floor = _template_floor(driver, db)
+    floors = np.array([template_floor if k == TEMPLATE_KIND else 2 for k in kinds], np.int64)
+    nodes = touched_nodes.tolist()
+
+    def links(k: int) -> dict[str, Any]:
+        query = repo.TOUCHED_LINKS[kinds[k]]
+        (cols,) = repo.run_read(driver, db, query, nodes=nodes, min_degree=int(floors[k]))
+        return cols
+
+    with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
+        parts = list(pool.map(links, range(len(kinds))))
+    touched = TouchedLinks(
+        nodes=np.fromiter(chain.from_iterable(p["nodes"] for p in parts), np.int64),
+        kind=np.repeat(np.arange(len(kinds)), [len(p["nodes"]) for p in parts]).astype(np.int64),
+        idents=np.fromiter(chain.from_iterable(p["idents"] for p in parts), np.int64),
+        keys=[f"{k}" for p in parts for k in p["keys"]],
+        degree=np.fromiter(chain.from_iterable(p["degrees"] for p in parts), np.int64),
+    )
+    need = needed(graph, touched, floors, settings.DETECTION_FEATURE_CAP)
+    _, first = np.unique(touched.idents, return_index=True)
+    kind_of = dict(zip(touched.idents[first].tolist(), touched.kind[first].tolist(), strict=True))
+
+    def holders(k: int) -> dict[str, Any]:
+        idents = [i for i in need.tolist() if kind_of[i] == k]
+        if not idents:
+            return {"idents": [], "holders": []}
+        (cols,) = repo.run_read(driver, db, repo.IDENTIFIER_HOLDERS[kinds[k]], idents=idents)
+        return cols
+
+    with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
+        held = list(pool.map(holders, range(len(kinds))))
+    fresh = (
+        np.asarray([i for h in held for i in h["idents"]], np.int64),
+        [list(x) for h in held for x in h["holders"]],
+    )
+    return merge(
+        graph, touched, fresh, lambda extra: account_names(driver, settings, extra), floors,
+        settings.DETECTION_FEATURE_CAP, population(driver, settings),
+    )  # fmt: skip
 
 
 class AccountInputs:
@@ -160,7 +229,18 @@ def read_snapshot(
 ) -> Snapshot:
     """The whole graph, or with `region` (an incremental refresh) the region's part of it and
     the whole graph's projected weight (`Snapshot.total_weight`)."""
-    inc, node_ids = export_incidence(driver, settings, region)
+    graph = export_incidence(driver, settings, region)
+    return snapshot_of(driver, settings, graph.incidence, graph.node_ids, total_weight)
+
+
+def snapshot_of(
+    driver: Driver,
+    settings: Settings,
+    inc: Incidence,
+    node_ids: I64,
+    total_weight: float | None = None,
+) -> Snapshot:
+    """A snapshot of this incidence, its accounts' inputs read in the background."""
     return Snapshot(
         incidence=inc,
         node_ids=node_ids,
@@ -248,3 +328,8 @@ def population(driver: Driver, settings: Settings) -> int:
 def last_full_weight(driver: Driver, settings: Settings) -> float | None:
     rows = repo.run_read(driver, settings.NEO4J_DATABASE, repo.LAST_FULL_WEIGHT)
     return float(rows[0]["weight"]) if rows else None
+
+
+def last_run(driver: Driver, settings: Settings) -> str | None:
+    rows = repo.run_read(driver, settings.NEO4J_DATABASE, repo.LAST_RUN)
+    return str(rows[0]["run_id"]) if rows and rows[0]["run_id"] else None

@@ -30,9 +30,10 @@ _EXPORT_TEMPLATE = """
 MATCH (i:{label})
 WITH i, COUNT {{ (i)<-[:{rel}]-() }} AS degree
 WHERE degree >= $min_degree AND degree <= $max_degree{extra}
-WITH i.key AS key, degree, [(i)<-[:{rel}]-(a:Account) | id(a)] AS holders
+WITH i.key AS key, id(i) AS ident, degree, [(i)<-[:{rel}]-(a:Account) | id(a)] AS holders
 ORDER BY key
-RETURN collect(key) AS keys, collect(degree) AS degrees, collect(holders) AS holders
+RETURN collect(key) AS keys, collect(ident) AS idents, collect(degree) AS degrees,
+       collect(holders) AS holders
 """
 # Webmail and disposable domains never link accounts (they are features instead).
 _LINKING_DOMAIN = f" AND NOT {UNLINKED_DOMAIN}"
@@ -58,9 +59,27 @@ MATCH (a:Account)-[:{rel}]->(i:{label}) WHERE id(a) = node
 WITH i, collect(node) AS holders
 WITH i, holders, COUNT {{ (i)<-[:{rel}]-() }} AS degree
 WHERE degree >= $min_degree AND degree <= $max_degree{extra}
-WITH i.key AS key, degree, holders
+WITH i.key AS key, id(i) AS ident, degree, holders
 ORDER BY key
-RETURN collect(key) AS keys, collect(degree) AS degrees, collect(holders) AS holders
+RETURN collect(key) AS keys, collect(ident) AS idents, collect(degree) AS degrees,
+       collect(holders) AS holders
+""")
+# What an incremental refresh reads when it holds the last refresh's whole-graph incidence
+# (`snapshot_cache`): every identifier the touched accounts hold, shared or not yet (degree
+# from the degree store, no upper bound: one grown past the cap must leave the cache), one row
+# per link; then all holders of the identifiers the cache did not have.
+TOUCHED_LINKS = _per_kind("""
+UNWIND $nodes AS node
+MATCH (a:Account)-[:{rel}]->(i:{label}) WHERE id(a) = node
+WITH node, i, COUNT {{ (i)<-[:{rel}]-() }} AS degree
+WHERE degree >= $min_degree{extra}
+RETURN collect(node) AS nodes, collect(id(i)) AS idents, collect(i.key) AS keys,
+       collect(degree) AS degrees
+""")
+IDENTIFIER_HOLDERS = _per_kind("""
+UNWIND $idents AS ident
+MATCH (i:{label}) WHERE id(i) = ident
+RETURN collect(ident) AS idents, collect([(i)<-[:{rel}]-(a:Account) | id(a)]) AS holders
 """)
 # The identifiers the given accounts hold with min_degree..max_degree holders, then either every
 # account holding one of them (`NEIGHBOURS`: where a change reaches, within
@@ -253,11 +272,17 @@ CREATE (:ClusterEvent {{seq: seq, type: row.type, cluster_id: row.cluster_id,
 
 COMMIT_GENERATION = f"""
 MATCH (s:Sequence {{name: '{GENERATION_SEQUENCE}'}}) WHERE s.value = $gen
-SET s.committed = $gen
+SET s.committed = $gen, s.last_run = $run_id
 CREATE (:DetectionRun {{id: $run_id, at: datetime({{epochMillis: $now}}), stats: $stats,
         clusters: $clusters, members: $members, generation: $gen, scope: $scope,
         weight: $weight}})
 RETURN s.value AS gen
+"""
+
+# The last refresh that wrote (deferred ones write nothing): a cached whole-graph incidence is
+# current only if this run read it (`snapshot_cache`).
+LAST_RUN = f"""
+MATCH (s:Sequence {{name: '{GENERATION_SEQUENCE}'}}) RETURN s.last_run AS run_id
 """
 
 # The projection weight the last full refresh saw (runs before it was recorded have none).

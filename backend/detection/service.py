@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -23,23 +25,32 @@ from neo4j import Driver
 
 from backend.core.config import Settings
 from backend.detection import repository as repo
+from backend.detection import snapshot_cache
 from backend.detection.pipeline import (
     Params,
     Previous,
     Snapshot,
     detect,
     reach_degrees,
+    region_of,
     timed,
     write_back_rows,
 )
+from backend.detection.projection import restrict
 from backend.detection.reads import (
     account_nodes,
+    export_incidence,
+    export_kinds,
     last_full_weight,
+    last_run,
     neighbours,
     population,
     read_previous,
     read_snapshot,
+    snapshot_of,
+    update_graph,
 )
+from backend.detection.snapshot_cache import WholeGraph, signature
 from backend.graph import touched
 
 log = logging.getLogger(__name__)
@@ -66,6 +77,7 @@ class RefreshReport:
     memberships_ended: int = 0
     events: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    export: dict[str, float] = field(default_factory=dict)  # parts of the export stage
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         return timed(self.seconds, name)
@@ -94,20 +106,27 @@ def refresh(
     if incremental and len(marks) > bound:
         report.scope = "deferred"
         return report
+    whole: WholeGraph | None = None  # what the next incremental refresh may start from
     with report.stage("export"):
         # Numbered first: a repair of what a dead refresh left must precede reading the clusters.
         gen = repo.begin_generation(driver, settings.NEO4J_DATABASE)
-        previous = read_previous(driver, settings)
-        scoped = _region(driver, settings, marks, previous, bound) if incremental else None
+        with timed(report.export, "previous"):
+            previous = read_previous(driver, settings)
+        scoped = (
+            read_region(driver, settings, marks, previous, bound, report) if incremental else None
+        )
         if scoped == "deferred":
             repo.close_generation(driver, settings.NEO4J_DATABASE, gen)
             report.scope = "deferred"
             return report
         if scoped is None:
-            snapshot = read_snapshot(driver, settings)
+            with timed(report.export, "graph"):
+                whole = export_incidence(driver, settings)
+            snapshot = snapshot_of(driver, settings, whole.incidence, whole.node_ids)
         else:
-            snapshot, previous, report.region = scoped
+            snapshot, previous, report.region, whole = scoped
             report.scope = "region"
+    saving = _keep(settings, whole, report.run_id)
     result = detect(snapshot, previous, params)
     report.seconds.update(result.seconds)
     inc = snapshot.incidence
@@ -127,6 +146,8 @@ def refresh(
         )  # fmt: skip
         wb.scope = report.scope
         wb.weight = result.weight if report.scope == "full" else None
+        if saving is not None:
+            saving.join()  # the cache names this run: written before the run can be the last
         repo.write_back(driver, settings.NEO4J_DATABASE, gen, wb, settings.DETECTION_WRITE_LANES)
     if client is not None:
         touched.done(client)
@@ -138,24 +159,77 @@ def refresh(
     return report
 
 
-def _region(
-    driver: Driver, settings: Settings, marks: set[str], previous: Previous, bound: float
-) -> tuple[Snapshot, Previous, int] | Literal["deferred"] | None:
+def cache_dir(settings: Settings) -> Path:
+    return settings.STATE_DIR / "detection" / "incidence"
+
+
+def _keep(settings: Settings, whole: WholeGraph | None, run_id: str) -> threading.Thread | None:
+    """Write the whole-graph incidence for the next incremental refresh, in the background
+    (the pipeline runs meanwhile). Named by this run: used only if the run commits."""
+    if whole is None or not settings.DETECTION_INCIDENCE_CACHE:
+        return None
+    whole.run_id = run_id
+
+    def save() -> None:
+        try:
+            snapshot_cache.save(whole, cache_dir(settings))
+        except OSError:
+            log.warning("incremental cache not written", exc_info=True)
+
+    thread = threading.Thread(target=save, name="incidence-cache", daemon=True)
+    thread.start()
+    return thread
+
+
+def read_region(
+    driver: Driver,
+    settings: Settings,
+    marks: set[str],
+    previous: Previous,
+    bound: float,
+    report: RefreshReport,
+) -> tuple[Snapshot, Previous, int, WholeGraph | None] | Literal["deferred"] | None:
     """The snapshot and previous clusters of the region a change reaches: the touched accounts,
     those tied to them within `reach_degrees`, and the clusters `Previous.affected` names.
-    None when a full refresh must run instead (none has recorded its weight yet); "deferred"
-    when the region holds more than `bound` accounts."""
+    From the last refresh's cached incidence and the touched accounts' links when the cache is
+    current (then also the updated whole graph), else read from Neo4j. None when a full
+    refresh must run instead (none has recorded its weight yet); "deferred" when the region
+    holds more than `bound` accounts."""
     total = last_full_weight(driver, settings)
     if total is None:
         return None
     reach = reach_degrees(settings.DETECTION_KIND_WEIGHTS, settings.DETECTION_LINK_CAP)
     touched_nodes = account_nodes(driver, settings, sorted(marks))
-    near, keys = neighbours(driver, settings, touched_nodes, reach)
-    scoped = previous.restrict(previous.affected(near, keys))
-    region = np.union1d(near, scoped.members.nodes)
+    with timed(report.export, "cache"):
+        cached = cached_graph(driver, settings)
+    if cached is not None:
+        with timed(report.export, "graph"):
+            whole = update_graph(driver, settings, cached, touched_nodes)
+        with timed(report.export, "region"):
+            inc = whole.incidence
+            chosen = region_of(inc, whole.node_ids, touched_nodes, previous, reach)
+            if chosen.size > bound:
+                return "deferred"
+            part, dense = restrict(inc, chosen.keep)
+        snapshot = snapshot_of(driver, settings, part, whole.node_ids[dense], total)
+        snapshot.frozen = chosen.frozen[dense]
+        return snapshot, chosen.previous, chosen.size, whole
+    with timed(report.export, "region"):
+        near, keys = neighbours(driver, settings, touched_nodes, reach)
+        scoped = previous.restrict(previous.affected(near, keys))
+        region = np.union1d(near, scoped.members.nodes)
     if region.size > bound:
         return "deferred"
-    snapshot = read_snapshot(driver, settings, region, total)
+    with timed(report.export, "graph"):
+        snapshot = read_snapshot(driver, settings, region, total)
     frozen = np.setdiff1d(near, np.union1d(touched_nodes, scoped.members.nodes))
     snapshot.frozen = np.isin(snapshot.node_ids, frozen)
-    return snapshot, scoped, int(region.size)
+    return snapshot, scoped, int(region.size), None
+
+
+def cached_graph(driver: Driver, settings: Settings) -> WholeGraph | None:
+    """The cached whole-graph incidence, if the last refresh that wrote read it."""
+    if not settings.DETECTION_INCIDENCE_CACHE:
+        return None
+    sig = signature(export_kinds(settings), settings.DETECTION_FEATURE_CAP)
+    return snapshot_cache.load(cache_dir(settings), last_run(driver, settings), sig)

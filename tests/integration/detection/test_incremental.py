@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 from neo4j import Driver
@@ -17,9 +18,16 @@ from typer.testing import CliRunner
 
 from backend.cli.main import app
 from backend.core.config import Settings
-from backend.detection.pipeline import Params, detect
-from backend.detection.reads import read_previous, read_snapshot
-from backend.detection.service import refresh
+from backend.detection import snapshot_cache
+from backend.detection.pipeline import Params, Snapshot, detect
+from backend.detection.reads import (
+    export_incidence,
+    last_run,
+    read_previous,
+    read_snapshot,
+)
+from backend.detection.service import RefreshReport, cache_dir, cached_graph, read_region, refresh
+from backend.detection.snapshot_cache import WholeGraph
 from backend.detection.tasks import LOCK_KEY
 from backend.evaluation.repository import read_account_ids, read_memberships
 from backend.graph import touched
@@ -89,9 +97,19 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
         name=GENERATION_SEQUENCE, database_=settings.NEO4J_DATABASE,
     )  # fmt: skip
     assert records[0]["clean"]
+    # The region chosen from the full refresh's cached incidence and the touched accounts' links
+    # is exactly the one read from Neo4j.
+    previous = read_previous(driver, settings)
+    with_cache = read_region(driver, settings, late, previous, ACCOUNTS, RefreshReport("a"))
+    uncached = settings.model_copy(update={"DETECTION_INCIDENCE_CACHE": False})
+    from_neo4j = read_region(driver, uncached, late, previous, ACCOUNTS, RefreshReport("b"))
+    assert isinstance(with_cache, tuple) and isinstance(from_neo4j, tuple)
+    assert with_cache[3] is not None and from_neo4j[3] is None  # the first had the cache
+    _same_snapshot(with_cache[0], from_neo4j[0])
+    assert with_cache[1].ids == from_neo4j[1].ids and with_cache[2] == from_neo4j[2]
     # What a full refresh of this graph would write, computed without writing it.
     params = Params.from_settings(settings)
-    snapshot, previous = read_snapshot(driver, settings), read_previous(driver, settings)
+    snapshot = read_snapshot(driver, settings)
     full = detect(snapshot, previous, params)
     names = read_account_ids(driver, settings.NEO4J_DATABASE)
     expected = {
@@ -111,6 +129,11 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     assert report.scope == "region", report
     assert len(late) <= report.region < 0.5 * ACCOUNTS  # a region, not the graph
     assert touched.pending(client) == 0
+    # It read the region from the cache, and left the next one a cache equal to the graph now.
+    assert "cache" in report.export and "previous" in report.export
+    cached = cached_graph(driver, settings)
+    assert cached is not None and cached.run_id == report.run_id
+    _same_graph(cached, export_incidence(driver, settings))
     got = {
         m.account: (m.cluster, m.risk, m.confidence)
         for m in read_memberships(driver, settings.NEO4J_DATABASE)
@@ -137,6 +160,44 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     assert banned(got) and banned(got) == banned(expected)
     assert flagged(got) == flagged(expected)
     assert any(a in banned(got) for a in late)  # late members of planted networks, banned
+
+
+def _same_graph(got: WholeGraph, want: WholeGraph) -> None:
+    a, b = got.incidence, want.incidence
+    assert a.keys == b.keys and a.kinds == b.kinds and a.accounts == b.accounts
+    for name in ("kind", "degree", "ptr", "holders"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.array_equal(got.node_ids, want.node_ids)
+    assert np.array_equal(got.account_ids, want.account_ids)
+    assert np.array_equal(got.idents, want.idents)
+
+
+def _same_snapshot(got: Snapshot, want: Snapshot) -> None:
+    a, b = got.incidence, want.incidence
+    assert a.keys == b.keys and a.accounts == b.accounts and a.population == b.population
+    for name in ("kind", "degree", "ptr", "holders"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.array_equal(got.node_ids, want.node_ids)
+    assert got.frozen is not None and want.frozen is not None
+    assert np.array_equal(got.frozen, want.frozen) and got.total_weight == want.total_weight
+
+
+def test_a_cache_from_a_refresh_that_did_not_commit_is_not_used(
+    driver: Driver, settings: Settings
+) -> None:
+    """The cache names its refresh; a refresh that wrote it and then died (or another worker's
+    refresh since) leaves a cache the next incremental refresh ignores."""
+    last = last_run(driver, settings)
+    assert last is not None and cached_graph(driver, settings) is not None
+    graph = export_incidence(driver, settings)
+    graph.run_id = "run-that-died"
+    snapshot_cache.save(graph, cache_dir(settings))
+    assert cached_graph(driver, settings) is None
+    previous = read_previous(driver, settings)
+    some = set(read_account_ids(driver, settings.NEO4J_DATABASE).values())
+    scoped = read_region(driver, settings, set(sorted(some)[:5]), previous, ACCOUNTS,
+                         RefreshReport("c"))  # fmt: skip
+    assert isinstance(scoped, tuple) and scoped[3] is None  # read from Neo4j instead
 
 
 def test_marks_survive_a_refresh_that_did_not_commit(settings: Settings) -> None:

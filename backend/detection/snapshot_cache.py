@@ -1,0 +1,305 @@
+"""The whole graph's incidence as the last refresh read it, kept on the worker's disk, so that an
+incremental refresh reads from Neo4j only the links of the accounts ingest touched since, not
+the whole region it recomputes (`docs/detection.md`, "Incremental refresh").
+
+Exact, because the graph only grows and every write marks its accounts (`backend.graph.touched`):
+an identifier gains holders only by touched accounts joining it, and its degree grows only with
+them. `merge` adds what the touched accounts hold now; the result equals a fresh export
+(`tests/integration/detection/test_snapshot_cache.py`).
+
+A cache names the refresh that read it and is used only while that refresh is the last one
+that wrote (`repository.LAST_RUN`) and the export's settings are the same: a refresh on another
+worker, one that died, a backfill or new settings leave the cache unused, and the incremental
+refresh reads its region from Neo4j as before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import uuid
+from bisect import bisect_left
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from backend.detection.projection import Incidence
+
+log = logging.getLogger(__name__)
+
+I64 = npt.NDArray[np.int64]
+Names = npt.NDArray[np.bytes_]
+SEPARATOR = "\x00"  # between keys in the saved blob (identifier keys never hold it)
+FORMAT = 1
+
+
+@dataclass
+class WholeGraph:
+    """An export of every identifier with 2..cap holders (`reads.export_incidence`), with what
+    a later merge needs: each account's id (dense order is their ascending order) and each
+    identifier's internal node id."""
+
+    incidence: Incidence
+    node_ids: I64  # dense account -> internal node id
+    account_ids: Names  # dense account -> account id as UTF-8 (ascending)
+    idents: I64  # identifier -> internal node id
+    run_id: str = ""  # the refresh that read it
+    signature: str = ""  # the export settings it was read with (`signature`)
+    _ident_order: I64 | None = field(default=None, repr=False)
+
+    def ident_order(self) -> I64:
+        if self._ident_order is None:
+            self._ident_order = np.argsort(self.idents, kind="stable").astype(np.int64)
+        return self._ident_order
+
+
+@dataclass
+class TouchedLinks:
+    """What the touched accounts hold now, one row per link (`repository.TOUCHED_LINKS`):
+    identifiers with at least their kind's floor of holders, and their degree."""
+
+    nodes: I64
+    kind: I64  # index into the incidence's kinds
+    idents: I64
+    keys: list[str]
+    degree: I64
+
+
+def signature(kinds: tuple[str, ...], feature_cap: int) -> str:
+    return json.dumps({"kinds": list(kinds), "cap": feature_cap, "format": FORMAT})
+
+
+def names(ids: list[str] | npt.NDArray[Any]) -> Names:
+    """Account ids as UTF-8 bytes: their byte order is their code-point order, the order
+    `projection.in_account_order` gives accounts."""
+    return np.asarray([str(i).encode() for i in ids], dtype=np.bytes_)
+
+
+def _lookup(sorted_values: I64, order: I64, values: I64) -> tuple[I64, npt.NDArray[np.bool_]]:
+    if not sorted_values.size:
+        return np.zeros(values.size, np.int64), np.zeros(values.size, bool)
+    at = np.minimum(np.searchsorted(sorted_values, values, sorter=order), sorted_values.size - 1)
+    pos = order[at]
+    return pos, sorted_values[pos] == values
+
+
+def needed(graph: WholeGraph, links: TouchedLinks, floors: I64, cap: int) -> I64:
+    """Identifiers (internal ids) the touched accounts hold that are shared now but not in the
+    cache: their other holders must be read (`repository.IDENTIFIER_HOLDERS`)."""
+    within = (links.degree >= floors[links.kind]) & (links.degree <= cap)
+    _, cached = _lookup(graph.idents, graph.ident_order(), links.idents)
+    return np.unique(links.idents[within & ~cached])
+
+
+def merge(
+    graph: WholeGraph,
+    links: TouchedLinks,
+    fresh: tuple[I64, list[list[int]]],
+    names_of: Callable[[I64], list[str]],
+    floors: I64,
+    cap: int,
+    population: int,
+) -> WholeGraph:
+    """The cache brought up to date: `links` (the touched accounts' identifiers now), `fresh`
+    (all holders of the identifiers `needed` named), `names_of` (reads the account ids of the
+    nodes in either that the cache does not hold). `floors`: fewest holders per kind (the template
+    floor rises as the graph grows); `cap`: most. Vectorised: a million accounts merge in a
+    second or two."""
+    inc = graph.incidence
+    n_idents = inc.degree.size
+    # 1. The touched identifiers: cached ones gain holders or leave (past the cap); shared ones
+    #    the cache lacked come in with all their holders.
+    u_idents, first = np.unique(links.idents, return_index=True)
+    u_kind, u_degree = links.kind[first], links.degree[first]
+    at, cached = _lookup(graph.idents, graph.ident_order(), u_idents)
+    within = (u_degree >= floors[u_kind]) & (u_degree <= cap)
+    degree = inc.degree.copy()
+    degree[at[cached]] = u_degree[cached]
+    keep = (degree >= floors[inc.kind]) & (degree <= cap)  # the template floor may have risen
+    patched = np.zeros(n_idents, bool)
+    patched[at[cached & within]] = True
+    fresh_idents, fresh_lists = fresh
+    new_sel = np.flatnonzero(~cached & within)
+    new_idents = u_idents[new_sel]
+    f_pos, f_found = _lookup(fresh_idents, np.argsort(fresh_idents, kind="stable"), new_idents)
+    if not f_found.all():
+        raise ValueError("holders missing for identifiers the cache lacks")
+
+    # 2. Accounts: the cache's, and new ones (touched, or holders of new identifiers) inserted
+    #    in account-id order.
+    fresh_lengths = np.fromiter((len(fresh_lists[p]) for p in f_pos.tolist()), np.int64,
+                                count=int(f_pos.size))  # fmt: skip
+    fresh_nodes = np.fromiter(
+        (n for p in f_pos.tolist() for n in fresh_lists[p]), np.int64,
+        count=int(fresh_lengths.sum()),
+    )  # fmt: skip
+    node_order = np.argsort(graph.node_ids, kind="stable")
+    involved = np.unique(np.concatenate([links.nodes, fresh_nodes]))
+    _, known = _lookup(graph.node_ids, node_order, involved)
+    extra = involved[~known]
+    extra_names = names(names_of(extra)) if extra.size else names([])
+    by_name = np.argsort(extra_names, kind="stable")
+    extra, extra_names = extra[by_name], extra_names[by_name]
+    slot = np.searchsorted(graph.account_ids, extra_names)
+    n_old = graph.node_ids.size
+    old_to_new = np.arange(n_old) + np.searchsorted(slot, np.arange(n_old), side="right")
+    extra_to_new = slot + np.arange(extra.size)
+    total_accounts = n_old + extra.size
+    node_ids = np.empty(total_accounts, np.int64)
+    node_ids[old_to_new], node_ids[extra_to_new] = graph.node_ids, extra
+    account_ids = np.empty(total_accounts, dtype=graph.account_ids.dtype
+                           if graph.account_ids.itemsize >= extra_names.itemsize
+                           else extra_names.dtype)  # fmt: skip
+    account_ids[old_to_new], account_ids[extra_to_new] = graph.account_ids, extra_names
+    all_nodes = np.concatenate([graph.node_ids, extra])
+    all_dense = np.concatenate([old_to_new, extra_to_new])
+    all_order = np.argsort(all_nodes, kind="stable")
+
+    def dense(nodes: I64) -> I64:
+        pos, _ = _lookup(all_nodes, all_order, nodes)
+        return np.asarray(all_dense[pos], np.int64)
+
+    # 3. Holder lists of the patched and new identifiers (sorted, unique), in one buffer.
+    rows = inc.identifier_of_row
+    holders = old_to_new[inc.holders]
+    take = patched[rows]
+    touched_at, touched_cached = _lookup(graph.idents, graph.ident_order(), links.idents)
+    touched_ok = touched_cached & patched[touched_at]
+    new_code = n_idents + np.arange(new_idents.size)
+    group = np.concatenate([rows[take], touched_at[touched_ok],
+                            np.repeat(new_code, fresh_lengths)])  # fmt: skip
+    member = np.concatenate([holders[take], dense(links.nodes[touched_ok]), dense(fresh_nodes)])
+    order = np.lexsort((member, group))
+    group, member = group[order], member[order]
+    first_of = np.ones(group.size, bool)
+    first_of[1:] = (group[1:] != group[:-1]) | (member[1:] != member[:-1])
+    group, member = group[first_of], member[first_of]
+    groups, starts, counts = np.unique(group, return_index=True, return_counts=True)
+
+    # 4. Identifier order: kind, then key; new identifiers go where their key sorts.
+    new_kind = u_kind[new_sel]
+    new_keys = [links.keys[int(first[j])] for j in new_sel.tolist()]
+    kind_lo = np.searchsorted(inc.kind, np.arange(len(inc.kinds)), side="left")
+    kind_hi = np.searchsorted(inc.kind, np.arange(len(inc.kinds)), side="right")
+    place = np.fromiter(
+        (bisect_left(inc.keys, key, int(kind_lo[k]), int(kind_hi[k]))
+         for k, key in zip(new_kind.tolist(), new_keys, strict=True)),
+        np.int64, count=len(new_keys),
+    )  # fmt: skip
+    # Cached identifier j sorts at 2j+1, a new one placed before j at 2j; among new ones placed
+    # together, by kind (the end of one kind is the start of the next), then key.
+    key_rank = np.empty(len(new_keys), np.int64)
+    by_place = sorted(range(len(new_keys)), key=lambda i: (place[i], new_kind[i], new_keys[i]))
+    key_rank[by_place] = np.arange(len(new_keys))
+    sort_cached = 2 * np.flatnonzero(keep)
+    final_src = np.concatenate([np.flatnonzero(keep), new_code])
+    final_sort = np.concatenate([sort_cached + 1, 2 * place])
+    final_tie = np.concatenate([np.zeros(sort_cached.size, np.int64), key_rank])
+    final = final_src[np.lexsort((final_tie, final_sort))]
+
+    # 5. Assemble: each final identifier's holders come from the cache's (remapped) rows, or
+    #    from the buffer when patched or new.
+    buffered = np.zeros(n_idents + new_idents.size, bool)
+    buffered[groups] = True
+    buf_start = np.zeros(n_idents + new_idents.size, np.int64)
+    buf_start[groups] = starts
+    buf_len = np.zeros(n_idents + new_idents.size, np.int64)
+    buf_len[groups] = counts
+    cached_len = np.concatenate([np.diff(inc.ptr), np.zeros(new_idents.size, np.int64)])
+    cached_start = np.concatenate([inc.ptr[:-1], np.zeros(new_idents.size, np.int64)])
+    use_buf = buffered[final]
+    lengths = np.where(use_buf, buf_len[final], cached_len[final])
+    source_start = np.where(use_buf, buf_start[final] + holders.size, cached_start[final])
+    ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    pick = np.repeat(source_start - ptr[:-1], lengths) + np.arange(int(ptr[-1]))
+    final_holders = np.concatenate([holders, member])[pick]
+
+    # 6. Accounts that hold nothing any more (their identifiers left) are not in an export.
+    held = np.bincount(final_holders, minlength=total_accounts) > 0
+    compact = np.cumsum(held) - 1
+    is_new = final >= n_idents
+    src_old = np.where(is_new, 0, final)
+    src_new = np.where(is_new, final - n_idents, 0)
+    keys = np.empty(final.size, object)
+    keys[~is_new] = np.asarray(inc.keys, object)[src_old[~is_new]]
+    keys[is_new] = np.asarray(new_keys, object)[src_new[is_new]]
+    kind = np.where(is_new, new_kind[src_new] if new_kind.size else 0, inc.kind[src_old])
+    deg = np.where(is_new, u_degree[new_sel][src_new] if new_sel.size else 0, degree[src_old])
+    idents = np.where(is_new, new_idents[src_new] if new_idents.size else 0,
+                      graph.idents[src_old])  # fmt: skip
+    merged = Incidence(
+        kind=kind.astype(np.int64), degree=deg.astype(np.int64), keys=keys.tolist(), ptr=ptr,
+        holders=compact[final_holders].astype(np.int64), kinds=inc.kinds,
+        accounts=int(held.sum()), population=population,
+    )  # fmt: skip
+    return WholeGraph(
+        merged, node_ids[held], account_ids[held], idents.astype(np.int64),
+        signature=graph.signature,
+    )  # fmt: skip
+
+
+# --- on disk ---------------------------------------------------------------------------------
+
+_ARRAYS = ("kind", "degree", "ptr", "holders")
+
+
+def save(graph: WholeGraph, directory: Path) -> None:
+    """Written beside the current cache, then swapped in by a rename: a reader sees the old one
+    or the new one, never half."""
+    if any(SEPARATOR in k for k in graph.incidence.keys):
+        log.warning("identifier key with a NUL byte: the incremental cache is not written")
+        return
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = directory.parent / f".{directory.name}.{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    inc = graph.incidence
+    blob = SEPARATOR.join(inc.keys).encode()
+    arrays: dict[str, Any] = {a: getattr(inc, a) for a in _ARRAYS}
+    np.savez(
+        tmp / "graph.npz", **arrays, node_ids=graph.node_ids, account_ids=graph.account_ids,
+        idents=graph.idents, keys=np.frombuffer(blob, np.uint8),
+    )  # fmt: skip
+    meta = {
+        "run_id": graph.run_id,
+        "signature": graph.signature,
+        "kinds": list(inc.kinds),
+        "accounts": inc.accounts,
+        "population": inc.population,
+        "identifiers": len(inc.keys),
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    old = directory.parent / f".{directory.name}.old.{uuid.uuid4().hex[:8]}"
+    if directory.exists():
+        directory.rename(old)
+    tmp.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load(directory: Path, run_id: str | None, sig: str) -> WholeGraph | None:
+    """The cache, if the refresh that read it is `run_id` with the same export settings."""
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if run_id is None or meta.get("run_id") != run_id or meta.get("signature") != sig:
+        return None
+    try:
+        with np.load(directory / "graph.npz") as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, KeyError):
+        log.warning("unreadable incremental cache at %s", directory)
+        return None
+    blob = arrays["keys"].tobytes().decode()
+    keys = blob.split(SEPARATOR) if meta["identifiers"] else []
+    inc = Incidence(
+        kind=arrays["kind"], degree=arrays["degree"], keys=keys, ptr=arrays["ptr"],
+        holders=arrays["holders"], kinds=tuple(meta["kinds"]), accounts=int(meta["accounts"]),
+        population=int(meta["population"]),
+    )  # fmt: skip
+    return WholeGraph(inc, arrays["node_ids"], arrays["account_ids"], arrays["idents"],
+                      run_id=run_id, signature=sig)  # fmt: skip
