@@ -282,7 +282,8 @@ def _incremental(
     table, shape = snap.features(dense)
     region = Snapshot(part, snap.node_ids[dense],
                       lambda _: ({c: v[dense] for c, v in table.items()}, shape[dense]),
-                      total_weight=first.weight, frozen=chosen.frozen[dense])  # fmt: skip
+                      total_weight=first.weight, frozen=chosen.frozen[dense],
+                      groups=chosen.groups[dense])  # fmt: skip
     result = detect(region, scoped, params)
     region_ids = set(scoped.ids)
     kept = [m for m in _memberships(first, first_ids) if m.cluster not in region_ids]

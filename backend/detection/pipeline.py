@@ -100,6 +100,9 @@ class Snapshot:
     # there: genuine accounts on a network's exits joined its clusters (docs/benchmarks.md).
     # They still tie the region together for Leiden; the full refresh judges them.
     frozen: npt.NDArray[np.bool_] | None = None
+    # Also for a region: per account, the previous cluster (a number) its untouched members
+    # belong to, -1 for the rest. Leiden moves each such group as one (`communities.leiden`).
+    groups: I64 | None = None
 
 
 @dataclass
@@ -256,6 +259,7 @@ class Region:
     previous: Previous  # the affected clusters (`Previous.restrict`)
     keep: npt.NDArray[np.bool_]  # per dense account: in the region
     frozen: npt.NDArray[np.bool_]  # per dense account: context only (`Snapshot.frozen`)
+    groups: I64  # per dense account: its previous cluster if untouched (`Snapshot.groups`)
     size: int  # accounts in the region, including touched ones that hold nothing shared
 
 
@@ -279,7 +283,23 @@ def region_of(
     scoped = previous.restrict(previous.affected(near_nodes, keys))
     member = np.isin(node_ids, scoped.members.nodes)
     size = int(np.union1d(near_nodes, scoped.members.nodes).size)
-    return Region(scoped, near | member, near & ~hit & ~member, size)
+    groups = member_groups(node_ids, hit, scoped)
+    return Region(scoped, near | member, near & ~hit & ~member, groups, size)
+
+
+def member_groups(node_ids: I64, touched: npt.NDArray[np.bool_], previous: Previous) -> I64:
+    """Per account, the index of its previous cluster in `previous.ids` if it is a member and
+    was not touched, else -1."""
+    members = previous.members
+    groups = np.full(node_ids.size, -1, np.int64)
+    if not len(members):
+        return groups
+    index = {c: i for i, c in enumerate(previous.ids)}
+    cluster = np.asarray([index[c] for c in members.clusters.tolist()], np.int64)
+    pos, found = locate(members.nodes, node_ids)
+    ok = found & ~touched
+    groups[ok] = cluster[pos[ok]]
+    return groups
 
 
 def previous_labels(previous: Previous, node_ids: I64) -> I64:
@@ -607,7 +627,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
     with stage("communities"):
         labels = leiden(
             matrix, resolution, params.seed, initial=previous_labels(previous, node_ids),
-            iterations=params.leiden_iterations,
+            iterations=params.leiden_iterations, groups=snapshot.groups,
         )  # fmt: skip
         communities = int(labels.max()) + 1 if labels.size else 0
         frozen = snapshot.frozen if snapshot.frozen is not None else np.zeros(labels.size, bool)

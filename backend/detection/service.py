@@ -31,6 +31,7 @@ from backend.detection.pipeline import (
     Previous,
     Snapshot,
     detect,
+    member_groups,
     reach_degrees,
     region_of,
     timed,
@@ -212,7 +213,7 @@ def read_region(
                 return "deferred"
             part, dense = restrict(inc, chosen.keep)
         snapshot = snapshot_of(driver, settings, part, whole.node_ids[dense], total)
-        snapshot.frozen = chosen.frozen[dense]
+        snapshot.frozen, snapshot.groups = chosen.frozen[dense], chosen.groups[dense]
         return snapshot, chosen.previous, chosen.size, whole
     with timed(report.export, "region"):
         near, keys = neighbours(driver, settings, touched_nodes, reach)
@@ -224,6 +225,8 @@ def read_region(
         snapshot = read_snapshot(driver, settings, region, total)
     frozen = np.setdiff1d(near, np.union1d(touched_nodes, scoped.members.nodes))
     snapshot.frozen = np.isin(snapshot.node_ids, frozen)
+    hit = np.isin(snapshot.node_ids, touched_nodes)
+    snapshot.groups = member_groups(snapshot.node_ids, hit, scoped)
     return snapshot, scoped, int(region.size), None
 
 

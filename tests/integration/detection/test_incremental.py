@@ -180,6 +180,8 @@ def _same_snapshot(got: Snapshot, want: Snapshot) -> None:
     assert np.array_equal(got.node_ids, want.node_ids)
     assert got.frozen is not None and want.frozen is not None
     assert np.array_equal(got.frozen, want.frozen) and got.total_weight == want.total_weight
+    assert got.groups is not None and want.groups is not None
+    assert np.array_equal(got.groups, want.groups) and (got.groups >= 0).any()
 
 
 def test_a_cache_from_a_refresh_that_did_not_commit_is_not_used(

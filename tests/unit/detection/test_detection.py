@@ -3,8 +3,10 @@ cap, the sampled cliques, features and risk, membership confidence, stable clust
 
 from __future__ import annotations
 
+import igraph as ig
 import numpy as np
 import pytest
+from scipy import sparse
 
 from backend.detection.communities import leiden
 from backend.detection.identity import assign, membership_changes, new_id
@@ -102,6 +104,38 @@ def test_leiden_is_deterministic_and_separates_two_networks() -> None:
     assert a.tolist() == b.tolist()
     assert a[20] == -1  # no links
     assert len(set(a[:10].tolist())) == 1 and len(set(a[10:20].tolist())) == 1 and a[0] != a[10]
+
+
+def _planted(seed: int, n: int = 3000, k: int = 30) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """A weighted graph of k planted communities (85% of edges inside)."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n)
+    i = rng.integers(0, n, 60_000)
+    inside = rng.random(i.size) < 0.85
+    j = np.where(inside, 0, rng.integers(0, n, i.size))
+    for c in range(k):  # a random member of the same community
+        at = np.flatnonzero(inside & (truth[i] == c))
+        j[at] = rng.choice(np.flatnonzero(truth == c), at.size)
+    ok = i != j
+    w = rng.random(int(ok.sum()))
+    m = sparse.csr_matrix((np.r_[w, w], (np.r_[i[ok], j[ok]], np.r_[j[ok], i[ok]])), (n, n))
+    m.sum_duplicates()
+    return m, truth
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_grouped_leiden_keeps_the_whole_graphs_partition(seed: int) -> None:
+    """Moving groups as one vertex (self-loop = their internal weight, strength = theirs) keeps
+    the objective: with most accounts grouped by the whole graph's communities and the rest
+    free, Leiden puts the free ones back where the whole graph does."""
+    m, _ = _planted(seed)
+    whole = leiden(m, 1.0, 7, iterations=-1)
+    rng = np.random.default_rng(seed)
+    groups = np.where(rng.random(whole.size) < 0.8, whole, -1)
+    start = np.where(groups >= 0, whole, -1)  # the free ones start nowhere
+    grouped = leiden(m, 1.0, 7, initial=start, iterations=-1, groups=groups)
+    assert ig.compare_communities(whole.tolist(), grouped.tolist(), method="adjusted_rand") == 1.0
+    assert all(len(set(grouped[groups == g].tolist())) == 1 for g in np.unique(groups[groups >= 0]))
 
 
 def _table(n: int, **columns: list[float]) -> dict[str, np.ndarray]:
