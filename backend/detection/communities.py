@@ -85,6 +85,8 @@ def _leiden(
             resolution=resolution,
             initial_membership=start,
             n_iterations=iterations,
+            # A self-loop's weight counts twice in its vertex's strength, as its pairs did.
+            node_weights=np.asarray(matrix.sum(axis=1)).ravel()[linked].tolist() if loops else None,
         )
     finally:
         ig.set_random_number_generator(random)

@@ -136,6 +136,12 @@ def test_grouped_leiden_keeps_the_whole_graphs_partition(seed: int) -> None:
     grouped = leiden(m, 1.0, 7, initial=start, iterations=-1, groups=groups)
     assert ig.compare_communities(whole.tolist(), grouped.tolist(), method="adjusted_rand") == 1.0
     assert all(len(set(grouped[groups == g].tolist())) == 1 for g in np.unique(groups[groups >= 0]))
+    # Every account grouped by its community: a local optimum of the whole graph stays one
+    # (a group's strength must count its internal weight twice, or groups merge: 30 -> 1).
+    for resolution in (0.35, 1.0):
+        whole = leiden(m, resolution, 7, iterations=-1)
+        kept = leiden(m, resolution, 7, initial=whole, iterations=-1, groups=whole)
+        assert kept.tolist() == whole.tolist()
 
 
 def _table(n: int, **columns: list[float]) -> dict[str, np.ndarray]:
