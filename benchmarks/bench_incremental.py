@@ -127,6 +127,7 @@ def main() -> None:
         "reference_full_detect_s": round(reference_s, 2),
         "scope": report.scope, "touched": report.touched, "region": report.region,
         "seconds": report.seconds, "total_s": round(sum(report.seconds.values()), 2),
+        "export_parts": report.export, "full_refresh_export_parts": full.export,
         "memberships_written": report.memberships_written,
         "memberships_ended": report.memberships_ended,
         "banned_full": len(want), "banned_incremental": len(have),

@@ -249,11 +249,11 @@ def conjunctions(
     ka, kc = inc.kind[high[a]], inc.kind[high[c]]
     nested = np.array([[frozenset({x, y}) in NESTED_LINKS for y in inc.kinds] for x in inc.kinds])
     expected = inc.degree[high[a]] * inc.degree[high[c]] / max(inc.population, 1)
-    keep = (
-        (ka != kc) & ~nested[ka, kc]
-        & (n >= min_overlap * np.minimum(sizes[a], sizes[c]))
-        & (n > stats.poisson.isf(false_rate, expected))
-    )  # fmt: skip
+    keep = (ka != kc) & ~nested[ka, kc] & (n >= min_overlap * np.minimum(sizes[a], sizes[c]))
+    # The chance test last, on the pairs the rest kept: a Poisson quantile costs microseconds
+    # each, and most pairs fail the overlap (0.9 s for a region's pairs, profiled).
+    candidates = np.flatnonzero(keep)
+    keep[candidates] = n[candidates] >= chance_floors(expected[candidates], false_rate)
     if not keep.any():
         return inc, weights
     a, c, n = a[keep], c[keep], n[keep]

@@ -4,6 +4,7 @@ clusters. Everything database-bound before the pure pipeline (`pipeline.detect`)
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from typing import Any
@@ -101,10 +102,16 @@ def account_names(driver: Driver, settings: Settings, nodes: I64) -> list[str]:
 
 
 def update_graph(
-    driver: Driver, settings: Settings, graph: WholeGraph, touched_nodes: I64
+    driver: Driver,
+    settings: Settings,
+    graph: WholeGraph,
+    touched_nodes: I64,
+    seconds: dict[str, float] | None = None,
 ) -> WholeGraph:
     """The cached whole-graph export brought up to date by reading only what the touched
-    accounts hold now (`snapshot_cache.merge`)."""
+    accounts hold now (`snapshot_cache.merge`). `seconds`: where the time went, by part."""
+    spent: dict[str, float] = {} if seconds is None else seconds
+    started = time.perf_counter()
     db = settings.NEO4J_DATABASE
     kinds = graph.incidence.kinds
     template_floor = _template_floor(driver, db)
@@ -125,6 +132,7 @@ def update_graph(
         keys=[f"{k}" for p in parts for k in p["keys"]],
         degree=np.fromiter(chain.from_iterable(p["degrees"] for p in parts), np.int64),
     )
+    spent["links"] = time.perf_counter() - started
     need = needed(graph, touched, floors, settings.DETECTION_FEATURE_CAP)
     _, first = np.unique(touched.idents, return_index=True)
     kind_of = dict(zip(touched.idents[first].tolist(), touched.kind[first].tolist(), strict=True))
@@ -142,10 +150,13 @@ def update_graph(
         np.asarray([i for h in held for i in h["idents"]], np.int64),
         [list(x) for h in held for x in h["holders"]],
     )
-    return merge(
+    spent["holders"] = time.perf_counter() - started - spent["links"]
+    merged = merge(
         graph, touched, fresh, lambda extra: account_names(driver, settings, extra), floors,
         settings.DETECTION_FEATURE_CAP, population(driver, settings),
     )  # fmt: skip
+    spent["merge"] = time.perf_counter() - started - spent["links"] - spent["holders"]
+    return merged
 
 
 class AccountInputs:

@@ -205,7 +205,7 @@ def read_region(
         cached = cached_graph(driver, settings)
     if cached is not None:
         with timed(report.export, "graph"):
-            whole = update_graph(driver, settings, cached, touched_nodes)
+            whole = update_graph(driver, settings, cached, touched_nodes, report.export)
         with timed(report.export, "region"):
             inc = whole.incidence
             chosen = region_of(inc, whole.node_ids, touched_nodes, previous, reach)

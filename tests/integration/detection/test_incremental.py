@@ -20,6 +20,7 @@ from backend.cli.main import app
 from backend.core.config import Settings
 from backend.detection import snapshot_cache
 from backend.detection.pipeline import Params, Snapshot, detect
+from backend.detection.projection import Incidence
 from backend.detection.reads import (
     export_incidence,
     last_run,
@@ -162,21 +163,22 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     assert any(a in banned(got) for a in late)  # late members of planted networks, banned
 
 
-def _same_graph(got: WholeGraph, want: WholeGraph) -> None:
-    a, b = got.incidence, want.incidence
-    assert a.keys == b.keys and a.kinds == b.kinds and a.accounts == b.accounts
+def _same_incidence(a: Incidence, b: Incidence) -> None:
+    assert a.keys == b.keys and a.kinds == b.kinds
+    assert a.accounts == b.accounts and a.population == b.population
     for name in ("kind", "degree", "ptr", "holders"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def _same_graph(got: WholeGraph, want: WholeGraph) -> None:
+    _same_incidence(got.incidence, want.incidence)
     assert np.array_equal(got.node_ids, want.node_ids)
     assert np.array_equal(got.account_ids, want.account_ids)
     assert np.array_equal(got.idents, want.idents)
 
 
 def _same_snapshot(got: Snapshot, want: Snapshot) -> None:
-    a, b = got.incidence, want.incidence
-    assert a.keys == b.keys and a.accounts == b.accounts and a.population == b.population
-    for name in ("kind", "degree", "ptr", "holders"):
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    _same_incidence(got.incidence, want.incidence)
     assert np.array_equal(got.node_ids, want.node_ids)
     assert got.frozen is not None and want.frozen is not None
     assert np.array_equal(got.frozen, want.frozen) and got.total_weight == want.total_weight
