@@ -10,7 +10,13 @@ from scipy import sparse
 
 from backend.detection.communities import leiden
 from backend.detection.identity import assign, membership_changes, new_id
-from backend.detection.projection import Incidence, chance_floor, project, rarity
+from backend.detection.projection import (
+    Incidence,
+    chance_floor,
+    project,
+    rarity,
+    shuffle_within,
+)
 from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, confidence, evidence, score, tie_strength
 
@@ -81,6 +87,20 @@ def test_weak_kinds_get_fewer_sampled_pairs_with_the_same_totals() -> None:
     assert np.asarray(sampled.sum(axis=1)).ravel() == pytest.approx(
         np.asarray(exact.sum(axis=1)).ravel()
     )
+
+
+@pytest.mark.parametrize("coarse", [False, True])
+def test_the_sampling_shuffle_is_lexsorts_permutation(coarse: bool) -> None:
+    """`shuffle_within` must give exactly lexsort's order, also where its float key ties
+    (coarse draws; draws a hair below 1 meeting the next identifier's key)."""
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        sizes = rng.integers(33, 3000, 200)
+        group = np.repeat(np.cumsum(rng.integers(1, 3, sizes.size)), sizes)
+        draw = rng.random(group.size)
+        if coarse:
+            draw = np.minimum(np.round(draw * 50) / 50, 1 - 1e-17)
+        assert np.array_equal(shuffle_within(group, draw), np.lexsort((draw, group)))
 
 
 def test_template_bands_link_only_above_chance_collisions() -> None:
