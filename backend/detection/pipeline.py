@@ -344,11 +344,15 @@ def connected(matrix: sparse.csr_matrix, labels: I64) -> I64:
     cluster, so its own ties look perfect) with no link to any remaining member is not part of
     the network, and becomes a cluster of its own.
     """
-    coo = matrix.tocoo()
-    inside = (labels[coo.row] >= 0) & (labels[coo.row] == labels[coo.col])
+    # The matrix's own structure with the edges between clusters zeroed out: no re-sort of
+    # millions of entries per peel round, the same graph.
+    row = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    col = matrix.indices[: row.size]  # scipy may leave spare capacity past nnz
+    inside = (labels[row] >= 0) & (labels[row] == labels[col])
     induced = sparse.csr_matrix(
-        (np.ones(int(inside.sum())), (coo.row[inside], coo.col[inside])), shape=matrix.shape
+        (inside.astype(np.float64), col.copy(), matrix.indptr.copy()), shape=matrix.shape
     )
+    induced.eliminate_zeros()  # in place: on copies, never the projection's arrays
     _, component = sparse.csgraph.connected_components(induced, directed=False)
     return np.where(labels >= 0, component, -1).astype(np.int64)
 

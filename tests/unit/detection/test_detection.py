@@ -357,6 +357,12 @@ def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
     m = (m + m.T).tocsr()
     out = connected(m, np.array([0, 0, 0, 0, 0, -1]))
     assert out[0] == out[1] == out[2] and out[3] == out[4] and out[0] != out[3] and out[5] == -1
+    # An edge between two clusters does not join them, and the projection is left as it was.
+    m = (m + sparse.coo_matrix(([1.0, 1.0], ([2, 3], [3, 2])), shape=(6, 6))).tocsr()
+    before = (m.data.copy(), m.indices.copy(), m.indptr.copy())
+    out = connected(m, np.array([0, 0, 0, 1, 1, -1]))
+    assert out[0] == out[2] and out[3] == out[4] and out[0] != out[3]
+    assert all(np.array_equal(a, b) for a, b in zip(before, (m.data, m.indices, m.indptr)))
 
 
 def test_timing_concentration_needs_many_exchanges_in_one_window() -> None:
