@@ -92,14 +92,16 @@ def tie_strength(inc: Incidence, labels: I64, weights: dict[str, float]) -> F64:
 def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[I64, F64]:
     """Per incidence row: holders of its identifier in its holder's community (the holder
     included; 0 outside any), and what that row adds to the holder's tie strength."""
-    ident, comm, count = _count_pairs(inc, labels)
-    n_comm = int(labels.max()) + 1 if labels.size else 0
-    table = sparse.csr_matrix((count, (ident, comm)), shape=(inc.degree.size, max(n_comm, 1)))
     rows = inc.identifier_of_row
     lab = labels[inc.holders]
     ok = lab >= 0
+    n_comm = int(labels.max()) + 1 if labels.size else 0
+    # Each row's (identifier, community) counted among all rows: the count, put back on the
+    # rows it came from (no sparse table to look them up in: a third of this function's time).
+    _, at, counts = np.unique(rows[ok] * max(n_comm, 1) + lab[ok], return_inverse=True,
+                              return_counts=True)  # fmt: skip
     same = np.zeros(rows.size, np.int64)
-    same[ok] = np.asarray(table[rows[ok], lab[ok]]).ravel()
+    same[ok] = counts[at]
     base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind][rows]
     conc = np.where(same >= 2, (same - 1) / np.maximum(inc.degree[rows] - 1, 1), 0.0)
     return same, np.asarray(base * conc, np.float64)
