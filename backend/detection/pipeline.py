@@ -367,8 +367,8 @@ def owner_groups(inc: Incidence, labels: I64, link_cap: int) -> I64:
     n, clusters = labels.size, int(labels.max()) + 1 if labels.size else 0
     rows = inc.identifier_of_row
     lab = labels[inc.holders]
-    kind_name = np.array(inc.kinds, dtype=object)[inc.kind[rows]]
-    owner = np.isin(kind_name, list(OWNER_LINKS)) & (inc.degree[rows] <= link_cap) & (lab >= 0)
+    owner_kind = np.array([k in OWNER_LINKS for k in inc.kinds], bool)[inc.kind[rows]]
+    owner = owner_kind & (inc.degree[rows] <= link_cap) & (lab >= 0)
     # Star each owner identifier's holders inside one cluster onto the first of them.
     key = rows[owner] * clusters + lab[owner]
     order = np.argsort(key, kind="stable")
