@@ -22,6 +22,7 @@ COPY --from=console /src/ui/dist ./ui/dist
 ENV HERACLES_UI_DIST=/app/ui/dist
 RUN pip install --no-deps . \
  && useradd --system --uid 10001 --home /app heracles \
+ && mkdir -p /app/state \
  && chown -R heracles /app
 USER heracles
 EXPOSE 8000

@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     DETECTION_INCREMENTAL_MAX_SHARE: float = 0.2
     # Keep the last refresh's whole-graph incidence on the worker's disk (under STATE_DIR), so
     # an incremental refresh reads from Neo4j only what ingest touched, not its whole region
-    # (`detection/snapshot_cache.py`; ~200 MB a million accounts). Off: always the region.
+    # (`detection/snapshot_cache.py`; 55 MB a million accounts). Off: always the region.
     DETECTION_INCIDENCE_CACHE: bool = True
     DETECTION_LOCK_TTL_S: int = 30 * 60
     # Redis transport: an unacked task is redelivered this long after its worker died.
