@@ -116,8 +116,8 @@ def merge(
     """The cache brought up to date: `links` (the touched accounts' identifiers now), `fresh`
     (all holders of the identifiers `needed` named), `names_of` (reads the account ids of the
     nodes in either that the cache does not hold). `floors`: fewest holders per kind (the template
-    floor rises as the graph grows); `cap`: most. Vectorised: a million accounts merge in a
-    second or two."""
+    floor rises as the graph grows); `cap`: most. Vectorised: a million-account graph merges
+    in under a second (`docs/benchmarks.md`)."""
     inc = graph.incidence
     n_idents = inc.degree.size
     # 1. The touched identifiers: cached ones gain holders or leave (past the cap); shared ones
@@ -146,32 +146,8 @@ def merge(
         (n for p in f_pos.tolist() for n in fresh_lists[p]), np.int64,
         count=int(fresh_lengths.sum()),
     )  # fmt: skip
-    node_order = graph.node_order()
-    involved = np.unique(np.concatenate([links.nodes, fresh_nodes]))
-    _, known = _lookup(graph.node_ids, node_order, involved)
-    extra = involved[~known]
-    extra_names = names(names_of(extra)) if extra.size else names([])
-    by_name = np.argsort(extra_names, kind="stable")
-    extra, extra_names = extra[by_name], extra_names[by_name]
-    slot = np.searchsorted(graph.account_ids, extra_names)
-    n_old = graph.node_ids.size
-    old_to_new = np.arange(n_old) + np.searchsorted(slot, np.arange(n_old), side="right")
-    extra_to_new = slot + np.arange(extra.size)
-    total_accounts = n_old + extra.size
-    node_ids = np.empty(total_accounts, np.int64)
-    node_ids[old_to_new], node_ids[extra_to_new] = graph.node_ids, extra
-    account_ids = np.empty(total_accounts, dtype=graph.account_ids.dtype
-                           if graph.account_ids.itemsize >= extra_names.itemsize
-                           else extra_names.dtype)  # fmt: skip
-    account_ids[old_to_new], account_ids[extra_to_new] = graph.account_ids, extra_names
-    extra_order = np.argsort(extra, kind="stable")
-
-    def dense(nodes: I64) -> I64:
-        pos, known = _lookup(graph.node_ids, node_order, nodes)
-        out = old_to_new[pos]
-        at, _ = _lookup(extra, extra_order, nodes[~known])
-        out[~known] = extra_to_new[at]
-        return np.asarray(out, np.int64)
+    accounts = _with_new_accounts(graph, np.concatenate([links.nodes, fresh_nodes]), names_of)
+    old_to_new, dense, total_accounts = accounts.old_to_new, accounts.dense, accounts.total
 
     # 3. Holder lists of the patched and new identifiers (sorted, unique), in one buffer.
     rows = inc.identifier_of_row
@@ -199,23 +175,7 @@ def merge(
     # 4. Identifier order: kind, then key; new identifiers go where their key sorts.
     new_kind = u_kind[new_sel]
     new_keys = [links.keys[int(first[j])] for j in new_sel.tolist()]
-    kind_lo = np.searchsorted(inc.kind, np.arange(len(inc.kinds)), side="left")
-    kind_hi = np.searchsorted(inc.kind, np.arange(len(inc.kinds)), side="right")
-    place = np.fromiter(
-        (bisect_left(inc.keys, key, int(kind_lo[k]), int(kind_hi[k]))
-         for k, key in zip(new_kind.tolist(), new_keys, strict=True)),
-        np.int64, count=len(new_keys),
-    )  # fmt: skip
-    # Cached identifier j sorts at 2j+1, a new one placed before j at 2j; among new ones placed
-    # together, by kind (the end of one kind is the start of the next), then key.
-    key_rank = np.empty(len(new_keys), np.int64)
-    by_place = sorted(range(len(new_keys)), key=lambda i: (place[i], new_kind[i], new_keys[i]))
-    key_rank[by_place] = np.arange(len(new_keys))
-    sort_cached = 2 * np.flatnonzero(keep)
-    final_src = np.concatenate([np.flatnonzero(keep), new_code])
-    final_sort = np.concatenate([sort_cached + 1, 2 * place])
-    final_tie = np.concatenate([np.zeros(sort_cached.size, np.int64), key_rank])
-    final = final_src[np.lexsort((final_tie, final_sort))]
+    final = _identifier_order(inc, keep, new_kind, new_keys)
 
     # 5. Assemble: each final identifier's holders come from the cache's (remapped) rows, or
     #    from the buffer when patched or new.
@@ -253,9 +213,78 @@ def merge(
         accounts=int(held.sum()), population=population,
     )  # fmt: skip
     return WholeGraph(
-        merged, node_ids[held], account_ids[held], idents.astype(np.int64),
+        merged, accounts.node_ids[held], accounts.account_ids[held], idents.astype(np.int64),
         signature=graph.signature,
     )  # fmt: skip
+
+
+def _identifier_order(
+    inc: Incidence, keep: npt.NDArray[np.bool_], new_kind: I64, new_keys: list[str]
+) -> I64:
+    """The merged identifiers in (kind, key) order: kept cached ones by index, new ones as
+    `len(inc.keys) + k`, each placed where its key sorts within its kind."""
+    n_idents = inc.degree.size
+    new_code = n_idents + np.arange(len(new_keys))
+    kind_lo = np.searchsorted(inc.kind, np.arange(len(inc.kinds)), side="left")
+    kind_hi = np.searchsorted(inc.kind, np.arange(len(inc.kinds)), side="right")
+    place = np.fromiter(
+        (bisect_left(inc.keys, key, int(kind_lo[k]), int(kind_hi[k]))
+         for k, key in zip(new_kind.tolist(), new_keys, strict=True)),
+        np.int64, count=len(new_keys),
+    )  # fmt: skip
+    # Cached identifier j sorts at 2j+1, a new one placed before j at 2j; among new ones placed
+    # together, by kind (the end of one kind is the start of the next), then key.
+    key_rank = np.empty(len(new_keys), np.int64)
+    by_place = sorted(range(len(new_keys)), key=lambda i: (place[i], new_kind[i], new_keys[i]))
+    key_rank[by_place] = np.arange(len(new_keys))
+    sort_cached = 2 * np.flatnonzero(keep)
+    final_src = np.concatenate([np.flatnonzero(keep), new_code])
+    final_sort = np.concatenate([sort_cached + 1, 2 * place])
+    final_tie = np.concatenate([np.zeros(sort_cached.size, np.int64), key_rank])
+    return np.asarray(final_src[np.lexsort((final_tie, final_sort))], np.int64)
+
+
+@dataclass
+class _Accounts:
+    """The cache's accounts with new ones inserted in account-id order."""
+
+    node_ids: I64
+    account_ids: Names
+    old_to_new: I64  # the cache's dense index -> the new one (monotone)
+    dense: Callable[[I64], I64]  # internal node ids -> new dense index
+    total: int
+
+
+def _with_new_accounts(
+    graph: WholeGraph, nodes: I64, names_of: Callable[[I64], list[str]]
+) -> _Accounts:
+    node_order = graph.node_order()
+    involved = np.unique(nodes)
+    _, known = _lookup(graph.node_ids, node_order, involved)
+    extra = involved[~known]
+    extra_names = names(names_of(extra)) if extra.size else names([])
+    by_name = np.argsort(extra_names, kind="stable")
+    extra, extra_names = extra[by_name], extra_names[by_name]
+    slot = np.searchsorted(graph.account_ids, extra_names)
+    n_old = graph.node_ids.size
+    old_to_new = np.arange(n_old) + np.searchsorted(slot, np.arange(n_old), side="right")
+    extra_to_new = slot + np.arange(extra.size)
+    total = n_old + extra.size
+    node_ids = np.empty(total, np.int64)
+    node_ids[old_to_new], node_ids[extra_to_new] = graph.node_ids, extra
+    wide = max(graph.account_ids.dtype, extra_names.dtype, key=lambda t: t.itemsize)
+    account_ids = np.empty(total, dtype=wide)
+    account_ids[old_to_new], account_ids[extra_to_new] = graph.account_ids, extra_names
+    extra_order = np.argsort(extra, kind="stable")
+
+    def dense(query: I64) -> I64:
+        pos, known = _lookup(graph.node_ids, node_order, query)
+        out = old_to_new[pos]
+        at, _ = _lookup(extra, extra_order, query[~known])
+        out[~known] = extra_to_new[at]
+        return np.asarray(out, np.int64)
+
+    return _Accounts(node_ids, account_ids, old_to_new.astype(np.int64), dense, int(total))
 
 
 # --- on disk ---------------------------------------------------------------------------------
