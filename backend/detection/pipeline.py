@@ -294,8 +294,9 @@ def member_groups(node_ids: I64, touched: npt.NDArray[np.bool_], previous: Previ
     groups = np.full(node_ids.size, -1, np.int64)
     if not len(members):
         return groups
-    index = {c: i for i, c in enumerate(previous.ids)}
-    cluster = np.asarray([index[c] for c in members.clusters.tolist()], np.int64)
+    # `previous.ids` is sorted, so a cluster's index is where its id sorts.
+    ids = np.asarray(previous.ids, dtype=str)
+    cluster = np.searchsorted(ids, members.clusters.astype(str)).astype(np.int64)
     pos, found = locate(members.nodes, node_ids)
     ok = found & ~touched
     groups[ok] = cluster[pos[ok]]

@@ -134,11 +134,11 @@ def update_graph(
     )
     spent["links"] = time.perf_counter() - started
     need = needed(graph, touched, floors, settings.DETECTION_FEATURE_CAP)
-    _, first = np.unique(touched.idents, return_index=True)
-    kind_of = dict(zip(touched.idents[first].tolist(), touched.kind[first].tolist(), strict=True))
+    held_idents, first = np.unique(touched.idents, return_index=True)
+    need_kind = touched.kind[first][np.searchsorted(held_idents, need)]
 
     def holders(k: int) -> dict[str, Any]:
-        idents = [i for i in need.tolist() if kind_of[i] == k]
+        idents = need[need_kind == k].tolist()
         if not idents:
             return {"idents": [], "holders": []}
         (cols,) = repo.run_read(driver, db, repo.IDENTIFIER_HOLDERS[kinds[k]], idents=idents)
@@ -307,7 +307,7 @@ def neighbours(
     """`nodes` and every account tied to one of them by an identifier within `reach` (holders
     per kind); and the evidence keys (`kind:key`) of everything exported that they hold."""
     db = settings.NEO4J_DATABASE
-    kinds = [k for k, w in settings.DETECTION_KIND_WEIGHTS.items() if w > 0]
+    kinds = export_kinds(settings)
     template_floor = _template_floor(driver, db)
 
     def read(job: tuple[str, str]) -> list[Any]:
