@@ -165,7 +165,9 @@ class AccountInputs:
     takes the inputs once it knows which accounts it needs: a million-account refresh spent
     ~11 s waiting on these reads (docs/benchmarks.md). All the snapshot's accounts are read,
     since which ones are needed is known only after Leiden; the rest are masked out, so the
-    table is what a read of the needed accounts alone gives."""
+    table is what a read of the needed accounts alone gives. The risk marks are read over the
+    whole graph (`repository.ACCOUNT_MARKS`), or with `marks_by_account` (a region: a few
+    percent of the accounts) from the accounts' side, chunk by chunk."""
 
     def __init__(
         self,
@@ -174,6 +176,7 @@ class AccountInputs:
         node_ids: I64,
         only: I64 | None = None,
         threads: int | None = None,
+        marks_by_account: bool = False,
     ) -> None:
         db = settings.NEO4J_DATABASE
         self.node_ids = node_ids
@@ -183,14 +186,21 @@ class AccountInputs:
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account-inputs")
 
         def chunk(part: list[int]) -> dict[str, Any]:
-            return repo.run_read(driver, db, repo.ACCOUNT_FEATURES, nodes=part)[0]
+            cols: dict[str, Any] = repo.run_read(driver, db, repo.ACCOUNT_FEATURES, nodes=part)[0]
+            if marks_by_account:
+                cols["marks"] = repo.run_read(driver, db, repo.ACCOUNT_MARK_COUNTS, nodes=part)[0]
+            return cols
 
         def marked(query: str) -> list[int]:
             return list(repo.run_read(driver, db, query)[0]["nodes"])
 
         parts = [nodes[i : i + FEATURE_CHUNK] for i in range(0, len(nodes), FEATURE_CHUNK)]
         self._chunks = [pool.submit(chunk, part) for part in parts]
-        self._marks = [pool.submit(marked, query) for query in repo.ACCOUNT_MARKS.values()]
+        self._marks = (
+            []
+            if marks_by_account
+            else [pool.submit(marked, query) for query in repo.ACCOUNT_MARKS.values()]
+        )
         pool.shutdown(wait=False)
 
     def table(self, dense: I64) -> tuple[dict[str, F64], I64]:
@@ -211,7 +221,13 @@ class AccountInputs:
             for j, c in enumerate(ACCOUNT_INPUTS):
                 table[c][at] = inputs[:, j]
             shapes[at] = np.asarray(cols["email_shape"], dtype=object)[keep]
-        for column, pending in zip(repo.ACCOUNT_MARKS, self._marks, strict=True):
+            if "marks" in cols:
+                marks = cols["marks"]
+                at_m, _ = locate(node_ids, np.asarray(marks["node"], np.int64), order)
+                keep_m = wanted[at_m]
+                for column in repo.MARK_RULES:
+                    table[column][at_m[keep_m]] = np.asarray(marks[column], np.float64)[keep_m]
+        for column, pending in zip(repo.MARK_RULES, self._marks, strict=bool(self._marks)):
             at, found = locate(node_ids, np.asarray(pending.result(), np.int64), order)
             ok = found & wanted[at] if n else found
             table[column] = np.bincount(at[ok], minlength=n).astype(np.float64)
@@ -251,11 +267,13 @@ def snapshot_of(
     node_ids: I64,
     total_weight: float | None = None,
 ) -> Snapshot:
-    """A snapshot of this incidence, its accounts' inputs read in the background."""
+    """A snapshot of this incidence, its accounts' inputs read in the background. With
+    `total_weight` it is a region's (an incremental refresh): its marks are read by account."""
+    region = total_weight is not None
     return Snapshot(
         incidence=inc,
         node_ids=node_ids,
-        features=AccountInputs(driver, settings, node_ids).table,
+        features=AccountInputs(driver, settings, node_ids, marks_by_account=region).table,
         total_weight=total_weight,
     )
 

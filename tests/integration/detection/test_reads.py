@@ -10,7 +10,8 @@ import pytest
 from neo4j import Driver
 
 from backend.core.config import Settings
-from backend.detection.reads import read_snapshot
+from backend.detection.reads import AccountInputs, read_snapshot
+from backend.detection.repository import MARK_RULES
 from backend.graph.model import ACCOUNT_INPUTS, ACCOUNT_INPUTS_PROPERTY
 from backend.graph.schema_queries import migrate
 from seed.generate import generate
@@ -60,3 +61,25 @@ def test_packed_inputs_read_like_the_properties_they_pack(
     # The migration packs exactly what ingest had packed.
     migrate(driver, settings.NEO4J_DATABASE)
     assert _inputs(driver, settings) == stored
+
+
+def test_marks_read_by_account_equal_the_whole_graph_read(
+    driver: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    """A region reads the risk marks from its accounts' side (`ACCOUNT_MARK_COUNTS`), a full
+    refresh over the whole graph (`ACCOUNT_MARKS`): the same counts for every account."""
+    reset_state(driver, settings)
+    generate(3000, 5, tmp_path, 0.05)
+    report = ingest(settings, tmp_path / "events.jsonl.gz", batch_size=2000)
+    assert report.stats.rejected == 0 and not report.stats.failed_batches
+    node_ids = read_snapshot(driver, settings).node_ids
+    half = np.random.default_rng(3).choice(node_ids.size, node_ids.size // 2, replace=False)
+    for dense in (np.arange(node_ids.size), np.sort(half)):
+        whole, _ = AccountInputs(driver, settings, node_ids).table(dense)
+        by_account, _ = AccountInputs(driver, settings, node_ids, marks_by_account=True).table(
+            dense
+        )
+        for column in MARK_RULES:
+            np.testing.assert_array_equal(by_account[column], whole[column], err_msg=column)
+    for column in MARK_RULES:  # every mark occurs, so each comparison can fail
+        assert whole[column].sum() > 0, column
