@@ -128,6 +128,7 @@ def main() -> None:
         "scope": report.scope, "touched": report.touched, "region": report.region,
         "seconds": report.seconds, "total_s": round(sum(report.seconds.values()), 2),
         "export_parts": report.export, "full_refresh_export_parts": full.export,
+        "scores_parts": report.scores, "full_refresh_scores_parts": full.scores,
         "memberships_written": report.memberships_written,
         "memberships_ended": report.memberships_ended,
         "banned_full": len(want), "banned_incremental": len(have),

@@ -215,6 +215,8 @@ class Detection:
     similarity: F64 = field(default_factory=lambda: np.zeros(0))
     ties: tuple[I64, I64, I64] = field(default_factory=lambda: (np.zeros(0, np.int64),) * 3)
     seconds: dict[str, float] = field(default_factory=dict)
+    # Parts of the scores stage: "inputs", the wait for the feature table read in the background.
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 @contextmanager
@@ -610,6 +612,7 @@ def attach(
 def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
     inc, node_ids = snapshot.incidence, snapshot.node_ids
     seconds: dict[str, float] = {}
+    score_parts: dict[str, float] = {}
 
     def stage(name: str) -> AbstractContextManager[None]:
         return timed(seconds, name)
@@ -640,7 +643,8 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
     with stage("scores"):
         community = labels.copy()  # before the peel: the next refresh's warm start
         read = ((labels >= 0) | attachable(linked, labels, weights)) & ~frozen
-        table, shape = snapshot.features(np.flatnonzero(read))
+        with timed(score_parts, "inputs"):
+            table, shape = snapshot.features(np.flatnonzero(read))
         labels = _peel(linked, matrix, labels, table, params, weights)
         labels, attached = attach(linked, labels, table, weights, read)
         tie, similarity = tie_strength(linked, labels, weights), behaviour_similarity(table, labels)
@@ -687,7 +691,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         matrix=matrix, labels=labels, community=community, conf=conf, scored=scored,
         proof=proof, assignment=assignment, members_of=members_of, community_of=community_of,
         communities=communities, attached=attached, network_ids=network_ids, weight=weight, tie=tie,
-        similarity=similarity, ties=ties, seconds=seconds,
+        similarity=similarity, ties=ties, seconds=seconds, scores=score_parts,
     )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from backend.detection.projection import Incidence, chance_floor, in_account_ord
 from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, TEMPLATE_KIND
 from backend.detection.snapshot_cache import (
+    Fresh,
     TouchedLinks,
     WholeGraph,
     merge,
@@ -129,7 +130,6 @@ def update_graph(
         nodes=np.fromiter(chain.from_iterable(p["nodes"] for p in parts), np.int64),
         kind=np.repeat(np.arange(len(kinds)), [len(p["nodes"]) for p in parts]).astype(np.int64),
         idents=np.fromiter(chain.from_iterable(p["idents"] for p in parts), np.int64),
-        keys=[f"{k}" for p in parts for k in p["keys"]],
         degree=np.fromiter(chain.from_iterable(p["degrees"] for p in parts), np.int64),
     )
     spent["links"] = time.perf_counter() - started
@@ -140,15 +140,16 @@ def update_graph(
     def holders(k: int) -> dict[str, Any]:
         idents = need[need_kind == k].tolist()
         if not idents:
-            return {"idents": [], "holders": []}
+            return {"idents": [], "keys": [], "holders": []}
         (cols,) = repo.run_read(driver, db, repo.IDENTIFIER_HOLDERS[kinds[k]], idents=idents)
         return cols
 
     with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
         held = list(pool.map(holders, range(len(kinds))))
-    fresh = (
-        np.asarray([i for h in held for i in h["idents"]], np.int64),
-        [list(x) for h in held for x in h["holders"]],
+    fresh = Fresh(
+        idents=np.asarray([i for h in held for i in h["idents"]], np.int64),
+        keys=[f"{k}" for h in held for k in h["keys"]],
+        holders=[list(x) for h in held for x in h["holders"]],
     )
     spent["holders"] = time.perf_counter() - started - spent["links"]
     merged = merge(

@@ -68,19 +68,20 @@ RETURN collect(key) AS keys, collect(ident) AS idents, collect(degree) AS degree
 # What an incremental refresh reads when it holds the last refresh's whole-graph incidence
 # (`snapshot_cache`): every identifier the touched accounts hold, shared or not yet (degree
 # from the degree store, no upper bound: one grown past the cap must leave the cache), one row
-# per link; then all holders of the identifiers the cache did not have.
+# per link, without keys (the cache has them); then the keys and all holders of the identifiers
+# the cache did not have.
 TOUCHED_LINKS = _per_kind("""
 UNWIND $nodes AS node
 MATCH (a:Account)-[:{rel}]->(i:{label}) WHERE id(a) = node
 WITH node, i, COUNT {{ (i)<-[:{rel}]-() }} AS degree
 WHERE degree >= $min_degree{extra}
-RETURN collect(node) AS nodes, collect(id(i)) AS idents, collect(i.key) AS keys,
-       collect(degree) AS degrees
+RETURN collect(node) AS nodes, collect(id(i)) AS idents, collect(degree) AS degrees
 """)
 IDENTIFIER_HOLDERS = _per_kind("""
 UNWIND $idents AS ident
 MATCH (i:{label}) WHERE id(i) = ident
-RETURN collect(ident) AS idents, collect([(i)<-[:{rel}]-(a:Account) | id(a)]) AS holders
+RETURN collect(ident) AS idents, collect(i.key) AS keys,
+       collect([(i)<-[:{rel}]-(a:Account) | id(a)]) AS holders
 """)
 # The identifiers the given accounts hold with min_degree..max_degree holders, then either every
 # account holding one of them (`NEIGHBOURS`: where a change reaches, within

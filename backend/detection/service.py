@@ -79,6 +79,7 @@ class RefreshReport:
     events: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     export: dict[str, float] = field(default_factory=dict)  # parts of the export stage
+    scores: dict[str, float] = field(default_factory=dict)  # parts of the scores stage
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         return timed(self.seconds, name)
@@ -130,6 +131,7 @@ def refresh(
     saving = _keep(settings, whole, report.run_id)
     result = detect(snapshot, previous, params)
     report.seconds.update(result.seconds)
+    report.scores = result.scores
     inc = snapshot.incidence
     report.accounts = inc.population
     report.identifiers = int(inc.degree.size)

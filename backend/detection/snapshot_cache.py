@@ -69,13 +69,23 @@ class WholeGraph:
 @dataclass
 class TouchedLinks:
     """What the touched accounts hold now, one row per link (`repository.TOUCHED_LINKS`):
-    identifiers with at least their kind's floor of holders, and their degree."""
+    identifiers with at least their kind's floor of holders, and their degree. No keys: the
+    cache has those of all but the few `needed` identifiers (`Fresh`)."""
 
     nodes: I64
     kind: I64  # index into the incidence's kinds
     idents: I64
-    keys: list[str]
     degree: I64
+
+
+@dataclass
+class Fresh:
+    """The identifiers `needed` named, with their keys and all their holders
+    (`repository.IDENTIFIER_HOLDERS`), in any order."""
+
+    idents: I64
+    keys: list[str]
+    holders: list[list[int]]
 
 
 def signature(kinds: tuple[str, ...], feature_cap: int) -> str:
@@ -107,7 +117,7 @@ def needed(graph: WholeGraph, links: TouchedLinks, floors: I64, cap: int) -> I64
 def merge(
     graph: WholeGraph,
     links: TouchedLinks,
-    fresh: tuple[I64, list[list[int]]],
+    fresh: Fresh,
     names_of: Callable[[I64], list[str]],
     floors: I64,
     cap: int,
@@ -131,7 +141,7 @@ def merge(
     keep = (degree >= floors[inc.kind]) & (degree <= cap)  # the template floor may have risen
     patched = np.zeros(n_idents, bool)
     patched[at[cached & within]] = True
-    fresh_idents, fresh_lists = fresh
+    fresh_idents, fresh_lists = fresh.idents, fresh.holders
     new_sel = np.flatnonzero(~cached & within)
     new_idents = u_idents[new_sel]
     f_pos, f_found = _lookup(fresh_idents, np.argsort(fresh_idents, kind="stable"), new_idents)
@@ -174,7 +184,7 @@ def merge(
 
     # 4. Identifier order: kind, then key; new identifiers go where their key sorts.
     new_kind = u_kind[new_sel]
-    new_keys = [links.keys[int(first[j])] for j in new_sel.tolist()]
+    new_keys = [fresh.keys[p] for p in f_pos.tolist()]
     final = _identifier_order(inc, keep, new_kind, new_keys)
 
     # 5. Assemble: each final identifier's holders come from the cache's (remapped) rows, or

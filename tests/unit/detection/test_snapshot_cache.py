@@ -11,6 +11,7 @@ import pytest
 
 from backend.detection.projection import Incidence, in_account_order
 from backend.detection.snapshot_cache import (
+    Fresh,
     TouchedLinks,
     WholeGraph,
     load,
@@ -78,7 +79,6 @@ class World:
             nodes=np.asarray([a for a, _ in rows], np.int64),
             kind=np.asarray([i % 3 for _, i in rows], np.int64),
             idents=np.asarray([i for _, i in rows], np.int64),
-            keys=[self.keys[i] for _, i in rows],
             degree=np.asarray([len(held[i]) for _, i in rows], np.int64),
         )
 
@@ -116,7 +116,9 @@ def test_merge_equals_a_fresh_export(seed: int) -> None:
     links = world.touched_links(touched, after)
     need = needed(cached, links, after, cap)
     held = world.holders()
-    fresh = (need, [held[int(i)] for i in need.tolist()])
+    # In another order than asked: the merge must not rely on the read's order.
+    ask = need[::-1]
+    fresh = Fresh(ask, [world.keys[int(i)] for i in ask], [held[int(i)] for i in ask.tolist()])
     asked: list[int] = []
 
     def names_of(nodes: np.ndarray) -> list[str]:
@@ -132,9 +134,8 @@ def test_an_unchanged_graph_merges_to_itself() -> None:
     world = World(random.Random(3), accounts=100, idents=120, links=300)
     floors = np.array([2, 2, 2])
     cached = world.export(floors, 20)
-    empty = TouchedLinks(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                         [], np.zeros(0, np.int64))  # fmt: skip
-    fresh = (np.zeros(0, np.int64), [])
+    empty = TouchedLinks(*(np.zeros(0, np.int64),) * 4)
+    fresh = Fresh(np.zeros(0, np.int64), [], [])
     _same(merge(cached, empty, fresh, lambda n: [], floors, 20, 100), cached)
 
 
