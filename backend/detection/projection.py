@@ -14,6 +14,7 @@ linear in the degree instead of quadratic.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -42,8 +43,10 @@ class Incidence:
     # Per identifier: exempt from the link cap (conjunctions, whose specificity is tested).
     uncapped: npt.NDArray[np.bool_] | None = None
 
-    @property
+    @cached_property
     def identifier_of_row(self) -> I64:
+        """Computed once: a refresh asks for it a dozen times (~0.1 s each at a million
+        accounts). Incidences are never changed in place (`dataclasses.replace` makes new ones)."""
         return np.repeat(np.arange(self.degree.size), np.diff(self.ptr))
 
 

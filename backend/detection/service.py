@@ -14,6 +14,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +80,11 @@ class RefreshReport:
     memberships_ended: int = 0
     events: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-    export: dict[str, float] = field(default_factory=dict)  # parts of the export stage
-    scores: dict[str, float] = field(default_factory=dict)  # parts of the scores stage
+    # Where a stage's time went, by part: export, scores (the wait for the feature table) and
+    # write_back (stage name -> part -> seconds).
+    parts: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {"export": {}, "scores": {}, "write_back": {}}
+    )
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         return timed(self.seconds, name)
@@ -112,26 +117,31 @@ def refresh(
     with report.stage("export"):
         # Numbered first: a repair of what a dead refresh left must precede reading the clusters.
         gen = repo.begin_generation(driver, settings.NEO4J_DATABASE)
-        with timed(report.export, "previous"):
-            previous = read_previous(driver, settings)
-        scoped = (
-            read_region(driver, settings, marks, previous, bound, report) if incremental else None
-        )
-        if scoped == "deferred":
-            repo.close_generation(driver, settings.NEO4J_DATABASE, gen)
-            report.scope = "deferred"
-            return report
-        if scoped is None:
-            with timed(report.export, "graph"):
-                whole = export_incidence(driver, settings)
-            snapshot = snapshot_of(driver, settings, whole.incidence, whole.node_ids)
-        else:
-            snapshot, previous, report.region, whole = scoped
-            report.scope = "region"
+        # Read beside the graph's export (Neo4j answers both, on two cores): an incremental
+        # refresh waited ~0.7 s on it first (docs/benchmarks.md).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="previous") as pool:
+            pending = pool.submit(_read_previous, driver, settings, report.parts["export"])
+            scoped = (
+                read_region(driver, settings, marks, pending.result, bound, report)
+                if incremental
+                else None
+            )
+            if scoped == "deferred":
+                repo.close_generation(driver, settings.NEO4J_DATABASE, gen)
+                report.scope = "deferred"
+                return report
+            if scoped is None:
+                with timed(report.parts["export"], "graph"):
+                    whole = export_incidence(driver, settings)
+                snapshot = snapshot_of(driver, settings, whole.incidence, whole.node_ids)
+                previous = pending.result()
+            else:
+                snapshot, previous, report.region, whole = scoped
+                report.scope = "region"
     saving = _keep(settings, whole, report.run_id)
     result = detect(snapshot, previous, params)
     report.seconds.update(result.seconds)
-    report.scores = result.scores
+    report.parts["scores"] = result.scores
     inc = snapshot.incidence
     report.accounts = inc.population
     report.identifiers = int(inc.degree.size)
@@ -142,16 +152,22 @@ def refresh(
     report.flagged_clusters = int((result.scored.risk >= params.flag_threshold).sum())
     for e in result.assignment.events:
         report.events[e.type] = report.events.get(e.type, 0) + 1
+    parts = report.parts["write_back"]
     with report.stage("write_back"):
-        wb = write_back_rows(
-            result, previous, snapshot, report.run_id, int(time.time() * 1000),
-            json.dumps(report.seconds),
-        )  # fmt: skip
+        with timed(parts, "rows"):
+            wb = write_back_rows(
+                result, previous, snapshot, report.run_id, int(time.time() * 1000),
+                json.dumps(report.seconds),
+            )  # fmt: skip
         wb.scope = report.scope
         wb.weight = result.weight if report.scope == "full" else None
         if saving is not None:
-            saving.join()  # the cache names this run: written before the run can be the last
-        repo.write_back(driver, settings.NEO4J_DATABASE, gen, wb, settings.DETECTION_WRITE_LANES)
+            with timed(parts, "cache"):
+                saving.join()  # the cache names this run: written before the run can be last
+        with timed(parts, "write"):
+            repo.write_back(
+                driver, settings.NEO4J_DATABASE, gen, wb, settings.DETECTION_WRITE_LANES
+            )
     if client is not None:
         touched.done(client)
     report.clusters = len(wb.clusters)
@@ -160,6 +176,11 @@ def refresh(
     report.memberships_ended = len(wb.ends)
     log.info("detection refresh", extra={"report": report.__dict__})
     return report
+
+
+def _read_previous(driver: Driver, settings: Settings, parts: dict[str, float]) -> Previous:
+    with timed(parts, "previous"):
+        return read_previous(driver, settings)
 
 
 def cache_dir(settings: Settings) -> Path:
@@ -188,12 +209,13 @@ def read_region(
     driver: Driver,
     settings: Settings,
     marks: set[str],
-    previous: Previous,
+    previous_clusters: Callable[[], Previous],
     bound: float,
     report: RefreshReport,
 ) -> tuple[Snapshot, Previous, int, WholeGraph | None] | Literal["deferred"] | None:
     """The snapshot and previous clusters of the region a change reaches: the touched accounts,
-    those tied to them within `reach_degrees`, and the clusters `Previous.affected` names.
+    those tied to them within `reach_degrees`, and the clusters `Previous.affected` names
+    (`previous_clusters`: all active ones, asked for once the graph is read).
     From the last refresh's cached incidence and the touched accounts' links when the cache is
     current (then also the updated whole graph), else read from Neo4j. None when a full
     refresh must run instead (none has recorded its weight yet); "deferred" when the region
@@ -203,12 +225,13 @@ def read_region(
         return None
     reach = reach_degrees(settings.DETECTION_KIND_WEIGHTS, settings.DETECTION_LINK_CAP)
     touched_nodes = account_nodes(driver, settings, sorted(marks))
-    with timed(report.export, "cache"):
+    with timed(report.parts["export"], "cache"):
         cached = cached_graph(driver, settings)
     if cached is not None:
-        with timed(report.export, "graph"):
-            whole = update_graph(driver, settings, cached, touched_nodes, report.export)
-        with timed(report.export, "region"):
+        with timed(report.parts["export"], "graph"):
+            whole = update_graph(driver, settings, cached, touched_nodes, report.parts["export"])
+        previous = previous_clusters()
+        with timed(report.parts["export"], "region"):
             inc = whole.incidence
             chosen = region_of(inc, whole.node_ids, touched_nodes, previous, reach)
             if chosen.size > bound:
@@ -217,13 +240,14 @@ def read_region(
         snapshot = snapshot_of(driver, settings, part, whole.node_ids[dense], total)
         snapshot.frozen, snapshot.groups = chosen.frozen[dense], chosen.groups[dense]
         return snapshot, chosen.previous, chosen.size, whole
-    with timed(report.export, "region"):
+    with timed(report.parts["export"], "region"):
         near, keys = neighbours(driver, settings, touched_nodes, reach)
+        previous = previous_clusters()
         scoped = previous.restrict(previous.affected(near, keys))
         region = np.union1d(near, scoped.members.nodes)
     if region.size > bound:
         return "deferred"
-    with timed(report.export, "graph"):
+    with timed(report.parts["export"], "graph"):
         snapshot = read_snapshot(driver, settings, region, total)
     frozen = np.setdiff1d(near, np.union1d(touched_nodes, scoped.members.nodes))
     snapshot.frozen = np.isin(snapshot.node_ids, frozen)

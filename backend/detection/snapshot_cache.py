@@ -171,16 +171,21 @@ def merge(
     # are sorted, then inserted (a sort of the millions of rows of a network's identifiers
     # cost half a second).
     scale = np.int64(total_accounts)
-    cached_key = rows[take] * scale + holders[take]
+    cached_group, cached_member = rows[take], holders[take]
+    cached_key = cached_group * scale + cached_member
     added = np.concatenate([touched_at[touched_ok], np.repeat(new_code, fresh_lengths)])
     added_member = np.concatenate([dense(links.nodes[touched_ok]), dense(fresh_nodes)])
     added_key = np.unique(added * scale + added_member)
     slot_in = np.searchsorted(cached_key, added_key)
     present = cached_key[np.minimum(slot_in, max(cached_key.size - 1, 0))] == added_key
     present &= slot_in < cached_key.size
-    key = np.insert(cached_key, slot_in[~present], added_key[~present])
-    group, member = key // scale, key % scale
-    groups, starts, counts = np.unique(group, return_index=True, return_counts=True)
+    slot, new_key = slot_in[~present], added_key[~present]
+    group = np.insert(cached_group, slot, new_key // scale)
+    member = np.insert(cached_member, slot, new_key % scale)
+    # `group` is sorted: its runs are the buffer's identifiers (no np.unique sort).
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if group.size else group
+    groups = group[starts]
+    counts = np.diff(np.r_[starts, group.size])
 
     # 4. Identifier order: kind, then key; new identifiers go where their key sorts.
     new_kind = u_kind[new_sel]
@@ -206,7 +211,8 @@ def merge(
 
     # 6. Accounts that hold nothing any more (their identifiers left) are not in an export.
     held = np.bincount(final_holders, minlength=total_accounts) > 0
-    compact = np.cumsum(held) - 1
+    # Nearly always every account still holds something: then the numbering stays.
+    compact = None if held.all() else np.cumsum(held) - 1
     is_new = final >= n_idents
     src_old = np.where(is_new, 0, final)
     src_new = np.where(is_new, final - n_idents, 0)
@@ -219,7 +225,8 @@ def merge(
                       graph.idents[src_old])  # fmt: skip
     merged = Incidence(
         kind=kind.astype(np.int64), degree=deg.astype(np.int64), keys=keys.tolist(), ptr=ptr,
-        holders=compact[final_holders].astype(np.int64), kinds=inc.kinds,
+        holders=(final_holders if compact is None else compact[final_holders]).astype(np.int64),
+        kinds=inc.kinds,
         accounts=int(held.sum()), population=population,
     )  # fmt: skip
     return WholeGraph(

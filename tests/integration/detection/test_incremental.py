@@ -101,9 +101,9 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     # The region chosen from the full refresh's cached incidence and the touched accounts' links
     # is exactly the one read from Neo4j.
     previous = read_previous(driver, settings)
-    with_cache = read_region(driver, settings, late, previous, ACCOUNTS, RefreshReport("a"))
+    with_cache = read_region(driver, settings, late, lambda: previous, ACCOUNTS, RefreshReport("a"))
     uncached = settings.model_copy(update={"DETECTION_INCIDENCE_CACHE": False})
-    from_neo4j = read_region(driver, uncached, late, previous, ACCOUNTS, RefreshReport("b"))
+    from_neo4j = read_region(driver, uncached, late, lambda: previous, ACCOUNTS, RefreshReport("b"))
     assert isinstance(with_cache, tuple) and isinstance(from_neo4j, tuple)
     assert with_cache[3] is not None and from_neo4j[3] is None  # the first had the cache
     _same_snapshot(with_cache[0], from_neo4j[0])
@@ -131,7 +131,7 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     assert len(late) <= report.region < 0.5 * ACCOUNTS  # a region, not the graph
     assert touched.pending(client) == 0
     # It read the region from the cache, and left the next one a cache equal to the graph now.
-    assert "cache" in report.export and "previous" in report.export
+    assert "cache" in report.parts["export"] and "previous" in report.parts["export"]
     cached = cached_graph(driver, settings)
     assert cached is not None and cached.run_id == report.run_id
     _same_graph(cached, export_incidence(driver, settings))
@@ -199,7 +199,7 @@ def test_a_cache_from_a_refresh_that_did_not_commit_is_not_used(
     assert cached_graph(driver, settings) is None
     previous = read_previous(driver, settings)
     some = set(read_account_ids(driver, settings.NEO4J_DATABASE).values())
-    scoped = read_region(driver, settings, set(sorted(some)[:5]), previous, ACCOUNTS,
+    scoped = read_region(driver, settings, set(sorted(some)[:5]), lambda: previous, ACCOUNTS,
                          RefreshReport("c"))  # fmt: skip
     assert isinstance(scoped, tuple) and scoped[3] is None  # read from Neo4j instead
 
