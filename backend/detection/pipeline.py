@@ -28,6 +28,7 @@ from backend.detection.projection import (
     chance_floors,
     conjunctions,
     project,
+    unique_runs,
 )
 from backend.detection.records import Memberships, WriteBack
 from backend.detection.scoring import (
@@ -449,7 +450,7 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     # rows of np.unique(axis=0), which sorts a structured view and was most of this function.
     if inc.degree.size * clusters * n < KEY_LIMIT:
         key = (rows[behaviour] * clusters + labels[held]) * n + group[held]
-        keys, triple_of, in_group = np.unique(key, return_inverse=True, return_counts=True)
+        keys, triple_of, in_group = unique_runs(key)
         triple = np.column_stack([keys // n // clusters, keys // n % clusters, keys % n])
     else:  # a graph too large for one int64 key
         triple, triple_of, in_group = np.unique(

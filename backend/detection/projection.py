@@ -123,6 +123,24 @@ def holder_weight(inc: Incidence, weights: dict[str, float]) -> F64:
     return np.asarray(base * rarity(inc.degree, inc.population), np.float64)
 
 
+def unique_runs(key: I64) -> tuple[I64, I64, I64]:
+    """`np.unique(key, return_inverse=True, return_counts=True)`, exactly, for keys that are
+    nearly sorted (an identifier's rows are contiguous, so keys led by the identifier are):
+    a stable sort (timsort) finds the runs, 2-5x faster than `np.unique`'s, which spent ~1 s
+    per call on a region's 3.8M rows (measured, numpy 2.4)."""
+    if not key.size:
+        return key.astype(np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    first = np.empty(ordered.size, bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    inverse = np.empty(key.size, np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[starts].astype(np.int64), inverse, np.diff(np.r_[starts, ordered.size])
+
+
 def kind_share(inc: Incidence) -> F64:
     """Per incidence row: 1 / (identifiers of that kind its holder has).
 
@@ -131,9 +149,8 @@ def kind_share(inc: Incidence) -> F64:
     one shared card.
     """
     kind_of_row = inc.kind[inc.identifier_of_row]
-    key = inc.holders * len(inc.kinds) + kind_of_row
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    return np.asarray(1.0 / counts[inverse], np.float64)
+    key = inc.holders * len(inc.kinds) + kind_of_row  # < accounts x kinds: counted directly
+    return np.asarray(1.0 / np.bincount(key)[key], np.float64)
 
 
 def shuffle_within(group: I64, draw: F64) -> I64:

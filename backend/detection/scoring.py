@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from backend.detection.projection import Incidence
+from backend.detection.projection import Incidence, unique_runs
 from backend.graph.model import HOUR_INPUTS
 
 F64 = npt.NDArray[np.float64]
@@ -98,8 +98,7 @@ def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[
     n_comm = int(labels.max()) + 1 if labels.size else 0
     # Each row's (identifier, community) counted among all rows: the count, put back on the
     # rows it came from (no sparse table to look them up in: a third of this function's time).
-    _, at, counts = np.unique(rows[ok] * max(n_comm, 1) + lab[ok], return_inverse=True,
-                              return_counts=True)  # fmt: skip
+    _, at, counts = unique_runs(rows[ok] * max(n_comm, 1) + lab[ok])
     same = np.zeros(rows.size, np.int64)
     same[ok] = counts[at]
     base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind][rows]
