@@ -16,6 +16,7 @@ from backend.detection.projection import (
     project,
     rarity,
     shuffle_within,
+    unique_runs,
 )
 from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS, confidence, evidence, score, tie_strength
@@ -101,6 +102,19 @@ def test_the_sampling_shuffle_is_lexsorts_permutation(coarse: bool) -> None:
         if coarse:
             draw = np.minimum(np.round(draw * 50) / 50, 1 - 1e-17)
         assert np.array_equal(shuffle_within(group, draw), np.lexsort((draw, group)))
+
+
+@pytest.mark.parametrize("layout", ["nearly sorted", "shuffled", "empty", "one"])
+def test_unique_runs_is_np_unique(layout: str) -> None:
+    """`unique_runs` must give exactly `np.unique`'s keys, inverse and counts."""
+    rng = np.random.default_rng(7)
+    rows = np.repeat(np.arange(500), rng.integers(1, 40, 500))
+    key = rows * 60 + rng.integers(0, 60, rows.size)
+    key = {"nearly sorted": key, "shuffled": rng.permutation(key), "empty": key[:0],
+           "one": key[:1]}[layout]  # fmt: skip
+    want = np.unique(key, return_inverse=True, return_counts=True)
+    for got, expected in zip(unique_runs(key), want, strict=True):
+        assert np.array_equal(got, expected)
 
 
 def test_template_bands_link_only_above_chance_collisions() -> None:
