@@ -26,6 +26,7 @@ import redis
 from neo4j import Driver
 
 from backend.core.config import Settings
+from backend.core.heap import reuse_freed_memory
 from backend.detection import repository as repo
 from backend.detection import snapshot_cache
 from backend.detection.pipeline import (
@@ -95,6 +96,18 @@ def refresh(
     settings: Settings,
     client: redis.Redis | None = None,
     incremental: bool = False,
+) -> RefreshReport:
+    """A full refresh, or with `incremental` one over what ingest touched (`_refresh`), with
+    freed memory kept for reuse while it runs (`backend.core.heap`)."""
+    with reuse_freed_memory():
+        return _refresh(driver, settings, client, incremental)
+
+
+def _refresh(
+    driver: Driver,
+    settings: Settings,
+    client: redis.Redis | None,
+    incremental: bool,
 ) -> RefreshReport:
     """A full refresh, or with `incremental` one over what ingest touched since the last one.
     An incremental refresh runs a full one when no full refresh has recorded the weight it
