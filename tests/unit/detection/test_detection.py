@@ -379,6 +379,30 @@ def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(before, (m.data, m.indices, m.indptr)))
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_components_are_numbered_as_the_undirected_search_numbers_them(seed: int) -> None:
+    """`connected` finds components with scipy's strong search (the graph is symmetric); its
+    numbering must be the undirected search's, which the labels downstream depend on."""
+    from scipy.sparse import csgraph
+
+    from backend.detection.pipeline import connected
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    rows, cols = rng.integers(0, n, 5000), rng.integers(0, n, 5000)
+    m = sparse.coo_matrix((rng.random(5000), (rows, cols)), shape=(n, n)).tocsr()
+    m = (m + m.T).tocsr()
+    m.setdiag(0)
+    m.eliminate_zeros()
+    labels = rng.integers(-1, 40, n)
+    row = np.repeat(np.arange(n), np.diff(m.indptr))
+    inside = (labels[row] >= 0) & (labels[row] == labels[m.indices])
+    induced = sparse.csr_matrix((inside.astype(float), m.indices, m.indptr), shape=m.shape)
+    induced.eliminate_zeros()
+    _, want = csgraph.connected_components(induced, directed=False)
+    assert np.array_equal(connected(m, labels), np.where(labels >= 0, want, -1))
+
+
 def test_timing_concentration_needs_many_exchanges_in_one_window() -> None:
     """A schedule shows over hundreds of exchanges; three exchanges in one hour are chance."""
     n = 30
