@@ -186,16 +186,19 @@ def project(
     if inc.uncapped is not None:
         capped &= ~inc.uncapped
     linking = ~capped & (local >= 2) & (total > 0)
-    src: list[I64] = []
-    dst: list[I64] = []
+    src: list[npt.NDArray[Any]] = []
+    dst: list[npt.NDArray[Any]] = []
     val: list[F64] = []
 
     factor = kind_share(inc)
+    # Pair ends as int32 when accounts fit: scipy stores the matrix's indices as int32 then,
+    # and int64 ends were converted on the way (copies of tens of millions of entries).
+    holders = inc.holders.astype(np.int32) if inc.accounts < 2**31 else inc.holders
     exact = linking & (local <= exact_max)
     for d in np.unique(local[exact]).tolist():
         sel = np.flatnonzero(exact & (local == d))
         rows_ = inc.ptr[sel][:, None] + np.arange(d)
-        members = inc.holders[rows_]
+        members = holders[rows_]
         iu, ju = np.triu_indices(d, 1)
         src.append(members[:, iu].ravel())
         dst.append(members[:, ju].ravel())
@@ -232,8 +235,8 @@ def project(
             order[live] = live[shuffle_within(group[live], draw[live])]
             mate = partner[live]
             share, share_mate = factor[rows[order[live]]], factor[rows[order[mate]]]
-            src.append(inc.holders[rows[order[live]]])
-            dst.append(inc.holders[rows[order[mate]]])
+            src.append(holders[rows[order[live]]])
+            dst.append(holders[rows[order[mate]]])
             val.append(pair_w[live] * np.sqrt(share * share_mate))
 
     n = inc.accounts
@@ -241,7 +244,9 @@ def project(
         return sparse.csr_matrix((n, n))
     s, d_, w = np.concatenate(src), np.concatenate(dst), np.concatenate(val)
     keep = s != d_
-    upper = sparse.coo_matrix((w[keep], (s[keep], d_[keep])), shape=(n, n)).tocsr()
+    if not keep.all():
+        s, d_, w = s[keep], d_[keep], w[keep]
+    upper = sparse.coo_matrix((w, (s, d_)), shape=(n, n)).tocsr()
     return (upper + upper.T).tocsr()
 
 
