@@ -401,7 +401,11 @@ def write_back(driver: Driver, database: str, gen: int, wb: WriteBack, lanes: in
     _batches(driver, database, lanes, STAGE_MEMBERS, wb.members, **common)
     with driver.session(database=database) as session:
         session.execute_write(make_current, gen, wb)
-    _batches(driver, database, lanes, COLLECT_ENDS, wb.ends, gen=gen)
+    # One lane: deleting a relationship locks its neighbours in both nodes' chains (a moved
+    # account's new membership, in another cluster's lane), so lanes split by cluster still
+    # deadlocked here, and each deadlock cost a retry of ~1 s (measured on an incremental
+    # refresh of 5,000 ends; docs/benchmarks.md).
+    _batches(driver, database, 1, COLLECT_ENDS, wb.ends, gen=gen)
     driver.execute_query(COLLECTED, gen=gen, database_=database)
 
 

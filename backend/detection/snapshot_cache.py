@@ -252,7 +252,8 @@ def _identifier_order(
     # Cached identifier j sorts at 2j+1, a new one placed before j at 2j; among new ones placed
     # together, by kind (the end of one kind is the start of the next), then key.
     key_rank = np.empty(len(new_keys), np.int64)
-    by_place = sorted(range(len(new_keys)), key=lambda i: (place[i], new_kind[i], new_keys[i]))
+    # (Keys never hold NUL, the one character numpy's strings drop at the end: see `save`.)
+    by_place = np.lexsort((np.asarray(new_keys, dtype=str), new_kind, place))
     key_rank[by_place] = np.arange(len(new_keys))
     sort_cached = 2 * np.flatnonzero(keep)
     final_src = np.concatenate([np.flatnonzero(keep), new_code])
