@@ -211,10 +211,12 @@ def score(
 
     # Structure: internal edges and weight.
     coo = matrix.tocoo()
-    inside = (labels[coo.row] >= 0) & (labels[coo.row] == labels[coo.col])
-    edges = np.bincount(labels[coo.row[inside]], minlength=n_comm).astype(np.float64)
+    row_label = labels[coo.row]
+    inside = (row_label >= 0) & (row_label == labels[coo.col])
+    inside_label = row_label[inside]
+    edges = np.bincount(inside_label, minlength=n_comm).astype(np.float64)
     weight = np.asarray(
-        np.bincount(labels[coo.row[inside]], weights=coo.data[inside], minlength=n_comm), np.float64
+        np.bincount(inside_label, weights=coo.data[inside], minlength=n_comm), np.float64
     )
     density = _ratio(edges, size * (size - 1))
 
