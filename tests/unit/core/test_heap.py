@@ -3,6 +3,7 @@ nested and concurrent blocks."""
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -70,6 +71,7 @@ def test_restored_when_the_block_raises(libc: Recorder) -> None:
     assert libc.calls == HOLD + RESTORE
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator: Linux only")
 def test_this_platform_has_the_allocator_calls() -> None:
     """The stack runs on glibc (Debian, the image's python:3.11-slim): the setting must take."""
     assert heap._LIBC is not None
