@@ -186,11 +186,10 @@ class AccountInputs:
         workers = threads or max(1, settings.DETECTION_READ_THREADS - 1)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account-inputs")
 
+        features = repo.ACCOUNT_FEATURES_AND_MARKS if marks_by_account else repo.ACCOUNT_FEATURES
+
         def chunk(part: list[int]) -> dict[str, Any]:
-            cols: dict[str, Any] = repo.run_read(driver, db, repo.ACCOUNT_FEATURES, nodes=part)[0]
-            if marks_by_account:
-                cols["marks"] = repo.run_read(driver, db, repo.ACCOUNT_MARK_COUNTS, nodes=part)[0]
-            return cols
+            return repo.run_read(driver, db, features, nodes=part)[0]
 
         def marked(query: str) -> list[int]:
             return list(repo.run_read(driver, db, query)[0]["nodes"])
@@ -198,9 +197,9 @@ class AccountInputs:
         parts = [nodes[i : i + FEATURE_CHUNK] for i in range(0, len(nodes), FEATURE_CHUNK)]
         self._chunks = [pool.submit(chunk, part) for part in parts]
         self._marks = (
-            []
+            {}
             if marks_by_account
-            else [pool.submit(marked, query) for query in repo.ACCOUNT_MARKS.values()]
+            else {c: pool.submit(marked, query) for c, query in repo.ACCOUNT_MARKS.items()}
         )
         pool.shutdown(wait=False)
 
@@ -222,13 +221,9 @@ class AccountInputs:
             for j, c in enumerate(ACCOUNT_INPUTS):
                 table[c][at] = inputs[:, j]
             shapes[at] = np.asarray(cols["email_shape"], dtype=object)[keep]
-            if "marks" in cols:
-                marks = cols["marks"]
-                at_m, _ = locate(node_ids, np.asarray(marks["node"], np.int64), order)
-                keep_m = wanted[at_m]
-                for column in repo.MARK_RULES:
-                    table[column][at_m[keep_m]] = np.asarray(marks[column], np.float64)[keep_m]
-        for column, pending in zip(repo.MARK_RULES, self._marks, strict=bool(self._marks)):
+            for column in repo.MARK_RULES.keys() & cols.keys():  # marks read by account
+                table[column][at] = np.asarray(cols[column], np.float64)[keep]
+        for column, pending in self._marks.items():
             at, found = locate(node_ids, np.asarray(pending.result(), np.int64), order)
             ok = found & wanted[at] if n else found
             table[column] = np.bincount(at[ok], minlength=n).astype(np.float64)

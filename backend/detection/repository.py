@@ -137,12 +137,15 @@ RETURN collect(node) AS node,
 # counts (`distinct` False) or only that there is one (column -> rule).
 @dataclass(frozen=True)
 class MarkRule:
-    rel: str
-    label: str
+    rel: str  # a link kind (`model.LINKS`), which names the identifier's label
     var: str  # the identifier's variable in `ident`
     ident: str
     distinct: bool
     link: str = ""
+
+    @property
+    def label(self) -> str:
+        return LINKS[self.rel]
 
     def where(self) -> str:
         return f"{self.ident} AND {self.link}" if self.link else self.ident
@@ -150,24 +153,24 @@ class MarkRule:
 
 MARK_RULES: dict[str, MarkRule] = {
     "risky_cards": MarkRule(
-        rel="PAID_WITH", label="PaymentMethod", var="p", distinct=False,
+        rel="PAID_WITH", var="p", distinct=False,
         ident="p.funding IN ['prepaid', 'virtual']",
     ),
     "mismatched_cards": MarkRule(
-        rel="PAID_WITH", label="PaymentMethod", var="p", distinct=False,
+        rel="PAID_WITH", var="p", distinct=False,
         ident="p.card_country IS NOT NULL AND p.billing_country IS NOT NULL"
         " AND p.card_country <> p.billing_country",
     ),
     "anon_ips": MarkRule(
-        rel="USED_IP", label="IP", var="i", distinct=False,
+        rel="USED_IP", var="i", distinct=False,
         ident="i.kind IN ['proxy', 'hosting', 'vpn', 'tor']",
     ),
     "disposable": MarkRule(
-        rel="EMAIL_DOMAIN", label="EmailDomain", var="d", distinct=True, ident="d.disposable"
+        rel="EMAIL_DOMAIN", var="d", distinct=True, ident="d.disposable"
     ),
     # Signed up before a release and first used that model within 24 hours of it.
     "fast_adopter": MarkRule(
-        rel="USED_MODEL", label="Model", var="m", distinct=True,
+        rel="USED_MODEL", var="m", distinct=True,
         ident="m.released_at IS NOT NULL",
         link="u.first_seen >= m.released_at"
         " AND u.first_seen < m.released_at + duration({hours: 24})"
@@ -194,14 +197,15 @@ def _mark_count(column: str, r: MarkRule) -> str:
 
 
 _MARK_SEPARATOR = ",\n  "
-# The same counts for given accounts, from their side: an incremental refresh's region is a few
-# percent of the accounts, and reading the whole graph's marks cost it ~3.5 s of Neo4j.
-ACCOUNT_MARK_COUNTS = f"""
-UNWIND $nodes AS node
-MATCH (a:Account) WHERE id(a) = node
-RETURN collect(node) AS node,
-  {_MARK_SEPARATOR.join(_mark_count(c, r) for c, r in MARK_RULES.items())}
-"""
+# The inputs with the same counts, read from the accounts' side in the same pass: an incremental
+# refresh's region is a few percent of the accounts, and reading the whole graph's marks cost it
+# ~3.5 s of Neo4j.
+ACCOUNT_FEATURES_AND_MARKS = (
+    ACCOUNT_FEATURES.rstrip()
+    + _MARK_SEPARATOR
+    + _MARK_SEPARATOR.join(_mark_count(c, r) for c, r in MARK_RULES.items())
+    + "\n"
+)
 
 READ_ACTIVE_CLUSTERS = f"""
 MATCH (c:Cluster) WHERE c.status = '{ClusterStatus.ACTIVE}'

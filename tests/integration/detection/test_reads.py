@@ -66,7 +66,7 @@ def test_packed_inputs_read_like_the_properties_they_pack(
 def test_marks_read_by_account_equal_the_whole_graph_read(
     driver: Driver, settings: Settings, tmp_path: Path
 ) -> None:
-    """A region reads the risk marks from its accounts' side (`ACCOUNT_MARK_COUNTS`), a full
+    """A region reads the risk marks from its accounts' side (`ACCOUNT_FEATURES_AND_MARKS`), a full
     refresh over the whole graph (`ACCOUNT_MARKS`): the same counts for every account."""
     reset_state(driver, settings)
     generate(3000, 5, tmp_path, 0.05)
