@@ -139,13 +139,18 @@ class Previous:
         next to a change, `keys` being the identifiers the changed accounts hold: clusters
         holding any of the nodes, clusters that own any of the keys (what ties a network whose
         members share only identifiers too common to link one by one: template bands, a client
-        build), and every cluster peeled from the same community as those (they were one
-        community to Leiden and may be one again). Identifiers a cluster merely shares with
-        many others (a carrier's subnet) do not count: it does not own them."""
+        build), every cluster peeled from the same community as those (they were one
+        community to Leiden and may be one again), and every cluster of the same network (its
+        verdict is judged over all its parts: `score`'s `kin`). Identifiers a cluster merely
+        shares with many others (a carrier's subnet) do not count: it does not own them."""
         hit = set(self.members.clusters[np.isin(self.members.nodes, nodes)].tolist())
         hit |= {c for c in self.ids if not self.owned.get(c, set()).isdisjoint(keys)}
         communities = {self.community[c] for c in hit}
-        return sorted(c for c in self.ids if self.community[c] in communities)
+        networks = {self.network[c] for c in hit if c in self.network}
+        return sorted(
+            c for c in self.ids
+            if self.community[c] in communities or self.network.get(c, "") in networks
+        )  # fmt: skip
 
     def restrict(self, ids: list[str]) -> Previous:
         """Only these active clusters (and every dissolved one, which may regrow here).
@@ -512,37 +517,32 @@ def _peel(
     return relabel(split_bystanders(inc, labels, params.link_cap), params.min_cluster_size)
 
 
-# Two flagged clusters are parts of one network when the link weight between them is at least
+# Two clusters are parts of one network when the link weight between them is at least
 # NETWORK_LIFT of what modularity's null model expects there (k_c x k_d / 2m) and at least
-# NETWORK_SHARE of the smaller one's weight. Why: Leiden merges two groups only when the weight
-# between them exceeds the null model's (lift above 1 at resolution 1); a network holding a
-# sizeable share of the graph's weight (a 15,000-account hydra is a fifth of it) is split into
-# parts whose lift sits just under 1 (0.74-0.96 on the robustness draws), the resolution limit.
-# Clusters of different networks, or a network and the genuine users beside it, share almost
-# nothing (lift 0.00-0.06). Half of the null model is far from both; the share keeps a few
-# stray edges between two small clusters from joining them.
+# NETWORK_SHARE of the smaller one's weight, and each keeps at least COHESION of its own weight
+# inside. Why: Leiden merges two groups only when the weight between them exceeds the null
+# model's (lift above 1 at resolution 1); a network holding a sizeable share of the graph's
+# weight (a 15,000-account hydra is a fifth of it) is split into parts whose lift sits just
+# under 1 (0.72-1.01 on the robustness draws), the resolution limit. Clusters of different
+# networks, or a network and the genuine users beside it, share almost nothing (lift
+# 0.00-0.06). Half of the null model is far from both; the share keeps a few stray edges
+# between two small clusters from joining them. COHESION is the weak-community bar (Radicchi
+# et al., 2004: more weight inside than out): a network's parts keep 0.66-0.98 of their
+# weight inside; a loosely knit genuine cluster (a coworking space's tenants, a school's users:
+# 0.11-0.35 inside on draws 11 and 13) is tied to everything around it with a lift in the
+# hundreds, because it is small, and is nobody's part.
 NETWORK_LIFT = 0.5
 NETWORK_SHARE = 0.01
+COHESION = 0.5
 
 
-def networks(
-    matrix: sparse.csr_matrix,
-    labels: I64,
-    flagged: npt.NDArray[np.bool_],
-    split_from: Sequence[tuple[int, int]] = (),
-    total_weight: float | None = None,
-) -> I64:
-    """Per cluster, the network it is part of (-1 unless flagged): connected groups of flagged
-    clusters tied as the parts of one network are (see NETWORK_LIFT), or split in this refresh
-    from one cluster (`split_from`: (cluster, the cluster holding its parent's id) pairs). Ban
-    tooling gets one network id for a hydra Leiden split, and it stays while the parts
-    reshuffle: a network tied only by templates and timing that comes back in two parts (a
-    template band its new members pushed over the link cap) is still the network it was.
+def kin(matrix: sparse.csr_matrix, labels: I64, total_weight: float | None = None) -> I64:
+    """Pairs (c, d), c < d, of clusters tied as the parts of one network are (NETWORK_LIFT,
+    NETWORK_SHARE, COHESION), flagged or not: an (n, 2) array.
     `total_weight`: the whole graph's, when `matrix` is a region's (`Snapshot.total_weight`)."""
-    n_c = flagged.size
-    out = np.full(n_c, -1, np.int64)
-    if not flagged.any():
-        return out
+    n_c = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    if n_c < 2:
+        return np.zeros((0, 2), np.int64)
     ok = labels >= 0
     member = sparse.csr_matrix(
         (np.ones(int(ok.sum())), (np.flatnonzero(ok), labels[ok])), shape=(labels.size, n_c)
@@ -551,18 +551,40 @@ def networks(
     strength = np.asarray(matrix.sum(axis=1)).ravel()
     k = np.bincount(labels[ok], weights=strength[ok], minlength=n_c)
     two_m = max(total_weight or float(strength.sum()), 1e-12)
-    c, d, w = between.row, between.col, between.data
+    c, d, w = between.row.astype(np.int64), between.col.astype(np.int64), between.data
+    inside = np.zeros(n_c)
+    inside[c[c == d]] = w[c == d]
+    cohesive = inside >= COHESION * k
     tied = (
-        (c < d) & flagged[c] & flagged[d]
+        (c < d) & cohesive[c] & cohesive[d]
         & (w >= NETWORK_LIFT * k[c] * k[d] / two_m)
         & (w >= NETWORK_SHARE * np.minimum(k[c], k[d]))
     )  # fmt: skip
-    pairs = np.asarray(list(split_from), np.int64).reshape(-1, 2)
-    lineage = flagged[pairs[:, 0]] & flagged[pairs[:, 1]]
-    rows = np.concatenate([c[tied], pairs[lineage, 0]])
-    cols = np.concatenate([d[tied], pairs[lineage, 1]])
-    graph = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_c, n_c))
-    _, component = sparse.csgraph.connected_components(graph, directed=False)
+    return np.column_stack([c[tied], d[tied]])
+
+
+def kin_groups(ties: I64, n_c: int) -> I64:
+    """Per cluster, its group of clusters connected by `kin` ties (a cluster alone is its own)."""
+    graph = sparse.csr_matrix((np.ones(len(ties)), (ties[:, 0], ties[:, 1])), shape=(n_c, n_c))
+    return np.asarray(sparse.csgraph.connected_components(graph, directed=False)[1], np.int64)
+
+
+def networks(
+    ties: I64, flagged: npt.NDArray[np.bool_], split_from: Sequence[tuple[int, int]] = ()
+) -> I64:
+    """Per cluster, the network it is part of (-1 unless flagged): connected groups of flagged
+    clusters tied as the parts of one network are (`kin` ties), or split in this refresh
+    from one cluster (`split_from`: (cluster, the cluster holding its parent's id) pairs). Ban
+    tooling gets one network id for a hydra Leiden split, and it stays while the parts
+    reshuffle: a network tied only by templates and timing that comes back in two parts (a
+    template band its new members pushed over the link cap) is still the network it was."""
+    n_c = flagged.size
+    out = np.full(n_c, -1, np.int64)
+    if not flagged.any():
+        return out
+    pairs = np.concatenate([ties, np.asarray(list(split_from), np.int64).reshape(-1, 2)])
+    both = flagged[pairs[:, 0]] & flagged[pairs[:, 1]]
+    component = kin_groups(pairs[both], n_c)
     _, out[flagged] = np.unique(component[flagged], return_inverse=True)
     return out
 
@@ -658,7 +680,10 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         tie, similarity = tie_strength(linked, labels, weights), behaviour_similarity(table, labels)
         conf = confidence(tie, similarity)
         ties = member_ties(inc, labels, params.kind_weights, WHY_TIES)
-        scored = score(table, labels, inc, matrix, shape)
+        # Parts of one network Leiden split (its resolution limit) are judged together where a
+        # feature needs the whole network to be seen (`score`'s template concentration).
+        kinship = kin(matrix, labels, snapshot.total_weight)
+        scored = score(table, labels, inc, matrix, shape, kinship)
         proof = evidence(inc, labels, params.kind_weights)
     with stage("identity"):
         # Members are matched by internal node id (no account-id strings to read).
@@ -686,7 +711,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         # that returns on part of the same infrastructure joins the network it was banned in.
         confirmed = np.array([cid in previous.confirmed for cid in assignment.ids], bool)
         eligible = (scored.risk >= params.flag_threshold) | confirmed
-        network = networks(matrix, labels, eligible, split_from, snapshot.total_weight)
+        network = networks(kinship, eligible, split_from)
         groups = [np.flatnonzero(network == g) for g in range(int(network.max(initial=-1)) + 1)]
         parts = [set().union(*(new[c] for c in g.tolist())) for g in groups]
         network_ids = [""] * n_clusters

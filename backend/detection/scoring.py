@@ -204,7 +204,9 @@ def score(
     inc: Incidence,
     matrix: sparse.csr_matrix,
     email_shape: I64,
+    kin: I64 | None = None,
 ) -> Scored:
+    """`kin`: (c, d) pairs of communities tied as parts of one network (`pipeline.kin`)."""
     n_comm = int(labels.max()) + 1 if (labels >= 0).any() else 0
     agg = {c: _per_community(table[c], labels, n_comm) for c in ACCOUNT_COLUMNS}
     size = np.bincount(labels[labels >= 0], minlength=n_comm).astype(np.float64)
@@ -235,10 +237,22 @@ def score(
     top_shape = np.zeros(n_comm)
     np.maximum.at(top_shape, uniq // shapes, counts)
 
-    # Template concentration: members holding a template band mostly used inside the community.
+    # Template concentration: members holding a template band mostly used inside the community,
+    # or inside it and the communities tied to it as parts of one network (`kin`): a
+    # 14,000-account network Leiden cut in 13 holds each of its bands 1/13 per part.
     ident, comm, count = _count_pairs(inc, labels)
     is_tpl = np.array([k == TEMPLATE_KIND for k in inc.kinds])[inc.kind[ident]]
-    specific = is_tpl & (count >= 3) & (count * 2 >= inc.degree[ident])
+    ident, comm, count = ident[is_tpl], comm[is_tpl], count[is_tpl]
+    if kin is not None and len(kin) and ident.size:
+        near = sparse.csr_matrix(
+            (np.ones(2 * len(kin)), (np.r_[kin[:, 0], kin[:, 1]], np.r_[kin[:, 1], kin[:, 0]])),
+            shape=(n_comm, n_comm),
+        ) + sparse.identity(n_comm, format="csr")
+        _, band = np.unique(ident, return_inverse=True)
+        held = sparse.csr_matrix((count.astype(np.float64), (band, comm)),
+                                 shape=(int(band.max()) + 1, n_comm))  # fmt: skip
+        count = np.asarray((held @ near)[band, comm]).ravel()
+    specific = (count >= 3) & (count * 2 >= inc.degree[ident])
     marked = np.zeros(inc.accounts, bool)
     if specific.any():
         lab = labels[inc.holders]

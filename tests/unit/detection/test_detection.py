@@ -468,3 +468,28 @@ def test_packed_inputs_round_trip_as_little_endian_int64() -> None:
     assert packed[0][:16] == (0).to_bytes(8, "little") + (1).to_bytes(8, "little")
     assert unpack_inputs(packed).tolist() == rows
     assert unpack_inputs([]).shape == (0, len(ACCOUNT_INPUTS))
+
+
+def test_a_network_cut_in_parts_holds_its_templates_over_its_kin() -> None:
+    """Three parts of one network each hold a third of its two template bands; a fourth cluster
+    holds a third of a band the rest of the graph holds too. Alone, no part holds half of any
+    band; judged with the parts it is tied to (`kin`), every part's members hold their own."""
+    labels = np.repeat([0, 1, 2, 3], 10)
+    network = list(range(30))
+    groups = [("USED_TEMPLATE", network), ("USED_TEMPLATE", network[::2]),
+              ("USED_TEMPLATE", list(range(30, 40)) + list(range(40, 60)))]  # fmt: skip
+    inc = incidence(groups, 60)
+    labels = np.r_[labels, np.full(20, -1)]
+    table = _table(60)
+    matrix = project(inc, W, 200, 32, 4, 1)
+    shape = np.zeros(60, np.int64)
+    tpl = "template_concentration"
+    alone = score(table, labels, inc, matrix, shape)
+    assert np.allclose(alone.features[:, alone.feature_names.index(tpl)], 0.0)
+    kin = np.array([[0, 1], [0, 2], [1, 2]])
+    out = score(table, labels, inc, matrix, shape, kin)
+    assert np.allclose(out.features[:, out.feature_names.index(tpl)], [1.0, 1.0, 1.0, 0.0])
+    assert (out.risk[:3] > alone.risk[:3]).all() and out.risk[3] == alone.risk[3]
+    # Tied only to one other part, a part sees two thirds of each band: still over half.
+    out = score(table, labels, inc, matrix, shape, np.array([[0, 1]]))
+    assert np.allclose(out.features[:, out.feature_names.index(tpl)], [1.0, 1.0, 0.0, 0.0])

@@ -197,32 +197,52 @@ def test_each_written_membership_says_why() -> None:
 def test_parts_of_one_network_share_a_network() -> None:
     """Three flagged clusters tied to each other about as much as the null model expects (the
     parts Leiden's resolution limit leaves apart) are one network; a fourth, unrelated flagged
-    cluster and an unflagged one are not in it."""
+    cluster and an unflagged one are not in it. A loosely knit cluster (a ring, with more
+    weight to cluster 3 than inside) is nobody's part, however much it leans on cluster 3."""
     from scipy import sparse
 
-    from backend.detection.pipeline import networks
+    from backend.detection.pipeline import kin, networks
 
-    labels = np.repeat(np.arange(5), 10)
+    labels = np.repeat(np.arange(6), 10)
     rng = np.random.default_rng(1)
     rows, cols = [], []
     for c in range(5):  # dense inside each cluster
         m = np.flatnonzero(labels == c)
         rows += np.repeat(m, 10).tolist()
         cols += np.tile(m, 10).tolist()
+    ring = np.flatnonzero(labels == 5)
+    rows += [*ring, *np.roll(ring, 1)]
+    cols += [*np.roll(ring, 1), *ring]
+    src, lean = np.r_[ring, ring, ring[:5]], rng.choice(np.flatnonzero(labels == 3), 25)
+    rows += [*src, *lean]  # ring: 20 inside, 25 to cluster 3
+    cols += [*lean, *src]
     for a, b in [(0, 1), (1, 2), (0, 2)]:  # clusters 0-2: one network's parts
         x = rng.choice(np.flatnonzero(labels == a), 40)
         y = rng.choice(np.flatnonzero(labels == b), 40)
         rows += [*x, *y]
         cols += [*y, *x]
-    matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(50, 50))
+    matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(60, 60))
     matrix.setdiag(0)
-    flagged = np.array([True, True, True, True, False])
-    out = networks(matrix.tocsr(), labels, flagged)
+    flagged = np.array([True, True, True, True, False, True])
+    ties = kin(matrix.tocsr(), labels)
+    assert sorted(map(tuple, ties.tolist())) == [(0, 1), (0, 2), (1, 2)]
+    assert networks(ties, flagged)[5] != networks(ties, flagged)[3]
+    out = networks(ties, flagged)
     assert out[0] == out[1] == out[2] >= 0 and out[3] >= 0 and out[3] != out[0] and out[4] == -1
     # Cluster 3 split in this refresh from the cluster that kept cluster 0's id: same network,
     # even with no link between them; lineage to an unflagged cluster joins nothing.
-    out = networks(matrix.tocsr(), labels, flagged, split_from=[(3, 0), (4, 0)])
+    out = networks(ties, flagged, split_from=[(3, 0), (4, 0)])
     assert out[3] == out[0] and out[4] == -1
+
+    # Without the cohesion bar the ring would be cluster 3's part: its lift is far above 1.
+    from backend.detection import pipeline
+
+    loose = pipeline.COHESION
+    try:
+        pipeline.COHESION = 0.0
+        assert (3, 5) in map(tuple, kin(matrix.tocsr(), labels).tolist())
+    finally:
+        pipeline.COHESION = loose
 
 
 @pytest.mark.parametrize(("exits", "joins"), [(2, True), (0, False)])
@@ -343,6 +363,24 @@ def test_reach_is_where_a_shared_identifier_still_ties_by_the_floor() -> None:
     reach = reach_degrees({"PAID_WITH": 1.0, "USED_SUBNET": 0.1, "OFF": 0.0}, 200)
     assert reach == {"PAID_WITH": 101, "USED_SUBNET": 11}
     assert reach_degrees({"PAID_WITH": 1.0}, 50) == {"PAID_WITH": 50}
+
+
+def test_a_change_to_one_part_of_a_network_recomputes_all_its_parts() -> None:
+    """Its parts are judged together (template concentration over `kin`): a region holding one
+    part alone would score it without the others."""
+    from backend.detection.records import Memberships
+
+    members = Memberships(
+        np.array([1, 2, 3, 4]), np.array(["cl-a", "cl-b", "cl-c", "cl-d"], object)
+    )
+    previous = Previous(
+        ids=["cl-a", "cl-b", "cl-c", "cl-d"], evidence={},
+        community={"cl-a": 0, "cl-b": 1, "cl-c": 2, "cl-d": 2}, members=members,
+        network={"cl-a": "nw-1", "cl-b": "nw-1", "cl-c": "nw-2"},
+    )  # fmt: skip
+    assert previous.affected(np.array([1]), set()) == ["cl-a", "cl-b"]
+    assert previous.affected(np.array([4]), set()) == ["cl-c", "cl-d"]
+    assert previous.affected(np.array([9]), set()) == []
 
 
 def test_an_incremental_refresh_of_a_grown_network_flags_what_a_full_one_flags() -> None:
