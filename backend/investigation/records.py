@@ -217,6 +217,23 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberWhyRecord:
+    """A membership's stored explanation (`MEMBER_OF.why`, JSON text), decoded."""
+
+    ties: list[tuple[str, str, int, int]]  # (relationship, key, members holding it, all holders)
+    tie: float
+    behaviour: float
+
+    @staticmethod
+    def parse(raw: str | None) -> MemberWhyRecord | None:
+        if not raw:
+            return None
+        why = json.loads(raw)
+        ties = [(str(k), str(v), int(m), int(d)) for k, v, m, d in why["ties"]]
+        return MemberWhyRecord(ties, float(why["tie"]), float(why["behaviour"]))
+
+
+@dataclass(frozen=True, slots=True)
 class BanRecord:
     """One account ban tooling acts on, with its stable cluster (and network) id."""
 
@@ -228,7 +245,7 @@ class BanRecord:
     cluster_verdict: str | None
     account_verdict: str | None
     reason: str
-    why: str | None  # the membership's stored explanation (JSON text)
+    why: MemberWhyRecord | None
 
     @staticmethod
     def of(r: Mapping[str, Any]) -> BanRecord:
@@ -236,7 +253,8 @@ class BanRecord:
             account_id=r["account_id"], cluster_id=r["cluster_id"],
             network_id=r["network_id"] or None, confidence=r["confidence"],
             cluster_risk=r["risk"] or 0.0, cluster_verdict=r["cluster_verdict"] or None,
-            account_verdict=r["account_verdict"] or None, reason=r["reason"], why=r["why"],
+            account_verdict=r["account_verdict"] or None, reason=r["reason"],
+            why=MemberWhyRecord.parse(r["why"]),
         )  # fmt: skip
 
 
@@ -245,3 +263,97 @@ class MembershipRecord:
     cluster_id: str
     confidence: float
     since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRecord:
+    """An analyst's note on an account or a cluster."""
+
+    id: str
+    text: str
+    author: str
+    at: datetime | None
+
+    @staticmethod
+    def of(r: Mapping[str, Any]) -> NoteRecord:
+        return NoteRecord(id=r["note_id"], text=r["text"], author=r["author"],
+                          at=to_datetime(r["at"]))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class LineageLinkRecord:
+    cluster_id: str
+    kind: str
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineageRecord:
+    """A cluster's parents and children in the DERIVED_FROM lineage."""
+
+    parents: list[LineageLinkRecord]
+    children: list[LineageLinkRecord]
+
+    @staticmethod
+    def of(r: Mapping[str, Any] | None) -> LineageRecord:
+        def links(items: list[Mapping[str, Any]]) -> list[LineageLinkRecord]:
+            return [LineageLinkRecord(x["cluster"], x["kind"], to_datetime(x["at"])) for x in items]
+
+        r = r or {}
+        return LineageRecord(links(r.get("parents") or []), links(r.get("children") or []))
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierRecord:
+    """An identifier node: its key, how many accounts hold it, its enrichment (temporal values
+    as ISO text; the key and the write stamp left out)."""
+
+    key: str
+    degree: int
+    attributes: dict[str, Any]
+
+    @staticmethod
+    def of(r: Mapping[str, Any]) -> IdentifierRecord:
+        attributes = {
+            k: (v.iso_format() if hasattr(v, "iso_format") else v)
+            for k, v in r["props"].items()
+            if k not in ("key", "props_stamp")
+        }
+        return IdentifierRecord(key=r["key"], degree=r["degree"], attributes=attributes)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldIdentifierRecord:
+    """One identifier an account holds: the relationship's use counters and the holder count."""
+
+    rel: str
+    key: str
+    degree: int
+    count: int | None
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+    @staticmethod
+    def of(r: Mapping[str, Any]) -> HeldIdentifierRecord:
+        return HeldIdentifierRecord(
+            rel=r["rel"], key=r["key"], degree=r["degree"], count=r["count"],
+            first_seen=to_datetime(r["first_seen"]), last_seen=to_datetime(r["last_seen"]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUseRecord:
+    """An account's use of one model, with the model's release."""
+
+    model: str
+    exchanges: int
+    first_used: datetime | None
+    last_used: datetime | None
+    released_at: datetime | None
+
+    @staticmethod
+    def of(r: Mapping[str, Any]) -> ModelUseRecord:
+        return ModelUseRecord(
+            model=r["model"], exchanges=r["count"] or 0, first_used=to_datetime(r["first_seen"]),
+            last_used=to_datetime(r["last_seen"]), released_at=to_datetime(r["released_at"]),
+        )  # fmt: skip

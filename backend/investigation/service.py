@@ -17,6 +17,7 @@ from backend.investigation.records import (
     BanRecord,
     ClusterRecord,
     FeedEventRecord,
+    MemberWhyRecord,
 )
 from backend.investigation.repository import Reads
 
@@ -128,7 +129,7 @@ class MemberRow:
     id: str
     confidence: float
     since_ms: int | None
-    why: Any  # the membership's stored explanation (JSON text), decoded by the API's types
+    why: MemberWhyRecord | None
     # The member itself, read with its membership: a review page asks for every member's
     # account, and one loader call per member made graphql-core await 100 results a page.
     account: AccountRecord
@@ -174,7 +175,13 @@ async def members_page(
         after_c=after_c, after_id=after_id, limit=limit,
     )  # fmt: skip
     return [
-        MemberRow(r["id"], r["confidence"], r["since"], r["why"], AccountRecord.of(r["props"]))
+        MemberRow(
+            r["id"],
+            r["confidence"],
+            r["since"],
+            MemberWhyRecord.parse(r["why"]),
+            AccountRecord.of(r["props"]),
+        )
         for r in rows
     ]
 

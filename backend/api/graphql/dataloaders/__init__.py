@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
 
 from strawberry.dataloader import DataLoader
 
@@ -19,10 +18,17 @@ from backend.api.graphql.dataloaders import (
     memberships,
     models,
 )
-from backend.investigation.records import AccountRecord, ClusterRecord, MembershipRecord
+from backend.investigation.records import (
+    AccountRecord,
+    ClusterRecord,
+    HeldIdentifierRecord,
+    IdentifierRecord,
+    LineageRecord,
+    MembershipRecord,
+    ModelUseRecord,
+    NoteRecord,
+)
 from backend.investigation.repository import Reads
-
-Row = dict[str, Any]
 
 
 class Loaders:
@@ -45,25 +51,25 @@ class Loaders:
         return memberships.create(self.reads)
 
     @cached_property
-    def identifiers(self) -> DataLoader[str, list[Row]]:
+    def identifiers(self) -> DataLoader[str, list[HeldIdentifierRecord]]:
         return identifiers.create(self.reads)
 
     @cached_property
-    def identifier(self) -> DataLoader[tuple[str, str], Row | None]:
+    def identifier(self) -> DataLoader[tuple[str, str], IdentifierRecord | None]:
         return identifier_nodes.create(self.reads)
 
     @cached_property
-    def models(self) -> DataLoader[str, list[Row]]:
+    def models(self) -> DataLoader[str, list[ModelUseRecord]]:
         return models.create(self.reads)
 
     @cached_property
-    def lineage(self) -> DataLoader[str, Row | None]:
+    def lineage(self) -> DataLoader[str, LineageRecord]:
         return lineage.create(self.reads)
 
     @cached_property
-    def cluster_notes(self) -> DataLoader[str, list[Row]]:
+    def cluster_notes(self) -> DataLoader[str, list[NoteRecord]]:
         return cluster_notes.create(self.reads)
 
     @cached_property
-    def account_notes(self) -> DataLoader[str, list[Row]]:
+    def account_notes(self) -> DataLoader[str, list[NoteRecord]]:
         return account_notes.create(self.reads)

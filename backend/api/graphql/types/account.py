@@ -25,7 +25,7 @@ from backend.api.graphql.types.common import (
 )
 from backend.api.graphql.types.identifier import Identifier, load_identifier
 from backend.investigation import service as read_side
-from backend.investigation.records import AccountRecord, to_datetime
+from backend.investigation.records import AccountRecord
 
 if TYPE_CHECKING:
     from backend.api.graphql.types.cluster import Cluster
@@ -65,17 +65,16 @@ class Behaviour:
 
     @strawberry.field(description="Models used, by first use.")
     async def models(self, info: Info) -> list[ModelUse]:
-        rows = await info.context.loaders.models.load(self.account_id)
         out = []
-        for r in rows:
-            first, released = to_datetime(r["first_seen"]), to_datetime(r["released_at"])
+        for r in await info.context.loaders.models.load(self.account_id):
+            first, released = r.first_used, r.released_at
             lag = (first - released).total_seconds() / 3600 if first and released else None
             out.append(
                 ModelUse(
-                    model=r["model"],
-                    exchanges=r["count"] or 0,
+                    model=r.model,
+                    exchanges=r.exchanges,
                     first_used=first,
-                    last_used=to_datetime(r["last_seen"]),
+                    last_used=r.last_used,
                     released_at=released,
                     hours_after_release=round(lag, 2) if lag is not None else None,
                 )
@@ -233,20 +232,19 @@ class Account:
     async def identifiers(
         self, info: Info, kinds: list[IdentifierKind] | None = None
     ) -> list[IdentifierLink]:
-        rows = await info.context.loaders.identifiers.load(str(self.id))
         wanted = set(kinds) if kinds else None
         out = []
-        for r in rows:
-            kind = KIND_OF_REL[r["rel"]]
+        for r in await info.context.loaders.identifiers.load(str(self.id)):
+            kind = KIND_OF_REL[r.rel]
             if wanted is None or kind in wanted:
                 out.append(
                     IdentifierLink(
                         kind=kind,
-                        value=r["key"],
-                        degree=r["degree"],
-                        count=r["count"],
-                        first_seen=to_datetime(r["first_seen"]),
-                        last_seen=to_datetime(r["last_seen"]),
+                        value=r.key,
+                        degree=r.degree,
+                        count=r.count,
+                        first_seen=r.first_seen,
+                        last_seen=r.last_seen,
                     )
                 )
         return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 
@@ -31,7 +30,12 @@ from backend.api.graphql.types.common import (
 )
 from backend.graph.model import ClusterStatus as Status
 from backend.investigation import service as read_side
-from backend.investigation.records import AccountRecord, ClusterRecord, to_datetime
+from backend.investigation.records import (
+    AccountRecord,
+    ClusterRecord,
+    LineageLinkRecord,
+    to_datetime,
+)
 
 MAX_SUBGRAPH_IDENTIFIERS = 2000
 
@@ -210,18 +214,13 @@ class Cluster:
 
     @strawberry.field
     async def lineage(self, info: Info) -> Lineage:
-        row = await info.context.loaders.lineage.load(str(self.id)) or {}
+        record = await info.context.loaders.lineage.load(str(self.id))
 
-        def links(items: list[dict[str, Any]]) -> list[LineageLink]:
-            return [
-                LineageLink(cluster_id=strawberry.ID(x["cluster"]), kind=x["kind"],
-                            at=to_datetime(x["at"]))
-                for x in items
-            ]  # fmt: skip
+        def links(items: list[LineageLinkRecord]) -> list[LineageLink]:
+            return [LineageLink(cluster_id=strawberry.ID(x.cluster_id), kind=x.kind, at=x.at)
+                    for x in items]  # fmt: skip
 
-        return Lineage(
-            parents=links(row.get("parents", [])), children=links(row.get("children", []))
-        )
+        return Lineage(parents=links(record.parents), children=links(record.children))
 
     @strawberry.field(description="Members, most confident first.")
     async def members(

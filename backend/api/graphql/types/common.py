@@ -3,16 +3,14 @@ kinds, why a member is in its cluster."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 
 from backend.graph.model import LINKS
 from backend.graph.model import Verdict as VerdictValue
-from backend.investigation.records import VerdictRecord, to_datetime
+from backend.investigation.records import MemberWhyRecord, NoteRecord, VerdictRecord
 
 
 @strawberry.enum(description="An analyst's decision.")
@@ -65,12 +63,8 @@ class Note:
     at: datetime | None
 
 
-def notes(rows: list[dict[str, Any]]) -> list[Note]:
-    return [
-        Note(id=strawberry.ID(r["note_id"]), text=r["text"], author=r["author"],
-             at=to_datetime(r["at"]))
-        for r in rows
-    ]  # fmt: skip
+def notes(records: list[NoteRecord]) -> list[Note]:
+    return [Note(id=strawberry.ID(r.id), text=r.text, author=r.author, at=r.at) for r in records]
 
 
 @strawberry.type(description="An identifier a member shares with its cluster.")
@@ -98,16 +92,15 @@ class MemberWhy:
     )
 
 
-def member_why(raw: str | None) -> MemberWhy | None:
-    if not raw:
+def member_why(why: MemberWhyRecord | None) -> MemberWhy | None:
+    if why is None:
         return None
-    why = json.loads(raw)
     return MemberWhy(
         ties=[
             MemberTie(kind=KIND_OF_REL[k], value=v, members=m, holders=d)
-            for k, v, m, d in why["ties"]
+            for k, v, m, d in why.ties
             if k in KIND_OF_REL
         ],
-        tie_strength=why["tie"],
-        behaviour_similarity=why["behaviour"],
+        tie_strength=why.tie,
+        behaviour_similarity=why.behaviour,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -75,18 +75,8 @@ class Identifier:
         )
 
 
-def _attributes(props: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (v.iso_format() if hasattr(v, "iso_format") else v)
-        for k, v in props.items()
-        if k not in ("key", "props_stamp")
-    }
-
-
 async def load_identifier(info: Info, kind: IdentifierKind, value: str) -> Identifier | None:
     r = await info.context.loaders.identifier.load((kind.value, value))
     if r is None:
         return None
-    return Identifier(
-        kind=kind, value=r["key"], degree=r["degree"], attributes=JSON(_attributes(r["props"]))
-    )
+    return Identifier(kind=kind, value=r.key, degree=r.degree, attributes=JSON(r.attributes))
