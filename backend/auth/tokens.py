@@ -11,7 +11,6 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from neo4j import AsyncDriver, Driver
 
@@ -63,41 +62,27 @@ def create_token(
     name = name.strip()
     if not name or len(name) > 100:
         raise TokenError("a token needs a name of 1 to 100 characters")
-    taken, _, _ = driver.execute_query(q.NAME_TAKEN, name=name, database_=database)
-    if taken:
+    if q.name_taken(driver, database, name):
         raise TokenError(f"a live token is already named {name!r}; revoke it or pick another")
     token = PREFIX + secrets.token_urlsafe(32)
     token_id = "tok_" + secrets.token_hex(6)
-    driver.execute_query(
-        q.CREATE_TOKEN, id=token_id, name=name, role=role.value, hash=hash_token(token),
-        created_by=created_by, database_=database,
+    q.create_token(
+        driver, database, id=token_id, name=name, role=role.value, hash=hash_token(token),
+        created_by=created_by,
     )  # fmt: skip
     return token_id, token
 
 
-def _to_datetime(value: Any) -> datetime | None:
-    return value.to_native() if value is not None else None
-
-
 def list_tokens(driver: Driver, database: str) -> list[TokenInfo]:
-    records, _, _ = driver.execute_query(q.LIST_TOKENS, database_=database)
     return [
-        TokenInfo(
-            r["id"],
-            r["name"],
-            Role(r["role"]),
-            _to_datetime(r["created_at"]),
-            r["created_by"],
-            _to_datetime(r["revoked_at"]),
-        )
-        for r in records
+        TokenInfo(r.id, r.name, Role(r.role), r.created_at, r.created_by, r.revoked_at)
+        for r in q.list_tokens(driver, database)
     ]
 
 
 def revoke_token(driver: Driver, database: str, ref: str) -> list[str]:
     """Revokes by id or name; returns the ids revoked (empty: no such token)."""
-    records, _, _ = driver.execute_query(q.REVOKE_TOKEN, ref=ref, database_=database)
-    return [r["id"] for r in records]
+    return q.revoke_token(driver, database, ref)
 
 
 class Authenticator:
@@ -120,14 +105,11 @@ class Authenticator:
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
-        records, _, _ = await self._driver.execute_query(
-            q.FIND_TOKEN, hash=digest, database_=self._database, routing_="r"
-        )
-        if not records:
+        row = await q.find_token(self._driver, self._database, digest)
+        if row is None:
             self._cache.pop(digest, None)
             return None
-        r = records[0]
-        principal = Principal(r["id"], r["name"], Role(r["role"]))
+        principal = Principal(row.id, row.name, Role(row.role))
         if self._ttl_s > 0:
             if len(self._cache) > 10_000:
                 self._cache.clear()

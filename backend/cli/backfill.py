@@ -50,7 +50,6 @@ def backfill(
         except service.NotEmpty as exc:
             console.print(f"[red]backfill refused:[/] {escape(str(exc))}")
             raise typer.Exit(REFUSED) from exc
-        tokens = service.read_tokens(driver, database)
     if replace and before.data_nodes:
         console.print(f"replacing a graph of {before.data_nodes:,} data nodes")
 
@@ -91,7 +90,7 @@ def backfill(
         if replace:
             service.forget_ingest_state(client)
         with create_driver(settings) as driver:
-            service.finish(driver, database, tokens, service.journal_position(client),
+            service.finish(driver, database, before.tokens, service.journal_position(client),
                            stats.accepted)  # fmt: skip
         buckets = service.promote_claims(client, settings.INGEST_DEDUPE_TTL_S)
     if not keep_files:

@@ -23,33 +23,11 @@ from typing import Any
 import redis
 from neo4j import Driver
 
-from backend.graph.model import (
-    ACCOUNT,
-    API_TOKEN,
-    AUDIT_ENTRY,
-    CLUSTER,
-    CLUSTER_EVENT,
-    DETECTION_RUN,
-    IDENTIFIER_LABELS,
-    INGEST_CHECKPOINT,
-    NOTE,
-)
 from backend.graph.schema_queries import migrate
+from backend.ingest import repository as q
 from backend.ingest.bulk import STAGING, unlink_matching
 from backend.ingest.dedupe import SEEN
 from backend.ingest.journal import JOURNAL, Journal
-from backend.ingest.repository import CHECKPOINT
-
-# Labels of what the graph knows about the platform (an import replaces them all).
-DATA_LABELS = (ACCOUNT, *IDENTIFIER_LABELS, CLUSTER, CLUSTER_EVENT, DETECTION_RUN, NOTE,
-               AUDIT_ENTRY)  # fmt: skip
-COUNT_DATA = "MATCH (n) WHERE any(label IN labels(n) WHERE label IN $labels) RETURN count(n) AS n"
-READ_TOKENS = f"MATCH (t:{API_TOKEN}) RETURN properties(t) AS props"
-RESTORE_TOKENS = f"UNWIND $tokens AS props CREATE (t:{API_TOKEN}) SET t = props"
-WRITE_CHECKPOINT = f"""
-MERGE (c:{INGEST_CHECKPOINT} {{name: $name}})
-SET c.last = $last, c.events = $events, c.flushed_at = datetime()
-"""
 
 # KEYS: a staging bucket, its live bucket. ARGV: ttl. The live bucket gets every claim the
 # staging one holds, except ids it already has (those were ingest's before the backfill).
@@ -74,11 +52,13 @@ class NotEmpty(RuntimeError):
 class Preflight:
     data_nodes: int
     journal_backlog: int
+    tokens: list[dict[str, Any]]  # API tokens' properties: kept across a `--replace`
 
 
 def preflight(driver: Driver, database: str, client: redis.Redis, replace: bool) -> Preflight:
-    records, _, _ = driver.execute_query(COUNT_DATA, labels=list(DATA_LABELS), database_=database)
-    found = Preflight(int(records[0]["n"]), Journal(client).backlog())
+    found = Preflight(
+        q.count_data(driver, database), Journal(client).backlog(), q.read_tokens(driver, database)
+    )
     if replace:
         return found
     if found.data_nodes:
@@ -95,11 +75,6 @@ def preflight(driver: Driver, database: str, client: redis.Redis, replace: bool)
             "changed"
         )
     return found
-
-
-def read_tokens(driver: Driver, database: str) -> list[dict[str, Any]]:
-    records, _, _ = driver.execute_query(READ_TOKENS, database_=database)
-    return [dict(record["props"]) for record in records]
 
 
 def forget_ingest_state(client: redis.Redis) -> None:
@@ -125,11 +100,8 @@ def finish(
 ) -> list[str]:
     """Schema, tokens and checkpoint on the imported graph; returns the constraints."""
     constraints = migrate(driver, database)
-    if tokens:
-        driver.execute_query(RESTORE_TOKENS, tokens=tokens, database_=database)
-    driver.execute_query(
-        WRITE_CHECKPOINT, name=CHECKPOINT, last=last, events=events, database_=database
-    )
+    q.restore_tokens(driver, database, tokens)
+    q.write_checkpoint(driver, database, last, events)
     return constraints
 
 

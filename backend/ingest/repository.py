@@ -8,14 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from neo4j import ManagedTransaction
+from neo4j import Driver, ManagedTransaction
 from neo4j.exceptions import Neo4jError
 
 from backend.graph.model import (
+    ACCOUNT,
     ACCOUNT_INPUTS_CYPHER,
     ACCOUNT_INPUTS_PROPERTY,
+    API_TOKEN,
+    AUDIT_ENTRY,
+    CLUSTER,
+    CLUSTER_EVENT,
+    DETECTION_RUN,
+    IDENTIFIER_LABELS,
     INGEST_CHECKPOINT,
     LINKS,
+    NOTE,
     pack_inputs,
 )
 from backend.ingest.plan import COUNTERS, IDENTIFIER_PROPERTIES, WritePlan
@@ -209,3 +217,39 @@ def write_plan(tx: ManagedTransaction, plan: WritePlan) -> None:
         packed = pack_inputs([row["inputs"] for row in derived])
         rows = [{"id": row["id"], "inputs": p} for row, p in zip(derived, packed, strict=True)]
         tx.run(SET_INPUTS, rows=rows).consume()
+
+
+# --- around a backfill (`ingest.backfill`): the importer replaces the store, these do the rest --
+
+# Labels of what the graph knows about the platform (an import replaces them all).
+DATA_LABELS = (ACCOUNT, *IDENTIFIER_LABELS, CLUSTER, CLUSTER_EVENT, DETECTION_RUN, NOTE,
+               AUDIT_ENTRY)  # fmt: skip
+COUNT_DATA = "MATCH (n) WHERE any(label IN labels(n) WHERE label IN $labels) RETURN count(n) AS n"
+READ_TOKENS = f"MATCH (t:{API_TOKEN}) RETURN properties(t) AS props"
+RESTORE_TOKENS = f"UNWIND $tokens AS props CREATE (t:{API_TOKEN}) SET t = props"
+WRITE_CHECKPOINT = f"""
+MERGE (c:{INGEST_CHECKPOINT} {{name: $name}})
+SET c.last = $last, c.events = $events, c.flushed_at = datetime()
+"""
+
+
+def count_data(driver: Driver, database: str) -> int:
+    records, _, _ = driver.execute_query(COUNT_DATA, labels=list(DATA_LABELS), database_=database)
+    return int(records[0]["n"])
+
+
+def read_tokens(driver: Driver, database: str) -> list[dict[str, Any]]:
+    """Every API token's properties, as stored (hash, role, dates): restored after an import."""
+    records, _, _ = driver.execute_query(READ_TOKENS, database_=database)
+    return [dict(record["props"]) for record in records]
+
+
+def restore_tokens(driver: Driver, database: str, tokens: list[dict[str, Any]]) -> None:
+    if tokens:
+        driver.execute_query(RESTORE_TOKENS, tokens=tokens, database_=database)
+
+
+def write_checkpoint(driver: Driver, database: str, last: str, events: int) -> None:
+    driver.execute_query(
+        WRITE_CHECKPOINT, name=CHECKPOINT, last=last, events=events, database_=database
+    )

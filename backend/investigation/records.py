@@ -357,3 +357,70 @@ class ModelUseRecord:
             model=r["model"], exchanges=r["count"] or 0, first_used=to_datetime(r["first_seen"]),
             last_used=to_datetime(r["last_seen"]), released_at=to_datetime(r["released_at"]),
         )  # fmt: skip
+
+
+# --- rows of the read side's pages (`investigation.repository`) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRow:
+    id: str
+    sort_key: Any  # the value it is ordered by: the page's cursor holds it
+    record: ClusterRecord
+
+
+@dataclass(frozen=True, slots=True)
+class PathRow:
+    """Accounts in order, and between each two the identifier they share (its relationship
+    type from the account, its key)."""
+
+    account_ids: list[str]
+    links: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    at_ms: int  # the page's cursor holds it
+    record: AuditRecord
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    id: str
+    confidence: float
+    since_ms: int | None
+    why: MemberWhyRecord | None
+    # The member itself, read with its membership: a review page asks for every member's
+    # account, and one loader call per member made graphql-core await 100 results a page.
+    account: AccountRecord
+
+
+@dataclass(frozen=True, slots=True)
+class SharedRow:
+    rel: str
+    key: str
+    degree: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedRow:
+    id: str
+    shared_count: int
+    shared: list[SharedRow]
+
+
+@dataclass(frozen=True, slots=True)
+class HolderRow:
+    id: str
+    count: int | None
+    first_seen: Any
+    last_seen: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SubgraphRows:
+    """The drawn members (id, confidence) and, per identifier two of them share, its
+    relationship type, key and the drawn members holding it."""
+
+    accounts: list[tuple[str, float]]
+    identifiers: list[tuple[str, str, list[str]]]

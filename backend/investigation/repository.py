@@ -1,24 +1,50 @@
-"""Cypher for the investigation API. Every user value is a parameter; labels, relationship types
-and sort keys are picked from constants built here, never spliced from input.
+"""The investigation API's reads: Cypher constants and the functions that run them, each
+returning typed records (`investigation.records`). Every user value is a parameter; labels,
+relationship types and sort keys are picked from constants built here, never spliced from input.
 
-Each `*_BY_*` query takes a list of ids (`UNWIND $ids`): DataLoaders batch a whole page into one
-round trip.
+Each `*_BY_*` query takes a list of ids (`UNWIND $ids`), and its function returns one result per
+id in the order asked: DataLoaders batch a whole page into one round trip.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from neo4j import READ_ACCESS, AsyncDriver, Query
+from neo4j import READ_ACCESS, AsyncDriver, Query, Record
 from neo4j.exceptions import ClientError as Neo4jClientError
 
+from backend.bans.repository import BAN_CANDIDATES
 from backend.graph.model import (
     CLUSTER_EVENTS_SEQUENCE,
     CURRENT_MEMBERSHIP,
     LINKING,
     LINKS,
     UNLINKED_DOMAIN,
+)
+from backend.investigation.records import (
+    AccountRecord,
+    AuditRecord,
+    AuditRow,
+    BanRecord,
+    ClusterRecord,
+    ClusterRow,
+    FeedEventRecord,
+    HeldIdentifierRecord,
+    HolderRow,
+    IdentifierRecord,
+    LineageRecord,
+    LinkedRow,
+    MemberRow,
+    MembershipRecord,
+    MemberWhyRecord,
+    ModelUseRecord,
+    NoteRecord,
+    PathRow,
+    SharedRow,
+    SubgraphRows,
+    to_datetime,
 )
 
 # Identifier kinds that link accounts (detection's projection): the ones worth expanding.
@@ -302,3 +328,212 @@ async def read(reads: Reads, query: str, /, **params: Any) -> list[Any]:
                 f"the query ran past the {reads.timeout_s:g} s limit and was stopped: "
                 "ask for less (smaller pages, fewer fields or aliases)"
             ) from exc
+
+
+# --- lookups by id, batched: one result per id, in the order asked ----------------------------
+
+Row = dict[str, Any]
+
+
+def _row(record: Record) -> Row:
+    """The record as a dict of its values as decoded. `Record.data()` walks every value again
+    to turn graph objects into dicts (a seventh of the API's CPU on a 100-member page); these
+    queries return maps, lists and scalars only."""
+    return dict(zip(record.keys(), record.values(), strict=True))
+
+
+async def _rows(reads: Reads, query: str, collected: bool, **params: Any) -> list[Row]:
+    """Rows from a query returning one record per row, or all rows as one list (`collected`:
+    `RETURN collect({...}) AS rows`, for page-sized reads; see `read_rows`)."""
+    if collected:
+        return await read_rows(reads, query, **params)
+    return [_row(r) for r in await read(reads, query, **params)]
+
+
+async def _one_per_id(
+    reads: Reads, query: str, ids: list[str], *, collected: bool = False, **params: Any
+) -> list[Row | None]:
+    found = {r["id"]: r for r in await _rows(reads, query, collected, ids=ids, **params)}
+    return [found.get(k) for k in ids]
+
+
+async def _many_per_id(
+    reads: Reads, query: str, ids: list[str], *, collected: bool = False, **params: Any
+) -> list[list[Row]]:
+    grouped: dict[str, list[Row]] = {}
+    for r in await _rows(reads, query, collected, ids=ids, **params):
+        grouped.setdefault(r["id"], []).append(r)
+    return [grouped.get(k, []) for k in ids]
+
+
+def membership_of(row: Mapping[str, Any] | None) -> MembershipRecord | None:
+    if row is None:
+        return None
+    return MembershipRecord(row["cluster_id"], row["confidence"], to_datetime(row["since"]))
+
+
+async def clusters_by_id(reads: Reads, ids: list[str]) -> list[ClusterRecord | None]:
+    rows = await _one_per_id(reads, CLUSTERS_BY_ID, ids)
+    return [ClusterRecord.of(row["props"]) if row else None for row in rows]
+
+
+async def accounts_by_id(
+    reads: Reads, ids: list[str]
+) -> list[tuple[AccountRecord, MembershipRecord | None] | None]:
+    """Each account with its membership, read together (an account page and its cluster cost
+    one read, not two)."""
+    rows = await _one_per_id(reads, ACCOUNTS_BY_ID, ids, collected=True)
+    return [
+        (AccountRecord.of(row["props"]), membership_of(row["membership"])) if row else None
+        for row in rows
+    ]
+
+
+async def memberships_by_account(reads: Reads, ids: list[str]) -> list[MembershipRecord | None]:
+    return [membership_of(row) for row in await _one_per_id(reads, MEMBERSHIPS_BY_ACCOUNT, ids)]
+
+
+async def identifiers_by_account(
+    reads: Reads, ids: list[str], rels: list[str], per_account: int
+) -> list[list[HeldIdentifierRecord]]:
+    rows = await _many_per_id(
+        reads, IDENTIFIERS_BY_ACCOUNT, ids, collected=True, rels=rels, per_account=per_account
+    )
+    return [[HeldIdentifierRecord.of(r) for r in held] for held in rows]
+
+
+async def identifiers_by_key(
+    reads: Reads, label: str, keys: list[str]
+) -> list[IdentifierRecord | None]:
+    rows = await _one_per_id(reads, IDENTIFIERS_BY_KEY[label], keys)
+    return [IdentifierRecord.of(row) if row else None for row in rows]
+
+
+async def models_by_account(reads: Reads, ids: list[str]) -> list[list[ModelUseRecord]]:
+    rows = await _many_per_id(reads, MODELS_BY_ACCOUNT, ids)
+    return [[ModelUseRecord.of(r) for r in used] for used in rows]
+
+
+async def lineage_by_cluster(reads: Reads, ids: list[str]) -> list[LineageRecord]:
+    return [LineageRecord.of(row) for row in await _one_per_id(reads, LINEAGE_BY_CLUSTER, ids)]
+
+
+async def notes_by_cluster(reads: Reads, ids: list[str]) -> list[list[NoteRecord]]:
+    rows = await _many_per_id(reads, NOTES_BY_CLUSTER, ids)
+    return [[NoteRecord.of(r) for r in notes] for notes in rows]
+
+
+async def notes_by_account(reads: Reads, ids: list[str]) -> list[list[NoteRecord]]:
+    rows = await _many_per_id(reads, NOTES_BY_ACCOUNT, ids)
+    return [[NoteRecord.of(r) for r in notes] for notes in rows]
+
+
+# --- pages: a root field's, or one under a cluster, account or identifier --------------------
+
+
+async def clusters_page(
+    reads: Reads, order: str, filters: dict[str, Any], after_k: Any, after_id: str | None,
+    limit: int,
+) -> list[ClusterRow]:  # fmt: skip
+    records = await read(reads, CLUSTERS[order], **filters, after_k=after_k, after_id=after_id,
+                          limit=limit)  # fmt: skip
+    return [ClusterRow(r["id"], r["k"], ClusterRecord.of(r["props"])) for r in records]
+
+
+async def count_clusters(reads: Reads, filters: dict[str, Any]) -> int:
+    records = await read(reads, CLUSTER_COUNT, **filters)
+    return int(records[0]["n"])
+
+
+async def feed_head(reads: Reads) -> int:
+    records = await read(reads, FEED_HEAD)
+    return int(records[0]["seq"])
+
+
+async def feed_events(reads: Reads, after: int, limit: int) -> list[FeedEventRecord]:
+    records = await read(reads, CLUSTER_EVENTS, after=after, limit=limit)
+    return [FeedEventRecord.of(r["props"]) for r in records]
+
+
+async def shortest_path(
+    reads: Reads, source: str, target: str, max_hops: int, link_cap: int
+) -> PathRow | None:
+    """Through identifiers that link in detection only; `max_hops` is one of `PATH`'s."""
+    records = await read(reads, PATH[max_hops], cap=link_cap, **{"from": source, "to": target})
+    if not records:
+        return None
+    nodes, rels = records[0]["nodes"], records[0]["rels"]
+    accounts = [n["id"] for n in nodes[0::2]]
+    links = [(rels[2 * i], ident["key"]) for i, ident in enumerate(nodes[1::2])]
+    return PathRow(accounts, links)
+
+
+async def ban_candidates_page(
+    reads: Reads, min_risk: float, min_confidence: float, after_cluster: str | None,
+    after_account: str | None, limit: int,
+) -> list[BanRecord]:  # fmt: skip
+    records = await read(
+        reads, BAN_CANDIDATES, min_risk=min_risk, min_confidence=min_confidence,
+        after_cluster=after_cluster, after_account=after_account, limit=limit,
+    )  # fmt: skip
+    return [BanRecord.of(r) for r in records]
+
+
+async def audit_page(
+    reads: Reads, target: str | None, include_members: bool, after_ms: int | None,
+    after_id: str | None, limit: int,
+) -> list[AuditRow]:  # fmt: skip
+    records = await read(reads, AUDIT_LOG, target=target, members=include_members,
+                          after_ms=after_ms, after_id=after_id, limit=limit)  # fmt: skip
+    return [AuditRow(r["at_ms"], AuditRecord.of(r["props"])) for r in records]
+
+
+async def members_page(
+    reads: Reads, cluster_id: str, min_confidence: float, after_c: float | None,
+    after_id: str | None, limit: int,
+) -> list[MemberRow]:  # fmt: skip
+    rows = await read_rows(
+        reads, CLUSTER_MEMBERS, id=cluster_id, min_confidence=min_confidence,
+        after_c=after_c, after_id=after_id, limit=limit,
+    )  # fmt: skip
+    return [
+        MemberRow(r["id"], r["confidence"], r["since"], MemberWhyRecord.parse(r["why"]),
+                  AccountRecord.of(r["props"]))
+        for r in rows
+    ]  # fmt: skip
+
+
+async def subgraph(reads: Reads, cluster_id: str, limit: int, max_identifiers: int) -> SubgraphRows:
+    records = await read(
+        reads, SUBGRAPH, id=cluster_id, limit=limit, rels=list(LINKING_RELS),
+        max_identifiers=max_identifiers,
+    )  # fmt: skip
+    if not records:
+        return SubgraphRows([], [])
+    r = records[0]
+    return SubgraphRows(
+        [(a["id"], a["confidence"]) for a in r["nodes"]],
+        [(i["rel"], i["key"], list(i["holders"])) for i in r["identifiers"]],
+    )
+
+
+async def linked_accounts_page(
+    reads: Reads, account_id: str, link_cap: int, after_n: int | None, after_id: str | None,
+    limit: int,
+) -> list[LinkedRow]:  # fmt: skip
+    records = await read(
+        reads, LINKED_ACCOUNTS, id=account_id, rels=list(LINKING_RELS), cap=link_cap,
+        after_n=after_n, after_id=after_id, limit=limit,
+    )  # fmt: skip
+    return [
+        LinkedRow(r["id"], r["n"], [SharedRow(x["rel"], x["key"], x["degree"])
+                                    for x in r["shared"]])
+        for r in records
+    ]  # fmt: skip
+
+
+async def identifier_holders_page(
+    reads: Reads, label: str, key: str, after: str | None, limit: int
+) -> list[HolderRow]:
+    records = await read(reads, IDENTIFIER_ACCOUNTS[label], key=key, after=after, limit=limit)
+    return [HolderRow(r["id"], r["count"], r["first_seen"], r["last_seen"]) for r in records]

@@ -34,19 +34,14 @@ class AddedNote:
     at_ms: int
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.iso_format() if hasattr(v, "iso_format") else v) for k, v in row.items()}
-
-
 async def _audit(
     tx: AsyncManagedTransaction, who: Principal, action: str, kind: TargetKind, target: str,
     before: dict[str, Any], after: dict[str, Any], now: int,
 ) -> None:  # fmt: skip
-    await tx.run(
-        q.WRITE_AUDIT, id="aud_" + secrets.token_hex(8), now=now, actor=who.name,
-        token_id=who.token_id, role=who.role.value, action=action, target_kind=kind.value,
-        target_id=target, before=json.dumps(before, sort_keys=True),
-        after=json.dumps(after, sort_keys=True),
+    await q.write_audit(
+        tx, now, id="aud_" + secrets.token_hex(8), actor=who.name, token_id=who.token_id,
+        role=who.role.value, action=action, target_kind=kind.value, target_id=target,
+        before=json.dumps(before, sort_keys=True), after=json.dumps(after, sort_keys=True),
     )  # fmt: skip
 
 
@@ -65,25 +60,17 @@ async def set_verdict(
 ) -> None:  # fmt: skip
     """A cluster verdict also goes on the change feed (`verdict_set`), which ban tooling polls."""
     note = _clean_note(note)
-    read, write = (
-        (q.READ_CLUSTER_VERDICT, q.SET_CLUSTER_VERDICT)
-        if kind is TargetKind.CLUSTER
-        else (q.READ_ACCOUNT_VERDICT, q.SET_ACCOUNT_VERDICT)
-    )
+    cluster = kind is TargetKind.CLUSTER
 
     async def work(tx: AsyncManagedTransaction) -> None:
         now = int(time.time() * 1000)
-        record = await (await tx.run(read, id=target)).single()
-        if record is None:
+        before = await q.read_verdict(tx, cluster, target)
+        if before is None:
             raise NotFound(f"no {kind.value} {target!r}")
-        before = _plain(record.data())
-        await tx.run(write, id=target, verdict=verdict.value, note=note, actor=who.name, now=now)
+        await q.set_verdict(tx, cluster, target, verdict.value, note, who.name, now)
         after = {"verdict": verdict.value, "note": note, "by": who.name}
-        if kind is TargetKind.CLUSTER:
-            await tx.run(
-                q.APPEND_VERDICT_EVENT, cluster_id=target, verdict=verdict.value, actor=who.name,
-                now=now,
-            )  # fmt: skip
+        if cluster:
+            await q.append_verdict_event(tx, target, verdict.value, who.name, now)
         await _audit(tx, who, f"set_{kind.value}_verdict", kind, target, before, after, now)
 
     async with driver.session(database=database) as session:
@@ -96,15 +83,14 @@ async def add_note(
     cleaned = _clean_note(text)
     if cleaned is None:
         raise ValueError("a note needs some text")
-    query = q.ADD_CLUSTER_NOTE if kind is TargetKind.CLUSTER else q.ADD_ACCOUNT_NOTE
     note_id = "note_" + secrets.token_hex(8)
 
     async def work(tx: AsyncManagedTransaction) -> AddedNote:
         now = int(time.time() * 1000)
-        record = await (
-            await tx.run(query, target=target, id=note_id, text=cleaned, actor=who.name, now=now)
-        ).single()
-        if record is None:
+        found = await q.add_note(
+            tx, kind is TargetKind.CLUSTER, target, note_id, cleaned, who.name, now
+        )
+        if not found:
             raise NotFound(f"no {kind.value} {target!r}")
         after = {"note_id": note_id, "text": cleaned}
         await _audit(tx, who, "add_note", kind, target, {}, after, now)

@@ -7,24 +7,23 @@ import asyncio
 
 from strawberry.dataloader import DataLoader
 
-from backend.api.graphql.dataloaders._batch import one_per_key
 from backend.investigation.records import IdentifierRecord
-from backend.investigation.repository import IDENTIFIERS_BY_KEY, Reads
+from backend.investigation.repository import Reads, identifiers_by_key
 
 Key = tuple[str, str]  # (node label, key)
 
 
 def create(reads: Reads) -> DataLoader[Key, IdentifierRecord | None]:
-    by_label = {label: one_per_key(reads, query) for label, query in IDENTIFIERS_BY_KEY.items()}
-
     async def load(keys: list[Key]) -> list[IdentifierRecord | None]:
         wanted: dict[str, list[str]] = {}
         for label, value in dict.fromkeys(keys):
             wanted.setdefault(label, []).append(value)
         # One query per kind, all in flight at once: the page waits for the slowest, not the sum.
-        results = await asyncio.gather(*(by_label[label](v) for label, v in wanted.items()))
+        results = await asyncio.gather(
+            *(identifiers_by_key(reads, label, v) for label, v in wanted.items())
+        )
         found = {
-            (label, value): IdentifierRecord.of(row) if row else None
+            (label, value): row
             for (label, values), rows in zip(wanted.items(), results, strict=True)
             for value, row in zip(values, rows, strict=True)
         }

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from strawberry.dataloader import DataLoader
 
-from backend.api.graphql.dataloaders._batch import many_per_key
 from backend.investigation.records import ModelUseRecord
-from backend.investigation.repository import MODELS_BY_ACCOUNT, Reads
+from backend.investigation.repository import Reads, models_by_account
 
 
 def create(reads: Reads) -> DataLoader[str, list[ModelUseRecord]]:
-    load_rows = many_per_key(reads, MODELS_BY_ACCOUNT)
-
     async def load(keys: list[str]) -> list[list[ModelUseRecord]]:
-        return [[ModelUseRecord.of(r) for r in rows] for rows in await load_rows(keys)]
+        return await models_by_account(reads, keys)
 
     return DataLoader(load_fn=load)
