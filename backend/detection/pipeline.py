@@ -116,6 +116,7 @@ class Previous:
     community: dict[str, int]  # active cluster id -> community number
     members: Memberships
     network: dict[str, str] = field(default_factory=dict)  # flagged cluster id -> network id
+    kin: dict[str, str] = field(default_factory=dict)  # cluster id -> its kin group's head
     confirmed: set[str] = field(default_factory=set)  # active clusters an analyst confirmed
     # Active cluster -> its evidence keys for identifiers it holds most of (half the holders or
     # more): its own, so a change on one is a change to the cluster (`affected`).
@@ -141,15 +142,18 @@ class Previous:
         members share only identifiers too common to link one by one: template bands, a client
         build), every cluster peeled from the same community as those (they were one
         community to Leiden and may be one again), and every cluster of the same network (its
-        verdict is judged over all its parts: `score`'s `kin`). Identifiers a cluster merely
-        shares with many others (a carrier's subnet) do not count: it does not own them."""
+        verdict is judged over all its parts: `score`'s `kin`), and every kin of those, flagged
+        or not (`Detection.kin_ids`). Identifiers a cluster merely shares with many others (a
+        carrier's subnet) do not count: it does not own them."""
         hit = set(self.members.clusters[np.isin(self.members.nodes, nodes)].tolist())
         hit |= {c for c in self.ids if not self.owned.get(c, set()).isdisjoint(keys)}
         communities = {self.community[c] for c in hit}
         networks = {self.network[c] for c in hit if c in self.network}
+        kin = {self.kin[c] for c in hit if c in self.kin}
         return sorted(
             c for c in self.ids
             if self.community[c] in communities or self.network.get(c, "") in networks
+            or self.kin.get(c, "") in kin
         )  # fmt: skip
 
     def restrict(self, ids: list[str]) -> Previous:
@@ -168,6 +172,7 @@ class Previous:
                 None if conf is None else conf[rows],
             ),
             network={c: n for c, n in self.network.items() if c in keep},
+            kin={c: n for c, n in self.kin.items() if c in keep},
             confirmed=self.confirmed & keep,
             owned={c: k for c, k in self.owned.items() if c in keep},
         )  # fmt: skip
@@ -188,6 +193,7 @@ class Previous:
             evidence=evidence,
             community={cid: result.community_of[c] for c, cid in enumerate(ids)},
             network={cid: n for cid, n in zip(ids, result.network_ids, strict=True) if n},
+            kin={cid: n for cid, n in zip(ids, result.kin_ids, strict=True) if n},
             owned={
                 cid: {f"{k}:{key}" for k, key, n, d in result.proof.get(c, []) if 2 * n >= d}
                 for c, cid in enumerate(ids)
@@ -214,6 +220,9 @@ class Detection:
     communities: int  # found by Leiden, before dropping small ones
     attached: int = 0  # accounts in no community that joined a cluster (`attach`)
     network_ids: list[str] = field(default_factory=list)  # per cluster, "" when not flagged
+    # Per cluster, its kin group's smallest cluster id ("" when it has no kin: `kin`), stored so
+    # an incremental refresh recomputes a group's parts together, flagged or not.
+    kin_ids: list[str] = field(default_factory=list)
     weight: float = 0.0  # total link weight of the projection (both directions)
     # Why each member is in its cluster: tie strength, behaviour similarity, and its WHY_TIES
     # strongest ties as (account, identifier, members holding it) rows (`member_ties`).
@@ -569,6 +578,17 @@ def kin_groups(ties: I64, n_c: int) -> I64:
     return np.asarray(sparse.csgraph.connected_components(graph, directed=False)[1], np.int64)
 
 
+def kin_heads(ties: I64, ids: list[str]) -> list[str]:
+    """Per cluster, the smallest id in its kin group, "" when it has no kin: a name for the
+    group that no other group can have, so the next refresh finds the group's parts by it."""
+    group = kin_groups(ties, len(ids))
+    heads: dict[int, str] = {}
+    for c, g in enumerate(group.tolist()):
+        heads[g] = min(heads.get(g, ids[c]), ids[c])
+    sizes = np.bincount(group, minlength=len(ids)) if len(ids) else np.zeros(0, np.int64)
+    return [heads[g] if sizes[g] > 1 else "" for g in group.tolist()]
+
+
 def networks(
     ties: I64, flagged: npt.NDArray[np.bool_], split_from: Sequence[tuple[int, int]] = ()
 ) -> I64:
@@ -720,10 +740,12 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
             for c in g.tolist():
                 network_ids[c] = nid
         assignment.events += regrowth(assignment, network, confirmed, [len(m) for m in new])
+        kin_ids = kin_heads(kinship, assignment.ids)
     return Detection(
         matrix=matrix, labels=labels, community=community, conf=conf, scored=scored,
         proof=proof, assignment=assignment, members_of=members_of, community_of=community_of,
-        communities=communities, attached=attached, network_ids=network_ids, weight=weight, tie=tie,
+        communities=communities, attached=attached, network_ids=network_ids, kin_ids=kin_ids,
+        weight=weight, tie=tie,
         similarity=similarity, ties=ties, seconds=seconds, scores=score_parts,
     )  # fmt: skip
 
@@ -773,6 +795,7 @@ def write_back_rows(
         clusters.append({
             "id": cid, "risk": round(float(scored.risk[c]), 4), "size": len(members_of[c]),
             "community": result.community_of[c], "network": result.network_ids[c] or None,
+            "kin": result.kin_ids[c] or None,
             "features": json.dumps(features),
             "explanation": json.dumps(explanation), "evidence": json.dumps(evidence_rows),
             "evidence_keys": [f"{r['kind']}:{r['key']}" for r in evidence_rows],

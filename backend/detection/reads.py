@@ -35,7 +35,7 @@ FEATURE_CHUNK = 20_000
 
 def _template_floor(driver: Driver, db: str) -> int:
     """Holders below which a template band is chance (`projection.chance_floor`)."""
-    links = int(repo.run_read(driver, db, repo.COUNT_TEMPLATE_LINKS)[0]["n"])
+    links = repo.count_template_links(driver, db)
     return chance_floor(links, LSH_BANDS * 2**LSH_BAND_BITS)
 
 
@@ -49,15 +49,13 @@ def export_incidence(driver: Driver, settings: Settings, region: I64 | None = No
     db = settings.NEO4J_DATABASE
     kinds = export_kinds(settings)
     template_floor = _template_floor(driver, db)
-    queries = repo.EXPORT_INCIDENCE if region is None else repo.EXPORT_REGION
-    region_nodes = [] if region is None else region.tolist()
+    region_nodes = None if region is None else region.tolist()
 
     def export(rel: str) -> dict[str, Any]:
-        (cols,) = repo.run_read(
-            driver, db, queries[rel], max_degree=settings.DETECTION_FEATURE_CAP,
-            min_degree=template_floor if rel == TEMPLATE_KIND else 2, nodes=region_nodes,
+        return repo.export_links(
+            driver, db, rel, region=region_nodes, max_degree=settings.DETECTION_FEATURE_CAP,
+            min_degree=template_floor if rel == TEMPLATE_KIND else 2,
         )  # fmt: skip
-        return cols
 
     with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
         parts = list(pool.map(export, kinds))
@@ -95,7 +93,7 @@ def export_kinds(settings: Settings) -> tuple[str, ...]:
 
 def account_names(driver: Driver, settings: Settings, nodes: I64) -> list[str]:
     """The account id of each given node, in the given order."""
-    (cols,) = repo.run_read(driver, settings.NEO4J_DATABASE, repo.ACCOUNT_IDS, nodes=nodes.tolist())
+    cols = repo.account_ids(driver, settings.NEO4J_DATABASE, nodes.tolist())
     account = np.empty(nodes.size, object)
     at, _ = locate(nodes, np.asarray(cols["nodes"], np.int64))
     account[at] = cols["ids"]
@@ -120,9 +118,7 @@ def update_graph(
     nodes = touched_nodes.tolist()
 
     def links(k: int) -> dict[str, Any]:
-        query = repo.TOUCHED_LINKS[kinds[k]]
-        (cols,) = repo.run_read(driver, db, query, nodes=nodes, min_degree=int(floors[k]))
-        return cols
+        return repo.touched_links(driver, db, kinds[k], nodes, int(floors[k]))
 
     with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
         parts = list(pool.map(links, range(len(kinds))))
@@ -141,8 +137,7 @@ def update_graph(
         idents = need[need_kind == k].tolist()
         if not idents:
             return {"idents": [], "keys": [], "holders": []}
-        (cols,) = repo.run_read(driver, db, repo.IDENTIFIER_HOLDERS[kinds[k]], idents=idents)
-        return cols
+        return repo.identifier_holders(driver, db, kinds[k], idents)
 
     with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
         held = list(pool.map(holders, range(len(kinds))))
@@ -186,20 +181,16 @@ class AccountInputs:
         workers = threads or max(1, settings.DETECTION_READ_THREADS - 1)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account-inputs")
 
-        features = repo.ACCOUNT_FEATURES_AND_MARKS if marks_by_account else repo.ACCOUNT_FEATURES
-
         def chunk(part: list[int]) -> dict[str, Any]:
-            return repo.run_read(driver, db, features, nodes=part)[0]
+            return repo.account_features(driver, db, part, with_marks=marks_by_account)
 
-        def marked(query: str) -> list[int]:
-            return list(repo.run_read(driver, db, query)[0]["nodes"])
+        def marked(column: str) -> list[int]:
+            return repo.marked_accounts(driver, db, column)
 
         parts = [nodes[i : i + FEATURE_CHUNK] for i in range(0, len(nodes), FEATURE_CHUNK)]
         self._chunks = [pool.submit(chunk, part) for part in parts]
         self._marks = (
-            {}
-            if marks_by_account
-            else {c: pool.submit(marked, query) for c, query in repo.ACCOUNT_MARKS.items()}
+            {} if marks_by_account else {c: pool.submit(marked, c) for c in repo.ACCOUNT_MARKS}
         )
         pool.shutdown(wait=False)
 
@@ -283,7 +274,7 @@ def read_previous(driver: Driver, settings: Settings) -> Previous:
     """The active clusters (in a fixed order), the evidence keys of active and dissolved ones,
     the community each active one was peeled from, and their current memberships."""
     db = settings.NEO4J_DATABASE
-    rows = repo.run_read(driver, db, repo.READ_ACTIVE_CLUSTERS)
+    rows = repo.active_clusters(driver, db)
     # Clusters written before communities were recorded count as their own community (their
     # id, a string, never equals a recorded community number).
     groups: dict[int | str, int] = {}
@@ -293,13 +284,14 @@ def read_previous(driver: Driver, settings: Settings) -> Previous:
         )
         for r in rows
     }
-    dormant = repo.run_read(driver, db, repo.READ_DORMANT_CLUSTERS)
-    (cols,) = repo.run_read(driver, db, repo.READ_ACTIVE_MEMBERS)
+    dormant = repo.dormant_clusters(driver, db)
+    cols = repo.active_members(driver, db)
     return Previous(
         ids=sorted(r["id"] for r in rows),
         evidence={r["id"]: set(r["evidence"]) for r in chain(rows, dormant)},
         community=community,
         network={r["id"]: r["network"] for r in rows if r["network"]},
+        kin={r["id"]: r["kin"] for r in rows if r.get("kin")},
         confirmed={r["id"] for r in rows if r["verdict"] == Verdict.CONFIRMED_FRAUD},
         owned={r["id"]: owned(json.loads(r["proof"])) for r in rows},
         members=Memberships(
@@ -311,8 +303,7 @@ def read_previous(driver: Driver, settings: Settings) -> Previous:
 
 
 def account_nodes(driver: Driver, settings: Settings, account_ids: list[str]) -> I64:
-    (cols,) = repo.run_read(driver, settings.NEO4J_DATABASE, repo.ACCOUNT_NODES, ids=account_ids)
-    return np.asarray(cols["nodes"], np.int64)
+    return np.asarray(repo.account_nodes(driver, settings.NEO4J_DATABASE, account_ids), np.int64)
 
 
 def neighbours(
@@ -330,13 +321,9 @@ def neighbours(
         if what == "near":
             if reach.get(rel, 0) < floor:
                 return []
-            query, top = repo.NEIGHBOURS[rel], reach[rel]
-        else:
-            query, top = repo.HELD_KEYS[rel], settings.DETECTION_FEATURE_CAP
-        (cols,) = repo.run_read(
-            driver, db, query, nodes=nodes.tolist(), min_degree=floor, max_degree=top
-        )
-        return list(cols["nodes"] if what == "near" else (f"{rel}:{k}" for k in cols["keys"]))
+            return repo.neighbours_within(driver, db, rel, nodes.tolist(), floor, reach[rel])
+        top = settings.DETECTION_FEATURE_CAP
+        return [f"{rel}:{k}" for k in repo.held_keys(driver, db, rel, nodes.tolist(), floor, top)]
 
     jobs = [(rel, what) for rel in kinds for what in ("near", "keys")]
     with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
@@ -347,14 +334,12 @@ def neighbours(
 
 
 def population(driver: Driver, settings: Settings) -> int:
-    return int(repo.run_read(driver, settings.NEO4J_DATABASE, repo.COUNT_ACCOUNTS)[0]["n"])
+    return repo.count_accounts(driver, settings.NEO4J_DATABASE)
 
 
 def last_full_weight(driver: Driver, settings: Settings) -> float | None:
-    rows = repo.run_read(driver, settings.NEO4J_DATABASE, repo.LAST_FULL_WEIGHT)
-    return float(rows[0]["weight"]) if rows else None
+    return repo.last_full_weight(driver, settings.NEO4J_DATABASE)
 
 
 def last_run(driver: Driver, settings: Settings) -> str | None:
-    rows = repo.run_read(driver, settings.NEO4J_DATABASE, repo.LAST_RUN)
-    return str(rows[0]["run_id"]) if rows and rows[0]["run_id"] else None
+    return repo.last_run(driver, settings.NEO4J_DATABASE)

@@ -210,7 +210,8 @@ ACCOUNT_FEATURES_AND_MARKS = (
 READ_ACTIVE_CLUSTERS = f"""
 MATCH (c:Cluster) WHERE c.status = '{ClusterStatus.ACTIVE}'
 RETURN c.id AS id, coalesce(c.evidence_keys, []) AS evidence, c.community AS community,
-       c.network AS network, c.verdict AS verdict, coalesce(c.evidence, '[]') AS proof
+       c.network AS network, c.kin AS kin, c.verdict AS verdict,
+       coalesce(c.evidence, '[]') AS proof
 """
 # Their current memberships as one record of parallel columns.
 READ_ACTIVE_MEMBERS = f"""
@@ -287,7 +288,7 @@ UPSERT_CLUSTERS = f"""
 UNWIND $rows AS row
 MATCH (c:Cluster {{id: row.id}})
 SET c.risk = row.risk, c.size = row.size, c.features = row.features, c.community = row.community,
-    c.network = row.network,
+    c.network = row.network, c.kin = row.kin,
     c.explanation = row.explanation, c.evidence = row.evidence,
     c.evidence_keys = row.evidence_keys, c.status = '{ClusterStatus.ACTIVE}', c.merged_into = null,
     c.refreshed_at = datetime({{epochMillis: $now}}), c.run_id = $run_id, c.gen = $gen
@@ -431,9 +432,107 @@ def make_current(tx: ManagedTransaction, gen: int, wb: WriteBack) -> None:
         raise GenerationSuperseded(f"refresh generation {gen} was superseded")
 
 
-def run_read(driver: Driver, database: str, query: str, **params: Any) -> list[dict[str, Any]]:
+def _read(driver: Driver, database: str, query: str, **params: Any) -> list[dict[str, Any]]:
     """Rows as decoded. Not `Record.data()`: it walks every value again in Python to turn
     graph objects into dicts, and these queries return only numbers, strings and lists (the
     feature read's 40 columns of 20,000 values spent 1.2 s per chunk in it, measured)."""
     records, _, _ = driver.execute_query(query, params, database_=database)
     return [dict(r) for r in records]
+
+
+# --- the refresh's reads (`detection.reads`): one function per query --------------------------
+
+Columns = dict[str, Any]  # one record of parallel lists, a column per name
+
+
+def count_template_links(driver: Driver, database: str) -> int:
+    return int(_read(driver, database, COUNT_TEMPLATE_LINKS)[0]["n"])
+
+
+def export_links(
+    driver: Driver, database: str, rel: str, *, region: list[int] | None, min_degree: int,
+    max_degree: int,
+) -> Columns:  # fmt: skip
+    """One kind's identifiers with min..max holders (`idents`, `keys`, `degrees`, `holders`);
+    with `region`, only those its accounts hold, and of their holders only the region's."""
+    query = EXPORT_INCIDENCE[rel] if region is None else EXPORT_REGION[rel]
+    (cols,) = _read(driver, database, query, max_degree=max_degree, min_degree=min_degree,
+                    nodes=region or [])  # fmt: skip
+    return cols
+
+
+def account_ids(driver: Driver, database: str, nodes: list[int]) -> Columns:
+    """`nodes` and the account `ids` of those that exist."""
+    (cols,) = _read(driver, database, ACCOUNT_IDS, nodes=nodes)
+    return cols
+
+
+def touched_links(
+    driver: Driver, database: str, rel: str, nodes: list[int], min_degree: int
+) -> Columns:
+    (cols,) = _read(driver, database, TOUCHED_LINKS[rel], nodes=nodes, min_degree=min_degree)
+    return cols
+
+
+def identifier_holders(driver: Driver, database: str, rel: str, idents: list[int]) -> Columns:
+    (cols,) = _read(driver, database, IDENTIFIER_HOLDERS[rel], idents=idents)
+    return cols
+
+
+def account_features(driver: Driver, database: str, nodes: list[int], with_marks: bool) -> Columns:
+    """The accounts' packed inputs and email shapes; `with_marks`: their risk marks too."""
+    query = ACCOUNT_FEATURES_AND_MARKS if with_marks else ACCOUNT_FEATURES
+    return _read(driver, database, query, nodes=nodes)[0]
+
+
+def marked_accounts(driver: Driver, database: str, column: str) -> list[int]:
+    """Every account carrying one risk mark, once per marked identifier it holds."""
+    return list(_read(driver, database, ACCOUNT_MARKS[column])[0]["nodes"])
+
+
+def active_clusters(driver: Driver, database: str) -> list[dict[str, Any]]:
+    return _read(driver, database, READ_ACTIVE_CLUSTERS)
+
+
+def dormant_clusters(driver: Driver, database: str) -> list[dict[str, Any]]:
+    return _read(driver, database, READ_DORMANT_CLUSTERS)
+
+
+def active_members(driver: Driver, database: str) -> Columns:
+    (cols,) = _read(driver, database, READ_ACTIVE_MEMBERS)
+    return cols
+
+
+def account_nodes(driver: Driver, database: str, ids: list[str]) -> list[int]:
+    (cols,) = _read(driver, database, ACCOUNT_NODES, ids=ids)
+    return list(cols["nodes"])
+
+
+def neighbours_within(
+    driver: Driver, database: str, rel: str, nodes: list[int], min_degree: int, max_degree: int
+) -> list[int]:
+    (cols,) = _read(driver, database, NEIGHBOURS[rel], nodes=nodes, min_degree=min_degree,
+                    max_degree=max_degree)  # fmt: skip
+    return list(cols["nodes"])
+
+
+def held_keys(
+    driver: Driver, database: str, rel: str, nodes: list[int], min_degree: int, max_degree: int
+) -> list[str]:
+    (cols,) = _read(driver, database, HELD_KEYS[rel], nodes=nodes, min_degree=min_degree,
+                    max_degree=max_degree)  # fmt: skip
+    return list(cols["keys"])
+
+
+def count_accounts(driver: Driver, database: str) -> int:
+    return int(_read(driver, database, COUNT_ACCOUNTS)[0]["n"])
+
+
+def last_full_weight(driver: Driver, database: str) -> float | None:
+    rows = _read(driver, database, LAST_FULL_WEIGHT)
+    return float(rows[0]["weight"]) if rows else None
+
+
+def last_run(driver: Driver, database: str) -> str | None:
+    rows = _read(driver, database, LAST_RUN)
+    return str(rows[0]["run_id"]) if rows and rows[0]["run_id"] else None

@@ -370,17 +370,40 @@ def test_a_change_to_one_part_of_a_network_recomputes_all_its_parts() -> None:
     part alone would score it without the others."""
     from backend.detection.records import Memberships
 
-    members = Memberships(
-        np.array([1, 2, 3, 4]), np.array(["cl-a", "cl-b", "cl-c", "cl-d"], object)
-    )
+    ids = ["cl-a", "cl-b", "cl-c", "cl-d", "cl-e", "cl-f"]
+    members = Memberships(np.arange(1, 7), np.array(ids, object))
     previous = Previous(
-        ids=["cl-a", "cl-b", "cl-c", "cl-d"], evidence={},
-        community={"cl-a": 0, "cl-b": 1, "cl-c": 2, "cl-d": 2}, members=members,
+        ids=ids, evidence={}, members=members,
+        community={"cl-a": 0, "cl-b": 1, "cl-c": 2, "cl-d": 2, "cl-e": 3, "cl-f": 4},
         network={"cl-a": "nw-1", "cl-b": "nw-1", "cl-c": "nw-2"},
+        kin={"cl-e": "cl-e", "cl-f": "cl-e"},  # kin not flagged: no network id
     )  # fmt: skip
     assert previous.affected(np.array([1]), set()) == ["cl-a", "cl-b"]
     assert previous.affected(np.array([4]), set()) == ["cl-c", "cl-d"]
+    assert previous.affected(np.array([6]), set()) == ["cl-e", "cl-f"]
     assert previous.affected(np.array([9]), set()) == []
+    assert previous.restrict(["cl-e"]).kin == {"cl-e": "cl-e"}
+
+
+def test_kin_get_one_head_id_and_it_is_written_and_carried() -> None:
+    """Three parts of a network cut by the resolution limit share the smallest of their ids;
+    a cluster with no kin has none. The write-back and `Previous.after` (what the graph holds
+    once written) carry it."""
+    from backend.detection.pipeline import kin_heads
+
+    ties = np.array([[0, 2], [2, 3]])
+    assert kin_heads(ties, ["cl-d", "cl-a", "cl-c", "cl-b"]) == ["cl-b", "", "cl-b", "cl-b"]
+    assert kin_heads(np.zeros((0, 2), np.int64), ["cl-a"]) == [""]
+    assert kin_heads(np.zeros((0, 2), np.int64), []) == []
+
+    snap = _snapshot()
+    result = detect(snap, Previous.empty(), PARAMS)
+    ids = result.assignment.ids
+    assert len(ids) >= 2
+    result = replace(result, kin_ids=[ids[0], ids[0], *[""] * (len(ids) - 2)])
+    wb = write_back_rows(result, Previous.empty(), snap, "r1", 0, "{}")
+    assert [r["kin"] for r in wb.clusters] == [ids[0], ids[0], *[None] * (len(ids) - 2)]
+    assert Previous.after(result, snap.node_ids).kin == {ids[0]: ids[0], ids[1]: ids[0]}
 
 
 def test_an_incremental_refresh_of_a_grown_network_flags_what_a_full_one_flags() -> None:
