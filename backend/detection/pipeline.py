@@ -537,7 +537,7 @@ def _peel(
 # 0.00-0.06). Half of the null model is far from both; the share keeps a few stray edges
 # between two small clusters from joining them. COHESION is the weak-community bar (Radicchi
 # et al., 2004: more weight inside than out): a network's parts keep 0.66-0.98 of their
-# weight inside; a loosely knit genuine cluster (a coworking space's tenants, a school's users:
+# weight inside; a loosely knit genuine cluster (a coworking space's tenants, say:
 # 0.11-0.35 inside on draws 11 and 13) is tied to everything around it with a lift in the
 # hundreds, because it is small, and is nobody's part.
 NETWORK_LIFT = 0.5

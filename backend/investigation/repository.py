@@ -436,7 +436,7 @@ async def clusters_page(
     limit: int,
 ) -> list[ClusterRow]:  # fmt: skip
     records = await read(reads, CLUSTERS[order], **filters, after_k=after_k, after_id=after_id,
-                          limit=limit)  # fmt: skip
+                         limit=limit)  # fmt: skip
     return [ClusterRow(r["id"], r["k"], ClusterRecord.of(r["props"])) for r in records]
 
 
@@ -484,7 +484,7 @@ async def audit_page(
     after_id: str | None, limit: int,
 ) -> list[AuditRow]:  # fmt: skip
     records = await read(reads, AUDIT_LOG, target=target, members=include_members,
-                          after_ms=after_ms, after_id=after_id, limit=limit)  # fmt: skip
+                         after_ms=after_ms, after_id=after_id, limit=limit)  # fmt: skip
     return [AuditRow(r["at_ms"], AuditRecord.of(r["props"])) for r in records]
 
 
