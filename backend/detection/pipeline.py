@@ -220,7 +220,7 @@ class Detection:
     communities: int  # found by Leiden, before dropping small ones
     attached: int = 0  # accounts in no community that joined a cluster (`attach`)
     network_ids: list[str] = field(default_factory=list)  # per cluster, "" when not flagged
-    # Per cluster, its kin group's smallest cluster id ("" when it has no kin: `kin`), stored so
+    # Per cluster, its kin group's smallest cluster id ("" when it has no kin: `cluster_ties`), so
     # an incremental refresh recomputes a group's parts together, flagged or not.
     kin_ids: list[str] = field(default_factory=list)
     weight: float = 0.0  # total link weight of the projection (both directions)
@@ -528,30 +528,35 @@ def _peel(
 
 # Two clusters are parts of one network when the link weight between them is at least
 # NETWORK_LIFT of what modularity's null model expects there (k_c x k_d / 2m) and at least
-# NETWORK_SHARE of the smaller one's weight, and each keeps at least COHESION of its own weight
-# inside. Why: Leiden merges two groups only when the weight between them exceeds the null
-# model's (lift above 1 at resolution 1); a network holding a sizeable share of the graph's
-# weight (a 15,000-account hydra is a fifth of it) is split into parts whose lift sits just
-# under 1 (0.72-1.01 on the robustness draws), the resolution limit. Clusters of different
-# networks, or a network and the genuine users beside it, share almost nothing (lift
-# 0.00-0.06). Half of the null model is far from both; the share keeps a few stray edges
-# between two small clusters from joining them. COHESION is the weak-community bar (Radicchi
-# et al., 2004: more weight inside than out): a network's parts keep 0.66-0.98 of their
-# weight inside; a loosely knit genuine cluster (a coworking space's tenants, say:
-# 0.11-0.35 inside on draws 11 and 13) is tied to everything around it with a lift in the
-# hundreds, because it is small, and is nobody's part.
+# NETWORK_SHARE of the smaller one's weight. Why: Leiden merges two groups only when the weight
+# between them exceeds the null model's (lift above 1 at resolution 1); a network holding a
+# sizeable share of the graph's weight (a 15,000-account hydra is a fifth of it) is split into
+# parts whose lift sits just under 1 (0.72-1.01 on the robustness draws), the resolution limit.
+# Clusters of different networks, or a network and the genuine users beside it, share almost
+# nothing (lift 0.00-0.06). Half of the null model is far from both; the share keeps a few
+# stray edges between two small clusters from joining them. Flagged clusters so tied share a
+# network id. To be scored together (kin), both must also keep at least COHESION of their own
+# weight inside, the weak-community bar (Radicchi et al., 2004: more weight inside than out):
+# a network cut by the resolution limit keeps 0.66-0.98 of each part's weight inside; a
+# loosely knit genuine cluster (a coworking space's tenants, say: 0.11-0.35 inside on draws 11
+# and 13) is tied to everything around it with a lift in the hundreds, because it is small,
+# and pooling its templates with its neighbours' would score it as what it is not.
 NETWORK_LIFT = 0.5
 NETWORK_SHARE = 0.01
 COHESION = 0.5
 
 
-def kin(matrix: sparse.csr_matrix, labels: I64, total_weight: float | None = None) -> I64:
+def cluster_ties(
+    matrix: sparse.csr_matrix, labels: I64, total_weight: float | None = None
+) -> tuple[I64, npt.NDArray[np.bool_]]:
     """Pairs (c, d), c < d, of clusters tied as the parts of one network are (NETWORK_LIFT,
-    NETWORK_SHARE, COHESION), flagged or not: an (n, 2) array.
-    `total_weight`: the whole graph's, when `matrix` is a region's (`Snapshot.total_weight`)."""
+    NETWORK_SHARE), flagged or not, as an (n, 2) array; and per pair, whether both keep
+    COHESION of their weight inside: kin, scored together. `networks` groups flagged clusters
+    by every pair. `total_weight`: the whole graph's, when `matrix` is a region's
+    (`Snapshot.total_weight`)."""
     n_c = int(labels.max()) + 1 if (labels >= 0).any() else 0
     if n_c < 2:
-        return np.zeros((0, 2), np.int64)
+        return np.zeros((0, 2), np.int64), np.zeros(0, bool)
     ok = labels >= 0
     member = sparse.csr_matrix(
         (np.ones(int(ok.sum())), (np.flatnonzero(ok), labels[ok])), shape=(labels.size, n_c)
@@ -565,15 +570,16 @@ def kin(matrix: sparse.csr_matrix, labels: I64, total_weight: float | None = Non
     inside[c[c == d]] = w[c == d]
     cohesive = inside >= COHESION * k
     tied = (
-        (c < d) & cohesive[c] & cohesive[d]
+        (c < d)
         & (w >= NETWORK_LIFT * k[c] * k[d] / two_m)
         & (w >= NETWORK_SHARE * np.minimum(k[c], k[d]))
     )  # fmt: skip
-    return np.column_stack([c[tied], d[tied]])
+    c, d = c[tied], d[tied]
+    return np.column_stack([c, d]), cohesive[c] & cohesive[d]
 
 
 def kin_groups(ties: I64, n_c: int) -> I64:
-    """Per cluster, its group of clusters connected by `kin` ties (a cluster alone is its own)."""
+    """Per cluster, its group of clusters connected by `ties` (a cluster alone is its own)."""
     graph = sparse.csr_matrix((np.ones(len(ties)), (ties[:, 0], ties[:, 1])), shape=(n_c, n_c))
     return np.asarray(sparse.csgraph.connected_components(graph, directed=False)[1], np.int64)
 
@@ -593,7 +599,7 @@ def networks(
     ties: I64, flagged: npt.NDArray[np.bool_], split_from: Sequence[tuple[int, int]] = ()
 ) -> I64:
     """Per cluster, the network it is part of (-1 unless flagged): connected groups of flagged
-    clusters tied as the parts of one network are (`kin` ties), or split in this refresh
+    clusters tied as the parts of one network are (`cluster_ties`), or split in this refresh
     from one cluster (`split_from`: (cluster, the cluster holding its parent's id) pairs). Ban
     tooling gets one network id for a hydra Leiden split, and it stays while the parts
     reshuffle: a network tied only by templates and timing that comes back in two parts (a
@@ -702,7 +708,8 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         ties = member_ties(inc, labels, params.kind_weights, WHY_TIES)
         # Parts of one network Leiden split (its resolution limit) are judged together where a
         # feature needs the whole network to be seen (`score`'s template concentration).
-        kinship = kin(matrix, labels, snapshot.total_weight)
+        pairs, cohesive = cluster_ties(matrix, labels, snapshot.total_weight)
+        kinship = pairs[cohesive]
         scored = score(table, labels, inc, matrix, shape, kinship)
         proof = evidence(inc, labels, params.kind_weights)
     with stage("identity"):
@@ -731,7 +738,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         # that returns on part of the same infrastructure joins the network it was banned in.
         confirmed = np.array([cid in previous.confirmed for cid in assignment.ids], bool)
         eligible = (scored.risk >= params.flag_threshold) | confirmed
-        network = networks(kinship, eligible, split_from)
+        network = networks(pairs, eligible, split_from)
         groups = [np.flatnonzero(network == g) for g in range(int(network.max(initial=-1)) + 1)]
         parts = [set().union(*(new[c] for c in g.tolist())) for g in groups]
         network_ids = [""] * n_clusters

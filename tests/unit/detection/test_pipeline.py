@@ -198,10 +198,11 @@ def test_parts_of_one_network_share_a_network() -> None:
     """Three flagged clusters tied to each other about as much as the null model expects (the
     parts Leiden's resolution limit leaves apart) are one network; a fourth, unrelated flagged
     cluster and an unflagged one are not in it. A loosely knit cluster (a ring, with more
-    weight to cluster 3 than inside) is nobody's part, however much it leans on cluster 3."""
+    weight to cluster 3 than inside) leaning on cluster 3 shares its network when both are
+    flagged, but is not its kin: the two are not scored together."""
     from scipy import sparse
 
-    from backend.detection.pipeline import kin, networks
+    from backend.detection.pipeline import cluster_ties, networks
 
     labels = np.repeat(np.arange(6), 10)
     rng = np.random.default_rng(1)
@@ -224,25 +225,18 @@ def test_parts_of_one_network_share_a_network() -> None:
     matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(60, 60))
     matrix.setdiag(0)
     flagged = np.array([True, True, True, True, False, True])
-    ties = kin(matrix.tocsr(), labels)
-    assert sorted(map(tuple, ties.tolist())) == [(0, 1), (0, 2), (1, 2)]
-    assert networks(ties, flagged)[5] != networks(ties, flagged)[3]
+    ties, cohesive = cluster_ties(matrix.tocsr(), labels)
+    pairs = dict(zip(map(tuple, ties.tolist()), cohesive.tolist(), strict=True))
+    assert pairs == {(0, 1): True, (0, 2): True, (1, 2): True, (3, 5): False}
+    # Flagged and tied, the ring shares cluster 3's network id; it is not its kin.
+    assert networks(ties, flagged)[5] == networks(ties, flagged)[3]
+    ties = ties[cohesive]  # the rest as if the ring were not there
     out = networks(ties, flagged)
     assert out[0] == out[1] == out[2] >= 0 and out[3] >= 0 and out[3] != out[0] and out[4] == -1
     # Cluster 3 split in this refresh from the cluster that kept cluster 0's id: same network,
     # even with no link between them; lineage to an unflagged cluster joins nothing.
     out = networks(ties, flagged, split_from=[(3, 0), (4, 0)])
     assert out[3] == out[0] and out[4] == -1
-
-    # Without the cohesion bar the ring would be cluster 3's part: its lift is far above 1.
-    from backend.detection import pipeline
-
-    loose = pipeline.COHESION
-    try:
-        pipeline.COHESION = 0.0
-        assert (3, 5) in map(tuple, kin(matrix.tocsr(), labels).tolist())
-    finally:
-        pipeline.COHESION = loose
 
 
 @pytest.mark.parametrize(("exits", "joins"), [(2, True), (0, False)])
