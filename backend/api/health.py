@@ -6,7 +6,8 @@ import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from neo4j import AsyncDriver
+
+from backend.graph.driver import ping
 
 router = APIRouter(tags=["health"])
 
@@ -18,18 +19,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def ping_neo4j(driver: AsyncDriver, database: str) -> None:
-    """One `RETURN 1` without the driver's retries: readiness must answer now, not in 30 s."""
-    async with driver.session(database=database) as session:
-        result = await session.run("RETURN 1 AS one")
-        await result.consume()
-
-
 async def _neo4j_ok(request: Request) -> str | None:
     settings = request.app.state.settings
     try:
         await asyncio.wait_for(
-            ping_neo4j(request.app.state.driver, settings.NEO4J_DATABASE), READY_TIMEOUT_S
+            ping(request.app.state.driver, settings.NEO4J_DATABASE), READY_TIMEOUT_S
         )
     except Exception as exc:  # whatever the failure, Neo4j is not usable now
         return type(exc).__name__

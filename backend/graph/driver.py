@@ -31,3 +31,13 @@ def create_async_driver(settings: Settings) -> AsyncDriver:
         settings.NEO4J_URI, connection_timeout=2.0, connection_acquisition_timeout=5.0,
         max_transaction_retry_time=5.0, **_options(settings),
     )  # fmt: skip
+
+
+PING = "RETURN 1 AS one"
+
+
+async def ping(driver: AsyncDriver, database: str) -> None:
+    """One `RETURN 1` without the driver's retries: readiness must answer now, not in 30 s."""
+    async with driver.session(database=database) as session:
+        result = await session.run(PING)
+        await result.consume()
