@@ -206,7 +206,8 @@ def score(
     email_shape: I64,
     kin: I64 | None = None,
 ) -> Scored:
-    """`kin`: (c, d) pairs of communities tied as parts of one network (`pipeline.kin`)."""
+    """`kin`: (c, d) pairs of communities scored together: parts of one network, each keeping
+    at least half of its weight inside (`pipeline.cluster_ties`)."""
     n_comm = int(labels.max()) + 1 if (labels >= 0).any() else 0
     agg = {c: _per_community(table[c], labels, n_comm) for c in ACCOUNT_COLUMNS}
     size = np.bincount(labels[labels >= 0], minlength=n_comm).astype(np.float64)
