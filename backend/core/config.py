@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.graph.model import LINKING
+
 PLACEHOLDER_SECRET = "changethis"  # noqa: S105 - the placeholder prod refuses
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,6 +150,21 @@ class Settings(BaseSettings):
         """Neo4j resolves relative paths against its own home, so only absolute ones are safe."""
         if not self.STATE_DIR.is_absolute():
             self.STATE_DIR = (PROJECT_ROOT / self.STATE_DIR).resolve()
+        return self
+
+    @model_validator(mode="after")
+    def _kind_weights_name_linking_kinds(self) -> Self:
+        """A misspelt kind would silently weigh nothing: only the graph model's linking kinds
+        (`graph.model.LINKING`) may be weighed, and no weight is negative."""
+        unknown = sorted(set(self.DETECTION_KIND_WEIGHTS) - LINKING)
+        if unknown:
+            raise ValueError(
+                f"HERACLES_DETECTION_KIND_WEIGHTS names {', '.join(unknown)}, which do not link "
+                f"accounts; the kinds that do: {', '.join(sorted(LINKING))}"
+            )
+        negative = sorted(k for k, w in self.DETECTION_KIND_WEIGHTS.items() if w < 0)
+        if negative:
+            raise ValueError(f"HERACLES_DETECTION_KIND_WEIGHTS: {', '.join(negative)} below 0")
         return self
 
     @model_validator(mode="after")

@@ -57,3 +57,14 @@ def test_detection_weighs_exactly_the_kinds_the_graph_model_says_link() -> None:
     from backend.investigation.repository import LINKING_RELS
 
     assert set(Settings(ENV="dev").DETECTION_KIND_WEIGHTS) == LINKING == set(LINKING_RELS)
+
+
+def test_kind_weights_are_checked_against_the_graph_models_vocabulary() -> None:
+    """A misspelt or non-linking kind fails at start-up instead of weighing nothing."""
+    with pytest.raises(ValueError, match="PAID_WTIH"):
+        Settings(ENV="dev", DETECTION_KIND_WEIGHTS={"PAID_WTIH": 1.0})
+    with pytest.raises(ValueError, match="USED_MODEL"):
+        Settings(ENV="dev", DETECTION_KIND_WEIGHTS={"PAID_WITH": 1.0, "USED_MODEL": 0.2})
+    with pytest.raises(ValueError, match="below 0"):
+        Settings(ENV="dev", DETECTION_KIND_WEIGHTS={"PAID_WITH": -1.0})
+    assert Settings(ENV="dev", DETECTION_KIND_WEIGHTS={"PAID_WITH": 0.0}).DETECTION_KIND_WEIGHTS
