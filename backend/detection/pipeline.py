@@ -219,6 +219,7 @@ class Detection:
     community_of: list[int]  # cluster index -> community
     communities: int  # found by Leiden, before dropping small ones
     attached: int = 0  # accounts in no community that joined a cluster (`attach`)
+    moved: int = 0  # members below the peel's bar that moved to another cluster (`attach`)
     network_ids: list[str] = field(default_factory=list)  # per cluster, "" when not flagged
     # Per cluster, its kin group's smallest cluster id ("" when it has no kin: `cluster_ties`), so
     # an incremental refresh recomputes a group's parts together, flagged or not.
@@ -646,23 +647,68 @@ def attach(
     table: dict[str, F64],
     weights: dict[str, float],
     eligible: npt.NDArray[np.bool_],
-) -> tuple[I64, int]:
+    min_size: int,
+) -> tuple[I64, int, int]:
     """The peel's counterpart: an account in no cluster joins the cluster it is most tied to
     when its tie and behaviour would keep it there through the peel (confidence at least
-    CORE_CONFIDENCE, the same bar).
+    CORE_CONFIDENCE, the same bar); so does a member below that bar in its own cluster (it
+    moves). Returns the labels, how many joined and how many moved.
 
     Leiden only sees the projection, and an account whose identifiers all sit above the link
     cap (a template band and a client build held by hundreds of its network, a fresh card, an
     exit no one else used) has no link in it however much of what it holds is the network's.
-    Its tie, measured the way the peel measures members', says it belongs. One round, against
-    the clusters as the peel left them: attached accounts do not pull others in.
+    Its tie, measured the way the peel measures members', says it belongs. The same holds for
+    a few dozen such accounts Leiden put with a company's on the subnets they share: the peel
+    leaves them together in a periphery where nobody is confident (a behaviour-only network on
+    draw 22, `docs/benchmarks.md`: ties of 20-30 to its network, under the bar where it sat). One
+    round, against the clusters as the peel left them: joining accounts do not pull others in.
+    A cluster left under `min_size` dissolves, as the peel's leftovers do.
 
     `eligible`: accounts whose features were read (`attachable` and the communities' members).
     """
-    best, tie = best_ties(inc, labels, weights, eligible & (labels < 0))
+    own = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
+    loose = (labels < 0) | (own < CORE_CONFIDENCE)
+    best, tie = best_ties(inc, labels, weights, eligible & loose)
     sim = behaviour_similarity(table, labels, towards=best)
-    joins = (best >= 0) & (confidence(tie, sim) >= CORE_CONFIDENCE)
-    return np.where(joins, best, labels), int(joins.sum())
+    joins = (best >= 0) & (best != labels) & (confidence(tie, sim) >= CORE_CONFIDENCE)
+    moved = int((joins & (labels >= 0)).sum())
+    out = np.where(joins, best, labels)
+    return relabel(out, min_size), int(joins.sum()) - moved, moved
+
+
+def whole_networks(labels: I64, network: I64) -> I64:
+    """Per account, its cluster, or its network (numbered after the clusters) when its cluster
+    is part of one: what a member's tie is measured against for its confidence.
+
+    A network Leiden cut in parts holds its templates and client build across all of them: a
+    member of a 116-account part of a 3,900-account behaviour-only network shares a template
+    band with a twentieth of its holders inside the part and nearly all inside the network
+    (draw 22, `docs/benchmarks.md`: confidence 0.65 in the part, banned only on the network's
+    scale). Measured over the part, the gate penalises a member for being one of many; over the
+    network it sees what ban tooling acts on, one network id. A cluster's own members' ties
+    can only grow by it, and only in flagged clusters (only they have a network)."""
+    n_clusters = network.size
+    if not n_clusters:
+        return labels
+    part_of = np.where(network >= 0, n_clusters + network, np.arange(n_clusters))
+    return np.where(labels >= 0, part_of[np.maximum(labels, 0)], -1).astype(np.int64)
+
+
+def majority(labels: I64, community: I64, n_clusters: int) -> I64:
+    """Per cluster, the community most of its members were in (-1 if none was in one). The
+    peel only splits communities; `attach` adds accounts from none or moves a few from
+    another, so the majority is the community the cluster was peeled from."""
+    out = np.full(n_clusters, -1, np.int64)
+    ok = (labels >= 0) & (community >= 0)
+    if not ok.any():
+        return out
+    pairs, counts = np.unique(
+        np.column_stack([labels[ok], community[ok]]), axis=0, return_counts=True
+    )
+    order = np.lexsort((-counts, pairs[:, 0]))
+    first = order[np.r_[True, np.diff(pairs[order, 0]) != 0]]
+    out[pairs[first, 0]] = pairs[first, 1]
+    return out
 
 
 def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
@@ -702,9 +748,10 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         with timed(score_parts, "inputs"):
             table, shape = snapshot.features(np.flatnonzero(read))
         labels = _peel(linked, matrix, labels, table, params, weights)
-        labels, attached = attach(linked, labels, table, weights, read)
-        tie, similarity = tie_strength(linked, labels, weights), behaviour_similarity(table, labels)
-        conf = confidence(tie, similarity)
+        labels, attached, moved = attach(
+            linked, labels, table, weights, read, params.min_cluster_size
+        )
+        similarity = behaviour_similarity(table, labels)
         ties = member_ties(inc, labels, params.kind_weights, WHY_TIES)
         # Parts of one network Leiden split (its resolution limit) are judged together where a
         # feature needs the whole network to be seen (`score`'s template concentration).
@@ -723,9 +770,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         for i in np.flatnonzero(labels >= 0).tolist():
             members_of[int(labels[i])].append(i)
         new = [set(node_ids[m].tolist()) for m in members_of]
-        # The peel only splits communities, so a cluster's members share one community
-        # (attached accounts have none: every cluster has members that were in it).
-        community_of = [int(community[m].max()) if m else -1 for m in members_of]
+        community_of = majority(labels, community, n_clusters).tolist()
         new_evidence = [{f"{k}:{key}" for k, key, _, _ in proof.get(c, [])}
                         for c in range(n_clusters)]  # fmt: skip
         assignment = assign(old, new, previous.evidence, new_evidence)
@@ -739,6 +784,8 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         confirmed = np.array([cid in previous.confirmed for cid in assignment.ids], bool)
         eligible = (scored.risk >= params.flag_threshold) | confirmed
         network = networks(pairs, eligible, split_from)
+        tie = tie_strength(linked, whole_networks(labels, network), weights)
+        conf = confidence(tie, similarity)
         groups = [np.flatnonzero(network == g) for g in range(int(network.max(initial=-1)) + 1)]
         parts = [set().union(*(new[c] for c in g.tolist())) for g in groups]
         network_ids = [""] * n_clusters
@@ -751,8 +798,8 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
     return Detection(
         matrix=matrix, labels=labels, community=community, conf=conf, scored=scored,
         proof=proof, assignment=assignment, members_of=members_of, community_of=community_of,
-        communities=communities, attached=attached, network_ids=network_ids, kin_ids=kin_ids,
-        weight=weight, tie=tie,
+        communities=communities, attached=attached, moved=moved, network_ids=network_ids,
+        kin_ids=kin_ids, weight=weight, tie=tie,
         similarity=similarity, ties=ties, seconds=seconds, scores=score_parts,
     )  # fmt: skip
 

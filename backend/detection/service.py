@@ -74,6 +74,7 @@ class RefreshReport:
     edges: int = 0
     communities: int = 0
     attached: int = 0
+    moved: int = 0
     clusters: int = 0
     members: int = 0
     flagged_clusters: int = 0
@@ -162,6 +163,7 @@ def _refresh(
     report.linked_accounts = int((np.diff(result.matrix.indptr) > 0).sum())
     report.communities = result.communities
     report.attached = result.attached
+    report.moved = result.moved
     report.flagged_clusters = int((result.scored.risk >= params.flag_threshold).sum())
     for e in result.assignment.events:
         report.events[e.type] = report.events.get(e.type, 0) + 1

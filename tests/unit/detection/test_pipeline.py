@@ -14,12 +14,15 @@ from backend.detection.pipeline import (
     Params,
     Previous,
     Snapshot,
+    attach,
     detect,
+    majority,
     reach_degrees,
+    whole_networks,
     write_back_rows,
 )
 from backend.detection.projection import Incidence, in_account_order, project, restrict
-from backend.detection.scoring import ACCOUNT_COLUMNS
+from backend.detection.scoring import ACCOUNT_COLUMNS, tie_strength
 from tests.unit.detection.test_detection import incidence
 
 PARAMS = Params(
@@ -172,6 +175,75 @@ def test_an_account_with_no_link_joins_the_network_it_is_tied_to() -> None:
     assert result.attached == len(loners)
     assert (result.conf[loners] >= 0.5).all()
     assert (result.labels[public] < 0).all()
+
+
+def _moves_case() -> tuple[Incidence, np.ndarray, dict[str, np.ndarray]]:
+    """A network (0-29, cards and devices) and a fragment of it (30-35: only its four
+    templates, above the link cap) that the peel left in one cluster with a company team
+    (36-41) on the subnet they share, and a team member (42) tied to the network by one
+    template band a fake's prompt once hashed into."""
+    net, fragment, team = list(range(30)), list(range(30, 36)), list(range(36, 43))
+    groups = [("PAID_WITH", net[i : i + 5]) for i in range(0, 30, 5)]
+    groups += [("USED_TEMPLATE", net + fragment) for _ in range(4)]
+    groups += [("USED_TEMPLATE", [*net, 42])]
+    groups += [("USED_IP", fragment + team), ("PAID_WITH", team)]
+    labels = np.array([0] * 30 + [1] * 13, np.int64)
+    table = {c: np.zeros(43) for c in ACCOUNT_COLUMNS}
+    table["cap_coding"][:] = np.where(np.arange(43) < 36, 90, 10)
+    table["cap_chat"][:] = np.where(np.arange(43) < 36, 10, 90)
+    return incidence(groups, 43, population=10_000), labels, table
+
+
+def test_members_their_cluster_does_not_hold_move_to_the_one_that_does() -> None:
+    """The fragment's members are barely tied where they sit (their templates' holders are
+    almost all in the network) and behave like the network: they move to it. The team stays,
+    its member with one stray template band too (0.35 x 30/30: confidence 0.20 behaving
+    otherwise, below the bar); what is left of the cluster is the team."""
+    inc, labels, table = _moves_case()
+    out, joined, moved = attach(inc, labels, table, PARAMS.kind_weights, np.ones(43, bool), 3)
+    assert (out[30:36] == out[0]).all() and moved == 6 and joined == 0
+    assert (out[36:43] == out[36]).all() and out[36] != out[0]
+
+
+def test_a_cluster_left_under_the_minimum_size_dissolves() -> None:
+    inc, labels, table = _moves_case()
+    out, _, moved = attach(inc, labels, table, PARAMS.kind_weights, np.ones(43, bool), 8)
+    assert moved == 6 and (out[36:43] == -1).all() and (out[:36] == 0).all()
+
+
+def test_only_accounts_whose_features_were_read_move() -> None:
+    inc, labels, table = _moves_case()
+    eligible = np.ones(43, bool)
+    eligible[30:33] = False
+    out, _, moved = attach(inc, labels, table, PARAMS.kind_weights, eligible, 3)
+    assert moved == 3 and (out[30:33] == out[36]).all() and (out[33:36] == out[0]).all()
+
+
+def test_a_members_tie_is_measured_over_its_whole_network() -> None:
+    """Two flagged parts of one network (clusters 0 and 2) and an unflagged cluster (1): the
+    parts' members are measured against the network, the others against their own cluster."""
+    labels = np.array([0, 0, 1, 1, 2, 2, -1], np.int64)
+    network = np.array([0, -1, 0], np.int64)
+    assert whole_networks(labels, network).tolist() == [3, 3, 1, 1, 3, 3, -1]
+
+
+def test_confidence_counts_ties_into_every_part_of_the_network() -> None:
+    """A network cut in two parts by a template band both hold (above the link cap): over its
+    own part a member shares the band with half its holders, over the network with all."""
+    inc = incidence([("USED_TEMPLATE", list(range(20)))], 20, population=10_000)
+    part = np.array([0] * 10 + [1] * 10, np.int64)
+    whole = whole_networks(part, np.array([0, 0], np.int64))
+    half = tie_strength(inc, part, PARAMS.kind_weights)
+    full = tie_strength(inc, whole, PARAMS.kind_weights)
+    assert full == pytest.approx(np.full(20, 0.35)) and half == pytest.approx(
+        np.full(20, 0.35 * 9 / 19)
+    )
+
+
+def test_a_cluster_belongs_to_the_community_most_of_its_members_were_in() -> None:
+    labels = np.array([0, 0, 0, 1, 1, -1, 2], np.int64)
+    community = np.array([4, 4, 7, -1, 5, 4, -1], np.int64)
+    assert majority(labels, community, 3).tolist() == [4, 5, -1]
 
 
 def test_each_written_membership_says_why() -> None:
