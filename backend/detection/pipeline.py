@@ -660,7 +660,7 @@ def attach(
     Its tie, measured the way the peel measures members', says it belongs. The same holds for
     a few dozen such accounts Leiden put with a company's on the subnets they share: the peel
     leaves them together in a periphery where nobody is confident (a behaviour-only network on
-    draw 22, `docs/benchmarks.md`: ties of 20-30 to its network, under the bar where it sat). One
+    draw 22, `docs/detection.md`: ties of 16-33 to its network, under the bar where it sat). One
     round, against the clusters as the peel left them: joining accounts do not pull others in.
     A cluster left under `min_size` dissolves, as the peel's leftovers do.
 
@@ -681,11 +681,11 @@ def whole_networks(labels: I64, network: I64) -> I64:
     is part of one: what a member's tie is measured against for its confidence.
 
     A network Leiden cut in parts holds its templates and client build across all of them: a
-    member of a 116-account part of a 3,900-account behaviour-only network shares a template
-    band with a twentieth of its holders inside the part and nearly all inside the network
-    (draw 22, `docs/benchmarks.md`: confidence 0.65 in the part, banned only on the network's
-    scale). Measured over the part, the gate penalises a member for being one of many; over the
-    network it sees what ban tooling acts on, one network id. A cluster's own members' ties
+    member of a 116-account part of a 3,864-account behaviour-only network finds 4-7% of a
+    template band's holders inside the part and nearly all inside the network (draw 22,
+    `docs/detection.md`: median confidence 0.65 in the part, under the ban gate). Measured
+    over the part, the gate penalises a member for being one of many; over the network it
+    sees what ban tooling acts on, one network id. A cluster's own members' ties
     can only grow by it, and only in flagged clusters (only they have a network)."""
     n_clusters = network.size
     if not n_clusters:
