@@ -379,6 +379,9 @@ def main() -> None:
         http(settings.api_url, summary[::-1], "open", 100, 5)  # warm the page cache and caches
         for run in targets.values():
             run("closed", args.concurrency, 2)  # warm-up
+        reviews = bodies("ClusterReview", first=100)
+        if clusters:  # each worker's caches and Neo4j's plans for the review's reads, untimed
+            http(settings.api_url, reviews, "open", args.cluster_rate, 5)
         # Saturation is noisy on a shared box: the targets take turns, `--rounds` times, and
         # each one's median is the rate its fractions below are offered at.
         for r in range(args.rounds):
@@ -396,7 +399,6 @@ def main() -> None:
                     partial(run, "open", fraction * saturation[name], args.seconds),
                 )  # fmt: skip
         if clusters:
-            reviews = bodies("ClusterReview", first=100)
             measured(
                 "heracles ClusterReview (100)", f"{args.cluster_rate:g}/s alone",
                 partial(http, settings.api_url, reviews, "open", args.cluster_rate, args.seconds),

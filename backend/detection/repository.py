@@ -271,14 +271,15 @@ SET m.until = $gen
 """
 
 # New or changed memberships: MERGE on `from`, so a batch replayed after an unclear commit
-# does not double them. `since` survives a confidence change within the same cluster.
+# does not double them. `since` survives a confidence change within the same cluster; `cluster`
+# repeats the cluster's id for the member pages' index (`schema_queries.INDEX_STATEMENTS`).
 STAGE_MEMBERS = """
 UNWIND range(0, size($nodes) - 1) AS i
 MATCH (a:Account) WHERE id(a) = $nodes[i]
 MATCH (c:Cluster {id: $clusters[i]})
 WITH a, c, i, [(a)-[o:MEMBER_OF]->(c) WHERE o.from < $gen | o.since] AS prior
 MERGE (a)-[m:MEMBER_OF {from: $gen}]->(c)
-ON CREATE SET m.confidence = $confidences[i], m.why = $why[i],
+ON CREATE SET m.cluster = $clusters[i], m.confidence = $confidences[i], m.why = $why[i],
               m.since = coalesce(head(prior), datetime({epochMillis: $now}))
 """
 

@@ -187,12 +187,21 @@ CLUSTER_COUNT = f"""{_CLUSTER_FILTER}
 RETURN count(c) AS n
 """
 
-CLUSTER_MEMBERS = f"""
-MATCH (c:Cluster {{id: $id}})<-[m:MEMBER_OF]-(a:Account)
-WHERE {CURRENT_MEMBERSHIP} AND m.confidence >= $min_confidence
+# The page seeks its cluster's memberships in confidence order through the (cluster,
+# confidence) index and stops after $limit (`schema_queries.INDEX_STATEMENTS`), instead of
+# sorting all of a large cluster's memberships for each page. The hint keeps it a seek (on a
+# small graph the planner preferred scanning the whole index); ordering by `m.cluster` first
+# (one value here) is what lets it take the index's order; the cursor's bound on confidence is
+# repeated as a range the seek can use. A test reads the plan.
+_MEMBERS_IN_ORDER = f"""
+MATCH (a:Account)-[m:MEMBER_OF]->(c:Cluster)
+USING INDEX SEEK m:MEMBER_OF(cluster, confidence)
+WHERE m.cluster = $id AND m.confidence >= $min_confidence
+  AND m.confidence <= coalesce($after_c, 1.0e308) AND {CURRENT_MEMBERSHIP}"""
+CLUSTER_MEMBERS = f"""{_MEMBERS_IN_ORDER}
   AND ($after_c IS NULL OR m.confidence < $after_c
        OR (m.confidence = $after_c AND a.id > $after_id))
-WITH a, m ORDER BY m.confidence DESC, a.id LIMIT $limit
+WITH a, m ORDER BY m.cluster DESC, m.confidence DESC, a.id LIMIT $limit
 RETURN collect({{id: a.id, confidence: m.confidence, since: m.since.epochMillis, why: m.why,
                  props: {_ACCOUNT_PROPS}}}) AS rows
 """
@@ -220,10 +229,8 @@ ORDER BY id, at
 """
 
 # The most confident members and the identifiers at least two of them share.
-SUBGRAPH = f"""
-MATCH (c:Cluster {{id: $id}})<-[m:MEMBER_OF]-(a:Account)
-WHERE {CURRENT_MEMBERSHIP}
-WITH a, m ORDER BY m.confidence DESC, a.id LIMIT $limit
+SUBGRAPH = f"""{_MEMBERS_IN_ORDER}
+WITH a, m ORDER BY m.cluster DESC, m.confidence DESC, a.id LIMIT $limit
 WITH collect(a) AS accounts, collect({{id: a.id, confidence: m.confidence}}) AS nodes
 CALL (accounts) {{
   UNWIND accounts AS a
@@ -505,7 +512,8 @@ async def members_page(
 
 async def subgraph(reads: Reads, cluster_id: str, limit: int, max_identifiers: int) -> SubgraphRows:
     records = await read(
-        reads, SUBGRAPH, id=cluster_id, limit=limit, rels=list(LINKING_RELS),
+        reads, SUBGRAPH, id=cluster_id, min_confidence=0.0, after_c=None, limit=limit,
+        rels=list(LINKING_RELS),
         max_identifiers=max_identifiers,
     )  # fmt: skip
     if not records:

@@ -17,6 +17,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from backend.api.graphql.errors import should_mask
+from backend.api.graphql.execution import PlainFieldsExecutionContext
 from backend.api.graphql.guard import Guard, limit_rules
 from backend.api.graphql.mutation import Mutation
 from backend.api.graphql.query import Query
@@ -49,7 +50,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if settings.ENV == "prod":
         extensions.append(DisableIntrospection)
-    return Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        execution_context_class=PlainFieldsExecutionContext,
+    )
 
 
 def export_sdl() -> str:

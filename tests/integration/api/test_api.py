@@ -482,6 +482,101 @@ def test_a_page_costs_the_same_round_trips_whatever_its_size(
     assert small[0] <= large[0] <= 8 + kinds, (small, large)
 
 
+def test_plain_field_completion_gives_every_named_query_graphql_cores_answer(
+    api: Api, target: dict[str, Any], settings: Settings
+) -> None:
+    """The served schema completes plain lists its own way (`api/graphql/execution.py`): on the
+    real graph, every named query (and a member page after a cursor) answers exactly as
+    strawberry's stock executor does, and the member pages do take that way."""
+    import asyncio
+
+    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+    from backend.api.graphql.context import Context
+    from backend.api.graphql.execution import PlainFieldsExecutionContext
+    from backend.api.graphql.schema import build_schema
+    from backend.auth.tokens import Principal
+    from backend.graph.driver import create_async_driver
+
+    compiled: list[str] = []
+
+    class Recording(PlainFieldsExecutionContext):
+        def _list_plan(self, return_type: Any, details: Any) -> Any:
+            plan = super()._list_plan(return_type, details)
+            if plan is not None:
+                compiled.append(str(return_type))
+            return plan
+
+    plain, stock = build_schema(settings), build_schema(settings)
+    plain.execution_context_class = Recording
+    stock.execution_context_class = StrawberryGraphQLCoreExecutionContext
+    variables = _variables(target)
+    queries = [(op, variables[op]) for op, text in DOCUMENTS.items() if f"query {op}" in text]
+    assert {"ClusterReview", "AccountInvestigation", "BanCandidates"} <= {op for op, _ in queries}
+
+    async def compare() -> None:
+        driver = create_async_driver(settings)
+        principal = Principal("tok", "executor-test", Role.ADMIN)
+        try:
+
+            async def both(operation: str, values: dict[str, Any]) -> Any:
+                results = [
+                    await schema.execute(
+                        DOCUMENTS[operation], variable_values=values, operation_name=operation,
+                        context_value=Context(driver, settings, principal),
+                    )
+                    for schema in (plain, stock)
+                ]  # fmt: skip
+                (a, b) = results
+                assert a.errors is None and b.errors is None, (operation, a.errors, b.errors)
+                assert json.dumps(a.data) == json.dumps(b.data), operation
+                return a.data
+
+            for operation, values in queries:
+                await both(operation, values)
+            page = await both("ClusterReview", {"id": target["cluster"], "first": 3})
+            after = page["cluster"]["members"]["pageInfo"]["endCursor"]
+            await both("ClusterReview", {"id": target["cluster"], "first": 3, "after": after})
+        finally:
+            await driver.close()
+
+    asyncio.run(compare())
+    assert "[ClusterMemberEdge!]" in compiled, compiled
+
+
+def test_a_member_page_seeks_its_cluster_in_confidence_order(
+    driver: Driver, settings: Settings, target: dict[str, Any]
+) -> None:
+    """Pages seek the (cluster, confidence) index and stop at the page size: a member page of a
+    15,000-account cluster does not sort 15,000 memberships. With an id of a real cluster's
+    length the planner preferred scanning the whole index until the hint said seek."""
+    from backend.investigation.repository import CLUSTER_MEMBERS, SUBGRAPH
+
+    for query, extra in ((CLUSTER_MEMBERS, {"after_id": None}),
+                         (SUBGRAPH, {"rels": [], "max_identifiers": 10})):  # fmt: skip
+        _, summary, _ = driver.execute_query(
+            "EXPLAIN " + query, id=target["cluster"], min_confidence=0.0, after_c=None,
+            limit=5, database_=settings.NEO4J_DATABASE, **extra,
+        )  # fmt: skip
+        operators: list[str] = []
+
+        def walk(plan: Any) -> None:
+            operators.append(plan["operatorType"].split("@")[0])
+            for child in plan.get("children", []):
+                walk(child)
+
+        walk(summary.plan)
+        assert "DirectedRelationshipIndexSeek" in operators, operators
+        # Above the seek, only a partial sort (the subgraph's later Top ranks identifiers).
+        above = operators[: operators.index("DirectedRelationshipIndexSeek")]
+        assert "PartialTop" in above and not {"Top", "Sort"} & set(above), operators
+    missing, _, _ = driver.execute_query(
+        "MATCH ()-[m:MEMBER_OF]->() WHERE m.cluster IS NULL RETURN count(m) AS n",
+        database_=settings.NEO4J_DATABASE,
+    )
+    assert missing[0]["n"] == 0
+
+
 # --- abuse limits and injection ---------------------------------------------------------------
 
 
