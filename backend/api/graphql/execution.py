@@ -79,10 +79,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         key = (id(return_type), id(details))
         cached = self._plans.get(key)
         if cached is None:
-            streamed = any(
-                d.name.value == "stream" for f in details for d in f.node.directives or ()
-            )
-            plan = None if streamed else self._compile(return_type, details)
+            plan = None if _streamed(details) else self._compile(return_type, details)
             cached = self._plans[key] = (details, plan)
         return cached[1]
 
@@ -109,7 +106,11 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 continue
             field = type_.fields.get(name)
             get = _getter(field) if field is not None else None
-            if get is None or any(f.node.arguments for f in field_details):
+            if (
+                get is None
+                or _streamed(field_details)
+                or any(f.node.arguments for f in field_details)
+            ):
                 return None
             assert field is not None
             complete = self._compile(field.type, field_details)
@@ -123,6 +124,11 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return {key: complete(get(value)) for key, get, complete in fields}
 
         return complete_object
+
+
+def _streamed(details: FieldDetailsList) -> bool:
+    """`@stream` is graphql-core's to deliver (`@skip`/`@include` are applied by then)."""
+    return any(d.name.value == "stream" for f in details for d in f.node.directives or ())
 
 
 def _getter(field: GraphQLField) -> Complete | None:

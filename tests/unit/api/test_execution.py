@@ -178,3 +178,9 @@ def test_arguments_info_and_async_take_graphql_cores_path(selection: str) -> Non
     data, errors, compiled = _same(f"{{ items {{ {selection} }} }}")
     assert errors == [] and compiled == 0
     assert len(data["items"]) == 12
+
+
+def test_a_list_from_a_field_with_arguments_is_still_compiled() -> None:
+    """The list field's own arguments went to its resolver; completing its items needs none."""
+    data, errors, compiled = _same("{ items(raising: 99) { id label } }")
+    assert errors == [] and compiled == 1 and len(data["items"]) == 12
