@@ -3,9 +3,11 @@
 A candidate is a member of an active cluster that an analyst confirmed as fraud, or in whose
 network (`Cluster.network`) an analyst confirmed a cluster (an operation back on part of the
 infrastructure it was banned on), or whose risk reaches $min_risk (unless an analyst marked the
-cluster a false positive), tied to it with confidence >= $min_confidence (an account
-individually confirmed as fraud is kept whatever its confidence), and not itself marked
-FALSE_POSITIVE. Ordered by (cluster id, account id) so pages resume exactly.
+cluster a false positive), tied to it with confidence >= $min_confidence (in a confirmed
+cluster or network, >= $min_confidence_confirmed: the analyst's verdict stands for the behaviour
+evidence, `config.DETECTION_CONFIRMED_MIN_CONFIDENCE`; an account individually confirmed as fraud
+is kept whatever its confidence), and not itself marked FALSE_POSITIVE. Ordered by (cluster id,
+account id) so pages resume exactly.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ WHERE c.verdict = '{Verdict.CONFIRMED_FRAUD}' OR network_confirmed
    OR coalesce(c.risk, 0.0) >= $min_risk
 MATCH (c)<-[m:MEMBER_OF]-(a:Account)
 WHERE {CURRENT_MEMBERSHIP}
-  AND (m.confidence >= $min_confidence OR a.verdict = '{Verdict.CONFIRMED_FRAUD}')
+  AND (m.confidence >= CASE WHEN c.verdict = '{Verdict.CONFIRMED_FRAUD}' OR network_confirmed
+                            THEN $min_confidence_confirmed ELSE $min_confidence END
+       OR a.verdict = '{Verdict.CONFIRMED_FRAUD}')
   AND coalesce(a.verdict, '') <> '{Verdict.FALSE_POSITIVE}'
   AND ($after_cluster IS NULL OR c.id > $after_cluster OR a.id > $after_account)
 RETURN c.id AS cluster_id, c.network AS network_id, a.id AS account_id,
@@ -45,14 +49,23 @@ LIMIT $limit
 EXPORT_PAGE = 10_000
 
 
+def confirmed_gate(min_confidence: float, min_confidence_confirmed: float | None) -> float:
+    """The confidence a confirmed cluster's member needs: never more than anyone else's."""
+    if min_confidence_confirmed is None:
+        return min_confidence
+    return min(min_confidence, min_confidence_confirmed)
+
+
 def iter_candidates(
-    driver: Driver, database: str, min_risk: float, min_confidence: float
-) -> Iterator[dict[str, Any]]:
+    driver: Driver, database: str, min_risk: float, min_confidence: float,
+    min_confidence_confirmed: float | None = None,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
     """Every candidate, page by page (bounded memory whatever the number of accounts)."""
     after: tuple[str | None, str | None] = (None, None)
     while True:
         records, _, _ = driver.execute_query(
             BAN_CANDIDATES, min_risk=min_risk, min_confidence=min_confidence,
+            min_confidence_confirmed=confirmed_gate(min_confidence, min_confidence_confirmed),
             after_cluster=after[0], after_account=after[1], limit=EXPORT_PAGE,
             database_=database, routing_=RoutingControl.READ,
         )  # fmt: skip

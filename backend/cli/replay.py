@@ -91,8 +91,10 @@ def run_replay(
                 raise RuntimeError(f"{path}: {len(report.stats.failed_batches)} batches failed")
 
         def flagged() -> set[str]:
-            candidates = list(iter_candidates(driver, database, settings.DETECTION_FLAG_THRESHOLD,
-                                              settings.DETECTION_MIN_CONFIDENCE))  # fmt: skip
+            candidates = list(iter_candidates(
+                driver, database, settings.DETECTION_FLAG_THRESHOLD,
+                settings.DETECTION_MIN_CONFIDENCE, settings.DETECTION_CONFIRMED_MIN_CONFIDENCE,
+            ))  # fmt: skip
             if confirm:
                 per_cluster: dict[str, list[bool]] = defaultdict(list)
                 for c in candidates:

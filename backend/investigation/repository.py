@@ -15,7 +15,7 @@ from typing import Any
 from neo4j import READ_ACCESS, AsyncDriver, Query, Record
 from neo4j.exceptions import ClientError as Neo4jClientError
 
-from backend.bans.repository import BAN_CANDIDATES
+from backend.bans.repository import BAN_CANDIDATES, confirmed_gate
 from backend.graph.model import (
     CLUSTER_EVENTS_SEQUENCE,
     CURRENT_MEMBERSHIP,
@@ -476,11 +476,12 @@ async def shortest_path(
 
 
 async def ban_candidates_page(
-    reads: Reads, min_risk: float, min_confidence: float, after_cluster: str | None,
-    after_account: str | None, limit: int,
+    reads: Reads, min_risk: float, min_confidence: float, min_confidence_confirmed: float,
+    after_cluster: str | None, after_account: str | None, limit: int,
 ) -> list[BanRecord]:  # fmt: skip
     records = await read(
         reads, BAN_CANDIDATES, min_risk=min_risk, min_confidence=min_confidence,
+        min_confidence_confirmed=confirmed_gate(min_confidence, min_confidence_confirmed),
         after_cluster=after_cluster, after_account=after_account, limit=limit,
     )  # fmt: skip
     return [BanRecord.of(r) for r in records]

@@ -64,9 +64,12 @@ async def count_clusters(reads: Reads, query: ClusterQuery) -> int:
 
 
 async def ban_candidates_page(
-    reads: Reads, min_risk: float, min_confidence: float, after: Sequence[Any] | None, limit: int
-) -> list[BanRecord]:
-    return await q.ban_candidates_page(reads, min_risk, min_confidence, *_after(after), limit)
+    reads: Reads, min_risk: float, min_confidence: float, min_confidence_confirmed: float,
+    after: Sequence[Any] | None, limit: int,
+) -> list[BanRecord]:  # fmt: skip
+    return await q.ban_candidates_page(
+        reads, min_risk, min_confidence, min_confidence_confirmed, *_after(after), limit
+    )
 
 
 async def audit_page(

@@ -168,12 +168,15 @@ class Query:
 
     @strawberry.field(
         description="Accounts to act on: confident members of clusters confirmed "
-        "as fraud or at/above `minRisk`, minus accounts marked FALSE_POSITIVE. "
-        "Defaults are the server's flag threshold and minimum confidence."
+        "as fraud or at/above `minRisk`, minus accounts marked FALSE_POSITIVE. In a cluster "
+        "confirmed as fraud (or of a confirmed network) a member needs only "
+        "`minConfidenceConfirmed` (never more than `minConfidence`). Defaults are the "
+        "server's flag threshold and minimum confidences."
     )
     async def ban_candidates(
         self, info: Info, min_risk: float | None = None, min_confidence: float | None = None,
         first: int = 500, after: str | None = None,
+        min_confidence_confirmed: float | None = None,
     ) -> Connection[BanCandidate]:  # fmt: skip
         limit = page_size(first)
         s = info.context.settings
@@ -181,6 +184,8 @@ class Query:
             info.context.reads,
             s.DETECTION_FLAG_THRESHOLD if min_risk is None else min_risk,
             s.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+            s.DETECTION_CONFIRMED_MIN_CONFIDENCE
+            if min_confidence_confirmed is None else min_confidence_confirmed,
             decode_cursor("banCandidates", after, 2), limit + 1,
         )  # fmt: skip
         return connection(

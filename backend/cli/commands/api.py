@@ -51,6 +51,11 @@ def export_bans(
     out: Path = typer.Option(..., help="NDJSON file, one ban candidate per line."),
     min_risk: float | None = typer.Option(None, help="Default: DETECTION_FLAG_THRESHOLD."),
     min_confidence: float | None = typer.Option(None, help="Default: DETECTION_MIN_CONFIDENCE."),
+    min_confidence_confirmed: float | None = typer.Option(
+        None,
+        help="In confirmed clusters and networks. Default: "
+        "DETECTION_CONFIRMED_MIN_CONFIDENCE (never above --min-confidence).",
+    ),
 ) -> None:
     """Write the ban candidates (the GraphQL `banCandidates` list, every page) as NDJSON."""
     import json
@@ -65,7 +70,9 @@ def export_bans(
     clusters: set[str] = set()
     tmp = out.with_name(out.name + ".partial")
     with create_driver(settings) as driver, tmp.open("w") as fh:
-        for row in iter_candidates(driver, settings.NEO4J_DATABASE, risk, confidence):
+        confirmed = (settings.DETECTION_CONFIRMED_MIN_CONFIDENCE
+                     if min_confidence_confirmed is None else min_confidence_confirmed)  # fmt: skip
+        for row in iter_candidates(driver, settings.NEO4J_DATABASE, risk, confidence, confirmed):
             row["why"] = json.loads(row["why"]) if row["why"] else None  # stored as JSON text
             fh.write(json.dumps(row, sort_keys=True) + "\n")
             written += 1

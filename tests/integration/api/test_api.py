@@ -25,6 +25,7 @@ from backend.auth.tokens import create_token, revoke_token
 from backend.cli.main import app as cli
 from backend.core.config import Settings
 from backend.detection.tasks import refresh_task
+from backend.graph.model import CURRENT_MEMBERSHIP
 from backend.investigation.repository import ACCOUNT_TEMPORALS, ACCOUNTS_BY_ID
 from tests.integration.ingest_helpers import ingest, load_seed
 
@@ -322,9 +323,42 @@ def test_verdicts_notes_audit_and_the_ban_list(
         [t["value"] for t in r["why"]["ties"]] for r in rows
     ]
 
+    # With a confirmed gate of 0.5 (opt-in), a member of the confirmed cluster at 0.6 is listed
+    # (a regrowth account with one exchange sits there at 0.54-0.70); elsewhere 0.7 still holds.
+    db = settings.NEO4J_DATABASE
+    unconfirmed = next(r for r in rows if r["clusterId"] != c and r["reason"] == "RISK_THRESHOLD")
+    members = [r["accountId"] for r in rows if r["clusterId"] == c]
+    gated = {c: members[0], unconfirmed["clusterId"]: unconfirmed["accountId"]}
+    confidence = (
+        "MATCH (:Account {id: $a})-[m:MEMBER_OF]->(c:Cluster {id: $c}) "
+        f"WHERE {CURRENT_MEMBERSHIP} WITH m, m.confidence AS was SET m.confidence = $to RETURN was"
+    )
+    saved = {cid: driver.execute_query(confidence, a=aid, c=cid, to=0.6, database_=db)[0][0]["was"]
+             for cid, aid in gated.items()}  # fmt: skip
+    try:
+
+        def listed(**variables: Any) -> set[tuple[str, str]]:
+            found, cursor = set(), None
+            while True:
+                page = api.data(Role.BANTOOL, "BanCandidates", first=500, after=cursor,
+                                **variables)["banCandidates"]  # fmt: skip
+                found |= {(e["node"]["clusterId"], e["node"]["accountId"]) for e in page["edges"]}
+                if not page["pageInfo"]["hasNextPage"]:
+                    return found
+                cursor = page["pageInfo"]["endCursor"]
+
+        opted_in = listed(minConfidenceConfirmed=0.5)
+        assert (c, gated[c]) in opted_in
+        assert (unconfirmed["clusterId"], unconfirmed["accountId"]) not in opted_in
+        assert (c, gated[c]) not in listed()  # the default: 0.7 everywhere
+        # ...and never more than anyone else's gate.
+        assert (c, gated[c]) in listed(minConfidence=0.55, minConfidenceConfirmed=0.7)
+    finally:
+        for cid, aid in gated.items():
+            driver.execute_query(confidence, a=aid, c=cid, to=saved[cid], database_=db)
+
     # A cluster in the confirmed cluster's network is banned under that verdict whatever its
     # risk (an operation back on the infrastructure it was banned on; `regrown` in the feed).
-    db = settings.NEO4J_DATABASE
     records, _, _ = driver.execute_query(
         "MATCH (c:Cluster {id: $c}) MATCH (o:Cluster {status: 'active'}) WHERE o.id <> $c "
         "RETURN c.network AS network, o.id AS other, o.network AS was LIMIT 1", c=c, database_=db,

@@ -53,7 +53,8 @@ def test_replay_reports_when_each_network_was_flagged(
     # What the report says was flagged at the end is what ban tooling receives now.
     truth = read_labels(labels)
     export = {r["account_id"] for r in iter_candidates(
-        driver, db, settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE)}  # fmt: skip
+        driver, db, settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE,
+        settings.DETECTION_CONFIRMED_MIN_CONFIDENCE)}  # fmt: skip
     for n in report.networks:
         members = {a for a, c in truth.items() if c == n.campaign}
         assert n.flagged_share == round(len(members & export) / len(members), 4)
