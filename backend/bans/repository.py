@@ -4,10 +4,10 @@ A candidate is a member of an active cluster that an analyst confirmed as fraud,
 network (`Cluster.network`) an analyst confirmed a cluster (an operation back on part of the
 infrastructure it was banned on), or whose risk reaches $min_risk (unless an analyst marked the
 cluster a false positive), tied to it with confidence >= $min_confidence (in a confirmed
-cluster or network, >= $min_confidence_confirmed: the analyst's verdict stands for the behaviour
-evidence, `config.DETECTION_CONFIRMED_MIN_CONFIDENCE`; an account individually confirmed as fraud
-is kept whatever its confidence), and not itself marked FALSE_POSITIVE. Ordered by (cluster id,
-account id) so pages resume exactly.
+cluster or network, >= $min_confidence_confirmed, which an operator may set lower so that
+regrowth is banned at its first exchange: `config.DETECTION_CONFIRMED_MIN_CONFIDENCE`; an
+account individually confirmed as fraud is kept whatever its confidence), and not itself marked
+FALSE_POSITIVE. Ordered by (cluster id, account id) so pages resume exactly.
 """
 
 from __future__ import annotations
