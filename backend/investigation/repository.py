@@ -514,8 +514,7 @@ async def members_page(
 async def subgraph(reads: Reads, cluster_id: str, limit: int, max_identifiers: int) -> SubgraphRows:
     records = await read(
         reads, SUBGRAPH, id=cluster_id, min_confidence=0.0, after_c=None, limit=limit,
-        rels=list(LINKING_RELS),
-        max_identifiers=max_identifiers,
+        rels=list(LINKING_RELS), max_identifiers=max_identifiers,
     )  # fmt: skip
     if not records:
         return SubgraphRows([], [])
