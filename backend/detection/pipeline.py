@@ -34,6 +34,7 @@ from backend.detection.records import Memberships, WriteBack
 from backend.detection.scoring import (
     BIAS,
     RISK_WEIGHTS,
+    THIN_BEHAVIOUR_EXCHANGES,
     TIE_FLOOR,
     Scored,
     behaviour_similarity,
@@ -616,6 +617,23 @@ def networks(
     return out
 
 
+def vouched(labels: I64, network: I64, confirmed: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Per account, whether its cluster is one an analyst confirmed or in such a cluster's
+    network: where the verdict is already given, and a member's thin behaviour (one exchange,
+    one capability) is not held against it.
+
+    A regrowth account's first exchange is one capability: its cosine to the network's mix is
+    0.15-0.19 although it holds the confirmed network's device, templates and client build, so
+    its confidence stays under the ban gate for a refresh (replay draw 2, `docs/detection.md`).
+    Elsewhere thin behaviour keeps counting: the cluster's verdict is only the model's, and the
+    behaviour term is what keeps a flagged cluster's light genuine members off the ban list."""
+    if not confirmed.any():
+        return np.zeros(labels.size, bool)
+    heads = np.unique(network[confirmed & (network >= 0)])
+    cluster_vouched = confirmed | np.isin(network, heads[heads >= 0])
+    return (labels >= 0) & cluster_vouched[np.maximum(labels, 0)]
+
+
 def regrowth(
     assignment: Assignment, network: I64, confirmed: npt.NDArray[np.bool_], sizes: list[int]
 ) -> list[ClusterEvent]:
@@ -785,6 +803,10 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         eligible = (scored.risk >= params.flag_threshold) | confirmed
         network = networks(pairs, eligible, split_from)
         tie = tie_strength(linked, whole_networks(labels, network), weights)
+        thin = vouched(labels, network, confirmed)
+        if thin.any():
+            shrunk = behaviour_similarity(table, labels, prior_exchanges=THIN_BEHAVIOUR_EXCHANGES)
+            similarity = np.where(thin, np.maximum(shrunk, similarity), similarity)
         conf = confidence(tie, similarity)
         groups = [np.flatnonzero(network == g) for g in range(int(network.max(initial=-1)) + 1)]
         parts = [set().union(*(new[c] for c in g.tolist())) for g in groups]

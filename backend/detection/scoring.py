@@ -169,11 +169,27 @@ def confidence(tie: F64, behaviour_similarity: F64) -> F64:
     return np.asarray(strength * (0.6 + 0.4 * behaviour_similarity), np.float64)
 
 
-def behaviour_similarity(table: dict[str, F64], labels: I64, towards: I64 | None = None) -> F64:
-    """Cosine of each account's capability mix to its community's mean mix (0.75 if unknown).
+# Behaviour similarity of an account whose mix is unknown (no exchange, or no community).
+BEHAVIOUR_UNKNOWN = 0.75
+# How many exchanges "unknown" is worth where thin behaviour is not held against a member (a
+# network an analyst confirmed, `pipeline.detect`): one per capability. Until an account has
+# made about as many exchanges as there are capabilities its mix cannot show the shape of a mix
+# over them, and one exchange is one capability. The number of capabilities in the contract,
+# not fitted to any population. Not used elsewhere: on saved draws 22 and 25 it put 9 and 11
+# genuine one-exchange accounts of flagged clusters on the ban list (`docs/detection.md`).
+THIN_BEHAVIOUR_EXCHANGES = float(len(CAPS))
+
+
+def behaviour_similarity(
+    table: dict[str, F64], labels: I64, towards: I64 | None = None, prior_exchanges: float = 0.0
+) -> F64:
+    """Cosine of each account's capability mix to its community's mean mix (BEHAVIOUR_UNKNOWN
+    if unknown).
 
     `towards`: the community to compare each account with, when not its own (an outsider
-    weighed for attachment); the means are still those of `labels`' members."""
+    weighed for attachment); the means are still those of `labels`' members.
+    `prior_exchanges`: with n exchanges, the cosine gets weight n / (n + prior_exchanges) and
+    BEHAVIOUR_UNKNOWN the rest, so one exchange says little and many say what they say."""
     towards = labels if towards is None else towards
     caps = np.column_stack([table[c] for c in CAPS])
     norms = np.linalg.norm(caps, axis=1)
@@ -183,10 +199,12 @@ def behaviour_similarity(table: dict[str, F64], labels: I64, towards: I64 | None
     centroid = np.zeros((max(n_comm, 1), caps.shape[1]))
     np.add.at(centroid, labels[ok], unit[ok])
     centroid /= np.maximum(np.linalg.norm(centroid, axis=1), 1e-9)[:, None]
-    sim = np.full(labels.size, 0.75)
+    sim = np.full(labels.size, BEHAVIOUR_UNKNOWN)
     has = (towards >= 0) & (norms > 0)
-    sim[has] = np.einsum("ij,ij->i", unit[has], centroid[towards[has]])
-    return np.asarray(np.clip(sim, 0.0, 1.0), np.float64)
+    cosine = np.clip(np.einsum("ij,ij->i", unit[has], centroid[towards[has]]), 0.0, 1.0)
+    n = caps[has].sum(axis=1)
+    sim[has] = (n * cosine + prior_exchanges * BEHAVIOUR_UNKNOWN) / (n + prior_exchanges)
+    return np.asarray(sim, np.float64)
 
 
 def _per_community(values: F64, labels: I64, n_comm: int) -> F64:

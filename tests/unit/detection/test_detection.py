@@ -19,7 +19,14 @@ from backend.detection.projection import (
     unique_runs,
 )
 from backend.detection.records import Memberships
-from backend.detection.scoring import ACCOUNT_COLUMNS, confidence, evidence, score, tie_strength
+from backend.detection.scoring import (
+    ACCOUNT_COLUMNS,
+    behaviour_similarity,
+    confidence,
+    evidence,
+    score,
+    tie_strength,
+)
 
 W = {"PAID_WITH": 1.0, "USED_IP": 0.3, "USED_TEMPLATE": 0.35}
 
@@ -241,6 +248,22 @@ def test_ties_alone_never_reach_the_default_ban_confidence() -> None:
     ties = np.array([0.5, 3.0, 50.0])
     assert confidence(ties, np.zeros(3)).max() <= 0.6 < threshold
     assert confidence(np.array([50.0]), np.array([0.5]))[0] >= threshold
+
+
+def test_behaviour_shrunk_toward_unknown_by_how_few_exchanges_it_rests_on() -> None:
+    table = {c: np.zeros(4) for c in ACCOUNT_COLUMNS}
+    table["cap_reasoning"][:] = [40, 0, 0, 0]
+    table["cap_coding"][:] = [5, 1, 60, 0]
+    labels = np.array([0, -1, -1, -1])  # the mean is the first account's mix
+    towards = np.zeros(4, np.int64)
+    cosine = 5 / np.hypot(40, 5)
+    plain = behaviour_similarity(table, labels, towards)
+    assert plain[1:].tolist() == pytest.approx([cosine, cosine, 0.75])
+    shrunk = behaviour_similarity(table, labels, towards, prior_exchanges=6.0)
+    assert shrunk[1:].tolist() == pytest.approx(
+        [(cosine + 4.5) / 7, (60 * cosine + 4.5) / 66, 0.75]  # one exchange, sixty, none
+    )
+    assert shrunk[0] == pytest.approx((45 + 4.5) / 51)  # its own mix: toward unknown too
 
 
 def test_stable_ids_growth_merge_split_dissolve_and_regrowth() -> None:

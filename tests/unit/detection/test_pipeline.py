@@ -341,6 +341,42 @@ def test_an_operation_back_after_a_ban_joins_its_confirmed_network(exits: int, j
     assert all(e.related == [x] for e in regrown)
 
 
+@pytest.mark.parametrize("confirmed", [True, False])
+def test_thin_behaviour_counts_against_a_member_unless_its_network_is_confirmed(
+    confirmed: bool,
+) -> None:
+    """Three fresh accounts back on NET_A's devices and template, each with one exchange of a
+    capability the network does not use. In the network an analyst confirmed that one exchange
+    is not held against them: all reach the ban gate at once. Unconfirmed, it is, as it is for
+    a member with many exchanges unlike its cluster's, confirmed or not."""
+    snap = _snapshot()
+    first = detect(snap, Previous.empty(), PARAMS)
+    x = next(cid for cid, m in _clusters(first).items() if m == set(NET_A))
+    previous = Previous.after(first, snap.node_ids)
+    previous.confirmed = {x} if confirmed else set()
+    fresh = list(range(N, N + 3))
+    back = [("PAID_WITH", fresh)]
+    back += [("USED_DEVICE", [a, f]) for a, f in zip(NET_A, fresh, strict=False)]
+    back += [("USED_TEMPLATE", [*NET_A, *fresh])] * 4
+    grown = _snapshot(NET_A, N + 3, (back, fresh))
+
+    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        table, shape = grown.features(dense)
+        table["cap_coding"][fresh] = table["cap_chat"][fresh] = 0
+        table["cap_vision"][fresh] = table["exchanges"][fresh] = 1
+        table["cap_coding"][NET_A[0]] = table["cap_chat"][NET_A[0]] = 0
+        table["cap_other"][NET_A[0]] = 100  # known and unlike: held against it
+        return table, shape
+
+    second = detect(replace(grown, features=features), previous, PARAMS)
+    home = {c for c, m in enumerate(second.members_of) if set(m) & set(fresh)}
+    assert len(home) == 1 and set(NET_A) <= set(second.members_of[min(home)])
+    assert second.scored.risk[min(home)] >= 0.5
+    assert bool(second.conf[fresh].min() >= 0.7) is confirmed
+    assert second.conf[NET_A[0]] < 0.7
+    assert bool(second.similarity[fresh[0]] > 0.6) is confirmed  # what `why` shows
+
+
 def test_the_same_graph_in_another_store_order_gives_the_same_clusters() -> None:
     """Dense indices and holder order come from the store (write order); `in_account_order`
     makes detection independent of both."""
