@@ -93,14 +93,16 @@ class Settings(BaseSettings):
     # reaches the minimum ban tooling acts on.
     DETECTION_FLAG_THRESHOLD: float = 0.5
     # Above 0.6 no account qualifies on shared identifiers alone: a member that behaves
-    # nothing like its cluster has confidence <= 0.6 however tightly it is tied (docs/detection.md).
+    # nothing like its cluster has confidence <= 0.6 however tightly it is tied; in a network
+    # an analyst confirmed, only once that behaviour rests on a dozen exchanges (docs/detection.md).
     DETECTION_MIN_CONFIDENCE: float = 0.7
     # Ban tooling's gate inside clusters an analyst confirmed as fraud (and their networks).
     # 0.5, the peel's bar, flags a regrowth account at its first exchange (its one capability
     # puts its behaviour similarity at 0.15-0.19, its confidence at 0.54-0.70) but also banned
     # 3 genuine members of confirmed clusters on one replay draw of three (docs/benchmarks.md,
-    # "Early detection"). Until a gate that tells thin behaviour from unlike behaviour is
-    # measured on fresh draws, the default is the same 0.7 as elsewhere: opt in knowingly.
+    # "Early detection"). Thin behaviour is no longer held against such members
+    # (`pipeline.vouched`, measured on fresh draws), so the default is the same 0.7 as
+    # elsewhere: lower it knowingly.
     DETECTION_CONFIRMED_MIN_CONFIDENCE: float = 0.7
     # Projection (docs/detection.md): each shared identifier gives its holders `weight[kind]`,
     # split among them and discounted by rarity; identifiers held by more than LINK_CAP

@@ -34,7 +34,6 @@ from backend.detection.records import Memberships, WriteBack
 from backend.detection.scoring import (
     BIAS,
     RISK_WEIGHTS,
-    THIN_BEHAVIOUR_EXCHANGES,
     TIE_FLOOR,
     Scored,
     behaviour_similarity,
@@ -43,6 +42,7 @@ from backend.detection.scoring import (
     evidence,
     member_ties,
     score,
+    thin_shrunk,
     tie_strength,
 )
 from backend.graph.model import BEHAVIOUR_LINKS, OWNER_LINKS, ClusterStatus
@@ -805,7 +805,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         tie = tie_strength(linked, whole_networks(labels, network), weights)
         thin = vouched(labels, network, confirmed)
         if thin.any():
-            shrunk = behaviour_similarity(table, labels, prior_exchanges=THIN_BEHAVIOUR_EXCHANGES)
+            shrunk = thin_shrunk(similarity, table)
             similarity = np.where(thin, np.maximum(shrunk, similarity), similarity)
         conf = confidence(tie, similarity)
         groups = [np.flatnonzero(network == g) for g in range(int(network.max(initial=-1)) + 1)]

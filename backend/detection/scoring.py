@@ -180,16 +180,12 @@ BEHAVIOUR_UNKNOWN = 0.75
 THIN_BEHAVIOUR_EXCHANGES = float(len(CAPS))
 
 
-def behaviour_similarity(
-    table: dict[str, F64], labels: I64, towards: I64 | None = None, prior_exchanges: float = 0.0
-) -> F64:
+def behaviour_similarity(table: dict[str, F64], labels: I64, towards: I64 | None = None) -> F64:
     """Cosine of each account's capability mix to its community's mean mix (BEHAVIOUR_UNKNOWN
     if unknown).
 
     `towards`: the community to compare each account with, when not its own (an outsider
-    weighed for attachment); the means are still those of `labels`' members.
-    `prior_exchanges`: with n exchanges, the cosine gets weight n / (n + prior_exchanges) and
-    BEHAVIOUR_UNKNOWN the rest, so one exchange says little and many say what they say."""
+    weighed for attachment); the means are still those of `labels`' members."""
     towards = labels if towards is None else towards
     caps = np.column_stack([table[c] for c in CAPS])
     norms = np.linalg.norm(caps, axis=1)
@@ -201,10 +197,17 @@ def behaviour_similarity(
     centroid /= np.maximum(np.linalg.norm(centroid, axis=1), 1e-9)[:, None]
     sim = np.full(labels.size, BEHAVIOUR_UNKNOWN)
     has = (towards >= 0) & (norms > 0)
-    cosine = np.clip(np.einsum("ij,ij->i", unit[has], centroid[towards[has]]), 0.0, 1.0)
-    n = caps[has].sum(axis=1)
-    sim[has] = (n * cosine + prior_exchanges * BEHAVIOUR_UNKNOWN) / (n + prior_exchanges)
+    sim[has] = np.clip(np.einsum("ij,ij->i", unit[has], centroid[towards[has]]), 0.0, 1.0)
     return np.asarray(sim, np.float64)
+
+
+def thin_shrunk(similarity: F64, table: dict[str, F64]) -> F64:
+    """`similarity` shrunk toward BEHAVIOUR_UNKNOWN by how few exchanges it rests on: with n,
+    it gets weight n / (n + THIN_BEHAVIOUR_EXCHANGES), so one exchange says little and many
+    say what they say (an account with none stays unknown)."""
+    n = np.column_stack([table[c] for c in CAPS]).sum(axis=1)
+    k = THIN_BEHAVIOUR_EXCHANGES
+    return np.asarray((n * similarity + k * BEHAVIOUR_UNKNOWN) / (n + k), np.float64)
 
 
 def _per_community(values: F64, labels: I64, n_comm: int) -> F64:

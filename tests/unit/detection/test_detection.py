@@ -25,6 +25,7 @@ from backend.detection.scoring import (
     confidence,
     evidence,
     score,
+    thin_shrunk,
     tie_strength,
 )
 
@@ -259,7 +260,7 @@ def test_behaviour_shrunk_toward_unknown_by_how_few_exchanges_it_rests_on() -> N
     cosine = 5 / np.hypot(40, 5)
     plain = behaviour_similarity(table, labels, towards)
     assert plain[1:].tolist() == pytest.approx([cosine, cosine, 0.75])
-    shrunk = behaviour_similarity(table, labels, towards, prior_exchanges=6.0)
+    shrunk = thin_shrunk(plain, table)
     assert shrunk[1:].tolist() == pytest.approx(
         [(cosine + 4.5) / 7, (60 * cosine + 4.5) / 66, 0.75]  # one exchange, sixty, none
     )
