@@ -27,7 +27,7 @@ from rich.console import Console
 
 from backend.cli.replay import run_replay
 from backend.core.config import get_settings
-from backend.evaluation.replay import ReplayReport
+from backend.evaluation.replay import REGROWTH_SUFFIX, ReplayReport
 from benchmarks.bench_ingest import _wipe
 from devstack import lifecycle
 from seed.draws import draw_campaigns
@@ -79,7 +79,11 @@ def main() -> None:
             "genuine_flagged": max(r.genuine_flagged for r in reports.values()),
             "regrowth_flagged_promptly": min(
                 (n.flagged_promptly for r in reports.values() for n in r.networks
-                 if n.campaign.endswith("-regrowth")), default=None,
+                 if n.campaign.endswith(REGROWTH_SUFFIX)), default=None,
+            ),
+            "regrowth_after_ban_flagged_promptly": min(
+                (n.flagged_promptly_after_ban for r in reports.values() for n in r.networks
+                 if n.flagged_promptly_after_ban is not None), default=None,
             ),
         }  # fmt: skip
         console.print({"worst so far": worst})

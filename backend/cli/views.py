@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from backend.evaluation.metrics import Evaluation
-from backend.evaluation.replay import ReplayReport
+from backend.evaluation.replay import NetworkTimeline, ReplayReport
 from backend.events.validation import Rejection
 from backend.ingest.producer import ProducerStats
 
@@ -106,20 +106,29 @@ def print_replay(report: ReplayReport, console: Console) -> None:
     for column in ("network", "accounts", "exchanges", "first signup", "hours to first flag",
                    "flagged at the end", "exchanges before its first flag",
                    "before each account's own flag",
-                   "flagged at the refresh after its first exchange"):  # fmt: skip
+                   "flagged at the refresh after its first exchange",
+                   "of those acting after the original's first flag"):  # fmt: skip
         table.add_column(column, justify="left" if column == "network" else "right")
     for n in report.networks:
         table.add_row(
             n.campaign, f"{n.accounts:,}", f"{n.exchanges:,}", n.first_signup[:16],
             "never" if n.hours_to_flag is None else f"{n.hours_to_flag:,.1f}",
             f"{n.flagged_share:.3f}", f"{n.exchanges_before_flag:.3f}",
-            f"{n.exchanges_unflagged:.3f}", f"{n.flagged_promptly:.3f}",
+            f"{n.exchanges_unflagged:.3f}", f"{n.flagged_promptly:.3f}", _after_ban(n),
         )  # fmt: skip
     console.print(table)
     console.print(
         f"worst network: {report.worst_share:.3f} of its exchanges made before its first flag; "
         f"{report.genuine_flagged:,} genuine accounts flagged at the last refresh"
     )
+
+
+def _after_ban(n: NetworkTimeline) -> str:
+    if n.accounts_after_ban is None:
+        return ""
+    if n.flagged_promptly_after_ban is None:
+        return "none acted after"
+    return f"{n.flagged_promptly_after_ban:.3f} of {n.accounts_after_ban:,}"
 
 
 class ReplayProgress:

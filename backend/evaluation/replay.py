@@ -25,6 +25,9 @@ import numpy.typing as npt
 
 HOUR = 3600.0
 NEVER = np.inf
+# A regrowth's label: its original network's, with this suffix (the labels' convention,
+# `seed.draws`): what ties the operator's return to the network it was banned in.
+REGROWTH_SUFFIX = "-regrowth"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,12 @@ class NetworkTimeline:
     # Share of its accounts flagged at the first refresh after their first exchange (what
     # regrowth of a confirmed network should meet: flagged as soon as it acts).
     flagged_promptly: float = 0.0
+    # Regrowth only: its accounts whose first exchange came after the refresh that first
+    # flagged the original network (what the operator returned with once ban tooling had the
+    # network), and the share of them flagged promptly. An account that acted before any flag
+    # of the original is early detection's, not regrowth's (None: not a regrowth, or none).
+    accounts_after_ban: int | None = None
+    flagged_promptly_after_ban: float | None = None
 
 
 @dataclass(frozen=True)
@@ -213,14 +222,16 @@ def early_detection(
             own_flag[index[account]] = at
     # The refresh after an account's first exchange ends the window holding it (`windows`).
     every_s = every_hours * HOUR
-    first_refresh = (np.floor(exchanges.first_exchange() / every_s) + 1) * every_s
+    first_ex = exchanges.first_exchange()
+    first_refresh = (np.floor(first_ex / every_s) + 1) * every_s
     prompt = own_flag <= first_refresh
+    first_flags = {name: _first(own_flag, campaign_of == k) for k, name in enumerate(names)}
     networks = []
     ex_campaign = campaign_of[exchanges.account] if exchanges.account.size else exchanges.account
     for k, name in enumerate(names):
         members = campaign_of == k
         accounts = [a for a, c in labels.items() if c == name]
-        first_flag = float(own_flag[members].min()) if members.any() else NEVER
+        first_flag = first_flags[name]
         first_signup = float(exchanges.signup[members].min()) if members.any() else NEVER
         mine = ex_campaign == k
         at = exchanges.at[mine]
@@ -238,9 +249,30 @@ def early_detection(
             exchanges_before_flag=round(before / total, 4) if total else 0.0,
             exchanges_unflagged=round(unflagged / total, 4) if total else 0.0,
             flagged_promptly=round(float(prompt[members].mean()), 4) if members.any() else 0.0,
+            **_after_ban(name, members, first_flags, first_ex, prompt),
         ))  # fmt: skip
     genuine = sum(1 for a in final if labels.get(a, "") is None)
     return ReplayReport(every_hours, refreshes, events, genuine, networks)
+
+
+def _first(own_flag: npt.NDArray[np.float64], members: npt.NDArray[np.bool_]) -> float:
+    return float(own_flag[members].min()) if members.any() else NEVER
+
+
+def _after_ban(
+    name: str,
+    members: npt.NDArray[np.bool_],
+    first_flags: dict[str, float],
+    first_exchange: npt.NDArray[np.float64],
+    prompt: npt.NDArray[np.bool_],
+) -> dict[str, Any]:
+    if not name.endswith(REGROWTH_SUFFIX):
+        return {}
+    banned_at = first_flags.get(name.removesuffix(REGROWTH_SUFFIX), NEVER)
+    after = members & (first_exchange > banned_at) & np.isfinite(first_exchange)
+    count = int(after.sum())
+    share = round(float(prompt[after].mean()), 4) if count else None
+    return {"accounts_after_ban": count, "flagged_promptly_after_ban": share}
 
 
 def write_report(report: ReplayReport, path: Path) -> None:

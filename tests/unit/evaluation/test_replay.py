@@ -58,6 +58,30 @@ def test_early_detection_counts_what_was_taken_before_each_flag() -> None:
     assert prompt.networks[0].flagged_promptly == 1.0
 
 
+def test_regrowth_after_the_ban_is_measured_apart() -> None:
+    # Network "n" (f1) is first flagged at hour 12. Its regrowth: r1 acts at hour 10, before
+    # that flag (early detection's), r2 at hour 14 and r3 at hour 20, after it.
+    account = np.array([0, 1, 2, 3])
+    at = T0 + HOUR * np.array([1, 10, 14, 20], dtype=float)
+    signup = T0 + HOUR * np.array([0.0, 9.0, 13.0, 19.0])
+    exchanges = Exchanges(account, at, ["f1", "r1", "r2", "r3"], signup)
+    labels: dict[str, str | None] = {"f1": "n", "r1": "n-regrowth", "r2": "n-regrowth",
+                                     "r3": "n-regrowth"}  # fmt: skip
+    # r1 flagged at 18 (late), r2 at 18 (prompt: the refresh after hour 14), r3 at 30 (late).
+    flagged_at = {"f1": T0 + 12 * HOUR, "r1": T0 + 18 * HOUR, "r2": T0 + 18 * HOUR,
+                  "r3": T0 + 30 * HOUR}  # fmt: skip
+    report = early_detection(labels, exchanges, flagged_at, set(flagged_at), 6.0, 6, 10)
+    original, regrowth = report.networks
+    assert original.accounts_after_ban is None and original.flagged_promptly_after_ban is None
+    assert regrowth.flagged_promptly == round(1 / 3, 4)
+    assert regrowth.accounts_after_ban == 2
+    assert regrowth.flagged_promptly_after_ban == 0.5
+    # An original never flagged: nobody acted after its ban.
+    unflagged = {a: t for a, t in flagged_at.items() if a != "f1"}
+    _, regrowth = early_detection(labels, exchanges, unflagged, set(unflagged), 6.0, 6, 10).networks
+    assert regrowth.accounts_after_ban == 0 and regrowth.flagged_promptly_after_ban is None
+
+
 def test_a_network_never_flagged_took_everything() -> None:
     labels: dict[str, str | None] = {"f1": "n", "f2": "n", "g": None}
     report = early_detection(labels, _exchanges(), {"g": T0}, {"g"}, 6.0, 4, 10)
