@@ -77,6 +77,7 @@ def main() -> None:
             ),
             "flagged_share": min(n.flagged_share for r in reports.values() for n in r.networks),
             "genuine_flagged": max(r.genuine_flagged for r in reports.values()),
+            "genuine_ever_flagged": max(r.genuine_ever_flagged for r in reports.values()),
             "regrowth_flagged_promptly": min(
                 (n.flagged_promptly for r in reports.values() for n in r.networks
                  if n.campaign.endswith(REGROWTH_SUFFIX)), default=None,

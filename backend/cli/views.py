@@ -119,7 +119,8 @@ def print_replay(report: ReplayReport, console: Console) -> None:
     console.print(table)
     console.print(
         f"worst network: {report.worst_share:.3f} of its exchanges made before its first flag; "
-        f"{report.genuine_flagged:,} genuine accounts flagged at the last refresh"
+        f"{report.genuine_flagged:,} genuine accounts flagged at the last refresh, "
+        f"{report.genuine_ever_flagged:,} at any refresh"
     )
 
 

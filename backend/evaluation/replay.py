@@ -62,6 +62,9 @@ class ReplayReport:
     events: int
     genuine_flagged: int  # at the last refresh
     networks: list[NetworkTimeline] = field(default_factory=list)
+    # Genuine accounts flagged at any refresh: ban tooling acts on every refresh, so one
+    # flagged and later cleared was still banned for a while.
+    genuine_ever_flagged: int = 0
 
     @property
     def worst_share(self) -> float:
@@ -252,7 +255,8 @@ def early_detection(
             **_after_ban(name, members, first_flags, first_ex, prompt),
         ))  # fmt: skip
     genuine = sum(1 for a in final if labels.get(a, "") is None)
-    return ReplayReport(every_hours, refreshes, events, genuine, networks)
+    ever = sum(1 for a in flagged_at if labels.get(a, "") is None)
+    return ReplayReport(every_hours, refreshes, events, genuine, networks, ever)
 
 
 def _first(own_flag: npt.NDArray[np.float64], members: npt.NDArray[np.bool_]) -> float:

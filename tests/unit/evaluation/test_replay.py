@@ -89,6 +89,10 @@ def test_a_network_never_flagged_took_everything() -> None:
     assert n.first_flag is None and n.hours_to_flag is None
     assert n.exchanges_before_flag == 1.0 and n.exchanges_unflagged == 1.0
     assert n.flagged_share == 0.0 and report.genuine_flagged == 1
+    assert report.genuine_ever_flagged == 1
+    # Flagged at one refresh and cleared by the last: not at the end, but it was banned.
+    cleared = early_detection(labels, _exchanges(), {"g": T0}, set(), 6.0, 4, 10)
+    assert cleared.genuine_flagged == 0 and cleared.genuine_ever_flagged == 1
 
 
 def _event(kind: str, account: str, hour: float, n: int) -> dict[str, object]:
