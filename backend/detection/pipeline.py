@@ -45,7 +45,7 @@ from backend.detection.scoring import (
     thin_shrunk,
     tie_strength,
 )
-from backend.graph.model import BEHAVIOUR_LINKS, OWNER_LINKS, ClusterStatus
+from backend.graph.model import BEHAVIOUR_LINKS, OWNER_LINKS, PLACE_LINKS, ClusterStatus
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -443,27 +443,22 @@ def split_self_tied(
     return np.where(self_tied, clusters + group, labels).astype(np.int64)
 
 
-def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
-    """Split off each group of a cluster that joined it through a shared place only.
+@dataclass
+class _Shares:
+    """Holders of each template, build or coincidence of them per (identifier, cluster, group)."""
 
-    Groups are the accounts of a cluster tied by owner identifiers (a household's card, a
-    team's corporate card and address). A group that is a minority of its cluster and in which
-    fewer than half the members share a template or client build (alone or in a coincidence)
-    with the rest of it does nothing the way the rest does: a company team on the same
-    coworking NAT and email domain as a network, whose camouflage makes its capability mix look
-    alike, and two of whose members' prompts once hashed into one of the network's bands. It
-    becomes a cluster of its own. A network is never split by this: its groups use its
-    templates and builds throughout, and a network bound by owner identifiers throughout is one
-    group, a majority.
-    """
-    in_cluster = labels >= 0
-    if not in_cluster.any():
-        return labels
+    triple: I64  # rows of (identifier, cluster, group)
+    triple_of: I64  # per behaviour row of the incidence, its triple
+    in_group: I64  # per triple, holders in that group
+    pair: I64  # per triple, its (identifier, cluster) pair
+    in_cluster: F64  # per pair, holders in that cluster
+    held: I64  # per behaviour row, the holder
+
+
+def _shares(inc: Incidence, labels: I64, group: I64) -> _Shares:
     n, clusters = labels.size, int(labels.max()) + 1
     rows = inc.identifier_of_row
     lab = labels[inc.holders]
-    group = owner_groups(inc, labels, link_cap)
-    # Holders per (identifier, cluster, group) for templates, builds and their coincidences.
     is_behaviour = np.array(
         [any(part in BEHAVIOUR_LINKS for part in k.split(CONJUNCTION)) for k in inc.kinds]
     )
@@ -480,8 +475,67 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
             np.column_stack([rows[behaviour], labels[held], group[held]]),
             axis=0, return_inverse=True, return_counts=True,
         )  # fmt: skip
-    _, inverse = np.unique(triple[:, 0] * clusters + triple[:, 1], return_inverse=True)
-    in_cluster_count = np.bincount(inverse, weights=in_group)
+    _, pair = np.unique(triple[:, 0] * clusters + triple[:, 1], return_inverse=True)
+    in_cluster = np.bincount(pair, weights=in_group).astype(np.float64)
+    return _Shares(triple, np.ravel(triple_of), in_group, pair, in_cluster, held)
+
+
+def factions(inc: Incidence, labels: I64, group: I64) -> I64:
+    """Owner groups joined by the templates and builds each holds most of in its cluster.
+
+    A team's members are not all on its card from their first day: at refresh 84 of replay
+    draw 3, 27 of a company's 36 accounts in a network's cluster shared its corporate card and
+    the other 9 only its internal client build, so each of the two sides "shared behaviour with
+    the rest of the cluster" (each other) and 28 genuine accounts were flagged until the last
+    of them added the card (`docs/detection.md`, "bystanders"). An identifier more than half of
+    whose holders in a cluster are one owner group of two or more is that group's own (a team's
+    build, its internal templates); whoever else in the cluster holds it joins the group's
+    faction. A network's templates are held by many groups, none a majority, so a network's
+    members are not joined by them; a chance band collision (one fake, one team member) is held
+    by no majority either."""
+    if not (labels >= 0).any():
+        return group
+    n = labels.size
+    shares = _shares(inc, labels, group)
+    if not shares.triple.size:
+        return group
+    size = np.bincount(group[labels >= 0], minlength=n)
+    # Per pair, its largest group (first in order: pair, then most holders).
+    order = np.lexsort((-shares.in_group, shares.pair))
+    first = order[np.r_[True, np.diff(shares.pair[order]) != 0]]
+    owner = np.full(shares.in_cluster.size, -1, np.int64)
+    top = shares.triple[first, 2]
+    owned = (2 * shares.in_group[first] > shares.in_cluster[shares.pair[first]]) & (size[top] >= 2)
+    owner[shares.pair[first][owned]] = top[owned]
+    to = owner[shares.pair]
+    joins = (to >= 0) & (to != shares.triple[:, 2])
+    graph = sparse.csr_matrix(
+        (np.ones(int(joins.sum())), (shares.triple[joins, 2], to[joins])), shape=(n, n)
+    )
+    _, faction = sparse.csgraph.connected_components(graph, directed=False)
+    return np.asarray(faction, np.int64)[group]
+
+
+def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
+    """Split off each faction of a cluster that joined it through a shared place only.
+
+    Factions are the accounts of a cluster tied by owner identifiers (a household's card, a
+    team's corporate card and address) and the templates and builds such a group holds most of
+    (`factions`). A faction that is a minority of its cluster and in which fewer than half the
+    members share a template or client build (alone or in a coincidence) with the rest of it
+    does nothing the way the rest does: a company team on the same coworking NAT and email
+    domain as a network, whose camouflage makes its capability mix look alike, and two of whose
+    members' prompts once hashed into one of the network's bands. It becomes a cluster of its
+    own. A network is never split by this: its groups use its templates and builds throughout,
+    and a network bound by owner identifiers throughout is one group, a majority.
+    """
+    in_cluster = labels >= 0
+    if not in_cluster.any():
+        return labels
+    n, clusters = labels.size, int(labels.max()) + 1
+    group = factions(inc, labels, owner_groups(inc, labels, link_cap))
+    shares = _shares(inc, labels, group)
+    triple, held = shares.triple, shares.held
     size = np.bincount(labels[in_cluster], minlength=clusters)
     group_size = np.bincount(group[in_cluster], minlength=n)
     # A group shares an identifier with the rest of its cluster when the rest holds more of it
@@ -490,7 +544,7 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     # template band a fake holds by chance (16-bit bands: a network's thousands of bit-flipped
     # variants hit some of a company team's public-template bands) is not shared behaviour; the
     # network's own templates, held by hundreds of the rest, are.
-    rest = in_cluster_count[inverse] - in_group
+    rest = shares.in_cluster[shares.pair] - shares.in_group
     expected = inc.degree[triple[:, 0]] * (size[triple[:, 1]] - group_size[triple[:, 2]])
     floor = chance_floors(expected / max(inc.population, 1))
     # A group shares behaviour with the rest when at least half of its members hold such an
@@ -498,7 +552,7 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     # group holds its templates throughout; a company team that shares a place with a network
     # and whose two members' prompts collided with one of its bands once does not.
     holds = np.zeros(n, bool)
-    holds[held[(rest >= floor)[np.ravel(triple_of)]]] = True
+    holds[held[(rest >= floor)[shares.triple_of]]] = True
     sharing = np.bincount(group[holds & in_cluster], minlength=n)
     shared = 2 * sharing >= np.maximum(group_size, 1)
     bystander = in_cluster & ~shared[group] & (2 * group_size[group] < size[np.maximum(labels, 0)])
@@ -712,6 +766,23 @@ def whole_networks(labels: I64, network: I64) -> I64:
     return np.where(labels >= 0, part_of[np.maximum(labels, 0)], -1).astype(np.int64)
 
 
+def membership_weights(weights: dict[str, float]) -> dict[str, float]:
+    """`weights` with the coincidences of two places (`conjunctions`) at zero: what a member's
+    tie is measured with for its confidence.
+
+    A coworking NAT used by one email domain links the network working from it (draw 0's
+    4,221-account network came back whole through it, `docs/detection.md`), but as a member's
+    tie it is the same place counted a second and a third time (domain and NAT, domain and
+    /24, NAT and /24). On replay draw 3, 27 genuine accounts of the company whose domain and
+    NAT a network used, with no card, template or exchange of their own, were tied to it at
+    1.55 (0.77 without the coincidences) and flagged at confidence 0.71. Where an account
+    is says nothing of who runs it; a place's coincidence with a template or a build does."""
+    return {
+        kind: 0.0 if CONJUNCTION in kind and set(kind.split(CONJUNCTION)) <= PLACE_LINKS else w
+        for kind, w in weights.items()
+    }
+
+
 def majority(labels: I64, community: I64, n_clusters: int) -> I64:
     """Per cluster, the community most of its members were in (-1 if none was in one). The
     peel only splits communities; `attach` adds accounts from none or moves a few from
@@ -802,7 +873,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         confirmed = np.array([cid in previous.confirmed for cid in assignment.ids], bool)
         eligible = (scored.risk >= params.flag_threshold) | confirmed
         network = networks(pairs, eligible, split_from)
-        tie = tie_strength(linked, whole_networks(labels, network), weights)
+        tie = tie_strength(linked, whole_networks(labels, network), membership_weights(weights))
         thin = vouched(labels, network, confirmed)
         if thin.any():
             shrunk = thin_shrunk(similarity, table)

@@ -467,6 +467,15 @@ def test_a_team_in_the_networks_coworking_space_is_split_off(
     # Half the team using the network's template is part of it.
     shared = incidence([*groups, ("USED_TEMPLATE", [*network, 20, 21, 22])], 26)
     assert len(set(split_bystanders(shared, np.zeros(26, np.int64), 200).tolist())) == 1
+    # Three colleagues not on the team's card yet hold only its build and the place: they are
+    # the team's, not the network's, and go with it (each alone "shared" the build with the
+    # rest of the cluster: the team).
+    late = [("PAID_WITH", network[i : i + 4]) for i in range(0, 20, 4)]
+    late += [("USED_TEMPLATE", network), ("USED_IP", list(range(29))),
+             ("PAID_WITH", team), ("USED_CLIENT", [*team, 26, 27, 28])]  # fmt: skip
+    split = split_bystanders(incidence(late, 29), np.zeros(29, np.int64), 200)
+    assert len(set(split[20:].tolist())) == 1 and split[20] != split[0]
+    assert len(set(split[network].tolist())) == 1
     # The path for graphs too large for one integer key gives the same answers.
     for case in (inc, chance, one, shared):
         fast = split_bystanders(case, np.zeros(26, np.int64), 200)

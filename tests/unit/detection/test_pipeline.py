@@ -21,8 +21,14 @@ from backend.detection.pipeline import (
     whole_networks,
     write_back_rows,
 )
-from backend.detection.projection import Incidence, in_account_order, project, restrict
-from backend.detection.scoring import ACCOUNT_COLUMNS, tie_strength
+from backend.detection.projection import (
+    Incidence,
+    conjunctions,
+    in_account_order,
+    project,
+    restrict,
+)
+from backend.detection.scoring import ACCOUNT_COLUMNS, confidence, tie_strength
 from tests.unit.detection.test_detection import incidence
 
 PARAMS = Params(
@@ -577,3 +583,44 @@ def test_a_household_tied_to_a_network_only_through_itself_is_split_off() -> Non
         assert out[a] == out[b] and out[a] not in (0, -1)
     assert len({out[a] for a, _ in couples}) == 4
     assert (out[38:] == -1).all()
+
+
+def test_a_place_counted_again_in_its_coincidences_does_not_make_a_member() -> None:
+    """A company's idle accounts on the network's NAT, /24 and email domain: the three above
+    the link cap, so their coincidences link the network (`conjunctions`), but they are one
+    place, not three more ties. The network's members, with cards and a template, are flagged;
+    the idle accounts, holding only the place, are not."""
+    from backend.detection.pipeline import membership_weights
+
+    network, idle, n = list(range(40)), list(range(40, 52)), 400
+    place = network + idle
+    groups = [("PAID_WITH", network[i : i + 4]) for i in range(0, 40, 4)]
+    groups += [("USED_TEMPLATE", network)] * 4
+    groups += [("USED_IP", place), ("USED_SUBNET", place), ("EMAIL_DOMAIN", place)]
+    groups += [("PAID_WITH", [i, i + 1]) for i in range(52, n - 1, 2)]
+    inc = incidence(groups, n, population=10_000)
+    weights = {**PARAMS.kind_weights, "USED_SUBNET": 0.1, "EMAIL_DOMAIN": 0.4}
+    params = replace(PARAMS, kind_weights=weights, link_cap=30)
+
+    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
+        table["exchanges"][network] = 100
+        table["cap_coding"][network] = 100
+        table["cards"][:] = 1
+        table["risky_cards"][network] = 1
+        table["fast_adopter"][network] = 1
+        table["signup_s"][:] = np.where(np.arange(n) < 52, np.arange(n) * 60, 1000)
+        return table, np.zeros(n, np.int64)
+
+    result = detect(Snapshot(inc, np.arange(n, dtype=np.int64), features), Previous.empty(), params)
+    (c,) = {int(result.labels[i]) for i in network}
+    assert result.scored.risk[c] >= 0.5 and (result.conf[network] >= 0.7).all()
+    inside = [i for i in idle if result.labels[i] == c]
+    assert inside, "the idle accounts are linked into the network's cluster by the place"
+    assert (result.conf[inside] < 0.7).all()
+    # Counted with its coincidences, the same place would have flagged them.
+    linked, extended = conjunctions(inc, weights, params.link_cap)
+    assert any("&" in k for k in linked.kinds)
+    again = tie_strength(linked, result.labels, extended)[inside]
+    assert (confidence(again, result.similarity[inside]) >= 0.7).all()
+    assert membership_weights(extended)["EMAIL_DOMAIN&USED_IP"] == 0.0
