@@ -481,18 +481,21 @@ def _shares(inc: Incidence, labels: I64, group: I64) -> _Shares:
 
 
 def factions(inc: Incidence, labels: I64, group: I64) -> I64:
-    """Owner groups joined by the templates and builds each holds most of in its cluster.
+    """Owner groups with the accounts that hold the templates and builds each group holds most
+    of in its cluster.
 
     A team's members are not all on its card from their first day: at refresh 84 of replay
     draw 3, 27 of a company's 36 accounts in a network's cluster shared its corporate card and
-    the other 9 only its internal client build, so each of the two sides "shared behaviour with
-    the rest of the cluster" (each other) and 28 genuine accounts were flagged until the last
-    of them added the card (`docs/detection.md`, "bystanders"). An identifier more than half of
-    whose holders in a cluster are one owner group of two or more is that group's own (a team's
-    build, its internal templates); whoever else in the cluster holds it joins the group's
-    faction. A network's templates are held by many groups, none a majority, so a network's
-    members are not joined by them; a chance band collision (one fake, one team member) is held
-    by no majority either."""
+    the other 9 only its internal client build, so each side "shared behaviour with the rest of
+    the cluster" (the other side) and 28 genuine accounts were flagged until the last of them
+    added the card (`docs/detection.md`, "bystanders"). An identifier more than half of whose
+    holders in a cluster are one owner group of two or more is that group's own (a team's
+    build, its internal templates); an account of no owner group (a single) holding it joins
+    that group's faction, or the one whose identifiers it holds most, if several. Groups are
+    never joined to each other, nor through a single: one team member's prompt hashing into a
+    band a network's card ring holds would carry the whole team into the network (draw 36:
+    19 genuine accounts flagged when they were). A network's templates are held by many
+    groups, none a majority, so they join nobody to anything."""
     if not (labels >= 0).any():
         return group
     n = labels.size
@@ -508,12 +511,15 @@ def factions(inc: Incidence, labels: I64, group: I64) -> I64:
     owned = (2 * shares.in_group[first] > shares.in_cluster[shares.pair[first]]) & (size[top] >= 2)
     owner[shares.pair[first][owned]] = top[owned]
     to = owner[shares.pair]
-    joins = (to >= 0) & (to != shares.triple[:, 2])
-    graph = sparse.csr_matrix(
-        (np.ones(int(joins.sum())), (shares.triple[joins, 2], to[joins])), shape=(n, n)
-    )
-    _, faction = sparse.csgraph.connected_components(graph, directed=False)
-    return np.asarray(faction, np.int64)[group]
+    joins = (to >= 0) & (size[shares.triple[:, 2]] == 1)
+    # Each single joins the owner of most of what it holds (ties: the larger group).
+    pairs, counts = np.unique(shares.triple[joins, 2] * n + to[joins], return_counts=True)
+    single, target = pairs // n, pairs % n
+    pick = np.lexsort((-size[target], -counts, single))
+    pick = pick[np.r_[True, np.diff(single[pick]) != 0]] if pick.size else pick
+    faction = np.arange(n, dtype=np.int64)
+    faction[single[pick]] = target[pick]
+    return faction[group]
 
 
 def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:

@@ -476,6 +476,11 @@ def test_a_team_in_the_networks_coworking_space_is_split_off(
     split = split_bystanders(incidence(late, 29), np.zeros(29, np.int64), 200)
     assert len(set(split[20:].tolist())) == 1 and split[20] != split[0]
     assert len(set(split[network].tolist())) == 1
+    # A team member whose prompt landed on a band one of the network's card rings holds most
+    # of does not carry the team into the ring's faction (nor the ring out with the team).
+    ring = incidence([*late, ("USED_TEMPLATE", [0, 1, 20])], 29)
+    split = split_bystanders(ring, np.zeros(29, np.int64), 200)
+    assert len(set(split[network].tolist())) == 1 and split[20] != split[0]
     # The path for graphs too large for one integer key gives the same answers.
     for case in (inc, chance, one, shared):
         fast = split_bystanders(case, np.zeros(26, np.int64), 200)
