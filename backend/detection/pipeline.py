@@ -481,9 +481,10 @@ def _shares(inc: Incidence, labels: I64, group: I64) -> _Shares:
     return _Shares(triple, np.ravel(triple_of), in_group, pair, in_cluster, held)
 
 
-def factions(inc: Incidence, labels: I64, group: I64) -> I64:
+def factions(inc: Incidence, labels: I64, group: I64) -> tuple[I64, _Shares | None]:
     """Owner groups with the accounts that hold the templates and builds each group holds most
-    of in its cluster.
+    of in its cluster; with the shares per faction when no account joined a group (they are the
+    shares per owner group then, already computed: the bystander test reuses them).
 
     A team's members are not all on its card from their first day: at refresh 84 of replay
     draw 3, 27 of a company's 36 accounts in a network's cluster shared its corporate card and
@@ -498,11 +499,11 @@ def factions(inc: Incidence, labels: I64, group: I64) -> I64:
     19 genuine accounts flagged when they were). A network's templates are held by many
     groups, none a majority, so they join nobody to anything."""
     if not (labels >= 0).any():
-        return group
+        return group, None
     n = labels.size
     shares = _shares(inc, labels, group)
     if not shares.triple.size:
-        return group
+        return group, shares
     size = np.bincount(group[labels >= 0], minlength=n)
     # Per pair, its largest group (first in order: pair, then most holders).
     order = np.lexsort((-shares.in_group, shares.pair))
@@ -517,10 +518,12 @@ def factions(inc: Incidence, labels: I64, group: I64) -> I64:
     pairs, counts = np.unique(shares.triple[joins, 2] * n + to[joins], return_counts=True)
     single, target = pairs // n, pairs % n
     pick = np.lexsort((-size[target], -counts, single))
-    pick = pick[np.r_[True, np.diff(single[pick]) != 0]] if pick.size else pick
+    if not pick.size:
+        return group, shares
+    pick = pick[np.r_[True, np.diff(single[pick]) != 0]]
     faction = np.arange(n, dtype=np.int64)
     faction[single[pick]] = target[pick]
-    return faction[group]
+    return faction[group], None
 
 
 def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
@@ -540,8 +543,8 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     if not in_cluster.any():
         return labels
     n, clusters = labels.size, int(labels.max()) + 1
-    group = factions(inc, labels, owner_groups(inc, labels, link_cap))
-    shares = _shares(inc, labels, group)
+    group, shares = factions(inc, labels, owner_groups(inc, labels, link_cap))
+    shares = shares or _shares(inc, labels, group)
     triple, held = shares.triple, shares.held
     size = np.bincount(labels[in_cluster], minlength=clusters)
     group_size = np.bincount(group[in_cluster], minlength=n)
