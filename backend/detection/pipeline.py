@@ -39,7 +39,6 @@ from backend.detection.scoring import (
     behaviour_similarity,
     best_ties,
     confidence,
-    established_behaviour,
     evidence,
     member_ties,
     score,
@@ -883,12 +882,10 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         confirmed = np.array([cid in previous.confirmed for cid in assignment.ids], bool)
         eligible = (scored.risk >= params.flag_threshold) | confirmed
         network = networks(pairs, eligible, split_from)
-        whole = whole_networks(labels, network)
-        tie = tie_strength(linked, whole, membership_weights(weights))
+        tie = tie_strength(linked, whole_networks(labels, network), membership_weights(weights))
         thin = vouched(labels, network, confirmed)
         if thin.any():
-            prior = established_behaviour(similarity, table, whole, thin)
-            shrunk = thin_shrunk(similarity, table, prior)
+            shrunk = thin_shrunk(similarity, table)
             similarity = np.where(thin, np.maximum(shrunk, similarity), similarity)
         conf = confidence(tie, similarity)
         groups = [np.flatnonzero(network == g) for g in range(int(network.max(initial=-1)) + 1)]

@@ -201,44 +201,13 @@ def behaviour_similarity(table: dict[str, F64], labels: I64, towards: I64 | None
     return np.asarray(sim, np.float64)
 
 
-def thin_shrunk(
-    similarity: F64, table: dict[str, F64], prior: F64 | float = BEHAVIOUR_UNKNOWN
-) -> F64:
-    """`similarity` shrunk toward `prior` by how few exchanges it rests on: with n, it gets
-    weight n / (n + THIN_BEHAVIOUR_EXCHANGES), so one exchange says little and many say what
-    they say (an account with none is its prior)."""
+def thin_shrunk(similarity: F64, table: dict[str, F64]) -> F64:
+    """`similarity` shrunk toward BEHAVIOUR_UNKNOWN by how few exchanges it rests on: with n,
+    it gets weight n / (n + THIN_BEHAVIOUR_EXCHANGES), so one exchange says little and many
+    say what they say (an account with none stays unknown)."""
     n = np.column_stack([table[c] for c in CAPS]).sum(axis=1)
     k = THIN_BEHAVIOUR_EXCHANGES
-    return np.asarray((n * similarity + k * prior) / (n + k), np.float64)
-
-
-def established_behaviour(
-    similarity: F64, table: dict[str, F64], group: I64, among: npt.NDArray[np.bool_]
-) -> F64:
-    """Per account of `among`, what its group's established members (at least
-    THIN_BEHAVIOUR_EXCHANGES exchanges) show: the median of their similarity, never below
-    BEHAVIOUR_UNKNOWN (a group without such members has BEHAVIOUR_UNKNOWN).
-
-    The prior a thin member of a network an analyst confirmed is shrunk toward: whether a
-    member of that network behaves like it is what the network's own accounts answer, not a
-    constant. A behaviour-only regrowth's one-template tie is 1.3-1.4 (strength 0.74), so
-    toward 0.75 its first exchanges left it at confidence 0.65-0.69, under the ban gate, while
-    the members it returned among were at 0.9 and more (replay draw 5, `docs/detection.md`)."""
-    prior = np.full(similarity.size, BEHAVIOUR_UNKNOWN)
-    n = np.column_stack([table[c] for c in CAPS]).sum(axis=1)
-    known = among & (group >= 0) & (n >= THIN_BEHAVIOUR_EXCHANGES)
-    if not known.any():
-        return prior
-    g, s = group[known], similarity[known]
-    order = np.lexsort((s, g))
-    g, s = g[order], s[order]
-    heads, start, count = np.unique(g, return_index=True, return_counts=True)
-    median = (s[start + (count - 1) // 2] + s[start + count // 2]) / 2
-    at = np.searchsorted(heads, group)
-    found = among & (group >= 0) & (at < heads.size)
-    found[found] = heads[at[found]] == group[found]
-    prior[found] = np.maximum(median[at[found]], BEHAVIOUR_UNKNOWN)
-    return np.asarray(prior, np.float64)
+    return np.asarray((n * similarity + k * BEHAVIOUR_UNKNOWN) / (n + k), np.float64)
 
 
 def _per_community(values: F64, labels: I64, n_comm: int) -> F64:

@@ -23,7 +23,6 @@ from backend.detection.scoring import (
     ACCOUNT_COLUMNS,
     behaviour_similarity,
     confidence,
-    established_behaviour,
     evidence,
     score,
     thin_shrunk,
@@ -266,31 +265,6 @@ def test_behaviour_shrunk_toward_unknown_by_how_few_exchanges_it_rests_on() -> N
         [(cosine + 4.5) / 7, (60 * cosine + 4.5) / 66, 0.75]  # one exchange, sixty, none
     )
     assert shrunk[0] == pytest.approx((45 + 4.5) / 51)  # its own mix: toward unknown too
-
-
-def test_a_confirmed_networks_thin_members_are_shrunk_toward_what_its_established_ones_show() -> (
-    None
-):
-    """The prior is the median similarity of the group's members with enough exchanges to show
-    a mix (thin ones do not vote), never under BEHAVIOUR_UNKNOWN, and only where asked."""
-    n = 9
-    table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
-    # Group 0: two established members (6+ exchanges, one per capability), one not vouched and
-    # one with a single exchange;
-    # group 1: only thin members; group 2: established but unlike one another.
-    table["cap_coding"][:] = [8, 9, 20, 1, 1, 2, 30, 40, 0]
-    similarity = np.array([0.90, 0.96, 0.99, 0.10, 0.20, 0.30, 0.40, 0.50, 0.75])
-    group = np.array([0, 0, 0, 0, 1, 1, 2, 2, -1])
-    among = np.ones(n, bool)
-    among[2] = False  # not vouched: neither votes nor gets a prior
-    prior = established_behaviour(similarity, table, group, among)
-    assert prior[[0, 1, 3]].tolist() == pytest.approx([0.93, 0.93, 0.93])
-    assert prior[2] == 0.75
-    assert prior[[4, 5]].tolist() == [0.75, 0.75]  # no established member
-    assert prior[[6, 7]].tolist() == [0.75, 0.75]  # never under unknown
-    assert prior[8] == 0.75  # in no group
-    shrunk = thin_shrunk(similarity, table, prior)
-    assert shrunk[3] == pytest.approx((0.10 + 6 * 0.93) / 7)  # one exchange
 
 
 def test_stable_ids_growth_merge_split_dissolve_and_regrowth() -> None:

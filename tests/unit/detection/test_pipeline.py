@@ -383,38 +383,6 @@ def test_thin_behaviour_counts_against_a_member_unless_its_network_is_confirmed(
     assert bool(second.similarity[fresh[0]] > 0.6) is confirmed  # what `why` shows
 
 
-@pytest.mark.parametrize("confirmed", [True, False])
-def test_a_template_only_regrowth_is_judged_by_how_its_confirmed_network_behaves(
-    confirmed: bool,
-) -> None:
-    """Four fresh accounts back on NET_A's template alone (no card, device or exit: tie 1.4,
-    strength 0.75), each with one exchange of a capability the network barely uses. Shrunk
-    toward "unknown" (0.75) that exchange left them at confidence 0.66, under the gate, as a
-    behaviour-only regrowth was on replay draw 5; shrunk toward what the confirmed network's
-    established members show (0.99) they reach it at their first exchange. Unconfirmed, the
-    exchange counts as it is."""
-    snap = _snapshot()
-    first = detect(snap, Previous.empty(), PARAMS)
-    x = next(cid for cid, m in _clusters(first).items() if m == set(NET_A))
-    previous = Previous.after(first, snap.node_ids)
-    previous.confirmed = {x} if confirmed else set()
-    fresh = list(range(N, N + 4))
-    grown = _snapshot(NET_A, N + 4, ([("USED_TEMPLATE", [*NET_A, *fresh])] * 4, fresh))
-
-    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        table, shape = grown.features(dense)
-        table["cap_coding"][fresh] = 0
-        table["cap_chat"][fresh] = table["exchanges"][fresh] = 1
-        return table, shape
-
-    second = detect(replace(grown, features=features), previous, PARAMS)
-    home = {c for c, m in enumerate(second.members_of) if set(m) & set(fresh)}
-    assert len(home) == 1 and set(NET_A) <= set(second.members_of[min(home)])
-    assert second.tie[fresh].tolist() == pytest.approx([1.4] * 4)
-    assert bool(second.conf[fresh].min() >= 0.7) is confirmed
-    assert second.conf[fresh].max() > 0.5  # a member either way: only the verdict differs
-
-
 def test_the_same_graph_in_another_store_order_gives_the_same_clusters() -> None:
     """Dense indices and holder order come from the store (write order); `in_account_order`
     makes detection independent of both."""
