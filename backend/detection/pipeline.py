@@ -543,7 +543,8 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
         return labels
     n, clusters = labels.size, int(labels.max()) + 1
     group, shares = factions(inc, labels, owner_groups(inc, labels, link_cap))
-    shares = shares or _shares(inc, labels, group)
+    if shares is None:
+        shares = _shares(inc, labels, group)
     triple, held = shares.triple, shares.held
     size = np.bincount(labels[in_cluster], minlength=clusters)
     group_size = np.bincount(group[in_cluster], minlength=n)
