@@ -17,11 +17,13 @@ from backend.detection.pipeline import (
     attach,
     detect,
     majority,
+    membership_weights,
     reach_degrees,
     whole_networks,
     write_back_rows,
 )
 from backend.detection.projection import (
+    CONJUNCTION,
     Incidence,
     conjunctions,
     in_account_order,
@@ -590,8 +592,6 @@ def test_a_place_counted_again_in_its_coincidences_does_not_make_a_member() -> N
     the link cap, so their coincidences link the network (`conjunctions`), but they are one
     place, not three more ties. The network's members, with cards and a template, are flagged;
     the idle accounts, holding only the place, are not."""
-    from backend.detection.pipeline import membership_weights
-
     network, idle, n = list(range(40)), list(range(40, 52)), 400
     place = network + idle
     groups = [("PAID_WITH", network[i : i + 4]) for i in range(0, 40, 4)]
@@ -620,7 +620,7 @@ def test_a_place_counted_again_in_its_coincidences_does_not_make_a_member() -> N
     assert (result.conf[inside] < 0.7).all()
     # Counted with its coincidences, the same place would have flagged them.
     linked, extended = conjunctions(inc, weights, params.link_cap)
-    assert any("&" in k for k in linked.kinds)
+    assert any(CONJUNCTION in k for k in linked.kinds)
     again = tie_strength(linked, result.labels, extended)[inside]
     assert (confidence(again, result.similarity[inside]) >= 0.7).all()
     assert membership_weights(extended)["EMAIL_DOMAIN&USED_IP"] == 0.0
