@@ -513,12 +513,12 @@ def factions(inc: Incidence, labels: I64, group: I64) -> tuple[I64, _Shares | No
     owner[shares.pair[first][owned]] = top[owned]
     to = owner[shares.pair]
     joins = (to >= 0) & (size[shares.triple[:, 2]] == 1)
+    if not joins.any():
+        return group, shares
     # Each single joins the owner of most of what it holds (ties: the larger group).
     pairs, counts = np.unique(shares.triple[joins, 2] * n + to[joins], return_counts=True)
     single, target = pairs // n, pairs % n
     pick = np.lexsort((-size[target], -counts, single))
-    if not pick.size:
-        return group, shares
     pick = pick[np.r_[True, np.diff(single[pick]) != 0]]
     faction = np.arange(n, dtype=np.int64)
     faction[single[pick]] = target[pick]
