@@ -38,7 +38,7 @@ PromptSignature = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{16}$")
 
 
 @lru_cache(maxsize=262144)
-def _ip_address(value: str) -> str:
+def check_ip_address(value: str) -> str:
     """Checked once per distinct address: parsing was half of validation's cost (an account
     uses few addresses, a proxy exit is seen by thousands). The fold makes the canonical key."""
     try:
@@ -50,7 +50,7 @@ def _ip_address(value: str) -> str:
 
 IpAddress = Annotated[
     str,
-    AfterValidator(_ip_address),
+    AfterValidator(check_ip_address),
     WithJsonSchema({"type": "string", "format": "ipvanyaddress"}),
 ]
 

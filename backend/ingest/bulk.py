@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import pickle
 import shutil
 import struct
 import time
@@ -35,7 +36,7 @@ import redis
 from backend.events.contract import Event
 from backend.events.reader import FileReadError, iter_lines, open_stream
 from backend.events.validation import Rejection, validate
-from backend.ingest import dlq, import_files
+from backend.ingest import columnar, dlq, import_files
 from backend.ingest.dedupe import Claims
 from backend.ingest.plan import STATE_FIELDS, Fold
 from backend.ingest.service import claim_and_fold
@@ -107,46 +108,76 @@ class _ChunkResult:
     rejections: list[Rejection]
 
 
+def _fast(text: str) -> columnar.Row | None:
+    """A usage line the columnar fold takes as is (`columnar.accept`), else None."""
+    try:
+        event = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if type(event) is not dict or event.get("type") != "usage":
+        return None
+    return columnar.accept(event)
+
+
 def _fold_chunk(chunk: int, source: str, items: list[tuple[int, str]]) -> _ChunkResult:
     """Validate, claim, fold and spill one chunk (a worker process)."""
     rejections: list[Rejection] = []
     unique: dict[str, tuple[Event, str, str]] = {}
+    rows: dict[str, columnar.Row] = {}
     valid = 0
     for number, text in items:
+        # Of two lines with one event id, the first is the event (as `ingest` takes it).
+        row = _fast(text)
+        if row is not None:
+            valid += 1
+            if row[columnar.EVENT_ID] not in unique:
+                rows.setdefault(row[columnar.EVENT_ID], row)
+            continue
         location = f"line {number}"
         outcome = validate(text, source, location)
         if isinstance(outcome, Rejection):
             rejections.append(outcome)
         else:
             valid += 1
-            unique.setdefault(outcome.event_id, (outcome, text, location))
+            if outcome.event_id not in rows:
+                unique.setdefault(outcome.event_id, (outcome, text, location))
     # A chunk owns the ids it claims first; a repeat in another chunk finds them taken.
     claims: Claims = _worker["claims"]
     owner = f"~{chunk}"  # never a Celery batch id (a UUID): an incremental repeat is skipped
     folded, owned, unfoldable = claim_and_fold(claims, owner, unique, source)
     rejections += [rejection for _, rejection in unfoldable]
-    _spill(folded)
-    duplicates = valid - len(owned) - len(unfoldable)
-    return _ChunkResult(len(items), len(owned), duplicates, rejections)
+    fast = list(rows.values())
+    flags = claims.claim(owner, [(row[columnar.EVENT_ID], row[columnar.DAY]) for row in fast])
+    fast = [row for row, mine in zip(fast, flags, strict=True) if mine]
+    columnar.node_state(fast, folded)
+    _spill(folded, columnar.split_rows(fast, _worker["parts"]))
+    duplicates = valid - len(owned) - len(fast) - len(unfoldable)
+    return _ChunkResult(len(items), len(owned) + len(fast), duplicates, rejections)
 
 
-def _spill(folded: Fold) -> None:
+def _spill(folded: Fold, usage: dict[int, columnar.Columns]) -> None:
     spill: Path = _worker["spill"]
     for part, state in enumerate(folded.split_state(_worker["parts"])):
+        folder = spill / f"part-{part:05d}"
+        if part in usage:
+            _append(folder / f"w{_worker['pid']}.usage", pickle.dumps(usage[part], protocol=5))
         if not state["events"] and not any(state[name] for name in (*STATE_FIELDS, "nodes")):
             continue
-        frame = orjson.dumps(state)  # not compressed: zlib cost more than the disk it saved
-        with (spill / f"part-{part:05d}" / f"w{_worker['pid']}.frames").open("ab") as f:
-            f.write(_FRAME.pack(len(frame)))
-            f.write(frame)
+        # Not compressed: zlib cost more than the disk it saved.
+        _append(folder / f"w{_worker['pid']}.frames", orjson.dumps(state))
 
 
-def _frames(path: Path) -> Iterator[dict[str, Any]]:
+def _append(path: Path, frame: bytes) -> None:
+    with path.open("ab") as f:
+        f.write(_FRAME.pack(len(frame)))
+        f.write(frame)
+
+
+def _frames(path: Path) -> Iterator[bytes]:
     with path.open("rb") as f:
         while header := f.read(_FRAME.size):
             (size,) = _FRAME.unpack(header)
-            state: dict[str, Any] = orjson.loads(f.read(size))
-            yield state
+            yield f.read(size)
 
 
 def _reduce_part(spill: str, out: str, part: int) -> tuple[int, int, import_files.PartFiles]:
@@ -155,12 +186,17 @@ def _reduce_part(spill: str, out: str, part: int) -> tuple[int, int, import_file
     merged = Fold()
     nodes: dict[tuple[str, str], dict[str, Any]] = {}
     for path in sorted(folder.glob("*.frames")):
-        for state in _frames(path):
+        for frame in _frames(path):
+            state = orjson.loads(frame)
             for label, key, props in state.pop("nodes"):
                 created = nodes.setdefault((label, key), {})
                 if props:
                     created.update(props)
             merged.merge_state(state)
+    # Our own spill files, written by this backfill's workers a moment ago.
+    usage = [pickle.loads(frame) for p in sorted(folder.glob("*.usage")) for frame in _frames(p)]  # noqa: S301
+    if usage:
+        columnar.fold_columns(columnar.concat(usage), merged)
     plan = merged.build(ordered=False)
     written = import_files.write_part(Path(out), part, plan, nodes)
     shutil.rmtree(folder)

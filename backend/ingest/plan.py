@@ -35,7 +35,7 @@ COUNTERS = (
     "amount_minor", "exchanges", "tokens_in", "tokens_out", "cot_elicitations", "tool_calls",
     *(f"cap_{name}" for name in CAPABILITIES),
 )  # fmt: skip
-_COUNTER_INDEX = {name: i for i, name in enumerate(COUNTERS)}
+COUNTER_INDEX = {name: i for i, name in enumerate(COUNTERS)}
 
 
 MS_PER_HOUR = 3_600_000
@@ -43,6 +43,7 @@ MS_PER_HOUR = 3_600_000
 # What `Fold.to_state` carries besides the event count.
 STATE_FIELDS = (
     "accounts", "signups", "counters", "links", "props", "ip_structure", "releases", "emails",
+    "targets",
 )  # fmt: skip
 # Properties the fold sets: an account's from its earliest signup, an identifier's from the
 # latest event that carried any (see `Fold.set_props`); absent values are not written.
@@ -89,7 +90,7 @@ def _span(spans: dict[Any, list[int]], key: Any, t: int) -> None:
             span[2] = t
 
 
-def _merge_span(spans: dict[Any, list[int]], key: Any, n: int, first: int, last: int) -> None:
+def merge_span(spans: dict[Any, list[int]], key: Any, n: int, first: int, last: int) -> None:
     span = spans.get(key)
     if span is None:
         spans[key] = [n, first, last]
@@ -154,6 +155,10 @@ class Fold:
         self.ip_structure: set[tuple[str, str, int, str | None, str | None]] = set()
         self.releases: dict[str, int] = {}
         self.emails: dict[str, ids.EmailKey] = {}
+        # Identifier nodes linked by rows folded elsewhere: the backfill folds usage links
+        # column-wise in the account's part (`backend.ingest.columnar`), and their nodes must
+        # still be created, once, by the node's part (`split_state`).
+        self.targets: set[tuple[str, str]] = set()
 
     # --- helpers -------------------------------------------------------------------------
     def link(self, account: str, rel: str, key: str, t: int) -> None:
@@ -176,7 +181,7 @@ class Fold:
         return current is not None and st <= current.stamp
 
     def count(self, account: str, name: str, delta: int = 1) -> None:
-        self.counters[account].counters[_COUNTER_INDEX[name]] += delta
+        self.counters[account].counters[COUNTER_INDEX[name]] += delta
 
     def ip(
         self,
@@ -233,15 +238,15 @@ class Fold:
     def _usage(self, account: str, event: UsageEvent, t: int, st: str) -> None:
         usage = self.counters[account]
         c = usage.counters
-        c[_COUNTER_INDEX["exchanges"]] += 1
-        c[_COUNTER_INDEX["tokens_in"]] += event.input_tokens
-        c[_COUNTER_INDEX["tokens_out"]] += event.output_tokens
+        c[COUNTER_INDEX["exchanges"]] += 1
+        c[COUNTER_INDEX["tokens_in"]] += event.input_tokens
+        c[COUNTER_INDEX["tokens_out"]] += event.output_tokens
         if event.cot_elicitation:
-            c[_COUNTER_INDEX["cot_elicitations"]] += 1
+            c[COUNTER_INDEX["cot_elicitations"]] += 1
         if event.tool_calls:
-            c[_COUNTER_INDEX["tool_calls"]] += event.tool_calls
+            c[COUNTER_INDEX["tool_calls"]] += event.tool_calls
         if event.capability is not None:
-            c[_COUNTER_INDEX[f"cap_{event.capability.value}"]] += 1
+            c[COUNTER_INDEX[f"cap_{event.capability.value}"]] += 1
         usage.hours[(t // MS_PER_HOUR) % 24] += 1
         self.link(account, "USED_MODEL", ids.model_key(event.model), t)
         if event.client_fingerprint:
@@ -320,7 +325,7 @@ class Fold:
         """Fold another fold (as `to_state` wrote it) into this one."""
         self.events += state["events"]
         for account, n, first, last in state["accounts"]:
-            _merge_span(self.accounts, account, n, first, last)
+            merge_span(self.accounts, account, n, first, last)
         for account, st, props in state["signups"]:
             current = self.signups.get(account)
             if current is None or st < current.stamp:
@@ -333,7 +338,7 @@ class Fold:
                 usage.counters = [a + b for a, b in zip(usage.counters, counters, strict=True)]
                 usage.hours = [a + b for a, b in zip(usage.hours, hours, strict=True)]
         for rel, account, key, n, first, last in state["links"]:
-            _merge_span(self.links, (rel, account, key), n, first, last)
+            merge_span(self.links, (rel, account, key), n, first, last)
         for label, key, st, props in state["props"]:
             self._keep_props(label, key, st, props)
         self.ip_structure.update(tuple(row) for row in state["ip_structure"])
@@ -341,6 +346,7 @@ class Fold:
             self.releases[key] = min(t, self.releases.get(key, t))
         for mailbox, domain, webmail, disposable, shape in state["emails"]:
             self._email(ids.EmailKey(mailbox, domain, webmail, disposable, shape))
+        self.targets.update((label, key) for label, key in state.get("targets", ()))
 
     def to_state(self) -> dict[str, Any]:
         """JSON-ready, and `Fold().merge_state(f.to_state())` rebuilds `f`."""
@@ -357,6 +363,7 @@ class Fold:
                 [e.mailbox, e.domain, e.webmail, e.disposable, e.local_shape]
                 for e in self.emails.values()
             ],
+            "targets": [list(target) for target in self.targets],
         }
 
     def split_state(self, parts: int) -> list[dict[str, Any]]:
@@ -413,6 +420,8 @@ class Fold:
             )
             nodes[("Email", e.mailbox)] = {"domain": e.domain, "local_shape": e.local_shape}
             nodes[("EmailDomain", e.domain)] = {"webmail": e.webmail, "disposable": e.disposable}
+        for target in self.targets:
+            nodes.setdefault(target, {})
         for (label, key), created in nodes.items():
             by_node(label, key)["nodes"].append([label, key, created])
         return states

@@ -1,0 +1,199 @@
+"""The backfill's column-wise usage fold against the contract and `plan.Fold` it stands in for.
+
+What must hold for the fast path to be safe (`backend.ingest.columnar`): every line it takes,
+the contract takes too, with the same claim key; and its fold, cut and merged as the backfill
+does, equals `plan.Fold` of the validated events, nodes included. Lines mix the forms a
+producer sends with the ones that have broken parsers before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from backend.events.contract import UsageEvent
+from backend.events.validation import Rejection, validate
+from backend.ingest import columnar
+from backend.ingest.plan import Fold
+from backend.ingest.service import claim_key
+
+BUDGET = settings(
+    max_examples=int(os.environ.get("HERACLES_FUZZ_EXAMPLES", "10000")) // 5,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+_DROP = object()
+ODD = st.sampled_from([None, "", " ", "\n", 0, -1, 1.5, True, [], {}, "a" * 5000])
+
+
+def _or_odd(values: list[Any]) -> st.SearchStrategy[Any]:
+    """The field's forms (near misses included) drawn as often as all else."""
+    return st.sampled_from(values) | st.sampled_from(values) | ODD | st.text(max_size=12)
+
+
+INSTANTS = [
+    "2026-02-26T19:52:59Z", "2026-02-26T23:59:59.999Z", "2026-02-26T00:00:00.123456Z",
+    "2026-02-26T19:52:59+05:30", "2026-02-27T01:10:00-08:00", "2026-02-26T19:52:59+19:59",
+    "1969-12-31T23:59:59.5Z", "2026-02-26T19:52:59.5Z", "2026-02-26T19:52:59.1234567Z",
+    "2026-02-29T10:00:00Z", "2026-02-26 19:52:59Z", "2026-02-26T19:52:59", "2026-02-26t19:52:59z",
+    "2026-02-26T24:00:00Z", "2026-02-26T19:52:60Z", "2026-02-26T19:52:59+24:00",
+    "2026-02-26T19:52:59Z\n", "0000-01-01T00:00:00Z", "2026-02-26T19:52:59+0530", 1772135579,
+]  # fmt: skip
+FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "event_id": st.sampled_from(["u-1", "u-2", "x" * 128, "x" * 129]) | st.text(max_size=8),
+    "account_id": _or_odd(["a-1", "a-2", "a-3", " a-1"]),
+    "occurred_at": st.sampled_from(INSTANTS),
+    "model": _or_odd(["frontier-1", " frontier-2 ", "m" * 129]),
+    "input_tokens": st.sampled_from([0, 1, 200, 2**31 - 1, 2**31, 2**40, -1]) | ODD,
+    "output_tokens": st.integers(min_value=-2, max_value=5000) | ODD,
+    "ip": _or_odd(
+        [
+            "34.1.0.30",
+            "34.1.0.31",
+            "::ffff:34.1.0.30",
+            "2001:db8::1",
+            " 34.1.0.30",
+            "34.1.0",
+            "999.1.1.1",
+        ]
+    ),
+    "ip_asn": st.sampled_from([16509, 0, 2**32 - 1, 2**32, -1]) | ODD,
+    "ip_org": _or_odd(["CloudCo", "Résidence"]),
+    "ip_country": _or_odd(["US", "DE", "us", "USA", "US\n"]),
+    "ip_kind": _or_odd(["hosting", "residential", "proxy", "Proxy"]),
+    "proxy_provider": _or_odd(["relaybridge", " Relay  Bridge ", "  "]),
+    "api_key_id": _or_odd(["k-1"]),
+    "client_fingerprint": _or_odd(["cf-1", " CF-1 ", "cf-2", "  "]),
+    "prompt_signature": _or_odd(
+        [
+            "f8358791b7db8375",
+            "F8358791B7DB8375",
+            "f8358791b7db8374",
+            "f8358791b7db837",
+            "g8358791b7db8375",
+            "f8358791b7db8375\n",
+        ]
+    ),
+    "capability": _or_odd(["reasoning", "coding", "agentic_tool_use", "chat", "Chat"]),
+    "cot_elicitation": st.sampled_from([None, True, False, 0, 1, "true"]),
+    "tool_calls": st.sampled_from([None, 0, 3, 2**31, -1, False, 2.0]),
+}
+USAGE = st.fixed_dictionaries(
+    {"type": st.just("usage")},
+    optional={name: value for name, value in FIELDS.items()},
+)
+# Mostly lines a producer sends: every field of its plain form, so batches fold together.
+PLAIN = st.fixed_dictionaries(
+    {
+        "type": st.just("usage"),
+        "event_id": st.text("abc0123", min_size=1, max_size=6),
+        "account_id": st.sampled_from(["a-1", "a-2", "a-3"]),
+        "occurred_at": st.sampled_from(INSTANTS[:8]),
+        "model": st.sampled_from(["frontier-1", " frontier-2 "]),
+        "input_tokens": st.integers(min_value=0, max_value=5000),
+        "output_tokens": st.integers(min_value=0, max_value=5000),
+    },
+    optional={
+        name: st.sampled_from(values)
+        for name, values in {
+            "ip": ["34.1.0.30", "34.1.0.31", "::ffff:34.1.0.30", "2001:db8::1"],
+            "ip_asn": [16509, 7922, None], "ip_org": ["CloudCo", None], "ip_country": ["US", None],
+            "ip_kind": ["hosting", "proxy", None], "proxy_provider": ["relaybridge", " Relay ", "", None],
+            "client_fingerprint": ["cf-1", " CF-1 ", "cf-2", None],
+            "prompt_signature": ["f8358791b7db8375", "F8358791B7DB8374", "0000ffff0000ffff", None],
+            "capability": ["reasoning", "coding", None], "cot_elicitation": [True, False, None],
+            "tool_calls": [0, 3, None],
+        }.items()
+    },
+)  # fmt: skip
+
+
+# A plain line with one field changed to any form, or dropped: how a bad line usually differs.
+ONE_OFF = PLAIN.flatmap(
+    lambda event: st.sampled_from(sorted(FIELDS)).flatmap(
+        lambda name: (FIELDS[name] | st.just(_DROP)).map(
+            lambda value: {k: v for k, v in {**event, name: value}.items() if v is not _DROP}
+        )
+    )
+)
+LINES = PLAIN | ONE_OFF | USAGE
+
+
+def _row(line: str) -> columnar.Row | None:
+    event = orjson.loads(line)
+    return columnar.accept(event) if isinstance(event, dict) else None
+
+
+@BUDGET
+@given(ONE_OFF | USAGE)
+def test_what_the_fast_path_takes_the_contract_takes_with_the_same_claim(
+    event: dict[str, Any],
+) -> None:
+    line = json.dumps(event)
+    row = _row(line)
+    if row is None:
+        return
+    outcome = validate(line, "f", "line 1")
+    assert not isinstance(outcome, Rejection), (line, outcome.describe())
+    assert isinstance(outcome, UsageEvent)
+    assert (row[columnar.EVENT_ID], row[columnar.DAY]) == claim_key(outcome)
+
+
+def _nodes(fold: Fold, parts: int) -> list[list[list[Any]]]:
+    """Per part, the identifier nodes it creates (`split_state`)."""
+    return [sorted(state["nodes"]) for state in fold.split_state(parts)]
+
+
+def _plan(fold: Fold) -> str:
+    return json.dumps(fold.build().__dict__, sort_keys=True, default=str)
+
+
+@BUDGET
+@given(st.lists(LINES, min_size=1, max_size=40), st.integers(min_value=1, max_value=4))
+def test_the_column_fold_cut_into_parts_equals_the_fold_of_the_events(
+    events: list[dict[str, Any]], parts: int
+) -> None:
+    lines = [json.dumps(event) for event in events]
+    rows = [row for row in map(_row, lines) if row is not None]
+    expected = Fold()
+    for line in lines:
+        if _row(line) is not None:
+            outcome = validate(line, "f", "line 1")
+            assert isinstance(outcome, UsageEvent)
+            expected.add(outcome)
+
+    # As the backfill does: the identifier-keyed fold in the chunk's `Fold` (which alone
+    # creates nodes), the account columns cut by part, each part folded on its own.
+    chunk = Fold()
+    columnar.node_state(rows, chunk)
+    got = Fold()
+    got.merge_state(json.loads(json.dumps(chunk.to_state())))
+    for columns in columnar.split_rows(rows, parts).values():
+        part = Fold()
+        assert columnar.fold_columns(columnar.concat([columns]), part) == len(columns[columnar.T])
+        got.merge_state(json.loads(json.dumps(part.to_state())))
+    assert got.events == expected.events == len(rows)
+    assert _plan(got) == _plan(expected)
+    assert _nodes(chunk, parts) == _nodes(expected, parts)
+
+
+def test_a_plain_usage_line_takes_the_fast_path() -> None:
+    """The test above must not pass by the fast path taking nothing."""
+    line = json.dumps(
+        {"type": "usage", "event_id": "u-1", "account_id": "a-1",
+         "occurred_at": "2026-02-26T19:52:59Z", "model": "frontier-2", "input_tokens": 200,
+         "output_tokens": 392, "ip": "34.1.0.30", "ip_asn": 16509, "ip_org": "CloudCo",
+         "ip_country": "US", "ip_kind": "hosting", "api_key_id": "k-1",
+         "client_fingerprint": "cf-601dcf98", "prompt_signature": "f8358791b7db8375",
+         "capability": "reasoning", "cot_elicitation": True, "tool_calls": 1}
+    )  # fmt: skip
+    row = _row(line)
+    assert row is not None
+    assert row[columnar.T] == 1772135579000 and row[columnar.DAY] == "20260226"
+    assert _row(line.replace('"input_tokens": 200', '"input_tokens": true')) is None
