@@ -2,13 +2,17 @@
 
 Two stages, each spread over worker processes:
 
-1. **Fold.** The reading process cuts the files into chunks of lines; a worker validates a
-   chunk (`validate`, as ingest does), claims its event ids in the backfill's staging buckets
-   (`dedupe.Claims`, so a repeat anywhere in the files is applied once), folds what it owns
-   (`plan.Fold`, the incremental path's fold), cuts the fold into parts by account or
-   identifier key (`Fold.split_state`) and appends each part to that part's spill files.
-2. **Reduce.** A worker merges one part's spilled folds (`Fold.merge_state`, exact), builds its
-   write plan and writes it as importer CSV (`import_files.write_part`).
+1. **Fold.** The reading process cuts the files into chunks of lines; a worker takes a chunk's
+   plain usage, session and billing lines column-wise (`columnar.accept`, a subset of the
+   contract) and validates the rest (`validate`, as ingest does), claims the event ids in the
+   backfill's staging buckets (`dedupe.Claims`, so a repeat anywhere in the files is applied
+   once), folds what it owns (`plan.Fold`, the incremental path's fold, plus the columns'
+   identifier-keyed effect, `columnar.node_state`), cuts the fold into parts by account or
+   identifier key (`Fold.split_state`) and the columns by account (`columnar.split_rows`), and
+   appends each part to that part's spill files.
+2. **Reduce.** A worker merges one part's spilled folds (`Fold.merge_state`, exact) and folds
+   its columns (`columnar.fold_columns`, numpy), builds its write plan and writes it as
+   importer CSV (`import_files.write_part`).
 
 A part holds a fixed share of the accounts and identifiers, and the number of parts grows with
 the input, so a worker's memory does not grow with the number of events.
@@ -109,14 +113,12 @@ class _ChunkResult:
 
 
 def _fast(text: str) -> columnar.Row | None:
-    """A usage line the columnar fold takes as is (`columnar.accept`), else None."""
+    """A line the columnar fold takes as is (`columnar.accept`), else None."""
     try:
         event = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
-    if type(event) is not dict or event.get("type") != "usage":
-        return None
-    return columnar.accept(event)
+    return columnar.accept(event) if type(event) is dict else None
 
 
 def _fold_chunk(chunk: int, source: str, items: list[tuple[int, str]]) -> _ChunkResult:
@@ -155,12 +157,12 @@ def _fold_chunk(chunk: int, source: str, items: list[tuple[int, str]]) -> _Chunk
     return _ChunkResult(len(items), len(owned) + len(fast), duplicates, rejections)
 
 
-def _spill(folded: Fold, usage: dict[int, columnar.Columns]) -> None:
+def _spill(folded: Fold, columns: dict[int, columnar.Columns]) -> None:
     spill: Path = _worker["spill"]
     for part, state in enumerate(folded.split_state(_worker["parts"])):
         folder = spill / f"part-{part:05d}"
-        if part in usage:
-            _append(folder / f"w{_worker['pid']}.usage", pickle.dumps(usage[part], protocol=5))
+        if part in columns:
+            _append(folder / f"w{_worker['pid']}.columns", pickle.dumps(columns[part], protocol=5))
         if not state["events"] and not any(state[name] for name in (*STATE_FIELDS, "nodes")):
             continue
         # Not compressed: zlib cost more than the disk it saved.
@@ -193,10 +195,10 @@ def _reduce_part(spill: str, out: str, part: int) -> tuple[int, int, import_file
                 if props:
                     created.update(props)
             merged.merge_state(state)
-    # Our own spill files, written by this backfill's workers a moment ago.
-    usage = [pickle.loads(frame) for p in sorted(folder.glob("*.usage")) for frame in _frames(p)]  # noqa: S301
-    if usage:
-        columnar.fold_columns(columnar.concat(usage), merged)
+    # Our own spill files, written by this backfill's workers moments ago.
+    pieces = [pickle.loads(frame) for p in sorted(folder.glob("*.columns")) for frame in _frames(p)]  # noqa: S301
+    if pieces:
+        columnar.fold_columns(columnar.concat(pieces), merged)
     plan = merged.build(ordered=False)
     written = import_files.write_part(Path(out), part, plan, nodes)
     shutil.rmtree(folder)

@@ -1,19 +1,19 @@
-"""Usage events folded column-wise: the bulk backfill's fast path.
+"""Usage, session and billing events folded column-wise: the bulk backfill's fast path.
 
-Usage is most of a platform's history (the `full` preset: ~40M of ~45M events), and per event
-the general path costs ~140 µs of CPU in a backfill worker: pydantic validation, the fold's
-dictionaries, then cutting the fold into parts and merging it again (measured on the `full`
-seed's usage lines). Here a usage line costs a JSON parse and one pass of plain checks, and
-the fold is numpy over whole parts.
+These three are nearly all of a platform's history (the `full` preset: ~44M of ~45M events, most
+of them usage), and per event the general path costs ~70-140 µs of CPU in a backfill worker:
+pydantic validation, the fold's dictionaries, then cutting the fold into parts and merging it
+again (profiled on the `medium` and `full` seeds). Here a line costs a JSON parse and one pass
+of plain checks, and the fold is numpy over whole parts.
 
 The rules stay where they are. `accept` is a *subset* of the contract: it takes a line only
 when every field is of a plain, common form (`occurred_at` as `YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]`
 with `Z` or an offset; integers below 2^31; no bool where a number is due, ...) that
-`backend.events.contract.UsageEvent` and the normaliser accept with the same values, and
-returns None for everything else, which goes through `validate` and `plan.Fold` as before (so
-every rejection is still worded in one place). `fold_rows` is `Fold._usage` and `Fold.ip` on
-columns. Unit tests hold both to that: on random lines, valid and broken, whatever `accept`
-takes `validate` takes, and the two folds are equal.
+`backend.events.contract` and the normaliser accept with the same values, and returns None for
+everything else (signups and model releases included), which goes through `validate` and
+`plan.Fold` as before, so every rejection is still worded in one place. `fold_columns` and
+`node_state` are `Fold.add` on columns. Unit tests hold both to that: on random lines, valid and
+broken, whatever `accept` takes `validate` takes, and the two folds are equal.
 
 The fold is split the way `Fold.split_state` splits a fold: what is keyed by an identifier
 (enrichment, IP structure, the identifier nodes) goes into the chunk's `Fold` (`node_state`)
@@ -32,7 +32,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from backend.events.contract import CAPABILITIES, IpKind, check_ip_address
+from backend.events.contract import (
+    CAPABILITIES,
+    BillingStatus,
+    CardFunding,
+    IpKind,
+    PaymentKind,
+    check_ip_address,
+)
 from backend.graph.model import LINKS
 from backend.ingest.plan import COUNTER_INDEX, COUNTERS, MS_PER_HOUR, Fold, merge_span, part_of
 from backend.normalise import identifiers as ids
@@ -42,30 +49,54 @@ from backend.normalise import identifiers as ids
 _MAX_INT = 1 << 31
 _MAX_ASN = 1 << 32
 _ID_MAX, _TEXT_MAX = 128, 4096
-# Full match, as the contract's (Rust) patterns are: Python's `$` would let a trailing "\n" in.
+# Full matches, as the contract's (Rust) patterns are: Python's `$` would let a trailing "\n"
+# in. `[0-9]`, not `\d`, which in Python matches any script's digits.
 _INSTANT = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3}|\.\d{6})?(?:Z|[+-][01]\d:[0-5]\d)"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3}|\.[0-9]{6})?"
+    r"(?:Z|[+-][01][0-9]:[0-5][0-9])"
 )
 _COUNTRY = re.compile(r"[A-Z]{2}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{16}")
-_IP_KINDS = {kind.value: kind.value for kind in IpKind}
+_CARD_BIN = re.compile(r"[0-9]{6,8}")
+_CARD_LAST4 = re.compile(r"[0-9]{4}")
+_IP_KINDS = frozenset(kind.value for kind in IpKind)
+_PAYMENT_KINDS = frozenset(kind.value for kind in PaymentKind)
+_FUNDING = frozenset(kind.value for kind in CardFunding)
 _CAPABILITY = {name: i for i, name in enumerate(CAPABILITIES)}
+_STATUS = {status.value: i for i, status in enumerate(BillingStatus)}
+SUCCEEDED, FAILED, REFUNDED, DISPUTED = (_STATUS[s.value] for s in BillingStatus)
+USAGE, SESSION, BILLING = 0, 1, 2
+_KINDS = {"usage": USAGE, "session": SESSION, "billing": BILLING}
 
-# A row: what the fold reads of one accepted usage event, normalised.
-EVENT_ID, ACCOUNT, T, DAY = 0, 1, 2, 3
-(MODEL, TOKENS_IN, TOKENS_OUT, COT, TOOLS, CAPABILITY, ADDRESS, SUBNET, VERSION, ASN, ORG,
- IP_COUNTRY, IP_KIND, PROXY_RAW, PROXY, CLIENT, SIGNATURE) = range(4, 21)  # fmt: skip
+# A row: what the fold reads of one accepted event, normalised; what a type does not carry is
+# None (or 0, or -1 for a code).
+(EVENT_ID, ACCOUNT, T, DAY, KIND,
+ ADDRESS, SUBNET, VERSION, ASN, ORG, IP_COUNTRY, IP_KIND, PROXY_RAW, PROXY,
+ MODEL, TOKENS_IN, TOKENS_OUT, COT, TOOLS, CAPABILITY, CLIENT, SIGNATURE,
+ DEVICE,
+ STATUS, AMOUNT, PAYMENT, PAYMENT_PROPS, BILLED, BILLED_PROPS) = range(29)  # fmt: skip
 # Columns a part folds (account-keyed); the rest stays in the chunk.
-COLUMNS = (ACCOUNT, T, MODEL, TOKENS_IN, TOKENS_OUT, COT, TOOLS, CAPABILITY, ADDRESS, SUBNET,
-           ASN, PROXY, CLIENT, SIGNATURE)  # fmt: skip
-_NUMERIC = frozenset({T, TOKENS_IN, TOKENS_OUT, COT, TOOLS, CAPABILITY})
+COLUMNS = (
+    ACCOUNT, T, KIND, ADDRESS, SUBNET, ASN, PROXY, MODEL, TOKENS_IN, TOKENS_OUT, COT, TOOLS,
+    CAPABILITY, CLIENT, SIGNATURE, DEVICE, STATUS, AMOUNT, PAYMENT, BILLED,
+)  # fmt: skip
+_NUMERIC = frozenset({T, KIND, TOKENS_IN, TOKENS_OUT, COT, TOOLS, CAPABILITY, STATUS, AMOUNT})
 _LINK_COLUMNS = {
     "USED_IP": ADDRESS, "USED_SUBNET": SUBNET, "USED_ASN": ASN, "VIA_PROXY": PROXY,
-    "USED_MODEL": MODEL, "USED_CLIENT": CLIENT,
+    "USED_MODEL": MODEL, "USED_CLIENT": CLIENT, "USED_DEVICE": DEVICE, "PAID_WITH": PAYMENT,
+    "BILLED_TO": BILLED,
 }  # fmt: skip
+# Identifier nodes only these columns' links create (IPs, subnets, ASNs and providers come with
+# the IP structure).
+_TARGETS = {column: LINKS[rel] for rel, column in _LINK_COLUMNS.items()
+            if column in (MODEL, CLIENT, DEVICE, PAYMENT, BILLED)}  # fmt: skip
 
 Row = tuple[Any, ...]
 Columns = dict[int, Any]
+_NO_IP: tuple[Any, ...] = (None,) * 9
+_NO_USAGE: tuple[Any, ...] = (None, 0, 0, 0, 0, -1, None, None)
+_NO_BILLING: tuple[Any, ...] = (-1, 0, None, None, None, None)
 
 
 @lru_cache(maxsize=262144)
@@ -77,7 +108,7 @@ def _ip(value: str) -> ids.IpKey | None:
         return None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=262144)
 def _token(value: str) -> str | None:
     try:
         return ids.normalise_token(value)
@@ -93,98 +124,171 @@ def _text(value: Any) -> bool:
     return value is None or (type(value) is str and len(value) <= _TEXT_MAX)
 
 
+def _id(value: Any) -> bool:
+    return type(value) is str and 0 < len(value) <= _ID_MAX
+
+
+def _matches(value: Any, pattern: re.Pattern[str]) -> bool:
+    return value is None or (type(value) is str and pattern.fullmatch(value) is not None)
+
+
+def _one_of(value: Any, values: frozenset[str] | dict[str, int]) -> bool:
+    return value is None or (type(value) is str and value in values)
+
+
 def accept(event: dict[str, Any]) -> Row | None:
-    """One parsed usage line → its row, or None to send it the general way (see the module)."""
+    """One parsed line → its row, or None to send it the general way (see the module)."""
+    kind = _KINDS.get(event.get("type"))  # type: ignore[arg-type]
+    if kind is None:
+        return None
     get = event.get
-    event_id, account, model = get("event_id"), get("account_id"), get("model")
-    when = get("occurred_at")
+    event_id, account, when = get("event_id"), get("account_id"), get("occurred_at")
+    if not (_id(event_id) and _id(account) and type(when) is str and _INSTANT.fullmatch(when)):
+        return None
+    place = _place(get, required=kind == SESSION)
+    if place is None:
+        return None
+    usage, device, billing = _NO_USAGE, None, _NO_BILLING
+    if kind == USAGE:
+        usage = _usage(get)  # type: ignore[assignment]
+        if usage is None:
+            return None
+    elif kind == SESSION:
+        device = get("device_id")
+        if not (_text(get("user_agent")) and _text(device) and _text(get("api_key_id"))):
+            return None
+        if device:
+            device = _token(device)
+            if device is None:
+                return None
+        else:
+            device = None
+    else:
+        billing = _billing(get)  # type: ignore[assignment]
+        if billing is None:
+            return None
+    try:
+        instant = datetime.fromisoformat(when)
+    except ValueError:
+        return None
+    # The event's own calendar day (`service.claim_key`): the date as written.
+    day = when[0:4] + when[5:7] + when[8:10]
+    return (event_id, account, int(instant.timestamp() * 1000), day, kind,
+            *place, *usage, device, *billing)  # fmt: skip
+
+
+def _place(get: Any, required: bool) -> tuple[Any, ...] | None:
+    """`ip` and its enrichment, as `Fold.ip` keys them."""
+    ip, asn, org, country = get("ip"), get("ip_asn"), get("ip_org"), get("ip_country")
+    kind, proxy_raw = get("ip_kind"), get("proxy_provider")
     if not (
-        type(event_id) is str and 0 < len(event_id) <= _ID_MAX
-        and type(account) is str and 0 < len(account) <= _ID_MAX
-        and type(model) is str and 0 < len(model) <= _ID_MAX
-        and type(when) is str and _INSTANT.fullmatch(when)
+        (asn is None or _int(asn, _MAX_ASN)) and _text(org) and _text(proxy_raw)
+        and _matches(country, _COUNTRY) and _one_of(kind, _IP_KINDS)
     ):  # fmt: skip
         return None
-    tokens_in, tokens_out, tools = get("input_tokens"), get("output_tokens"), get("tool_calls")
-    if not (_int(tokens_in) and _int(tokens_out) and (tools is None or _int(tools))):
+    if ip is None:
+        return None if required else _NO_IP
+    key = _ip(ip) if type(ip) is str else None
+    if key is None:
         return None
-    cot, capability = get("cot_elicitation"), get("capability")
-    signature = get("prompt_signature")
+    return (
+        key.address, key.subnet, key.version, None if asn is None else ids.asn_key(asn), org,
+        country, kind, proxy_raw, ids.proxy_key(proxy_raw) if proxy_raw else None,
+    )  # fmt: skip
+
+
+def _usage(get: Any) -> tuple[Any, ...] | None:
+    model, tokens_in, tokens_out = get("model"), get("input_tokens"), get("output_tokens")
+    tools, cot, capability = get("tool_calls"), get("cot_elicitation"), get("capability")
+    signature, client = get("prompt_signature"), get("client_fingerprint")
     if not (
-        (cot is None or type(cot) is bool)
-        and (capability is None or (type(capability) is str and capability in _CAPABILITY))
-        and (signature is None or (type(signature) is str and _SIGNATURE.fullmatch(signature)))
-        and _text(get("api_key_id"))
+        _id(model) and _int(tokens_in) and _int(tokens_out) and (tools is None or _int(tools))
+        and (cot is None or type(cot) is bool) and _one_of(capability, _CAPABILITY)
+        and _matches(signature, _SIGNATURE) and _text(get("api_key_id")) and _text(client)
     ):  # fmt: skip
-        return None
-    client = get("client_fingerprint")
-    if not _text(client):
         return None
     client_key = None
     if client:
         client_key = _token(client)
         if client_key is None:
             return None
-    ip, asn, org, country = get("ip"), get("ip_asn"), get("ip_org"), get("ip_country")
-    kind, proxy_raw = get("ip_kind"), get("proxy_provider")
+    return (
+        ids.model_key(model), tokens_in, tokens_out, 1 if cot else 0, tools or 0,
+        -1 if capability is None else _CAPABILITY[capability], client_key,
+        signature.lower() if signature else None,
+    )  # fmt: skip
+
+
+def _billing(get: Any) -> tuple[Any, ...] | None:
+    payment, address = get("payment_fingerprint"), get("billing_address_hash")
+    amount = get("amount_minor")
+    kind, funding, status = get("payment_kind"), get("card_funding"), get("status")
+    card_bin, last4, postal = get("card_bin"), get("card_last4"), get("billing_postal")
+    card_country, billing_country = get("card_country"), get("billing_country")
     if not (
-        (asn is None or _int(asn, _MAX_ASN)) and _text(org) and _text(proxy_raw)
-        and (country is None or (type(country) is str and _COUNTRY.fullmatch(country)))
-        and (kind is None or (type(kind) is str and kind in _IP_KINDS))
+        _id(payment) and _one_of(kind, _PAYMENT_KINDS) and _matches(card_bin, _CARD_BIN)
+        and _matches(last4, _CARD_LAST4) and _one_of(funding, _FUNDING)
+        and _matches(card_country, _COUNTRY) and _matches(billing_country, _COUNTRY)
+        and _text(postal) and _text(address) and (amount is None or _int(amount))
+        and _matches(get("currency"), _CURRENCY) and _one_of(status, _STATUS)
     ):  # fmt: skip
         return None
-    address = subnet = version = None
-    if ip is not None:
-        key = _ip(ip) if type(ip) is str else None
-        if key is None:
-            return None
-        address, subnet, version = key.address, key.subnet, key.version
-    try:
-        instant = datetime.fromisoformat(when)
-    except ValueError:
+    payment_key = _token(payment)
+    if payment_key is None:
         return None
+    address_key = None
+    if address:
+        address_key = _token(address)
+        if address_key is None:
+            return None
+    code = SUCCEEDED if status is None else _STATUS[status]
     return (
-        event_id, account, int(instant.timestamp() * 1000),
-        f"{instant.year:04d}{instant.month:02d}{instant.day:02d}",
-        ids.model_key(model), tokens_in, tokens_out, 1 if cot else 0, tools or 0,
-        -1 if capability is None else _CAPABILITY[capability],
-        address, subnet, version, ids.asn_key(asn) if asn is not None and address else None,
-        org, country, kind, proxy_raw,
-        ids.proxy_key(proxy_raw) if proxy_raw and address else None,
-        client_key, signature.lower() if signature else None,
+        code, amount if amount and code != FAILED else 0, payment_key,
+        {"kind": kind, "bin": card_bin, "last4": last4, "funding": funding,
+         "card_country": card_country, "billing_country": billing_country},
+        address_key, {"country": billing_country, "postal": postal} if address_key else None,
     )  # fmt: skip
 
 
 def node_state(rows: list[Row], into: Fold) -> None:
     """The identifier-keyed part of the rows' fold, into `into` (a chunk's `Fold`)."""
     latest: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+
+    def keep(label: str, key: str, st: str, props: dict[str, Any]) -> None:
+        if all(value is None for value in props.values()):
+            return  # `Fold.set_props`: an event carrying none keeps what was there
+        current = latest.get((label, key))
+        if current is None or st > current[0]:
+            latest[(label, key)] = (st, props)
+
     for row in rows:
+        st = ""
+        if row[KIND] == BILLING:
+            # `Fold._billing`: the latest event carrying any property sets the node's.
+            st = f"{row[T]:013d}|{row[EVENT_ID]}"
+            keep("PaymentMethod", row[PAYMENT], st, row[PAYMENT_PROPS])
+            if row[BILLED] is not None:
+                keep("BillingAddress", row[BILLED], st, row[BILLED_PROPS])
         address = row[ADDRESS]
         if address is None:
             continue
         asn, proxy_raw, org = row[ASN], row[PROXY_RAW], row[ORG]
         country, kind = row[IP_COUNTRY], row[IP_KIND]
         into.ip_structure.add((address, row[SUBNET], row[VERSION], asn, row[PROXY]))
-        # `Fold.ip`: the latest event carrying any enrichment sets the IP's (and, with an
-        # organisation, the ASN's) properties.
+        # `Fold.ip`: likewise the IP's (and, with an organisation, the ASN's) properties.
         if asn is None and org is None and country is None and kind is None and proxy_raw is None:
             continue
-        st = f"{row[T]:013d}|{row[EVENT_ID]}"
-        current = latest.get(("IP", address))
-        if current is None or st > current[0]:
-            asn_number = int(asn[2:]) if asn is not None else None
-            latest[("IP", address)] = (st, {
-                "asn": asn_number, "org": org, "country": country, "kind": kind,
-                "proxy_provider": proxy_raw,
-            })  # fmt: skip
+        st = st or f"{row[T]:013d}|{row[EVENT_ID]}"
+        keep("IP", address, st, {
+            "asn": None if asn is None else int(asn[2:]), "org": org, "country": country,
+            "kind": kind, "proxy_provider": proxy_raw,
+        })  # fmt: skip
         if asn is not None and org is not None:
-            current = latest.get(("ASN", asn))
-            if current is None or st > current[0]:
-                latest[("ASN", asn)] = (st, {"org": org})
+            keep("ASN", asn, st, {"org": org})
     for (label, key), (st, props) in latest.items():
         into.set_props(label, key, st, props)
-    into.targets.update(("Model", row[MODEL]) for row in rows)
-    into.targets.update(("ClientFingerprint", row[CLIENT]) for row in rows if row[CLIENT])
+    for column, label in _TARGETS.items():
+        into.targets.update((label, row[column]) for row in rows if row[column] is not None)
     for signature in {row[SIGNATURE] for row in rows if row[SIGNATURE]}:
         into.targets.update(("PromptTemplateBand", band) for band in ids.prompt_bands(signature))
 
@@ -234,23 +338,33 @@ def _groups(
 
 
 def fold_columns(columns: Columns, into: Fold) -> int:
-    """`Fold._usage`'s account-keyed effect of one part's usage rows, merged into `into`;
-    returns the number of events."""
+    """`Fold.add`'s account-keyed effect of one part's rows, merged into `into`; returns
+    the number of events."""
     n = len(columns[T])
     if not n:
         return 0
     account, accounts = _codes(columns[ACCOUNT])
-    t = columns[T]
+    t, kind = columns[T], columns[KIND]
     order, starts, group = _groups(account)
     t_sorted = t[order]
     first = np.minimum.reduceat(t_sorted, starts)
     last = np.maximum.reduceat(t_sorted, starts)
     count = np.diff(np.r_[starts, n])
+
+    def total(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+        return np.add.reduceat(values.astype(np.int64)[order], starts)
+
     counters = np.zeros((len(group), len(COUNTERS)), dtype=np.int64)
-    counters[:, COUNTER_INDEX["exchanges"]] = count
-    for name, column in (("tokens_in", TOKENS_IN), ("tokens_out", TOKENS_OUT),
-                         ("cot_elicitations", COT), ("tool_calls", TOOLS)):  # fmt: skip
-        counters[:, COUNTER_INDEX[name]] = np.add.reduceat(columns[column][order], starts)
+    status = columns[STATUS]
+    for name, values in (
+        ("sessions", kind == SESSION), ("charges", kind == BILLING),
+        ("charges_failed", status == FAILED), ("charges_refunded", status == REFUNDED),
+        ("charges_disputed", status == DISPUTED), ("amount_minor", columns[AMOUNT]),
+        ("exchanges", kind == USAGE), ("tokens_in", columns[TOKENS_IN]),
+        ("tokens_out", columns[TOKENS_OUT]), ("cot_elicitations", columns[COT]),
+        ("tool_calls", columns[TOOLS]),
+    ):  # fmt: skip
+        counters[:, COUNTER_INDEX[name]] = total(values)
     capability = columns[CAPABILITY]
     has = capability >= 0
     kinds = len(CAPABILITIES)
@@ -259,8 +373,9 @@ def fold_columns(columns: Columns, into: Fold) -> int:
     ).reshape(len(accounts), kinds)[group]
     for i, name in enumerate(CAPABILITIES):
         counters[:, COUNTER_INDEX[f"cap_{name}"]] = by_capability[:, i]
+    used = kind == USAGE
     hours = np.bincount(
-        account * 24 + (t // MS_PER_HOUR) % 24, minlength=len(accounts) * 24
+        account[used] * 24 + (t[used] // MS_PER_HOUR) % 24, minlength=len(accounts) * 24
     ).reshape(len(accounts), 24)[group]
     for a, c, f, l_, counter, hour in zip(
         group.tolist(), count.tolist(), first.tolist(), last.tolist(), counters.tolist(),

@@ -1,4 +1,4 @@
-"""The backfill's column-wise usage fold against the contract and `plan.Fold` it stands in for.
+"""The backfill's column-wise fold against the contract and `plan.Fold` it stands in for.
 
 What must hold for the fast path to be safe (`backend.ingest.columnar`): every line it takes,
 the contract takes too, with the same claim key; and its fold, cut and merged as the backfill
@@ -16,11 +16,12 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.events.contract import UsageEvent
+from backend.events.contract import BillingEvent, SessionEvent, UsageEvent
 from backend.events.validation import Rejection, validate
 from backend.ingest import columnar
 from backend.ingest.plan import Fold
 from backend.ingest.service import claim_key
+from tests.paths import EXAMPLES
 
 BUDGET = settings(
     max_examples=int(os.environ.get("HERACLES_FUZZ_EXAMPLES", "10000")) // 5,
@@ -29,7 +30,9 @@ BUDGET = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 _DROP = object()
-ODD = st.sampled_from([None, "", " ", "\n", 0, -1, 1.5, True, [], {}, "a" * 5000])
+ODD: st.SearchStrategy[Any] = st.sampled_from(
+    [None, "", " ", "\n", 0, -1, 1.5, True, [], {}, "a" * 5000]
+)
 
 
 def _or_odd(values: list[Any]) -> st.SearchStrategy[Any]:
@@ -44,76 +47,95 @@ INSTANTS = [
     "2026-02-29T10:00:00Z", "2026-02-26 19:52:59Z", "2026-02-26T19:52:59", "2026-02-26t19:52:59z",
     "2026-02-26T24:00:00Z", "2026-02-26T19:52:60Z", "2026-02-26T19:52:59+24:00",
     "2026-02-26T19:52:59Z\n", "0000-01-01T00:00:00Z", "2026-02-26T19:52:59+0530", 1772135579,
+    "\uff12026-02-26T19:52:59Z",
 ]  # fmt: skip
+IPS = ["34.1.0.30", "34.1.0.31", "::ffff:34.1.0.30", "2001:db8::1", " 34.1.0.30", "34.1.0",
+       "999.1.1.1"]  # fmt: skip
+# Every field any of the three types has, in its forms (valid, near misses) and odd values.
 FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "type": st.sampled_from(["usage", "session", "billing", "signup", "Usage"]),
     "event_id": st.sampled_from(["u-1", "u-2", "x" * 128, "x" * 129]) | st.text(max_size=8),
     "account_id": _or_odd(["a-1", "a-2", "a-3", " a-1"]),
     "occurred_at": st.sampled_from(INSTANTS),
-    "model": _or_odd(["frontier-1", " frontier-2 ", "m" * 129]),
-    "input_tokens": st.sampled_from([0, 1, 200, 2**31 - 1, 2**31, 2**40, -1]) | ODD,
-    "output_tokens": st.integers(min_value=-2, max_value=5000) | ODD,
-    "ip": _or_odd(
-        [
-            "34.1.0.30",
-            "34.1.0.31",
-            "::ffff:34.1.0.30",
-            "2001:db8::1",
-            " 34.1.0.30",
-            "34.1.0",
-            "999.1.1.1",
-        ]
-    ),
+    "ip": _or_odd(IPS),
     "ip_asn": st.sampled_from([16509, 0, 2**32 - 1, 2**32, -1]) | ODD,
     "ip_org": _or_odd(["CloudCo", "Résidence"]),
     "ip_country": _or_odd(["US", "DE", "us", "USA", "US\n"]),
     "ip_kind": _or_odd(["hosting", "residential", "proxy", "Proxy"]),
     "proxy_provider": _or_odd(["relaybridge", " Relay  Bridge ", "  "]),
     "api_key_id": _or_odd(["k-1"]),
+    # usage
+    "model": _or_odd(["frontier-1", " frontier-2 ", "m" * 129]),
+    "input_tokens": st.sampled_from([0, 1, 200, 2**31 - 1, 2**31, 2**40, -1]) | ODD,
+    "output_tokens": st.integers(min_value=-2, max_value=5000) | ODD,
     "client_fingerprint": _or_odd(["cf-1", " CF-1 ", "cf-2", "  "]),
-    "prompt_signature": _or_odd(
-        [
-            "f8358791b7db8375",
-            "F8358791B7DB8375",
-            "f8358791b7db8374",
-            "f8358791b7db837",
-            "g8358791b7db8375",
-            "f8358791b7db8375\n",
-        ]
-    ),
+    "prompt_signature": _or_odd(["f8358791b7db8375", "F8358791B7DB8375", "f8358791b7db8374",
+                                 "f8358791b7db837", "g8358791b7db8375", "f8358791b7db8375\n"]),
     "capability": _or_odd(["reasoning", "coding", "agentic_tool_use", "chat", "Chat"]),
     "cot_elicitation": st.sampled_from([None, True, False, 0, 1, "true"]),
     "tool_calls": st.sampled_from([None, 0, 3, 2**31, -1, False, 2.0]),
-}
-USAGE = st.fixed_dictionaries(
-    {"type": st.just("usage")},
-    optional={name: value for name, value in FIELDS.items()},
-)
+    # session
+    "user_agent": _or_odd(["Mozilla/5.0", "x" * 4097]),
+    "device_id": _or_odd(["dev-1", " DEV-1 ", "dev-2", "  "]),
+    # billing
+    "payment_fingerprint": _or_odd(["pm-1", " PM-1 ", "pm-2", "  ", "p" * 129]),
+    "payment_kind": _or_odd(["card", "wallet", "Card"]),
+    "card_bin": _or_odd(["535522", "53552211", "5355", "535522a", "535522\n", "\uff15\uff13\uff15\uff15\uff12\uff12"]),
+    "card_last4": _or_odd(["4242", "424", "42424"]),
+    "card_funding": _or_odd(["prepaid", "credit", "Prepaid"]),
+    "card_country": _or_odd(["US", "us"]),
+    "billing_country": _or_odd(["SG", "sg", "SGP"]),
+    "billing_postal": _or_odd(["94103", "x" * 4097]),
+    "billing_address_hash": _or_odd(["addr-1", " ADDR-1 ", "addr-2", "  "]),
+    "amount_minor": st.sampled_from([None, 0, 500, 2**31, -1, True, 5.0]),
+    "currency": _or_odd(["USD", "usd", "US", "USDT"]),
+    "status": _or_odd(["succeeded", "failed", "refunded", "disputed", "Failed"]),
+}  # fmt: skip
+ANY = st.fixed_dictionaries({}, optional=FIELDS)
+_ENRICHMENT: dict[str, list[Any]] = {
+    "ip_asn": [16509, 7922, None], "ip_org": ["CloudCo", None], "ip_country": ["US", None],
+    "ip_kind": ["hosting", "proxy", None], "proxy_provider": ["relaybridge", " Relay ", "", None],
+}  # fmt: skip
+
+
+def _plain(kind: str, required: dict[str, Any], optional: dict[str, list[Any]]) -> Any:
+    return st.fixed_dictionaries(
+        {
+            "type": st.just(kind),
+            "event_id": st.text("abc0123", min_size=1, max_size=6),
+            "account_id": st.sampled_from(["a-1", "a-2", "a-3"]),
+            "occurred_at": st.sampled_from(INSTANTS[:8]),
+            **required,
+        },
+        optional={name: st.sampled_from(values) for name, values in optional.items()},
+    )
+
+
 # Mostly lines a producer sends: every field of its plain form, so batches fold together.
-PLAIN = st.fixed_dictionaries(
-    {
-        "type": st.just("usage"),
-        "event_id": st.text("abc0123", min_size=1, max_size=6),
-        "account_id": st.sampled_from(["a-1", "a-2", "a-3"]),
-        "occurred_at": st.sampled_from(INSTANTS[:8]),
-        "model": st.sampled_from(["frontier-1", " frontier-2 "]),
-        "input_tokens": st.integers(min_value=0, max_value=5000),
-        "output_tokens": st.integers(min_value=0, max_value=5000),
-    },
-    optional={
-        name: st.sampled_from(values)
-        for name, values in {
-            "ip": ["34.1.0.30", "34.1.0.31", "::ffff:34.1.0.30", "2001:db8::1"],
-            "ip_asn": [16509, 7922, None], "ip_org": ["CloudCo", None], "ip_country": ["US", None],
-            "ip_kind": ["hosting", "proxy", None], "proxy_provider": ["relaybridge", " Relay ", "", None],
-            "client_fingerprint": ["cf-1", " CF-1 ", "cf-2", None],
-            "prompt_signature": ["f8358791b7db8375", "F8358791B7DB8374", "0000ffff0000ffff", None],
-            "capability": ["reasoning", "coding", None], "cot_elicitation": [True, False, None],
-            "tool_calls": [0, 3, None],
-        }.items()
-    },
+PLAIN = _plain(
+    "usage",
+    {"model": st.sampled_from(["frontier-1", " frontier-2 "]),
+     "input_tokens": st.integers(min_value=0, max_value=5000),
+     "output_tokens": st.integers(min_value=0, max_value=5000)},
+    {"ip": IPS[:4], **_ENRICHMENT, "client_fingerprint": ["cf-1", " CF-1 ", "cf-2", None],
+     "prompt_signature": ["f8358791b7db8375", "F8358791B7DB8374", "0000ffff0000ffff", None],
+     "capability": ["reasoning", "coding", None], "cot_elicitation": [True, False, None],
+     "tool_calls": [0, 3, None]},
+) | _plain(
+    "session",
+    {"ip": st.sampled_from(IPS[:4])},
+    {**_ENRICHMENT, "device_id": ["dev-1", " DEV-1 ", "dev-2", None], "user_agent": ["UA", None]},
+) | _plain(
+    "billing",
+    {"payment_fingerprint": st.sampled_from(["pm-1", " PM-1 ", "pm-2"])},
+    {"ip": IPS[:4], **_ENRICHMENT, "payment_kind": ["card", None], "card_bin": ["535522", None],
+     "card_last4": ["4242", None], "card_funding": ["prepaid", None],
+     "card_country": ["US", None], "billing_country": ["SG", None],
+     "billing_postal": ["94103", None],
+     "billing_address_hash": ["addr-1", " ADDR-1 ", "addr-2", "", None],
+     "amount_minor": [0, 500, None], "currency": ["USD", None],
+     "status": ["succeeded", "failed", "refunded", "disputed", None]},
 )  # fmt: skip
-
-
 # A plain line with one field changed to any form, or dropped: how a bad line usually differs.
 ONE_OFF = PLAIN.flatmap(
     lambda event: st.sampled_from(sorted(FIELDS)).flatmap(
@@ -122,7 +144,7 @@ ONE_OFF = PLAIN.flatmap(
         )
     )
 )
-LINES = PLAIN | ONE_OFF | USAGE
+LINES = PLAIN | ONE_OFF | ANY
 
 
 def _row(line: str) -> columnar.Row | None:
@@ -131,7 +153,7 @@ def _row(line: str) -> columnar.Row | None:
 
 
 @BUDGET
-@given(ONE_OFF | USAGE)
+@given(ONE_OFF | ANY)
 def test_what_the_fast_path_takes_the_contract_takes_with_the_same_claim(
     event: dict[str, Any],
 ) -> None:
@@ -141,7 +163,7 @@ def test_what_the_fast_path_takes_the_contract_takes_with_the_same_claim(
         return
     outcome = validate(line, "f", "line 1")
     assert not isinstance(outcome, Rejection), (line, outcome.describe())
-    assert isinstance(outcome, UsageEvent)
+    assert isinstance(outcome, (UsageEvent, SessionEvent, BillingEvent))
     assert (row[columnar.EVENT_ID], row[columnar.DAY]) == claim_key(outcome)
 
 
@@ -165,7 +187,7 @@ def test_the_column_fold_cut_into_parts_equals_the_fold_of_the_events(
     for line in lines:
         if _row(line) is not None:
             outcome = validate(line, "f", "line 1")
-            assert isinstance(outcome, UsageEvent)
+            assert not isinstance(outcome, Rejection)
             expected.add(outcome)
 
     # As the backfill does: the identifier-keyed fold in the chunk's `Fold` (which alone
@@ -183,17 +205,15 @@ def test_the_column_fold_cut_into_parts_equals_the_fold_of_the_events(
     assert _nodes(chunk, parts) == _nodes(expected, parts)
 
 
-def test_a_plain_usage_line_takes_the_fast_path() -> None:
-    """The test above must not pass by the fast path taking nothing."""
-    line = json.dumps(
-        {"type": "usage", "event_id": "u-1", "account_id": "a-1",
-         "occurred_at": "2026-02-26T19:52:59Z", "model": "frontier-2", "input_tokens": 200,
-         "output_tokens": 392, "ip": "34.1.0.30", "ip_asn": 16509, "ip_org": "CloudCo",
-         "ip_country": "US", "ip_kind": "hosting", "api_key_id": "k-1",
-         "client_fingerprint": "cf-601dcf98", "prompt_signature": "f8358791b7db8375",
-         "capability": "reasoning", "cot_elicitation": True, "tool_calls": 1}
-    )  # fmt: skip
+def test_the_contract_examples_of_the_three_types_take_the_fast_path() -> None:
+    """The tests above must not pass by the fast path taking nothing; signups do not take it."""
+    lines = [line for line in EXAMPLES.read_text().splitlines() if line.strip()]
+    examples = {event["type"]: event for event in map(json.loads, lines)}
+    for kind in ("usage", "session", "billing"):
+        assert _row(json.dumps(examples[kind])) is not None, kind
+    assert _row(json.dumps(examples["signup"])) is None
+    line = json.dumps({**examples["usage"], "occurred_at": "2026-02-26T19:52:59Z"})
     row = _row(line)
     assert row is not None
     assert row[columnar.T] == 1772135579000 and row[columnar.DAY] == "20260226"
-    assert _row(line.replace('"input_tokens": 200', '"input_tokens": true')) is None
+    assert _row(line.replace('"input_tokens": ', '"input_tokens": 1.5, "x": ')) is None

@@ -76,6 +76,7 @@ def test_ipv4_round_trip_and_mapped_form(address: ipaddress.IPv4Address) -> None
     assert ipaddress.ip_address(key.address) == address
     assert normalise_ip(f"::ffff:{address}") == key
     assert address in ipaddress.ip_network(key.subnet)
+    assert key.subnet == str(ipaddress.ip_network(f"{address}/24", strict=False))
 
 
 @given(st.ip_addresses(v=6))
@@ -85,7 +86,7 @@ def test_ipv6_any_spelling_gives_one_key(address: ipaddress.IPv6Address) -> None
     key = normalise_ip(address.exploded.upper())
     assert key == normalise_ip(address.compressed)
     assert ipaddress.ip_address(key.address) == address
-    assert address in ipaddress.ip_network(key.subnet)
+    assert key.subnet == str(ipaddress.ip_network(f"{address}/48", strict=False))
 
 
 def test_phone_and_tokens() -> None:
