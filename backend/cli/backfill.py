@@ -80,19 +80,25 @@ def backfill(
                 progress.update(task, description=f"import: {line.strip()[:60]}")
 
         arguments = import_files.importer_arguments(work / "csv", stats.multiline)
+        stage = time.perf_counter()
         try:
             import_s = replace_store(settings, arguments, importer_line, work / "import.log")
         except NotOurNeo4j as exc:
             console.print(f"[red]backfill stopped:[/] {escape(str(exc))}")
             console.print(f"the importer files are kept in {work / 'csv'}")
             raise typer.Exit(1) from exc
+        restart_s = time.perf_counter() - stage - import_s
+        stage = time.perf_counter()
         progress.update(task, description="schema, tokens, checkpoint")
         if replace:
             service.forget_ingest_state(client)
         with create_driver(settings) as driver:
             service.finish(driver, database, before.tokens, service.journal_position(client),
                            stats.accepted)  # fmt: skip
+        finish_s = time.perf_counter() - stage
+        stage = time.perf_counter()
         buckets = service.promote_claims(client, settings.INGEST_DEDUPE_TTL_S)
+        claims_s = time.perf_counter() - stage
     if not keep_files:
         shutil.rmtree(work / "csv", ignore_errors=True)
     total = time.perf_counter() - started
@@ -107,7 +113,9 @@ def backfill(
         ("fold (validate, fold, spill)", f"{stats.fold_s:.1f}s"),
         (f"reduce ({stats.parts} parts → importer files)", f"{stats.reduce_s:.1f}s"),
         ("neo4j-admin import", f"{import_s:.1f}s"),
-        ("claim buckets handed to ingest", f"{buckets:,}"),
+        ("stopping and starting the stack around it", f"{restart_s:.1f}s"),
+        ("schema, detection inputs, tokens, checkpoint", f"{finish_s:.1f}s"),
+        (f"claims handed to ingest ({buckets:,} buckets)", f"{claims_s:.1f}s"),
         ("total", f"{total:.1f}s, {stats.accepted / total:,.0f} events/s"),
         *((f"  {name}", f"{n:,}") for name, n in sorted(stats.rows.items())),
     ):
@@ -118,6 +126,8 @@ def backfill(
             "lines": stats.lines, "events": stats.accepted, "duplicates": stats.duplicates,
             "rejected": stats.rejected, "fold_s": round(stats.fold_s, 1),
             "reduce_s": round(stats.reduce_s, 1), "import_s": round(import_s, 1),
+            "restart_s": round(restart_s, 1), "finish_s": round(finish_s, 1),
+            "claims_s": round(claims_s, 1),
             "total_s": round(total, 1), "events_per_s": round(stats.accepted / total),
             "parts": stats.parts, "workers": workers, "rows": stats.rows,
         }  # fmt: skip
