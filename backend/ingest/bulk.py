@@ -196,7 +196,11 @@ def _reduce_part(spill: str, out: str, part: int) -> tuple[int, int, import_file
                     created.update(props)
             merged.merge_state(state)
     # Our own spill files, written by this backfill's workers moments ago.
-    pieces = [pickle.loads(frame) for p in sorted(folder.glob("*.columns")) for frame in _frames(p)]  # noqa: S301
+    pieces = [
+        pickle.loads(frame)  # noqa: S301
+        for path in sorted(folder.glob("*.columns"))
+        for frame in _frames(path)
+    ]
     if pieces:
         columnar.fold_columns(columnar.concat(pieces), merged)
     plan = merged.build(ordered=False)

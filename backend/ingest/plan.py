@@ -155,9 +155,10 @@ class Fold:
         self.ip_structure: set[tuple[str, str, int, str | None, str | None]] = set()
         self.releases: dict[str, int] = {}
         self.emails: dict[str, ids.EmailKey] = {}
-        # Identifier nodes linked by rows folded elsewhere: the backfill folds usage links
-        # column-wise in the account's part (`backend.ingest.columnar`), and their nodes must
-        # still be created, once, by the node's part (`split_state`).
+        # Identifier nodes linked by rows folded elsewhere: the backfill folds the links of
+        # plain usage, session and billing lines column-wise in the account's part
+        # (`backend.ingest.columnar`), and their nodes must still be created, once, by the
+        # node's part (`split_state`).
         self.targets: set[tuple[str, str]] = set()
 
     # --- helpers -------------------------------------------------------------------------

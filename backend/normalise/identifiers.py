@@ -79,6 +79,10 @@ def normalise_email(raw: str) -> EmailKey:
     )
 
 
+_V4_SUBNET = (1 << 32) - (1 << 8)  # a /24
+_V6_SUBNET = (1 << 128) - (1 << 80)  # a /48
+
+
 @lru_cache(maxsize=262144)
 def normalise_ip(raw: str) -> IpKey:
     try:
@@ -94,10 +98,6 @@ def normalise_ip(raw: str) -> IpKey:
     else:
         subnet = f"{ipaddress.IPv6Address(int(address) & _V6_SUBNET)}/48"
     return IpKey(address=str(address), version=address.version, subnet=subnet)
-
-
-_V4_SUBNET = (1 << 32) - (1 << 8)
-_V6_SUBNET = (1 << 128) - (1 << 80)
 
 
 _PHONE_SEPARATORS = re.compile(r"[\s().\-]")
