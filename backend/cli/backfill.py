@@ -93,8 +93,8 @@ def backfill(
         if replace:
             service.forget_ingest_state(client)
         with create_driver(settings) as driver:
-            service.finish(driver, database, before.tokens, service.journal_position(client),
-                           stats.accepted)  # fmt: skip
+            packed = service.finish(driver, database, before.tokens,
+                                    service.journal_position(client), stats.accepted)  # fmt: skip
         finish_s = time.perf_counter() - stage
         stage = time.perf_counter()
         buckets = service.promote_claims(client, settings.INGEST_DEDUPE_TTL_S)
@@ -127,7 +127,7 @@ def backfill(
             "rejected": stats.rejected, "fold_s": round(stats.fold_s, 1),
             "reduce_s": round(stats.reduce_s, 1), "import_s": round(import_s, 1),
             "restart_s": round(restart_s, 1), "finish_s": round(finish_s, 1),
-            "claims_s": round(claims_s, 1),
+            "claims_s": round(claims_s, 1), "inputs_packed_after_import": packed,
             "total_s": round(total, 1), "events_per_s": round(stats.accepted / total),
             "parts": stats.parts, "workers": workers, "rows": stats.rows,
         }  # fmt: skip

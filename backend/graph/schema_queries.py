@@ -40,8 +40,8 @@ MATCH ()-[m:MEMBER_OF]->(c:Cluster) WHERE m.cluster IS NULL
 CALL (m, c) { SET m.cluster = c.id } IN TRANSACTIONS OF 10000 ROWS
 """
 
-# Accounts without detection's packed inputs (`model.ACCOUNT_INPUTS_PROPERTY`): a backfilled
-# graph (the importer writes none) or one written before ingest packed them. In batches, one
+# Accounts without detection's packed inputs (`model.ACCOUNT_INPUTS_PROPERTY`): a graph written
+# before ingest and the backfill's importer files packed them. In batches, one
 # transaction each: Cypher computes the lists, Python packs them. An account ingest packed
 # meanwhile keeps ingest's (newer) value.
 ACCOUNTS_WITHOUT_INPUTS = f"""

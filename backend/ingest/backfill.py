@@ -5,10 +5,9 @@ The steps around the importer (`devstack.offline_import` runs it):
 - before: refuse unless the graph holds no data and the journal is empty (`preflight`);
   keep the API tokens, which live in the graph (`read_tokens`);
 - fold the files (`backend.ingest.bulk`), claiming event ids in staging buckets;
-- after: schema (`heracles db migrate`, which also packs detection's per-account inputs: the
-  importer's CSV cannot carry Cypher-derived bytes), tokens, and the journal checkpoint
-  (`finish`), then
-  the staging claims become ingest's own (`promote_claims`), so an overlapping
+- after: schema (`heracles db migrate`; detection's packed per-account inputs came in the
+  importer's files, `import_files.account_inputs`), tokens, and the journal checkpoint
+  (`finish`), then the staging claims become ingest's own (`promote_claims`), so an overlapping
   `heracles ingest` or `POST /v1/events` later applies only what is new.
 
 Claims are promoted last: should anything before fail, ingest never skips an event the graph
@@ -23,7 +22,7 @@ from typing import Any
 import redis
 from neo4j import Driver
 
-from backend.graph.schema_queries import migrate
+from backend.graph.schema_queries import fill_account_inputs, migrate
 from backend.ingest import repository as q
 from backend.ingest.bulk import STAGING, unlink_matching
 from backend.ingest.dedupe import SEEN
@@ -97,12 +96,15 @@ def journal_position(client: redis.Redis) -> str:
 
 def finish(
     driver: Driver, database: str, tokens: list[dict[str, Any]], last: str, events: int
-) -> list[str]:
-    """Schema, tokens and checkpoint on the imported graph; returns the constraints."""
-    constraints = migrate(driver, database)
+) -> int:
+    """Schema, tokens and checkpoint on the imported graph; returns how many accounts came
+    without detection's packed inputs (packed here; 0 when the importer files carried them)."""
+    # Before `migrate`, which would pack them as well, uncounted.
+    packed = fill_account_inputs(driver, database)
+    migrate(driver, database)
     q.restore_tokens(driver, database, tokens)
     q.write_checkpoint(driver, database, last, events)
-    return constraints
+    return packed
 
 
 def promote_claims(client: redis.Redis, ttl_s: int) -> int:

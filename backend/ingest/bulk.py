@@ -12,7 +12,8 @@ Two stages, each spread over worker processes:
    appends each part to that part's spill files.
 2. **Reduce.** A worker merges one part's spilled folds (`Fold.merge_state`, exact) and folds
    its columns (`columnar.fold_columns`, numpy), builds its write plan and writes it as
-   importer CSV (`import_files.write_part`).
+   importer CSV (`import_files.write_part`); the parts' files are then joined into one per
+   label and type (`import_files.join_parts`).
 
 A part holds a fixed share of the accounts and identifiers, and the number of parts grows with
 the input, so a worker's memory does not grow with the number of events.
@@ -308,6 +309,7 @@ def fold_files(
             stats.multiline = stats.multiline or written.multiline
             stats.rows = rows
             progress(f"reduce {index}/{parts}", stats)
+        import_files.join_parts(csv_root)
         stats.reduce_s = time.perf_counter() - started
     shutil.rmtree(spill)
     if folded != stats.accepted:

@@ -2,15 +2,17 @@
 
 The bulk backfill writes what the incremental path's Cypher (`backend.ingest.repository`)
 would: the same rows (`WritePlan`), the same properties with the same types, absent values left
-out; all but detection's packed inputs, which `heracles db migrate` derives afterwards. One
+out, detection's packed inputs included (`account_inputs`). One
 header file per label and relationship type; every part of the fold writes its own data files
-under them, so parts run in parallel and each node is written by exactly one part.
+under them, so parts run in parallel and each node is written by exactly one part; the parts
+are then joined into one data file per label and type (`join_parts`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from backend.graph.model import ACCOUNT, IDENTIFIER_LABELS, LINKS
+from backend.graph.model import (
+    ACCOUNT,
+    ACCOUNT_INPUTS_PROPERTY,
+    IDENTIFIER_LABELS,
+    INPUT_COUNTERS,
+    INPUT_DEGREES,
+    INPUTS_DTYPE,
+    LINKS,
+)
 from backend.ingest.plan import COUNTERS, IDENTIFIER_PROPERTIES, SIGNUP_PROPERTIES, WritePlan
 
 ARRAY_DELIMITER = ";"
@@ -27,6 +37,7 @@ ARRAY_DELIMITER = ";"
 # free memory by default; bounded so the whole backfill stays under 8 GiB at the full preset.
 IMPORTER_OFF_HEAP = "4G"
 PROPS_STAMP = "props_stamp"
+_COPY_BUFFER = 8 << 20
 
 # Property types the incremental path stores; everything else is a string.
 _TYPES = {
@@ -35,12 +46,13 @@ _TYPES = {
     "signup_at": "datetime", "events": "long", "hour_hist": "long[]", "count": "long",
     "distinct_ips": "long", "distinct_client_fingerprints": "long",
     "distinct_payment_methods": "long", **{name: "long" for name in COUNTERS},
+    ACCOUNT_INPUTS_PROPERTY: "byte[]",
 }  # fmt: skip
 
 ACCOUNT_PROPERTIES: tuple[str, ...] = (
     "first_seen", "last_seen", "events", *SIGNUP_PROPERTIES, "signup_at", "signup_stamp",
     *COUNTERS, "hour_hist", "distinct_ips", "distinct_client_fingerprints",
-    "distinct_payment_methods",
+    "distinct_payment_methods", ACCOUNT_INPUTS_PROPERTY,
 )  # fmt: skip
 # Properties a graph write sets when it creates the node (`MERGE ... ON CREATE`).
 CREATED_WITH: dict[str, tuple[str, ...]] = {
@@ -190,18 +202,23 @@ def write_part(
 def _write_accounts(out: _Writer, plan: WritePlan) -> None:
     signups = {row["id"]: row for row in plan.signups}
     counters = {row["id"]: row for row in plan.counters}
-    degrees: dict[str, Counter[str]] = {rel: Counter() for rel in DEGREES}
-    for rel in DEGREES:
-        degrees[rel].update(row["account"] for row in plan.links.get(rel, ()))
+    degrees: dict[str, Counter[str]] = {
+        rel: Counter() for rel in (*DEGREES, *INPUT_DEGREES.values())
+    }
+    for rel, degree in degrees.items():
+        degree.update(row["account"] for row in plan.links.get(rel, ()))
     accounts = plan.accounts
     firsts = datetimes([row["first"] for row in accounts])
     lasts = datetimes([row["last"] for row in accounts])
     signed = datetimes([signups[row["id"]]["signup_at"] if row["id"] in signups else None
                         for row in accounts])  # fmt: skip
+    inputs = account_inputs(accounts, signups, counters, degrees)
     rows = []
     no_signup = [ABSENT] * (len(SIGNUP_PROPERTIES) + 1)
     no_counters = [ABSENT] * (len(COUNTERS) + 1)
-    for row, first, last, signup_at in zip(accounts, firsts, lasts, signed, strict=True):
+    for row, first, last, signup_at, packed in zip(
+        accounts, firsts, lasts, signed, inputs, strict=True
+    ):
         account = row["id"]
         signup = signups.get(account)
         usage = counters.get(account)
@@ -214,9 +231,46 @@ def _write_accounts(out: _Writer, plan: WritePlan) -> None:
                 *([usage["counters"][name] for name in COUNTERS]
                   + [ARRAY_DELIMITER.join(map(str, usage["hours"]))] if usage else no_counters),
                 *(degrees[rel][account] for rel in DEGREES),
+                packed,
             ]
         )  # fmt: skip
     out.write("nodes", ACCOUNT, rows)
+
+
+def _seconds(ms: int) -> int:
+    # Cypher's integer division (`epochMillis / 1000`) truncates toward zero.
+    return (ms if ms >= 0 else ms + 999) // 1000
+
+
+_SIGNED_BYTES = np.array([str(b) for b in range(-128, 128)], dtype=object)
+
+
+def account_inputs(
+    accounts: list[dict[str, Any]],
+    signups: dict[str, dict[str, Any]],
+    counters: dict[str, dict[str, Any]],
+    degrees: dict[str, Counter[str]],
+) -> list[str]:
+    """Each account's `model.ACCOUNT_INPUTS_PROPERTY` as the importer's `byte[]` text: what
+    `model.ACCOUNT_INPUTS_CYPHER` gives and `model.pack_inputs` packs on the incremental path.
+    Written here, `db migrate` has none left to derive after the import (a query and a write
+    per account: most of its 95-100 s at 1,024,000 accounts)."""
+    if not accounts:
+        return []
+    no_usage = {"counters": dict.fromkeys(COUNTERS, 0), "hours": [0] * 24}
+    values = []
+    for row in accounts:
+        account = row["id"]
+        usage = counters.get(account, no_usage)
+        signup_at = signups[account]["signup_at"] if account in signups else None
+        values.append([
+            *(usage["counters"][name] for name in INPUT_COUNTERS.values()),
+            *(degrees[rel][account] for rel in INPUT_DEGREES.values()),
+            _seconds(row["first"] if signup_at is None else signup_at),
+            *usage["hours"],
+        ])  # fmt: skip
+    packed = np.asarray(values, dtype=INPUTS_DTYPE).view(np.int8).astype(np.int16) + 128
+    return [ARRAY_DELIMITER.join(row) for row in _SIGNED_BYTES[packed].tolist()]
 
 
 def _write_identifiers(
@@ -261,12 +315,32 @@ def _header(folder: Path, columns: list[str]) -> None:
         csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\n").writerow(columns)
 
 
+def join_parts(root: Path) -> None:
+    """Join each label's and type's part files into one `data.csv`.
+
+    Before its first record the importer parses a sample (about 1 MiB) of every file it is
+    given, in one thread: at 38 parts the ~1,100 part files cost 100 s of a 1,033 s backfill
+    (docs/benchmarks.md), and the number of parts grows with the input. Each part file ends
+    with a line break, so joining them is a byte copy.
+    """
+    for kind in ("nodes", "relationships"):
+        for folder in sorted(p for p in (root / kind).iterdir() if p.is_dir()):
+            parts = sorted(folder.glob("part-*.csv"))
+            if not parts:
+                continue
+            with (folder / "data.csv").open("wb") as out:
+                for part in parts:
+                    with part.open("rb") as f:
+                        shutil.copyfileobj(f, out, _COPY_BUFFER)
+                    part.unlink()
+
+
 def importer_arguments(root: Path, multiline: bool) -> list[str]:
     """`--nodes` / `--relationships` for every label and type that has data files."""
     args = []
     for kind, option in (("nodes", "--nodes"), ("relationships", "--relationships")):
         for folder in sorted(p for p in (root / kind).iterdir() if p.is_dir()):
-            parts = sorted(folder.glob("part-*.csv"))
+            parts = sorted(p for p in folder.glob("*.csv") if p.name != "header.csv")
             if parts:
                 files = ",".join(str(p) for p in (folder / "header.csv", *parts))
                 args.append(f"{option}={folder.name}={files}")

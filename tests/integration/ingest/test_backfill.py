@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -69,11 +70,13 @@ def _json(line: str) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-def _backfill(driver: Driver, path: Path, work: Path, replace: bool = False) -> None:
+def _backfill(driver: Driver, path: Path, work: Path, replace: bool = False) -> dict[str, Any]:
     try:
-        backfill(Console(quiet=True), [path], 2, replace, work, False, False)
+        backfill(Console(quiet=True), [path], 2, replace, work, False, False, work / "summary.json")
     finally:
         forget_bookmarks(driver)
+    summary: dict[str, Any] = json.loads((work / "summary.json").read_text())
+    return summary
 
 
 def test_backfill_builds_the_graph_ingest_builds_and_ingest_then_adds_only_what_is_new(
@@ -89,8 +92,10 @@ def test_backfill_builds_the_graph_ingest_builds_and_ingest_then_adds_only_what_
     events = flushed_events(driver, settings)
 
     reset_state(driver, settings)
-    _backfill(driver, history, tmp_path / "work")
+    summary = _backfill(driver, history, tmp_path / "work")
     assert snapshot(driver, settings) == incremental  # every node and relationship, every property
+    # Detection's packed inputs among them, from the importer's files, not packed afterwards.
+    assert summary["inputs_packed_after_import"] == 0
     assert flushed_events(driver, settings) == events
     kept = [letter.rejection for letter in dlq.read(client, 100)]
     assert sorted((r.location, r.raw) for r in kept) == sorted(
