@@ -254,7 +254,7 @@ def account_inputs(
     """Each account's `model.ACCOUNT_INPUTS_PROPERTY` as the importer's `byte[]` text: what
     `model.ACCOUNT_INPUTS_CYPHER` gives and `model.pack_inputs` packs on the incremental path.
     Written here, `db migrate` has none left to derive after the import (a query and a write
-    per account: most of its 95-100 s at 1,024,000 accounts)."""
+    per account: ~60 s of its 95-100 s at 1,024,000 accounts)."""
     if not accounts:
         return []
     no_usage = {"counters": dict.fromkeys(COUNTERS, 0), "hours": [0] * 24}
