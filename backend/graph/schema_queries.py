@@ -64,10 +64,16 @@ LIST_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, labelsOrTypes, properties RETUR
 
 
 def migrate(driver: Driver, database: str) -> list[str]:
-    """Apply every constraint and index; returns the constraint names now present."""
+    """Apply every constraint and index, derive what older graphs lack; returns the
+    constraint names now present."""
+    fill_account_inputs(driver, database)
+    return apply_schema(driver, database)
+
+
+def apply_schema(driver: Driver, database: str) -> list[str]:
+    """`migrate` but for the accounts' packed inputs (a backfill counts those itself)."""
     for statement in (*CONSTRAINT_STATEMENTS, *INDEX_STATEMENTS):
         driver.execute_query(statement, database_=database)
-    fill_account_inputs(driver, database)
     with driver.session(database=database) as session:
         session.run(FILL_MEMBERSHIP_CLUSTERS).consume()  # CALL IN TRANSACTIONS needs auto-commit
     records, _, _ = driver.execute_query(LIST_CONSTRAINTS, database_=database)

@@ -22,7 +22,7 @@ from typing import Any
 import redis
 from neo4j import Driver
 
-from backend.graph.schema_queries import fill_account_inputs, migrate
+from backend.graph.schema_queries import apply_schema, fill_account_inputs
 from backend.ingest import repository as q
 from backend.ingest.bulk import STAGING, unlink_matching
 from backend.ingest.dedupe import SEEN
@@ -99,9 +99,8 @@ def finish(
 ) -> int:
     """Schema, tokens and checkpoint on the imported graph; returns how many accounts came
     without detection's packed inputs (packed here; 0 when the importer files carried them)."""
-    # Before `migrate`, which would pack them as well, uncounted.
     packed = fill_account_inputs(driver, database)
-    migrate(driver, database)
+    apply_schema(driver, database)
     q.restore_tokens(driver, database, tokens)
     q.write_checkpoint(driver, database, last, events)
     return packed
