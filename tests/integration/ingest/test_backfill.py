@@ -142,3 +142,23 @@ def test_backfill_refuses_a_graph_that_holds_data_and_replace_keeps_only_the_tok
     assert answer.status_code == 200, answer.text
     # The replaced graph's claims went with it: the old event applies again.
     assert ingest(settings, earlier).stats.applied == 1
+
+
+def test_a_failed_import_leaves_the_graph_it_found_and_the_stack_running(
+    driver: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    """Neo4j is killed, not stopped, before the import (`devstack.offline_import`): when the
+    import then fails before it writes, the server comes back on its own store, recovered."""
+    from devstack.offline_import import replace_store
+
+    reset_state(driver, settings)
+    ingest(settings, write_file(tmp_path / "some.jsonl", population(accounts=12, seed=8)))
+    before = snapshot(driver, settings)
+    missing = tmp_path / "no-such-file.csv"
+    with pytest.raises(RuntimeError, match="import failed"):
+        replace_store(settings, [f"--nodes=Account={missing}"], lambda _: None,
+                      tmp_path / "import.log")  # fmt: skip
+    forget_bookmarks(driver)
+    assert snapshot(driver, settings) == before
+    answer = httpx.get(f"{settings.api_url}/readyz", timeout=10)
+    assert answer.status_code == 200, answer.text

@@ -37,6 +37,20 @@ def test_start_records_pid_and_stop_kills_the_whole_group(tmp_path: Path) -> Non
     assert not supervisor.stop("svc")
 
 
+def test_stop_without_grace_kills_a_process_that_would_take_its_time(tmp_path: Path) -> None:
+    """What `offline_import` does to Neo4j, whose store it is about to overwrite: no wait for a
+    clean shutdown (here one that ignores SIGTERM and would run for a minute)."""
+    supervisor = Supervisor(tmp_path / "run", tmp_path / "logs")
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    record = supervisor.start(_component("svc", stubborn))
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert supervisor.stop("svc", timeout_s=0)
+    assert time.monotonic() - started < 5
+    assert _start_ticks(record.pid) is None
+    assert not supervisor.pid_file("svc").exists()
+
+
 def test_stale_pid_file_never_signals_a_reused_pid(tmp_path: Path) -> None:
     supervisor = Supervisor(tmp_path / "run", tmp_path / "logs")
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
