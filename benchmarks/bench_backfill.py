@@ -18,10 +18,12 @@ import threading
 import time
 from pathlib import Path
 
+import redis
 from rich.console import Console
 
-from backend.core.config import get_settings
+from backend.core.config import Settings, get_settings
 from backend.graph.driver import create_driver
+from backend.ingest.dedupe import SEEN
 from benchmarks.bench_ingest import _end_to_end, _wipe
 from benchmarks.machine import _children, describe
 from benchmarks.seeded import report, seed_dir
@@ -74,6 +76,24 @@ def _backfill(path: Path, summary: Path, workers: int) -> dict[str, object]:
     return result
 
 
+def _claims_memory(settings: Settings) -> dict[str, float]:
+    """What the claims the backfill handed to ingest hold in Redis (issue 13 asks it stay
+    reasonable at 32M events): every bucket measured, not sampled."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{SEEN}*", count=5000))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.memory_usage(key, samples=0)
+        pipe.hlen(key)
+    values = pipe.execute() if keys else []
+    held, ids = sum(values[0::2]), sum(values[1::2])
+    used = client.info("memory")["used_memory"]
+    return {
+        "buckets": len(keys), "ids": ids, "mib": round(held / 2**20, 1),
+        "bytes_per_id": round(held / max(ids, 1), 1), "redis_used_mib": round(used / 2**20, 1),
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", default="medium", choices=sorted(PRESETS))
@@ -109,6 +129,7 @@ def main() -> None:
             "MATCH (a:Account) RETURN count(a) AS n", database_=settings.NEO4J_DATABASE
         )
     result["accounts_in_graph"] = records[0]["n"]
+    result["claims_in_redis"] = _claims_memory(settings)
     result["incremental_slice"] = incremental
     rate = float(str(result["events_per_s"]))
     result["ratio_to_incremental"] = round(rate / incremental["rate"], 1)
