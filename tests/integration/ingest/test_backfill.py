@@ -22,6 +22,7 @@ from backend.auth.tokens import create_token, list_tokens
 from backend.cli.backfill import backfill
 from backend.core.config import Settings
 from backend.ingest import dlq
+from devstack.offline_import import replace_store
 from tests.eventgen import population
 from tests.integration.ingest_helpers import (
     count,
@@ -149,8 +150,6 @@ def test_a_failed_import_leaves_the_graph_it_found_and_the_stack_running(
 ) -> None:
     """Neo4j is killed, not stopped, before the import (`devstack.offline_import`): when the
     import then fails before it writes, the server comes back on its own store, recovered."""
-    from devstack.offline_import import replace_store
-
     reset_state(driver, settings)
     ingest(settings, write_file(tmp_path / "some.jsonl", population(accounts=12, seed=8)))
     before = snapshot(driver, settings)
