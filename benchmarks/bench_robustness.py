@@ -197,6 +197,7 @@ def _by_key(inc: Incidence) -> Incidence:
         inc, kind=inc.kind[ident], degree=inc.degree[ident], keys=[inc.keys[j] for j in ident],
         ptr=ptr, holders=inc.holders[rows],
         uncapped=None if inc.uncapped is None else inc.uncapped[ident],
+        positions=None if inc.positions is None else inc.positions[ident],
     )  # fmt: skip
 
 

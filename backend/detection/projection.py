@@ -26,6 +26,8 @@ from backend.graph.model import NESTED_LINKS
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
+TEMPLATE_KIND = "USED_TEMPLATE"
+
 
 @dataclass
 class Incidence:
@@ -42,12 +44,47 @@ class Incidence:
     population: int  # accounts in the graph, for the rarity discount
     # Per identifier: exempt from the link cap (conjunctions, whose specificity is tested).
     uncapped: npt.NDArray[np.bool_] | None = None
+    # Per identifier: its band position where it is not in its key (`band_position`).
+    positions: I64 | None = None
 
     @cached_property
     def identifier_of_row(self) -> I64:
         """Computed once: a refresh asks for it a dozen times (~0.1 s each at a million
         accounts). Incidences are never changed in place (`dataclasses.replace` makes new ones)."""
         return np.repeat(np.arange(self.degree.size), np.diff(self.ptr))
+
+    @cached_property
+    def band_position(self) -> I64:
+        """Per identifier: which of the prompt SimHash's bands a template band is (its key
+        "2:12be" says so, `normalise.identifiers.prompt_bands`), or a conjunction holds (its
+        band's, `conjunctions`); -1 for every other identifier and for a template key without
+        a position."""
+        if self.positions is not None:
+            return self.positions
+        out = np.full(self.degree.size, -1, np.int64)
+        if TEMPLATE_KIND in self.kinds:
+            bands = np.flatnonzero(self.kind == self.kinds.index(TEMPLATE_KIND))
+            prefix = [self.keys[j].partition(":") for j in bands.tolist()]
+            out[bands] = [int(p) if sep and p.isdigit() else -1 for p, sep, _ in prefix]
+        return out
+
+    @cached_property
+    def band_rows(self) -> BandRows:
+        """Computed once: every tie a refresh measures reads them (`scoring.band_consistency`),
+        and they are a fraction of the rows."""
+        position = self.band_position[self.identifier_of_row]
+        rows = np.flatnonzero(position >= 0)
+        return BandRows(rows, self.holders[rows], position[rows])
+
+
+@dataclass(frozen=True)
+class BandRows:
+    """The incidence rows of template bands (and of their conjunctions): which rows, their
+    holders and their band positions (`Incidence.band_rows`)."""
+
+    rows: I64
+    holders: I64
+    position: I64
 
 
 def in_account_order(inc: Incidence, account_ids: npt.NDArray[Any]) -> tuple[Incidence, I64]:
@@ -83,6 +120,7 @@ def restrict(inc: Incidence, keep: npt.NDArray[np.bool_]) -> tuple[Incidence, I6
         ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
         holders=index[inc.holders[inside]], accounts=int(dense.size),
         uncapped=None if inc.uncapped is None else inc.uncapped[held],
+        positions=None if inc.positions is None else inc.positions[held],
     ), dense  # fmt: skip
 
 
@@ -314,6 +352,9 @@ def conjunctions(
     ]  # fmt: skip
     lengths = np.array([m.size for m in members], np.int64)
     uncapped = np.zeros(inc.degree.size, bool) if inc.uncapped is None else inc.uncapped
+    # A band's coincidence with a client build or an exit is a match at the band's position
+    # (at most one of the two is a band: the kinds differ).
+    position = inc.band_position
     return Incidence(
         kind=np.concatenate([inc.kind, [kinds.index(k) for k in pair_kinds]]).astype(np.int64),
         degree=np.concatenate([inc.degree, lengths]),
@@ -325,4 +366,5 @@ def conjunctions(
         accounts=inc.accounts,
         population=inc.population,
         uncapped=np.concatenate([uncapped, np.ones(lengths.size, bool)]),
+        positions=np.concatenate([position, np.maximum(position[high[a]], position[high[c]])]),
     ), extended  # fmt: skip

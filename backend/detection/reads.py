@@ -15,9 +15,9 @@ from neo4j import Driver
 from backend.core.config import Settings
 from backend.detection import repository as repo
 from backend.detection.pipeline import F64, I64, Previous, Snapshot, locate
-from backend.detection.projection import Incidence, chance_floor, in_account_order
+from backend.detection.projection import TEMPLATE_KIND, Incidence, chance_floor, in_account_order
 from backend.detection.records import Memberships
-from backend.detection.scoring import ACCOUNT_COLUMNS, TEMPLATE_KIND
+from backend.detection.scoring import ACCOUNT_COLUMNS
 from backend.detection.snapshot_cache import (
     Fresh,
     TouchedLinks,

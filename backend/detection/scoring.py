@@ -19,8 +19,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from backend.detection.projection import Incidence, unique_runs
+from backend.detection.projection import TEMPLATE_KIND, Incidence, unique_runs
 from backend.graph.model import HOUR_INPUTS
+from backend.normalise.identifiers import LSH_BANDS
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -55,7 +56,6 @@ HOURS = HOUR_INPUTS  # exchanges per UTC hour of day (`hour_hist`)
 TIMING_PRIOR = 50.0  # exchanges spread evenly over the day, added to every community's own
 ACCOUNT_COLUMNS += HOURS
 CAPS = ACCOUNT_COLUMNS[2:8]
-TEMPLATE_KIND = "USED_TEMPLATE"
 
 
 @dataclass
@@ -103,7 +103,49 @@ def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[
     same[ok] = counts[at]
     base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind][rows]
     conc = np.where(same >= 2, (same - 1) / np.maximum(inc.degree[rows] - 1, 1), 0.0)
-    return same, np.asarray(base * conc, np.float64)
+    term = base * conc
+    bands = inc.band_rows
+    if bands.rows.size:
+        share = band_consistency(bands.holders, bands.position, conc[bands.rows], inc.accounts)
+        term[bands.rows] *= share[bands.holders]
+    return same, np.asarray(term, np.float64)
+
+
+# What a band position may count beyond the account's weakest position: one band held only
+# inside the community. A network's prompts carry bit noise, and an exchange whose flips fall
+# in one band lands there on a value too rare to be exported (under the chance floor) or held
+# by no one else, so a member with three exchanges can match [2, 2, 0, 1]. Without it the
+# rule cost a behaviour-only network of thin members (3-4 exchanges) a fifth of its accounts
+# on draw 39 (recall 0.933 -> 0.719; 0.895 with it); one band is the least that lets one such
+# exchange through, and a collision (17 matches at one position) still counts one.
+SLACK = 1.0
+
+
+def band_consistency(holders: I64, position: I64, concentration: F64, accounts: int) -> F64:
+    """Per account: the share of its template-band ties to a community that a shared
+    template, not a hash collision, explains; each of its template rows counts at this share.
+
+    A prompt that is one of a network's templates matches the network at all four band
+    positions of its SimHash; a hash collision matches at one. At the `full` preset's full
+    usage a network whose templates carry bit noise holds ~4% of every 16-bit position, and a
+    genuine template lying a bit or two from one of its values brings its own one-bit variants
+    in at that position together: up to 17 matches at one position and none elsewhere, each
+    counted as a shared template, put 2,162 genuine accounts on the ban list
+    (`docs/detection.md`, "Template bands: matched at every position"). So each position counts
+    no more than the account's weakest position, plus SLACK. A match is measured as the tie
+    measures it, by the share of the band's holders in the community: a band of 212 holders,
+    7 of them in a cluster that has drawn in genuine periphery, does not make a position
+    matched. A network's member matches about equally at all four (unchanged); a collision
+    at one or two positions counts next to nothing.
+
+    Per band row (`Incidence.band_rows`): its `holders`, band `position` and `concentration`
+    (0: not a match)."""
+    per_position = np.bincount(
+        holders * LSH_BANDS + position, weights=concentration, minlength=accounts * LSH_BANDS
+    ).reshape(accounts, LSH_BANDS)
+    total = per_position.sum(axis=1)
+    counted = np.minimum(per_position, per_position.min(axis=1)[:, None] + SLACK).sum(axis=1)
+    return np.asarray(np.where(total > 0, counted / np.maximum(total, 1e-12), 1.0), np.float64)
 
 
 def member_ties(
@@ -133,7 +175,8 @@ def best_ties(
     inc: Incidence, labels: I64, weights: dict[str, float], outside: npt.NDArray[np.bool_]
 ) -> tuple[I64, F64]:
     """For each account in `outside`: the community it is most tied to and that tie, measured
-    as `tie_strength` would measure it were the account a member (-1 and 0 for the others).
+    as `tie_strength` would measure it were the account a member (-1 and 0 for the others),
+    its template bands counted by `band_consistency`'s rule.
 
     One sparse product (accounts x identifiers) @ (identifiers x communities). Terms under
     TIE_FLOOR are left out to keep it small: such a term is an identifier whose holders are
@@ -161,7 +204,41 @@ def best_ties(
     has = np.diff(ties.indptr) > 0
     best[has] = np.asarray(ties[has].argmax(axis=1)).ravel()
     tie[has] = np.asarray(ties[has].max(axis=1).todense()).ravel()
-    return best, tie
+    return best, tie - _inconsistent_bands(inc, labels, weights, best, (ident, comm, count))
+
+
+def _inconsistent_bands(
+    inc: Incidence,
+    labels: I64,
+    weights: dict[str, float],
+    best: I64,
+    pairs: tuple[I64, I64, I64],
+) -> F64:
+    """Per account: how much of its tie to `best` the band-position rule (`band_consistency`)
+    takes away; each template band it holds matches when another account of `best` holds it.
+    `pairs`: `_count_pairs`' (identifier, community, holders) rows."""
+    ident, comm, count = pairs
+    rows = inc.identifier_of_row
+    position = inc.band_position[rows]
+    target = best[inc.holders]
+    candidate = np.flatnonzero((position >= 0) & (target >= 0))
+    if not candidate.size or not ident.size:
+        return np.zeros(best.size)
+    n_comm = int(labels.max()) + 1
+    key = ident * n_comm + comm  # sorted: `np.unique`'s order
+    wanted = rows[candidate] * n_comm + target[candidate]
+    at = np.minimum(np.searchsorted(key, wanted), key.size - 1)
+    held = np.where(key[at] == wanted, count[at], 0)
+    others = held - (labels[inc.holders[candidate]] == target[candidate])  # not the account
+    matched, held = candidate[others >= 1], held[others >= 1]
+    holder = inc.holders[matched]
+    concentration = others[others >= 1] / np.maximum(inc.degree[rows[matched]] - 1, 1)
+    share = band_consistency(holder, position[matched], concentration, best.size)
+    # The terms the product above added for these bands (the same formula and floor).
+    base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind[rows[matched]]]
+    term = base * held / np.maximum(inc.degree[rows[matched]] - 1, 1)
+    bands = np.bincount(holder, weights=np.where(term >= TIE_FLOOR, term, 0.0), minlength=best.size)
+    return np.asarray(bands * (1.0 - share), np.float64)
 
 
 def confidence(tie: F64, behaviour_similarity: F64) -> F64:

@@ -22,6 +22,7 @@ from backend.detection.records import Memberships
 from backend.detection.scoring import (
     ACCOUNT_COLUMNS,
     behaviour_similarity,
+    best_ties,
     confidence,
     evidence,
     score,
@@ -33,14 +34,18 @@ W = {"PAID_WITH": 1.0, "USED_IP": 0.3, "USED_TEMPLATE": 0.35}
 
 
 def incidence(
-    groups: list[tuple[str, list[int]]], accounts: int, population: int = 1000
+    groups: list[tuple[str, list[int]]],
+    accounts: int,
+    population: int = 1000,
+    keys: list[str] | None = None,
 ) -> Incidence:
+    """`keys`: each identifier's key where it matters (a template band's "position:bits")."""
     kinds = tuple(dict.fromkeys(k for k, _ in groups))
     lengths = [len(m) for _, m in groups]
     return Incidence(
         kind=np.array([kinds.index(k) for k, _ in groups]),
         degree=np.array(lengths),
-        keys=[f"{k}-{i}" for i, (k, _) in enumerate(groups)],
+        keys=keys or [f"{k}-{i}" for i, (k, _) in enumerate(groups)],
         ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
         holders=np.concatenate([np.array(m) for _, m in groups]).astype(np.int64),
         kinds=kinds,
@@ -240,6 +245,63 @@ def test_confidence_separates_network_members_from_exit_sharers() -> None:
     assert conf[:5].min() > 0.5 > conf[5:].max()
 
 
+def _bands(per_position: list[list[list[int]]], others: list[tuple[str, list[int]]],
+           accounts: int) -> Incidence:  # fmt: skip
+    """Template bands by position (their holders), then other identifiers."""
+    groups = [("USED_TEMPLATE", h) for bands in per_position for h in bands] + others
+    keys = [f"{p}:{i:04x}" for p, bands in enumerate(per_position) for i in range(len(bands))]
+    return incidence(groups, accounts, keys=keys + [f"x-{i}" for i in range(len(others))])
+
+
+def test_template_matches_count_no_more_than_at_the_weakest_band_position() -> None:
+    """Members 0-9 share the network's prompts: three bands match at positions 0, 1 and 3,
+    and at position 2 the network's main value and, for 0-7, one of its bit-flipped variants
+    that a pair of them holds. Account 10's own template lies a bit from the network's at
+    position 2 only: its one-bit variants match five of those values there and nothing
+    elsewhere (a hash collision). Account 11 shares the network's card, not its prompts."""
+    net = list(range(10))
+    variants = [[0, 1, 10], [2, 3, 10], [4, 5, 10], [6, 7, 10]]
+    positions = [[net] * 3, [net] * 3, [[*net, 10], *variants], [net] * 3]
+    inc = _bands(positions, [("PAID_WITH", [*net, 11])], 12)
+    tie = tie_strength(inc, np.zeros(12, np.int64), W)
+    # Every band here is held inside the community only, so each match weighs one.
+    assert tie[0] == pytest.approx(1.0 + 11 * 0.35)  # [3, 3, 2, 3]: within SLACK of its weakest
+    assert tie[8] == pytest.approx(1.0 + 10 * 0.35 * (2 + 2 + 1 + 2) / 10)  # [3, 3, 1, 3]
+    assert tie[10] == pytest.approx(5 * 0.35 / 5)  # [0, 0, 5, 0]: one band's worth
+    assert tie[11] == pytest.approx(1.0)  # the card; no template to count
+    # Measured from outside (whom `attach` would let join): the same rule, each match weighed
+    # by the share of the band's other holders in the community (account 9 at position 2:
+    # 9 of the band's 10 others, since account 10 is outside too).
+    outsiders = np.zeros(12, np.int64)
+    outsiders[[9, 10]] = -1
+    best, tie = best_ties(inc, outsiders, W, outsiders < 0)
+    assert best[[9, 10]].tolist() == [0, 0]
+    nine = [3, 3, 0.9, 3]
+    counted = sum(min(m, min(nine) + 1) for m in nine) / sum(nine)
+    assert tie[9] == pytest.approx(1.0 + (9 * 0.35 + 0.35 * 0.9) * counted)
+    assert tie[10] == pytest.approx((0.35 * 0.9 + 4 * 0.35) / 4.9)
+    # Members that match equally at every position keep every match.
+    even = _bands([[net] * 3] * 4, [], 10)
+    assert tie_strength(even, np.zeros(10, np.int64), W) == pytest.approx(12 * 0.35)
+
+
+def test_a_band_held_mostly_outside_does_not_make_its_position_matched() -> None:
+    """Account 0 collided at position 3 with five of a network's bands; at positions 0-2 it
+    holds bands of 40 holders, two of them (it and one genuine member of the cluster's
+    periphery) inside. Those count for what they are, 1/39 of a match each."""
+    net = list(range(1, 11))
+    wide = [0, 11, *range(12, 50)]  # 40 holders, 0 and 11 in the cluster
+    positions = [[net] * 3 + [wide], [net] * 3 + [wide], [net] * 3 + [wide], [[0, *net]] * 5]
+    inc = _bands(positions, [], 50)
+    labels = np.full(50, -1, np.int64)
+    labels[:12] = 0
+    per_position = [1 / 39, 1 / 39, 1 / 39, 5 * 10 / 10]
+    counted = sum(min(m, min(per_position) + 1) for m in per_position)
+    tie = tie_strength(inc, labels, W)
+    assert tie[0] == pytest.approx(0.35 * counted)
+    assert tie[0] < 0.35 * 1.2  # about one band's worth (counting bands, not shares: 1.11)
+
+
 def test_ties_alone_never_reach_the_default_ban_confidence() -> None:
     """However tightly tied, an account that behaves nothing like its cluster stays below
     DETECTION_MIN_CONFIDENCE: shared identifiers alone never put it on the ban list."""
@@ -370,13 +432,16 @@ def test_coincidences_of_common_identifiers_link_and_chance_ones_do_not() -> Non
         ("USED_TEMPLATE", public), ("USED_CLIENT", common),
         ("USED_IP", exit_), ("USED_SUBNET", [*exit_, *range(600, 700)]),
     ]  # fmt: skip
-    inc = incidence(groups, 10_000, population=10_000)
+    keys = ["2:ab12", "client-a", "0:ab12", "client-b", "10.0.0.1", "10.0.0.0/24"]
+    inc = incidence(groups, 10_000, population=10_000, keys=keys)
     weights = {"USED_TEMPLATE": 0.35, "USED_CLIENT": 0.3, "USED_IP": 0.3, "USED_SUBNET": 0.1}
     linked, extended = conjunctions(inc, weights, link_cap=200)
     added = list(range(inc.degree.size, linked.degree.size))
     assert len(added) == 1
     (j,) = added
     assert linked.kinds[linked.kind[j]] == "USED_CLIENT&USED_TEMPLATE"
+    # It is a match at its band's position (`scoring.band_consistency`).
+    assert linked.band_position.tolist() == [2, -1, 0, -1, -1, -1, 2]
     assert extended["USED_CLIENT&USED_TEMPLATE"] == 0.35  # the stronger kind's weight
     assert sorted(linked.holders[linked.ptr[j] : linked.ptr[j + 1]].tolist()) == network
     m = project(linked, extended, 200, 32, 6, 1)
