@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -846,6 +846,9 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         read = ((labels >= 0) | attachable(linked, labels, weights)) & ~frozen
         with timed(score_parts, "inputs"):
             table, shape = snapshot.features(np.flatnonzero(read))
+        # What chance had to work with where template bands match (`band_consistency`).
+        linked = replace(linked, prompts=table["exchanges"])
+        inc = replace(inc, prompts=table["exchanges"])
         labels = _peel(linked, matrix, labels, table, params, weights)
         labels, attached, moved = attach(
             linked, labels, table, weights, read, params.min_cluster_size

@@ -46,6 +46,9 @@ class Incidence:
     uncapped: npt.NDArray[np.bool_] | None = None
     # Per identifier: its band position where it is not in its key (`band_position`).
     positions: I64 | None = None
+    # Per account: the prompts it sent (its exchanges), what chance had to work with when its
+    # template bands match a community's (`scoring.band_consistency`); None: not known yet.
+    prompts: F64 | None = None
 
     @cached_property
     def identifier_of_row(self) -> I64:

@@ -21,7 +21,7 @@ from scipy import sparse
 
 from backend.detection.projection import TEMPLATE_KIND, Incidence, unique_runs
 from backend.graph.model import HOUR_INPUTS
-from backend.normalise.identifiers import LSH_BANDS
+from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -98,7 +98,7 @@ def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[
     n_comm = int(labels.max()) + 1 if labels.size else 0
     # Each row's (identifier, community) counted among all rows: the count, put back on the
     # rows it came from (no sparse table to look them up in: a third of this function's time).
-    _, at, counts = unique_runs(rows[ok] * max(n_comm, 1) + lab[ok])
+    pairs, at, counts = unique_runs(rows[ok] * max(n_comm, 1) + lab[ok])
     same = np.zeros(rows.size, np.int64)
     same[ok] = counts[at]
     base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind][rows]
@@ -106,9 +106,42 @@ def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[
     term = base * conc
     bands = inc.band_rows
     if bands.rows.size:
-        share = band_consistency(bands.holders, bands.position, conc[bands.rows], inc.accounts)
+        ident, comm = pairs // max(n_comm, 1), pairs % max(n_comm, 1)
+        per_band = chance_per_prompt(inc, ident, comm, counts, n_comm)
+        share = band_consistency(
+            bands.holders, bands.position, conc[bands.rows], inc.accounts,
+            _chance(inc.prompts, per_band, labels),
+        )  # fmt: skip
         term[bands.rows] *= share[bands.holders]
     return same, np.asarray(term, np.float64)
+
+
+def chance_per_prompt(inc: Incidence, ident: I64, comm: I64, count: I64, n_comm: int) -> F64:
+    """Per (community, band position): the match an unrelated prompt's band makes there by
+    chance, as a tie weighs matches: the sum over the community's band values at that position
+    of the share of their holders inside it, over the 2^16 values a band can take.
+
+    `ident`, `comm`, `count`: (identifier, community, its holders there) pairs; only template
+    bands count (a conjunction is not a point of the hash space)."""
+    position = inc.band_position[ident]
+    template = inc.kinds.index(TEMPLATE_KIND) if TEMPLATE_KIND in inc.kinds else -1
+    band = (position >= 0) & (inc.kind[ident] == template)
+    share = count[band] / np.maximum(inc.degree[ident[band]], 1)
+    mass = np.bincount(
+        comm[band] * LSH_BANDS + position[band], weights=share, minlength=n_comm * LSH_BANDS
+    )
+    return np.asarray(mass.reshape(n_comm, LSH_BANDS) / 2**LSH_BAND_BITS, np.float64)
+
+
+def _chance(prompts: F64 | None, per_band: F64, towards: I64) -> F64 | None:
+    """Per account and band position: the match its prompts make with the community `towards`
+    by chance (None when its prompts are not known: nothing subtracted)."""
+    if prompts is None or not per_band.size:
+        return None
+    inside = towards >= 0
+    out = np.zeros((towards.size, LSH_BANDS))
+    out[inside] = prompts[inside, None] * per_band[towards[inside]]
+    return out
 
 
 # What a band position may count beyond the account's weakest position: one band held only
@@ -121,7 +154,9 @@ def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[
 SLACK = 1.0
 
 
-def band_consistency(holders: I64, position: I64, concentration: F64, accounts: int) -> F64:
+def band_consistency(
+    holders: I64, position: I64, concentration: F64, accounts: int, chance: F64 | None = None
+) -> F64:
     """Per account: the share of its template-band ties to a community that a shared
     template, not a hash collision, explains; each of its template rows counts at this share.
 
@@ -138,13 +173,20 @@ def band_consistency(holders: I64, position: I64, concentration: F64, accounts: 
     matched. A network's member matches about equally at all four (unchanged); a collision
     at one or two positions counts next to nothing.
 
+    What chance explains is taken off each position first (`chance`: per account and
+    position, the match its prompts make there by chance, `chance_per_prompt`; an upper bound,
+    since an account's exchanges outnumber its distinct prompts): an ordinary heavy user whose
+    50 bands a position meet a network covering 4% of every position matches ~2 at each of the
+    four, consistently, and that is not a shared template either.
+
     Per band row (`Incidence.band_rows`): its `holders`, band `position` and `concentration`
     (0: not a match)."""
     per_position = np.bincount(
         holders * LSH_BANDS + position, weights=concentration, minlength=accounts * LSH_BANDS
     ).reshape(accounts, LSH_BANDS)
     total = per_position.sum(axis=1)
-    counted = np.minimum(per_position, per_position.min(axis=1)[:, None] + SLACK).sum(axis=1)
+    beyond = per_position if chance is None else np.maximum(per_position - chance, 0.0)
+    counted = np.minimum(beyond, beyond.min(axis=1)[:, None] + SLACK).sum(axis=1)
     return np.asarray(np.where(total > 0, counted / np.maximum(total, 1e-12), 1.0), np.float64)
 
 
@@ -233,7 +275,10 @@ def _inconsistent_bands(
     matched, held = candidate[others >= 1], held[others >= 1]
     holder = inc.holders[matched]
     concentration = others[others >= 1] / np.maximum(inc.degree[rows[matched]] - 1, 1)
-    share = band_consistency(holder, position[matched], concentration, best.size)
+    per_band = chance_per_prompt(inc, ident, comm, count, n_comm)
+    share = band_consistency(
+        holder, position[matched], concentration, best.size, _chance(inc.prompts, per_band, best)
+    )
     # The terms the product above added for these bands (the same formula and floor).
     base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind[rows[matched]]]
     term = base * held / np.maximum(inc.degree[rows[matched]] - 1, 1)

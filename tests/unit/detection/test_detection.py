@@ -302,6 +302,29 @@ def test_a_band_held_mostly_outside_does_not_make_its_position_matched() -> None
     assert tie[0] < 0.35 * 1.2  # about one band's worth (counting bands, not shares: 1.11)
 
 
+def test_matches_chance_explains_are_taken_off_each_position_first() -> None:
+    """A network of 100 accounts holds 2,000 band values at each position (each value two of
+    its members'), 3% of the 2^16. Account 100 has sent 100 prompts of its own: chance puts
+    ~3 of its bands on the network's values at every position, and it matches 3 at each,
+    consistently. That is what chance gives, so it counts nothing; a member's 40 a position
+    keep nearly all. Without the prompt counts nothing is subtracted."""
+    from dataclasses import replace
+
+    values = 2_000
+    per_position = [[[i % 100, (i + 1) % 100] for i in range(values)] for _ in range(4)]
+    for bands in per_position:
+        for v in (5, 500, 1_500):  # account 100's three matches at this position
+            bands[v] = [*bands[v], 100]
+    inc = _bands(per_position, [], 101)
+    labels = np.zeros(101, np.int64)
+    unknown = tie_strength(inc, labels, W)
+    known = tie_strength(replace(inc, prompts=np.full(101, 100.0)), labels, W)
+    assert unknown[100] == pytest.approx(12 * 0.35)
+    assert known[100] == pytest.approx(0.0)
+    chance = 100 * values / 2**16  # per position: 3.05 of a member's 40 matches
+    assert known[0] == pytest.approx(unknown[0] * (40 - chance) / 40, rel=0.02)
+
+
 def test_ties_alone_never_reach_the_default_ban_confidence() -> None:
     """However tightly tied, an account that behaves nothing like its cluster stays below
     DETECTION_MIN_CONFIDENCE: shared identifiers alone never put it on the ban list."""
