@@ -212,6 +212,56 @@ def shuffle_within(group: I64, draw: F64) -> I64:
     return np.asarray(perm, np.int64)
 
 
+def thin(
+    inc: Incidence,
+    sampled: I64,
+    own_rounds: npt.NDArray[np.int_],
+    exact_max: int,
+    rng: np.random.Generator,
+) -> tuple[I64, F64, I64, I64, npt.NDArray[np.int_]]:
+    """The sampled identifiers' incidence rows that link: of an account's rows of one kind,
+    ceil(exact_max / (2 x rounds)) at random (all, if it has fewer).
+
+    An account's weight from a kind does not grow with how many identifiers of it it holds
+    (`kind_share`), but its sampled pairs did: two per row and round. At the `full` preset's
+    full usage a network member holds ~200 coincidences of its client build or subnet with a
+    template band, each held by 2,000-3,700 members, and those rows made 16M of the 24M
+    pairs (17.1M edges; Leiden's time follows them). A row is kept with probability q =
+    min(1, budget / rows of that kind the account holds): the budget gives an account about
+    `exact_max` partners per kind, what one exact clique gives it. A thin member (a few bands)
+    keeps every row.
+
+    Returns the kept rows and their 1 / q, and per identifier still linking (two kept holders
+    or more) its kept count, the identifier and its rounds. Two kept rows are adjacent in a
+    ring of s kept rows with probability 2 / (s - 1), against 2 / (d - 1) among all d, so a
+    pair's weight times (s - 1) / (d - 1) / (q_i q_j) is, in expectation, the weight that
+    pair had: every account keeps its expected weight from each identifier, whatever its
+    partners' q (a thin account beside heavy ones is not inflated)."""
+    sizes = np.diff(inc.ptr)[sampled]
+    rows = np.repeat(inc.ptr[sampled], sizes) + (
+        np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    )
+    budget = np.ceil(exact_max / (2 * np.repeat(own_rounds, sizes)))
+    key = inc.holders[rows] * len(inc.kinds) + np.repeat(inc.kind[sampled], sizes)
+    held = np.bincount(key)[key]
+    q = np.minimum(1.0, budget / held)
+    # Exactly `budget` of each account's rows of a kind, drawn without replacement: each row
+    # kept with probability q, and no member left without a row by the draw.
+    order = np.argsort(key + rng.random(rows.size))  # within each key, a random order
+    first = np.r_[True, key[order][1:] != key[order][:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
+    keep = np.zeros(rows.size, bool)
+    keep[order] = np.arange(order.size) - start < budget[order]
+    group = np.repeat(np.arange(sampled.size), sizes)
+    left = np.bincount(group[keep], minlength=sampled.size)
+    keep &= (left >= 2)[group]
+    linking = left >= 2
+    return (
+        rows[keep], 1.0 / q[keep], left[linking].astype(np.int64), sampled[linking],
+        own_rounds[linking],
+    )  # fmt: skip
+
+
 def project(
     inc: Incidence,
     weights: dict[str, float],
@@ -251,23 +301,26 @@ def project(
 
     sampled = np.flatnonzero(linking & (local > exact_max))
     if sampled.size:
-        sizes = local[sampled]
-        group = np.repeat(np.arange(sampled.size), sizes)
-        starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        position = np.arange(int(sizes.sum())) - starts
-        rows = np.repeat(inc.ptr[sampled], sizes) + position  # each identifier's incidence rows
         # Weak kinds get fewer rounds: a /24 at weight 0.1 never decides a community, and its
         # thousands of sampled pairs would be most of the edges Leiden has to walk.
         base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind[sampled]]
         strongest = max([weights.get(k, 0.0) for k in inc.kinds] + [1e-12])
         own_rounds = np.maximum(1, np.rint(rounds * base / strongest)).astype(int)
+        rows, inverse_q, sizes, sampled, own_rounds = thin(
+            inc, sampled, own_rounds, exact_max, np.random.default_rng([seed, 1])
+        )
+        group = np.repeat(np.arange(sampled.size), sizes)
+        starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        position = np.arange(int(sizes.sum())) - starts
         row_rounds = np.repeat(own_rounds, sizes)
-        kept = (sizes - 1) / np.maximum(inc.degree[sampled] - 1, 1)  # 1 on the whole graph
-        pair_w = np.repeat(total[sampled] * kept / (2 * own_rounds), sizes)
+        kept = (local[sampled] - 1) / np.maximum(inc.degree[sampled] - 1, 1)  # 1 on the whole graph
+        thinned = (sizes - 1) / (local[sampled] - 1)  # `thin`: with 1 / (q_i q_j) per pair
+        pair_w = np.repeat(total[sampled] * kept * thinned / (2 * own_rounds), sizes)
+        row_factor = factor[rows] * inverse_q**2  # under the square root: 1 / q per end
         partner = starts + (position + 1) % np.repeat(sizes, sizes)
         order = np.arange(rows.size)
         rng = np.random.default_rng(seed)
-        for r in range(int(own_rounds.max())):
+        for r in range(int(own_rounds.max(initial=0))):
             draw = rng.random(rows.size)  # drawn for every row each round: the same stream
             # Only identifiers with rounds left are shuffled (whole identifiers: each keeps its
             # block of positions, so this is the full shuffle restricted to them); past the
@@ -275,7 +328,7 @@ def project(
             live = np.flatnonzero(row_rounds > r)
             order[live] = live[shuffle_within(group[live], draw[live])]
             mate = partner[live]
-            share, share_mate = factor[rows[order[live]]], factor[rows[order[mate]]]
+            share, share_mate = row_factor[order[live]], row_factor[order[mate]]
             src.append(holders[rows[order[live]]])
             dst.append(holders[rows[order[mate]]])
             val.append(pair_w[live] * np.sqrt(share * share_mate))

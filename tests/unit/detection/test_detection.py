@@ -103,6 +103,28 @@ def test_weak_kinds_get_fewer_sampled_pairs_with_the_same_totals() -> None:
     )
 
 
+def test_many_sampled_identifiers_of_a_kind_link_like_a_few() -> None:
+    """A network of 400 whose members each hold 50 of its 60 template bands: their pairs no
+    longer grow with the bands, their weight stays (in expectation); account 400, holding one
+    band, keeps its row."""
+    rng = np.random.default_rng(3)
+    bands = [sorted(rng.choice(400, 334, replace=False).tolist()) for _ in range(60)]
+    bands[0] = sorted([*bands[0], 400])
+    inc = incidence([("USED_TEMPLATE", b) for b in bands], 401)
+    every = project(inc, W, 1000, 1000, 4, 1)  # exact cliques: nothing sampled, nothing thinned
+    thinned = project(inc, W, 1000, 32, 4, 1)
+    partners = np.diff(thinned.indptr)
+    # The kind's 4 rounds (the strongest here) leave a budget of ceil(32 / (2 x 4)) = 4 rows
+    # of each member's ~50: at most 32 partners, against 399; account 400 keeps its row.
+    assert partners[:400].max() <= 32 and np.diff(every.indptr)[:400].min() == 399
+    assert 2 <= partners[400] <= 8
+    strength = np.asarray(thinned.sum(axis=1)).ravel()
+    exact = np.asarray(every.sum(axis=1)).ravel()
+    assert strength[:400].mean() == pytest.approx(exact[:400].mean(), rel=0.05)
+    # Paired with thinned members, its weight is theirs' to it: not inflated by their 1 / q.
+    assert 0.5 < strength[400] / exact[400] < 2
+
+
 @pytest.mark.parametrize("coarse", [False, True])
 def test_the_sampling_shuffle_is_lexsorts_permutation(coarse: bool) -> None:
     """`shuffle_within` must give exactly lexsort's order, also where its float key ties
