@@ -57,6 +57,12 @@ class Incidence:
         return np.repeat(np.arange(self.degree.size), np.diff(self.ptr))
 
     @cached_property
+    def spread_of_row(self) -> I64:
+        """Per incidence row: its identifier's other holders (at least 1), what a tie's
+        concentration divides by; computed once for the refresh's eight tie measurements."""
+        return np.maximum(self.degree - 1, 1)[self.identifier_of_row]
+
+    @cached_property
     def band_position(self) -> I64:
         """Per identifier: which of the prompt SimHash's bands a template band is (its key
         "2:12be" says so, `normalise.identifiers.prompt_bands`), or a conjunction holds (its

@@ -102,7 +102,8 @@ def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[
     same = np.zeros(rows.size, np.int64)
     same[ok] = counts[at]
     base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind][rows]
-    conc = np.where(same >= 2, (same - 1) / np.maximum(inc.degree[rows] - 1, 1), 0.0)
+    conc = np.zeros(rows.size)
+    np.divide(same - 1, inc.spread_of_row, out=conc, where=same >= 2)
     term = base * conc
     bands = inc.band_rows
     if bands.rows.size:
