@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -854,18 +853,16 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         labels, attached, moved = attach(
             linked, labels, table, weights, read, params.min_cluster_size
         )
-        # Each member's strongest ties are read by nothing below: measured on the other core
-        # while the clusters are scored (numpy lets go of the interpreter in its loops).
-        with ThreadPoolExecutor(max_workers=1) as beside:
-            why = beside.submit(member_ties, inc, labels, params.kind_weights, WHY_TIES)
-            similarity = behaviour_similarity(table, labels)
-            # Parts of one network Leiden split (its resolution limit) are judged together
-            # where a feature needs the whole network (`score`'s template concentration).
-            pairs, cohesive = cluster_ties(matrix, labels, snapshot.total_weight)
-            kinship = pairs[cohesive]
-            scored = score(table, labels, inc, matrix, shape, kinship)
-            proof = evidence(inc, labels, params.kind_weights)
-            ties = why.result()
+        similarity = behaviour_similarity(table, labels)
+        # Not on a thread beside the scores: its own heap held ~300 MiB more at the peak
+        # (4.27 against 3.86 GiB at full usage) for 2-4 s (`docs/benchmarks.md`, "Full preset").
+        ties = member_ties(inc, labels, params.kind_weights, WHY_TIES)
+        # Parts of one network Leiden split (its resolution limit) are judged together where a
+        # feature needs the whole network to be seen (`score`'s template concentration).
+        pairs, cohesive = cluster_ties(matrix, labels, snapshot.total_weight)
+        kinship = pairs[cohesive]
+        scored = score(table, labels, inc, matrix, shape, kinship)
+        proof = evidence(inc, labels, params.kind_weights)
     with stage("identity"):
         # Members are matched by internal node id (no account-id strings to read).
         old: dict[str, set[int]] = {cid: set() for cid in previous.ids}
