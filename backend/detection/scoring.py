@@ -275,14 +275,14 @@ def _inconsistent_bands(
     others = held - (labels[inc.holders[candidate]] == target[candidate])  # not the account
     matched, held = candidate[others >= 1], held[others >= 1]
     holder = inc.holders[matched]
-    concentration = others[others >= 1] / np.maximum(inc.degree[rows[matched]] - 1, 1)
+    concentration = others[others >= 1] / inc.spread_of_row[matched]
     per_band = chance_per_prompt(inc, ident, comm, count, n_comm)
     share = band_consistency(
         holder, position[matched], concentration, best.size, _chance(inc.prompts, per_band, best)
     )
     # The terms the product above added for these bands (the same formula and floor).
     base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind[rows[matched]]]
-    term = base * held / np.maximum(inc.degree[rows[matched]] - 1, 1)
+    term = base * held / inc.spread_of_row[matched]
     bands = np.bincount(holder, weights=np.where(term >= TIE_FLOOR, term, 0.0), minlength=best.size)
     return np.asarray(bands * (1.0 - share), np.float64)
 
