@@ -15,7 +15,13 @@ from neo4j import Driver
 from backend.core.config import Settings
 from backend.detection import repository as repo
 from backend.detection.pipeline import F64, I64, Previous, Snapshot, locate
-from backend.detection.projection import TEMPLATE_KIND, Incidence, chance_floor, in_account_order
+from backend.detection.projection import (
+    TEMPLATE_KIND,
+    Incidence,
+    chance_floor,
+    in_account_order,
+    unique_dense,
+)
 from backend.detection.records import Memberships
 from backend.detection.scoring import ACCOUNT_COLUMNS
 from backend.detection.snapshot_cache import (
@@ -58,7 +64,14 @@ def export_incidence(driver: Driver, settings: Settings, region: I64 | None = No
         )  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=settings.DETECTION_READ_THREADS) as pool:
-        parts = list(pool.map(export, kinds))
+        # The template bands first: two thirds of the rows, so the other reads fill the other
+        # lane beside them instead of queueing them last.
+        first = sorted(kinds, key=lambda k: k != TEMPLATE_KIND)
+        pending = {k: pool.submit(export, k) for k in first}
+        # The whole graph's holders are nearly every account: one scan beside the link reads.
+        every = None if region is not None else pool.submit(repo.every_account_id, driver, db)
+        parts = [pending[k].result() for k in kinds]
+        accounts = {"nodes": [], "ids": []} if every is None else every.result()
     kind_idx = np.repeat(np.arange(len(kinds)), [len(p["keys"]) for p in parts])
     degree = [d for p in parts for d in p["degrees"]]
     keys = [f"{k}" for p in parts for k in p["keys"]]
@@ -67,8 +80,13 @@ def export_incidence(driver: Driver, settings: Settings, region: I64 | None = No
     lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
     nodes = np.fromiter(chain.from_iterable(lists), np.int64, count=int(lengths.sum()))
     del parts, lists
-    node_ids, dense = np.unique(nodes, return_inverse=True)
-    account = np.asarray(account_names(driver, settings, node_ids), object)
+    node_ids, dense = unique_dense(nodes)
+    ids = np.empty(node_ids.size, object)
+    at, found = locate(np.asarray(accounts["nodes"], np.int64), node_ids)
+    ids[found] = np.asarray(accounts["ids"], object)[at[found]]
+    if not found.all():  # a region's, and accounts written while the links were read
+        ids[~found] = account_names(driver, settings, node_ids[~found])
+    account = names(ids)
     inc = Incidence(
         kind=kind_idx.astype(np.int64),
         degree=np.asarray(degree, np.int64),
@@ -82,7 +100,7 @@ def export_incidence(driver: Driver, settings: Settings, region: I64 | None = No
     # Identifiers are already in key order (the export sorts them); accounts follow their ids.
     inc, order = in_account_order(inc, account)
     return WholeGraph(
-        inc, node_ids[order], names(account[order]), np.asarray(idents, np.int64),
+        inc, node_ids[order], account[order], np.asarray(idents, np.int64),
         signature=signature(kinds, settings.DETECTION_FEATURE_CAP),
     )  # fmt: skip
 

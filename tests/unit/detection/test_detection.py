@@ -16,6 +16,7 @@ from backend.detection.projection import (
     project,
     rarity,
     shuffle_within,
+    unique_dense,
     unique_runs,
 )
 from backend.detection.records import Memberships
@@ -150,6 +151,20 @@ def test_unique_runs_is_np_unique(layout: str) -> None:
     want = np.unique(key, return_inverse=True, return_counts=True)
     for got, expected in zip(unique_runs(key), want, strict=True):
         assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("spread", ["dense", "sparse", "empty", "one", "negative"])
+def test_unique_dense_is_np_unique(spread: str) -> None:
+    """`unique_dense` must give exactly `np.unique`'s values and inverse, whether it takes the
+    bitmap (values dense in their range) or falls back to the sort."""
+    rng = np.random.default_rng(11)
+    values = {"dense": rng.integers(0, 3_000, 5_000), "sparse": rng.integers(0, 10**12, 5_000),
+              "empty": np.zeros(0, np.int64), "one": np.array([7]),
+              "negative": rng.integers(-50, 50, 300)}[spread]  # fmt: skip
+    unique, inverse = unique_dense(values)
+    want_unique, want_inverse = np.unique(values, return_inverse=True)
+    assert np.array_equal(unique, want_unique) and np.array_equal(inverse, want_inverse)
+    assert unique.dtype == np.int64 and inverse.dtype == np.int64
 
 
 def test_template_bands_link_only_above_chance_collisions() -> None:
