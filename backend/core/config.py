@@ -122,9 +122,13 @@ class Settings(BaseSettings):
     DETECTION_WRITE_LANES: int = max(1, min(4, os.cpu_count() or 2))
     DETECTION_SAMPLE_ROUNDS: int = 6
     DETECTION_RESOLUTION: float = 1.0
-    # Leiden passes (-1: until nothing moves). Two already converge on the seeds (medium: same
-    # precision and recall as -1, communities stage 68 s -> 4 s; docs/benchmarks.md).
-    DETECTION_LEIDEN_ITERATIONS: int = 2
+    # Leiden passes (-1: until nothing moves). Two already converged on the seeds (medium: same
+    # precision and recall as -1, communities stage 68 s -> 4 s); one gives the same precision,
+    # recall, worst network, genuine count and network ids kept on all 18 saved robustness draws
+    # and the full preset, warm-started as every refresh but the first is, for ~6 s less at a
+    # million accounts (docs/benchmarks.md, "Full preset"). The peel, not Leiden, draws the
+    # clusters' edges; a second pass only reshuffles the genuine periphery it peels anyway.
+    DETECTION_LEIDEN_ITERATIONS: int = 1
     DETECTION_MIN_CLUSTER_SIZE: int = 5
     DETECTION_SEED: int = 7
     DETECTION_REFRESH_INTERVAL_S: int = 15 * 60
