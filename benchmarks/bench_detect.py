@@ -124,6 +124,9 @@ def main() -> None:
                 "seconds": report.seconds, "total_s": round(sum(report.seconds.values()), 2),
                 "memberships_written": report.memberships_written,
                 "memberships_ended": report.memberships_ended,
+                # Where the export, scores and write-back stages' time went, by part.
+                "parts": {stage: {k: round(v, 2) for k, v in part.items()}
+                          for stage, part in report.parts.items()},
             })  # fmt: skip
             console.print(runs[-1])
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -113,7 +113,9 @@ def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[
             bands.holders, bands.position, conc[bands.rows], inc.accounts,
             _chance(inc.prompts, per_band, labels),
         )  # fmt: skip
-        term[bands.rows] *= share[bands.holders]
+        # Band rows are most rows (15.7M of 18.4M at full usage): one pass over all of them
+        # (x 1.0 elsewhere, the same floats) instead of gathering and scattering the bands'.
+        term *= np.where(inc.band_position[rows] >= 0, share[inc.holders], 1.0)
     return same, np.asarray(term, np.float64)
 
 
