@@ -408,7 +408,12 @@ def owner_groups(inc: Incidence, labels: I64, link_cap: int) -> I64:
 
 
 def split_self_tied(
-    inc: Incidence, labels: I64, link_cap: int, table: dict[str, F64], weights: dict[str, float]
+    inc: Incidence,
+    labels: I64,
+    link_cap: int,
+    table: dict[str, F64],
+    weights: dict[str, float],
+    group: I64 | None = None,
 ) -> I64:
     """Split off each group of a cluster that is tied to it only through itself.
 
@@ -422,12 +427,14 @@ def split_self_tied(
     the same confidence) on its ties to the rest of the cluster alone becomes a cluster of its
     own. A network's card ring stays: its templates, builds and exits are held by hundreds of
     the rest, and one member so tied keeps a ring whose other members have not used them yet.
+    `group`: `owner_groups` of these labels, when the caller has them.
     """
     in_cluster = labels >= 0
     if not in_cluster.any():
         return labels
     n, clusters = labels.size, int(labels.max()) + 1
-    group = owner_groups(inc, labels, link_cap)
+    if group is None:
+        group = owner_groups(inc, labels, link_cap)
     own = tie_strength(inc, np.where(in_cluster, group, -1), weights)
     rest = tie_strength(inc, labels, weights) - own
     passes = in_cluster & (confidence(rest, behaviour_similarity(table, labels)) >= CORE_CONFIDENCE)
@@ -525,7 +532,7 @@ def factions(inc: Incidence, labels: I64, group: I64) -> tuple[I64, _Shares | No
     return faction[group], None
 
 
-def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
+def split_bystanders(inc: Incidence, labels: I64, link_cap: int, group: I64 | None = None) -> I64:
     """Split off each faction of a cluster that joined it through a shared place only.
 
     Factions are the accounts of a cluster tied by owner identifiers (a household's card, a
@@ -537,12 +544,15 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int) -> I64:
     members' prompts once hashed into one of the network's bands. It becomes a cluster of its
     own. A network is never split by this: its groups use its templates and builds throughout,
     and a network bound by owner identifiers throughout is one group, a majority.
+    `group`: `owner_groups` of these labels, when the caller has them.
     """
     in_cluster = labels >= 0
     if not in_cluster.any():
         return labels
     n, clusters = labels.size, int(labels.max()) + 1
-    group, shares = factions(inc, labels, owner_groups(inc, labels, link_cap))
+    if group is None:
+        group = owner_groups(inc, labels, link_cap)
+    group, shares = factions(inc, labels, group)
     if shares is None:
         shares = _shares(inc, labels, group)
     triple, held = shares.triple, shares.held
@@ -588,8 +598,12 @@ def _peel(
             break
         labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
         labels = relabel(connected(matrix, labels), params.min_cluster_size)
-    labels = split_self_tied(inc, labels, params.link_cap, table, weights)
-    return relabel(split_bystanders(inc, labels, params.link_cap), params.min_cluster_size)
+    group = owner_groups(inc, labels, params.link_cap)
+    labels = split_self_tied(inc, labels, params.link_cap, table, weights, group)
+    # The self-tied split moves whole owner groups (an owner identifier's holders in a cluster
+    # are one group), so the groups are the same ones.
+    labels = split_bystanders(inc, labels, params.link_cap, group)
+    return relabel(labels, params.min_cluster_size)
 
 
 # Two clusters are parts of one network when the link weight between them is at least
