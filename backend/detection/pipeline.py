@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -861,8 +861,8 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         with timed(score_parts, "inputs"):
             table, shape = snapshot.features(np.flatnonzero(read))
         # What chance had to work with where template bands match (`band_consistency`).
-        linked = replace(linked, prompts=table["exchanges"])
-        inc = replace(inc, prompts=table["exchanges"])
+        linked = linked.with_prompts(table["exchanges"])
+        inc = inc.with_prompts(table["exchanges"])
         labels = _peel(linked, matrix, labels, table, params, weights)
         labels, attached, moved = attach(
             linked, labels, table, weights, read, params.min_cluster_size

@@ -208,6 +208,10 @@ def member_ties(
     rows = np.flatnonzero(term > 0)
     if not rows.size:
         return rows, rows, rows
+    # Only rows at or above their holder's `top`-th largest term can be kept: sorting those
+    # (~1.6M at full usage) instead of every tied row (15.1M) gives the same rows, since
+    # the mask keeps their order and the lexsort breaks ties by it (5-6 s -> 1.4 s).
+    rows = rows[term[rows] >= top_floor(inc.holders[rows], term[rows], inc.accounts, top)]
     holder = inc.holders[rows]
     order = np.lexsort((-term[rows], holder))
     rows, holder = rows[order], holder[order]
@@ -216,6 +220,22 @@ def member_ties(
     keep = np.arange(first.size) - start < top
     rows = rows[keep]
     return inc.holders[rows], inc.identifier_of_row[rows], same[rows]
+
+
+def top_floor(group: I64, value: F64, groups: int, top: int) -> F64:
+    """Per row, the `top`-th largest value of its group, counted with multiplicity (its
+    group's smallest when the group has fewer rows). Values must be positive."""
+    floor, left = np.zeros(groups), np.full(groups, top)
+    live = np.ones(value.size, bool)
+    for _ in range(top):
+        largest = np.zeros(groups)
+        np.maximum.at(largest, group[live], value[live])
+        found = np.bincount(group[live & (value == largest[group])], minlength=groups)
+        still = left > 0
+        floor = np.where(still & (found > 0), largest, floor)
+        left = np.where(still, left - found, left)
+        live &= (value < largest[group]) & (left[group] > 0)
+    return np.asarray(floor[group], np.float64)
 
 
 TIE_FLOOR = 0.01  # see `best_ties`
@@ -250,11 +270,26 @@ def best_ties(
     holds = sparse.csr_matrix(
         (np.ones(int(held.sum())), (inc.holders[held], rows[held])), shape=(n, inc.degree.size)
     )
-    ties = (holds @ per_identifier).tocsr()
-    has = np.diff(ties.indptr) > 0
-    best[has] = np.asarray(ties[has].argmax(axis=1)).ravel()
-    tie[has] = np.asarray(ties[has].max(axis=1).todense()).ravel()
+    has, column, top = row_max((holds @ per_identifier).tocsr())
+    best[has], tie[has] = column, top
     return best, tie - _inconsistent_bands(inc, labels, weights, best, (ident, comm, count))
+
+
+def row_max(matrix: sparse.csr_matrix) -> tuple[npt.NDArray[np.bool_], I64, F64]:
+    """Rows with a stored value, and per such row its largest value and the first column
+    holding it: scipy's `argmax(axis=1)` and `max(axis=1)` for positive entries (every tie
+    is), exactly, without scipy's Python loop over rows (3.3 s for 408,000 rows at full
+    usage; this, 0.1 s). Sums duplicates in place, as scipy does before it looks."""
+    matrix.sum_duplicates()
+    counts = np.diff(matrix.indptr)
+    has = counts > 0
+    if not has.any():
+        return has, np.zeros(0, np.int64), np.zeros(0)
+    top = np.maximum.reduceat(matrix.data, matrix.indptr[:-1][has])
+    row = np.repeat(np.arange(top.size), counts[has])
+    at = np.flatnonzero(matrix.data == top[row])
+    first = at[np.r_[True, row[at][1:] != row[at][:-1]]]
+    return has, matrix.indices[first].astype(np.int64), np.asarray(top, np.float64)
 
 
 def _inconsistent_bands(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import igraph as ig
 import numpy as np
+import numpy.typing as npt
 import pytest
 from scipy import sparse
 
@@ -13,6 +14,7 @@ from backend.detection.identity import assign, membership_changes, new_id
 from backend.detection.projection import (
     Incidence,
     chance_floor,
+    kind_share,
     project,
     rarity,
     shuffle_within,
@@ -26,9 +28,11 @@ from backend.detection.scoring import (
     best_ties,
     confidence,
     evidence,
+    row_max,
     score,
     thin_shrunk,
     tie_strength,
+    top_floor,
 )
 
 W = {"PAID_WITH": 1.0, "USED_IP": 0.3, "USED_TEMPLATE": 0.35}
@@ -165,6 +169,51 @@ def test_unique_dense_is_np_unique(spread: str) -> None:
     want_unique, want_inverse = np.unique(values, return_inverse=True)
     assert np.array_equal(unique, want_unique) and np.array_equal(inverse, want_inverse)
     assert unique.dtype == np.int64 and inverse.dtype == np.int64
+
+
+@pytest.mark.parametrize("ties", ["few values", "many values", "empty"])
+def test_row_max_is_scipys_argmax_and_max(ties: str) -> None:
+    """`row_max` must give exactly scipy's `argmax(axis=1)` and `max(axis=1)` on the rows
+    that hold values, duplicates summed first, whether maxima tie within a row or not."""
+    rng = np.random.default_rng(13)
+    n = 0 if ties == "empty" else 3_000
+    values = (rng.integers(1, 4, n) / 4) if ties == "few values" else rng.random(n) + 0.01
+    matrix = sparse.csr_matrix(
+        (values, (rng.integers(0, 400, n), rng.integers(0, 50, n))), shape=(500, 50)
+    )  # duplicates kept: what a sparse product hands over
+    has = np.diff(matrix.indptr) > 0
+    want = (np.asarray(matrix[has].argmax(axis=1)).ravel(),
+            np.asarray(matrix[has].max(axis=1).todense()).ravel())  # fmt: skip
+    got_has, column, top = row_max(matrix.copy())
+    assert np.array_equal(got_has, has)
+    assert np.array_equal(column, want[0]) and np.array_equal(top, want[1])
+
+
+@pytest.mark.parametrize("top", [1, 3, 5])
+def test_top_floor_keeps_exactly_the_rows_a_full_sort_keeps(top: int) -> None:
+    """The rows at or above `top_floor`, sorted, must give the same `top` rows per group as
+    sorting every row (ties broken by row order), with repeated values and small groups."""
+    rng = np.random.default_rng(17)
+    group = rng.integers(0, 300, 4_000)
+    value = rng.integers(1, 6, group.size) / 5
+
+    def first_rows(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        rows = rows[np.lexsort((-value[rows], group[rows]))]
+        first = np.r_[True, np.diff(group[rows]) != 0]
+        start = np.maximum.accumulate(np.where(first, np.arange(first.size), 0))
+        return rows[np.arange(first.size) - start < top]
+
+    every = np.arange(group.size)
+    kept = every[value >= top_floor(group, value, 300, top)]
+    assert kept.size < group.size
+    assert np.array_equal(first_rows(kept), first_rows(every))
+
+
+def test_kind_share_divides_by_the_holders_identifiers_of_each_kind() -> None:
+    inc = incidence([("USED_IP", [0, 1]), ("USED_IP", [0, 2]), ("PAID_WITH", [0, 1]),
+                     ("USED_IP", [1, 2])], accounts=3)  # fmt: skip
+    # rows: ip0 (0, 1), ip1 (0, 2), card (0, 1), ip2 (1, 2)
+    assert np.array_equal(kind_share(inc), [1 / 2, 1 / 2, 1 / 2, 1 / 2, 1, 1, 1 / 2, 1 / 2])
 
 
 def test_template_bands_link_only_above_chance_collisions() -> None:
