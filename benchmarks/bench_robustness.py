@@ -54,7 +54,7 @@ from backend.detection.reads import account_table, read_snapshot
 from backend.detection.service import refresh
 from backend.detection.tasks import LOCK_KEY
 from backend.evaluation.labels import read_labels
-from backend.evaluation.metrics import Evaluation, evaluate
+from backend.evaluation.metrics import evaluate
 from backend.evaluation.repository import Membership, read_account_ids, read_memberships
 from backend.graph.driver import create_driver
 from benchmarks.bench_ingest import _end_to_end, _wipe
@@ -73,6 +73,10 @@ class Score:
     worst_network_label: str
     genuine_flagged: int
     flagged: int
+    # The most network ids one network's flagged accounts are handed under (1: one id, what
+    # "one network, one id" asks), and that network.
+    network_ids: int = 0
+    network_ids_label: str = ""
 
 
 @dataclass
@@ -92,10 +96,19 @@ class DrawResult:
     incremental: dict[str, Any] | None = None
 
 
-def _score(ev: Evaluation) -> Score:
+def _score(labels: dict[str, str | None], members: list[Membership], settings: Settings) -> Score:
+    thr, conf = settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE
+    ev = evaluate(labels, members, thr, conf)
     worst = min(ev.campaigns, key=lambda c: c.recall)
+    ids: dict[str, set[str]] = {}
+    for account, network in _flagged(members, settings, by_network=True).items():
+        campaign = labels.get(account)
+        if campaign:
+            ids.setdefault(campaign, set()).add(network)
+    most = max(ids, key=lambda c: len(ids[c]), default="")
     return Score(round(ev.precision, 4), round(ev.recall, 4), round(worst.recall, 4),
-                 worst.campaign, ev.genuine_flagged, ev.flagged)  # fmt: skip
+                 worst.campaign, ev.genuine_flagged, ev.flagged, len(ids.get(most, ())),
+                 most)  # fmt: skip
 
 
 def _flagged(
@@ -165,15 +178,14 @@ def run_draw(settings: Settings, args: argparse.Namespace, draw: int) -> DrawRes
         _save_snapshot(driver, settings, out / "before.pkl")
         members = read_memberships(driver, db)
         base_labels = {a: c for a, c in labels.items() if a not in holdout}
-        thr, conf = settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE
-        before = _score(evaluate(base_labels, members, thr, conf))
+        before = _score(base_labels, members, settings)
         flagged_before = _flagged(members, settings)
         networks_before = _flagged(members, settings, by_network=True)
         _end_to_end(settings, out / "delta.jsonl.gz", f"draw {draw} (delta)")
         _refresh(driver, settings)
         _save_snapshot(driver, settings, out / "after.pkl")
         members = read_memberships(driver, db)
-        after = _score(evaluate(labels, members, thr, conf))
+        after = _score(labels, members, settings)
         kept = _kept(flagged_before, _flagged(members, settings))
         kept_network = _kept(networks_before, _flagged(members, settings, by_network=True))
     result = DrawResult(draw, {c.label: c.accounts for c in campaigns}, before, after,
@@ -227,20 +239,19 @@ def _memberships(result: Detection, account_ids: list[str]) -> list[Membership]:
 def run_offline(settings: Settings, directory: Path, with_incremental: bool = False) -> DrawResult:
     labels = read_labels(directory / "labels.jsonl")
     params = Params.from_settings(settings)
-    thr, conf = settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE
     started = time.perf_counter()
     snap, ids = _load(directory / "before.pkl")
     first = detect(snap, Previous.empty(), params)
     members = _memberships(first, ids)
     holdout = set(json.loads((directory / "holdout.json").read_text()))
     base_labels = {a: c for a, c in labels.items() if a not in holdout}
-    before = _score(evaluate(base_labels, members, thr, conf))
+    before = _score(base_labels, members, settings)
     flagged_before = _flagged(members, settings)
     networks_before = _flagged(members, settings, by_network=True)
     snap2, ids2 = _load(directory / "after.pkl")
     second = detect(snap2, Previous.after(first, snap.node_ids), params)
     members = _memberships(second, ids2)
-    after = _score(evaluate(labels, members, thr, conf))
+    after = _score(labels, members, settings)
     kept = _kept(flagged_before, _flagged(members, settings))
     kept_network = _kept(networks_before, _flagged(members, settings, by_network=True))
     draw = int(directory.name.rsplit("-", 1)[1])
@@ -251,7 +262,7 @@ def run_offline(settings: Settings, directory: Path, with_incremental: bool = Fa
         flagged_full = _flagged(_memberships(second, ids2), settings)
         flagged_incremental = _flagged(members, settings)
         incremental = {
-            **asdict(_score(evaluate(labels, members, thr, conf))),
+            **asdict(_score(labels, members, settings)),
             "same_cluster_as_full": round(_kept(flagged_full, flagged_incremental), 4),
             "only_incremental": len(set(flagged_incremental) - set(flagged_full)),
         }
@@ -296,15 +307,16 @@ def _incremental(
 
 def _report(results: list[DrawResult], out: Path) -> None:
     table = Table(title="bench-robustness: each draw, before and after the delta")
-    for column in ("draw", "networks", "P", "R", "worst network", "genuine", "P'", "R'",
-                   "worst'", "genuine'", "kept ID", "kept net", "s"):  # fmt: skip
+    for column in ("draw", "networks", "P", "R", "worst network", "genuine", "ids/net", "P'",
+                   "R'", "worst'", "genuine'", "ids/net'", "kept ID", "kept net", "s"):  # fmt: skip
         table.add_column(column, justify="right")
     for r in results:
         b, a = r.before, r.after
         table.add_row(str(r.draw), str(len(r.networks)), f"{b.precision:.4f}", f"{b.recall:.4f}",
                       f"{b.worst_network:.3f} ({b.worst_network_label})", str(b.genuine_flagged),
-                      f"{a.precision:.4f}", f"{a.recall:.4f}",
+                      str(b.network_ids), f"{a.precision:.4f}", f"{a.recall:.4f}",
                       f"{a.worst_network:.3f} ({a.worst_network_label})", str(a.genuine_flagged),
+                      str(a.network_ids),
                       f"{r.kept_id:.4f}", f"{r.kept_network:.4f}", f"{r.seconds:.0f}")  # fmt: skip
     console.print(table)
     both = [s for r in results for s in (r.before, r.after)]
@@ -314,6 +326,7 @@ def _report(results: list[DrawResult], out: Path) -> None:
         "recall": min(s.recall for s in both),
         "worst_network": min(s.worst_network for s in both),
         "genuine_flagged": max(s.genuine_flagged for s in both),
+        "network_ids": max(s.network_ids for s in both),
         "kept_id": min(r.kept_id for r in results),
         "kept_network": min(r.kept_network for r in results),
     }

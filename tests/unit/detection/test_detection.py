@@ -31,6 +31,7 @@ from backend.detection.scoring import (
     row_max,
     score,
     thin_shrunk,
+    tie_and_template_positions,
     tie_strength,
     top_floor,
 )
@@ -409,6 +410,40 @@ def test_matches_chance_explains_are_taken_off_each_position_first() -> None:
     assert known[100] == pytest.approx(0.0)
     chance = 100 * values / 2**16  # per position: 3.05 of a member's 40 matches
     assert known[0] == pytest.approx(unknown[0] * (40 - chance) / 40, rel=0.02)
+
+
+def test_template_positions_count_bands_mostly_held_inside_the_community() -> None:
+    """Accounts 0-5 are a network (community 0) whose template values are theirs alone; 6-13
+    are genuine (community 1, and outside any) holding a public template that a fifth of them
+    share with one network member. Account 0 matches its network at all four positions, 1 at
+    two (its other bands were too rare to be exported), 2 at one; account 6's prompt hashed
+    into a network value at one position (a collision). Account 5 holds three of them."""
+    net = [0, 1, 2, 3, 4, 5]
+    per_position = [
+        [[0, 1, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]],  # a public band
+        [[0, 1, 2, 3, 4, 5]],
+        [[0, 3, 4, 5]],
+        [[0, 3, 4]],
+    ]
+    inc = _bands(per_position, [("PAID_WITH", [6, 7])], 14)
+    labels = np.array([0] * 6 + [1, 1] + [-1] * 6, np.int64)
+    tie, positions = tie_and_template_positions(inc, labels, W)
+    assert tie.tolist() == pytest.approx(tie_strength(inc, labels, W).tolist())
+    # Position 0's first value: 5 of its 5 other holders inside for a member, so it counts;
+    # the public band (12 holders of 13 outside community 0) counts for nobody.
+    assert positions[net].tolist() == [4, 2, 1, 4, 4, 3]
+    assert positions[6:].tolist() == [0] * 8  # account 6: 1 of 5 others in its community
+
+
+def test_members_on_their_networks_own_templates_keep_thin_behaviour_off_the_gate() -> None:
+    """Thin behaviour is not held against a member whose prompts are its network's own
+    templates (two positions or more), nor against one of an analyst-confirmed network; a
+    member matching at one position (a collision) and accounts in no cluster keep theirs."""
+    from backend.detection.pipeline import TEMPLATE_POSITIONS, own_templates
+
+    labels = np.array([0, 0, 0, -1], np.int64)
+    positions = np.array([4, TEMPLATE_POSITIONS, TEMPLATE_POSITIONS - 1, 4])
+    assert own_templates(labels, positions).tolist() == [True, True, False, False]
 
 
 def test_ties_alone_never_reach_the_default_ban_confidence() -> None:
