@@ -385,6 +385,43 @@ def test_thin_behaviour_counts_against_a_member_unless_its_network_is_confirmed(
     assert bool(second.similarity[fresh[0]] > 0.6) is confirmed  # what `why` shows
 
 
+def test_thin_behaviour_is_not_held_against_members_on_their_networks_own_templates() -> None:
+    """The three fresh accounts above, unconfirmed, but the template they share with NET_A is
+    known band by band (its four keys give positions 0-3): their prompts are the network's own,
+    so their one unlike exchange is not held against them and they reach the ban gate. NET_A's
+    member whose hundred exchanges are unlike its cluster's holds the same bands and stays
+    under it: many exchanges say what they say."""
+    snap = _snapshot()
+    first = detect(snap, Previous.empty(), PARAMS)
+    previous = Previous.after(first, snap.node_ids)
+    fresh = list(range(N, N + 3))
+    back = [("PAID_WITH", fresh)]
+    back += [("USED_DEVICE", [a, f]) for a, f in zip(NET_A, fresh, strict=False)]
+    back += [("USED_TEMPLATE", [*NET_A, *fresh])] * 4
+    groups = _groups(NET_A) + back
+    keys = [f"{k}-{i}" for i, (k, _) in enumerate(groups)]
+    keys[-4:] = [f"{position}:0a0b" for position in range(4)]
+    grown = replace(
+        _snapshot(NET_A, N + 3, (back, fresh)),
+        incidence=incidence(groups, N + 3, population=10_000, keys=keys),
+    )
+
+    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        table, shape = grown.features(dense)
+        table["cap_coding"][fresh] = table["cap_chat"][fresh] = 0
+        table["cap_vision"][fresh] = table["exchanges"][fresh] = 1
+        table["cap_coding"][NET_A[0]] = table["cap_chat"][NET_A[0]] = 0
+        table["cap_other"][NET_A[0]] = 100
+        return table, shape
+
+    second = detect(replace(grown, features=features), previous, PARAMS)
+    home = {c for c, m in enumerate(second.members_of) if set(m) & set(fresh)}
+    assert len(home) == 1 and second.scored.risk[min(home)] >= 0.5
+    assert second.conf[fresh].min() >= 0.7
+    assert second.similarity[fresh[0]] > 0.6
+    assert second.conf[NET_A[0]] < 0.7
+
+
 def test_the_same_graph_in_another_store_order_gives_the_same_clusters() -> None:
     """Dense indices and holder order come from the store (write order); `in_account_order`
     makes detection independent of both."""
