@@ -100,8 +100,7 @@ def tie_and_template_positions(
     tie = np.bincount(inc.holders, weights=term, minlength=inc.accounts).astype(np.float64)
     del term
     bands = inc.band_rows
-    mostly = (same[bands.rows] - 1) * 2 >= inc.spread_of_row[bands.rows]
-    mostly &= same[bands.rows] >= 2
+    mostly = (same[bands.rows] - 1) * 2 >= inc.spread_of_row[bands.rows]  # none if alone
     positions = np.zeros(inc.accounts, np.int64)
     for p in range(LSH_BANDS):
         positions += (
