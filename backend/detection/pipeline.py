@@ -732,7 +732,7 @@ def own_templates(labels: I64, positions: I64) -> npt.NDArray[np.bool_]:
     A member of a 14,189-account prepaid network with three exchanges has a capability mix
     whose cosine to its network's is 0.12-0.4 (two exchanges of one capability against a mix
     of six), though its eight template bands sit at all four positions in bands 99% of whose
-    holders are that network: 189 such members stayed under the ban gate on fresh draw 53
+    holders are that network: 103 such members stayed under the ban gate on fresh draw 53
     (`docs/detection.md`, "Thin behaviour on a network's own templates"). The same prior for
     every member put 9 and 11 genuine accounts on the ban list on draws 22 and 25 (one
     exchange, a household's card and public template bands, which mostly genuine accounts
