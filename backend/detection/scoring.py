@@ -101,12 +101,9 @@ def tie_and_template_positions(
     del term
     bands = inc.band_rows
     mostly = (same[bands.rows] - 1) * 2 >= inc.spread_of_row[bands.rows]  # none if alone
-    positions = np.zeros(inc.accounts, np.int64)
-    for p in range(LSH_BANDS):
-        positions += (
-            np.bincount(bands.holders[mostly & (bands.position == p)], minlength=inc.accounts) > 0
-        )
-    return tie, positions
+    held = np.zeros((inc.accounts, LSH_BANDS), bool)
+    held[bands.holders[mostly], bands.position[mostly]] = True
+    return tie, held.sum(axis=1).astype(np.int64)
 
 
 def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[I64, F64]:

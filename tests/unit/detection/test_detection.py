@@ -414,10 +414,10 @@ def test_matches_chance_explains_are_taken_off_each_position_first() -> None:
 
 def test_template_positions_count_bands_mostly_held_inside_the_community() -> None:
     """Accounts 0-5 are a network (community 0) whose template values are theirs alone; 6-13
-    are genuine (community 1, and outside any) holding a public template that a fifth of them
-    share with one network member. Account 0 matches its network at all four positions, 1 at
-    two (its other bands were too rare to be exported), 2 at one; account 6's prompt hashed
-    into a network value at one position (a collision). Account 5 holds three of them."""
+    are genuine (community 1, and outside any), and all fourteen hold one public template band.
+    Account 0 matches its network at all four positions, 1 at two (its other bands were too
+    rare to be exported), 2 at one, 5 at three; account 6's prompt hashed into a network value
+    at one position (a collision)."""
     net = [0, 1, 2, 3, 4, 5]
     per_position = [
         [[0, 1, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]],  # a public band
@@ -429,16 +429,16 @@ def test_template_positions_count_bands_mostly_held_inside_the_community() -> No
     labels = np.array([0] * 6 + [1, 1] + [-1] * 6, np.int64)
     tie, positions = tie_and_template_positions(inc, labels, W)
     assert tie.tolist() == pytest.approx(tie_strength(inc, labels, W).tolist())
-    # Position 0's first value: 5 of its 5 other holders inside for a member, so it counts;
-    # the public band (12 holders of 13 outside community 0) counts for nobody.
+    # Position 0's first value: 4 of a member's 5 other holders inside, so it counts; the
+    # public band (8 of a member's 13 other holders outside its community) counts for nobody.
     assert positions[net].tolist() == [4, 2, 1, 4, 4, 3]
     assert positions[6:].tolist() == [0] * 8  # account 6: 1 of 5 others in its community
 
 
 def test_members_on_their_networks_own_templates_keep_thin_behaviour_off_the_gate() -> None:
     """Thin behaviour is not held against a member whose prompts are its network's own
-    templates (two positions or more), nor against one of an analyst-confirmed network; a
-    member matching at one position (a collision) and accounts in no cluster keep theirs."""
+    templates (two positions or more); a member matching at one position (a collision) and
+    accounts in no cluster keep theirs."""
     from backend.detection.pipeline import TEMPLATE_POSITIONS, own_templates
 
     labels = np.array([0, 0, 0, -1], np.int64)
