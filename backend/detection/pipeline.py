@@ -9,12 +9,14 @@ any population.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import igraph as ig
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
@@ -25,9 +27,11 @@ from backend.detection.identity import Assignment, ClusterEvent, assign, members
 from backend.detection.projection import (
     CONJUNCTION,
     Incidence,
+    Quotient,
     chance_floors,
     conjunctions,
     project,
+    quotient,
     unique_runs,
 )
 from backend.detection.records import Memberships, WriteBack
@@ -422,12 +426,13 @@ def split_self_tied(
     address and IP count among them when the whole household sits inside: at a million
     accounts, 37 genuine accounts in couples and trios on a proxy network's residential
     subnets tied their partners at 2.1-3.4 and passed the peel's bar together (13 of them
-    flagged). What a group
-    shares with its own members says nothing about the cluster, so a group (two or more, a
-    minority of its cluster) none of whose members reaches the peel's bar (`CORE_CONFIDENCE`,
-    the same confidence) on its ties to the rest of the cluster alone becomes a cluster of its
-    own. A network's card ring stays: its templates, builds and exits are held by hundreds of
-    the rest, and one member so tied keeps a ring whose other members have not used them yet.
+    flagged). What a group shares with its own members says nothing about the cluster, so a
+    group (two or more, at most half of its cluster) none of whose members reaches the peel's
+    bar (`CORE_CONFIDENCE`, the same confidence) on its ties to the rest of the cluster alone
+    becomes a cluster of its own. Half, not less: a cluster of two such halves (a network's
+    card ring of 11 and a company's 11 accounts on one shared exit, draw 62) is two clusters.
+    A network's card ring stays: its templates, builds and exits are held by hundreds of the
+    rest, and one member so tied keeps a ring whose other members have not used them yet.
     `group`: `owner_groups` of these labels, when the caller has them.
     """
     in_cluster = labels >= 0
@@ -446,7 +451,7 @@ def split_self_tied(
         in_cluster
         & untied[group]
         & (group_size[group] >= 2)
-        & (2 * group_size[group] < size[np.maximum(labels, 0)])
+        & (2 * group_size[group] <= size[np.maximum(labels, 0)])
     )
     return np.where(self_tied, clusters + group, labels).astype(np.int64)
 
@@ -631,13 +636,13 @@ def cluster_ties(
     matrix: sparse.csr_matrix, labels: I64, total_weight: float | None = None
 ) -> tuple[I64, npt.NDArray[np.bool_]]:
     """Pairs (c, d), c < d, of clusters tied as the parts of one network are (NETWORK_LIFT,
-    NETWORK_SHARE), flagged or not, as an (n, 2) array; and per pair, whether both keep
-    COHESION of their weight inside: kin, scored together. `networks` groups flagged clusters
-    by every pair. `total_weight`: the whole graph's, when `matrix` is a region's
-    (`Snapshot.total_weight`)."""
+    NETWORK_SHARE), flagged or not, as an (n, 2) array; and per cluster, whether it keeps
+    COHESION of its weight inside: two such clusters tied are kin, scored together.
+    `networks` groups flagged clusters by every pair. `total_weight`: the whole graph's, when
+    `matrix` is a region's (`Snapshot.total_weight`)."""
     n_c = int(labels.max()) + 1 if (labels >= 0).any() else 0
     if n_c < 2:
-        return np.zeros((0, 2), np.int64), np.zeros(0, bool)
+        return np.zeros((0, 2), np.int64), np.ones(n_c, bool)
     ok = labels >= 0
     member = sparse.csr_matrix(
         (np.ones(int(ok.sum())), (np.flatnonzero(ok), labels[ok])), shape=(labels.size, n_c)
@@ -655,8 +660,92 @@ def cluster_ties(
         & (w >= NETWORK_LIFT * k[c] * k[d] / two_m)
         & (w >= NETWORK_SHARE * np.minimum(k[c], k[d]))
     )  # fmt: skip
-    c, d = c[tied], d[tied]
-    return np.column_stack([c, d]), cohesive[c] & cohesive[d]
+    return np.column_stack([c[tied], d[tied]]), cohesive
+
+
+def network_groups(
+    between: Quotient, include: npt.NDArray[np.bool_], seed: int, scale: float = 1.0
+) -> I64:
+    """Per cluster, its group of `include`d clusters that are parts of one network (-1 when not
+    included): the partition that maximises modularity at resolution NETWORK_LIFT with the
+    clusters' outside weight as the null model, each cluster keeping at least NETWORK_SHARE
+    of its weight towards the rest of its group. `between`: the projection summed over the
+    clusters, places left out (`operator_weights`); `scale`: the whole graph's weight over
+    the region's, on a region (as Leiden's resolution is scaled).
+
+    Why groups, and why that null model. A hydra the peel cut into card rings keeps a
+    quarter of each ring's weight outside it, spread over thousands of rings of the same
+    network: no pair of rings passes `cluster_ties`' share test (0.03% of a ring's weight per
+    pair on draw 51) though all of the ring's outside weight goes to its network. Against the
+    whole graph's weight (`cluster_ties`' null model), parts of a network holding half the
+    graph's weight are tied at a lift of about (share of weight outside a part) / (the
+    network's share of the graph): 0.31 on draw 51, the resolution limit again. Against the
+    weight that leaves clusters at all, parts of one network that mix at random are tied at a
+    lift of at least 1 however large the network (3.2 there; that hydra and the other
+    networks 0.03-0.66). A small network with little outside weight reaches a lift of up to
+    87 with another on a few stray edges; the share test keeps it apart (its share of weight
+    towards other networks 0.000-0.005).
+    Modularity judges a merge against what the groups' weights expect, so one cluster
+    holding accounts of two networks does not join them, as chaining pairs would."""
+    n_c = between.strength.size
+    group = np.full(n_c, -1, np.int64)
+    chosen = np.flatnonzero(include)
+    if chosen.size < 2:
+        group[chosen] = np.arange(chosen.size)
+        return group
+    out = np.maximum(between.strength - between.inside, 0.0)
+    total_out = max((between.total - float(between.inside.sum())) * scale, 1e-12)
+    sub = between.between[chosen][:, chosen].tocoo()
+    upper = sub.row < sub.col
+    c, d, w = sub.row[upper], sub.col[upper], sub.data[upper]
+    parts = np.arange(chosen.size, dtype=np.int64)
+    if c.size:
+        graph = ig.Graph(n=int(chosen.size), edges=list(zip(c.tolist(), d.tolist(), strict=True)))
+        ig.set_random_number_generator(random.Random(seed))  # noqa: S311
+        try:
+            parts = np.asarray(
+                graph.community_leiden(
+                    objective_function="CPM", weights=w.tolist(),
+                    node_weights=out[chosen].tolist(), resolution=NETWORK_LIFT / total_out,
+                    n_iterations=-1,
+                ).membership, np.int64,
+            )  # fmt: skip
+        finally:
+            ig.set_random_number_generator(random)
+    sym = sub.tocsr()
+    own = between.strength[chosen]
+    for _ in range(PEEL_ROUNDS):
+        n_g = int(parts.max()) + 1
+        onehot = sparse.csr_matrix((np.ones(parts.size), (np.arange(parts.size), parts)),
+                                   shape=(parts.size, n_g))  # fmt: skip
+        rest = np.asarray((sym @ onehot)[np.arange(parts.size), parts]).ravel()
+        loose = (rest < NETWORK_SHARE * own) & (np.bincount(parts)[parts] > 1)
+        if not loose.any():
+            break
+        parts = np.unique(np.where(loose, n_g + np.arange(parts.size), parts),
+                          return_inverse=True)[1].astype(np.int64)  # fmt: skip
+    group[chosen] = parts
+    return group
+
+
+def group_pairs(group: I64, among: npt.NDArray[np.bool_]) -> I64:
+    """(c, d) pairs chaining the clusters of each group that are `among`: what `kin_groups`
+    and `networks` need to see them as one."""
+    chosen = np.flatnonzero(among & (group >= 0))
+    order = chosen[np.argsort(group[chosen], kind="stable")]
+    same = group[order[1:]] == group[order[:-1]]
+    return np.column_stack([order[:-1][same], order[1:][same]]).astype(np.int64)
+
+
+def operator_weights(weights: dict[str, float]) -> dict[str, float]:
+    """`weights` with places (exits, subnets, email domains, and their coincidences with each
+    other) at zero: what ties the parts of one network together. Two hydras on one proxy
+    reseller's exits share places, not an operator: on draw 51, 73% of a 2,044-account
+    hydra's outside weight went to a 14,137-account one over the reseller's exits, and none
+    once places are left out. Where an account is says nothing of who runs it
+    (`membership_weights`)."""
+    return {kind: 0.0 if set(kind.split(CONJUNCTION)) <= PLACE_LINKS else w
+            for kind, w in weights.items()}  # fmt: skip
 
 
 def kin_groups(ties: I64, n_c: int) -> I64:
@@ -899,10 +988,21 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         # Not on a thread beside the scores: its own heap held ~300 MiB more at the peak
         # (4.27 against 3.86 GiB at full usage) for 2-4 s (`docs/benchmarks.md`, "Full preset").
         ties = member_ties(inc, labels, params.kind_weights, WHY_TIES)
-        # Parts of one network Leiden split (its resolution limit) are judged together where a
-        # feature needs the whole network to be seen (`score`'s template concentration).
+        # Parts of one network Leiden split (its resolution limit) or the peel cut (its card
+        # rings) are judged together where a feature needs the whole network to be seen
+        # (`score`'s template concentration), and flagged ones share a network id: pairs tied
+        # in the projection, and groups of clusters whose outside weight goes to each other.
         pairs, cohesive = cluster_ties(matrix, labels, snapshot.total_weight)
-        kinship = pairs[cohesive]
+        scale = snapshot.total_weight / weight if snapshot.total_weight and weight else 1.0
+        n_now = int(labels.max()) + 1 if (labels >= 0).any() else 0
+        group = network_groups(
+            quotient(linked, labels, operator_weights(weights), params.link_cap),
+            np.ones(n_now, bool),
+            params.seed,
+            scale,
+        )
+        kin = cohesive[pairs[:, 0]] & cohesive[pairs[:, 1]]
+        kinship = np.concatenate([pairs[kin], group_pairs(group, cohesive)])
         scored = score(table, labels, inc, matrix, shape, kinship)
         proof = evidence(inc, labels, params.kind_weights)
     with stage("identity"):
@@ -929,7 +1029,8 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         # that returns on part of the same infrastructure joins the network it was banned in.
         confirmed = np.array([cid in previous.confirmed for cid in assignment.ids], bool)
         eligible = (scored.risk >= params.flag_threshold) | confirmed
-        network = networks(pairs, eligible, split_from)
+        grouped = group_pairs(group, eligible)
+        network = networks(np.concatenate([pairs, grouped]), eligible, split_from)
         tie, positions = tie_and_template_positions(
             linked, whole_networks(labels, network), membership_weights(weights)
         )

@@ -392,6 +392,59 @@ def project(
     return (upper + upper.T).tocsr()
 
 
+@dataclass
+class Quotient:
+    """The projection summed over clusters, as its expected values (no sampled pairs)."""
+
+    between: sparse.csr_matrix  # cluster x cluster weight, zero diagonal
+    strength: F64  # per cluster: its members' total link weight
+    inside: F64  # per cluster: weight between its own members, each pair counted twice
+    total: float  # the whole projection's weight, each pair counted twice (2m)
+
+
+def quotient(
+    inc: Incidence,
+    labels: I64,
+    weights: dict[str, float],
+    link_cap: int,
+    among: npt.NDArray[np.bool_] | None = None,
+) -> Quotient:
+    """What `project(inc, weights, ...)` puts between and inside the clusters of `labels`,
+    computed from the incidence: each identifier adds `total / (degree - 1) x
+    sqrt(share_i x share_k)` per pair of holders, as the exact clique does and the sampled
+    pairs do on average. A few sparse products over the clustered rows, where a second
+    projection would draw every pair again. `among` (per cluster): the clusters wanted; the
+    others get nothing between, inside or as strength (the total is still the whole's)."""
+    n_c = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    total = holder_weight(inc, weights)
+    local = np.diff(inc.ptr)
+    capped = inc.degree > link_cap
+    if inc.uncapped is not None:
+        capped &= ~inc.uncapped
+    linking = ~capped & (local >= 2) & (total > 0)
+    per_pair = np.where(linking, total / np.maximum(inc.degree - 1, 1), 0.0)
+    ident = inc.identifier_of_row
+    root = np.sqrt(kind_share(inc)) * linking[ident]
+    held = np.bincount(ident, weights=root, minlength=inc.degree.size)
+    pair_row = per_pair[ident]
+    row_strength = root * pair_row * (held[ident] - root)
+    lab = labels[inc.holders]
+    if among is not None:
+        lab = np.where(lab >= 0, np.where(among[np.maximum(lab, 0)], lab, -1), -1)
+    rows = np.flatnonzero((lab >= 0) & (root > 0))
+    spread = sparse.csr_matrix(
+        (root[rows] * np.sqrt(pair_row[rows]), (lab[rows], ident[rows])),
+        shape=(n_c, inc.degree.size),
+    )
+    between = (spread @ spread.T).tocsr()
+    own = np.bincount(lab[rows], weights=root[rows] ** 2 * pair_row[rows], minlength=n_c)
+    inside = between.diagonal() - own
+    between.setdiag(0)
+    between.eliminate_zeros()
+    strength = np.bincount(lab[rows], weights=row_strength[rows], minlength=n_c)
+    return Quotient(between, strength.astype(np.float64), inside, float(row_strength.sum()))
+
+
 CONJUNCTION = "&"  # a conjunction's kind is "<kind>&<kind>"
 
 

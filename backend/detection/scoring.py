@@ -421,8 +421,9 @@ def score(
     email_shape: I64,
     kin: I64 | None = None,
 ) -> Scored:
-    """`kin`: (c, d) pairs of communities scored together: parts of one network, each keeping
-    at least half of its weight inside (`pipeline.cluster_ties`)."""
+    """`kin`: (c, d) pairs of communities scored together, as the groups they join: parts of
+    one network, each keeping at least half of its weight inside (`pipeline.cluster_ties`,
+    `pipeline.network_groups`)."""
     n_comm = int(labels.max()) + 1 if (labels >= 0).any() else 0
     agg = {c: _per_community(table[c], labels, n_comm) for c in ACCOUNT_COLUMNS}
     size = np.bincount(labels[labels >= 0], minlength=n_comm).astype(np.float64)
@@ -454,20 +455,18 @@ def score(
     np.maximum.at(top_shape, uniq // shapes, counts)
 
     # Template concentration: members holding a template band mostly used inside the community,
-    # or inside it and the communities tied to it as parts of one network (`kin`): a
-    # 14,000-account network Leiden cut in 13 holds each of its bands 1/13 per part.
+    # or inside its kin group (the communities `kin` joins, parts of one network): a
+    # 14,000-account network Leiden cut in 13 holds each of its bands 1/13 per part, and one
+    # the peel cut into card rings of eight, 1/1,400 per ring.
     ident, comm, count = _count_pairs(inc, labels)
     is_tpl = np.array([k == TEMPLATE_KIND for k in inc.kinds])[inc.kind[ident]]
     ident, comm, count = ident[is_tpl], comm[is_tpl], count[is_tpl]
     if kin is not None and len(kin) and ident.size:
-        near = sparse.csr_matrix(
-            (np.ones(2 * len(kin)), (np.r_[kin[:, 0], kin[:, 1]], np.r_[kin[:, 1], kin[:, 0]])),
-            shape=(n_comm, n_comm),
-        ) + sparse.identity(n_comm, format="csr")
-        _, band = np.unique(ident, return_inverse=True)
-        held = sparse.csr_matrix((count.astype(np.float64), (band, comm)),
-                                 shape=(int(band.max()) + 1, n_comm))  # fmt: skip
-        count = np.asarray((held @ near)[band, comm]).ravel()
+        joined = sparse.csr_matrix((np.ones(len(kin)), (kin[:, 0], kin[:, 1])),
+                                   shape=(n_comm, n_comm))  # fmt: skip
+        kin_of = sparse.csgraph.connected_components(joined, directed=False)[1]
+        _, together = np.unique(ident * n_comm + kin_of[comm], return_inverse=True)
+        count = np.bincount(together, weights=count)[together].astype(np.int64)
     specific = (count >= 3) & (count * 2 >= inc.degree[ident])
     marked = np.zeros(inc.accounts, bool)
     if specific.any():

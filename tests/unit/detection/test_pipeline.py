@@ -305,7 +305,8 @@ def test_parts_of_one_network_share_a_network() -> None:
     matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(60, 60))
     matrix.setdiag(0)
     flagged = np.array([True, True, True, True, False, True])
-    ties, cohesive = cluster_ties(matrix.tocsr(), labels)
+    ties, tight = cluster_ties(matrix.tocsr(), labels)
+    cohesive = tight[ties[:, 0]] & tight[ties[:, 1]]
     pairs = dict(zip(map(tuple, ties.tolist()), cohesive.tolist(), strict=True))
     assert pairs == {(0, 1): True, (0, 2): True, (1, 2): True, (3, 5): False}
     # Flagged and tied, the ring shares cluster 3's network id; it is not its kin.
@@ -624,6 +625,27 @@ def test_a_household_tied_to_a_network_only_through_itself_is_split_off() -> Non
     assert (out[38:] == -1).all()
 
 
+def test_a_cluster_of_two_halves_each_tied_only_through_itself_is_split_in_two() -> None:
+    """A network's card ring of 11 and a company's 11 accounts (card, address, own build), one
+    cluster with nothing between the halves but one exit a fake and an employee both used:
+    neither half is a minority, both are self-tied, so each becomes a cluster of its own
+    (draw 62: such a cluster, flagged once its ring's templates counted, put 10 genuine
+    accounts on the ban list)."""
+    from backend.detection.pipeline import split_self_tied
+
+    ring, company = list(range(11)), list(range(11, 22))
+    groups = [("PAID_WITH", ring), ("USED_DEVICE", ring), ("PAID_WITH", company),
+              ("BILLED_TO", company), ("USED_CLIENT", company), ("USED_IP", [0, 11])]  # fmt: skip
+    inc = incidence(groups, 22, population=1_000)
+    labels = np.zeros(22, np.int64)
+    table = {c: np.zeros(22) for c in ACCOUNT_COLUMNS}
+    table["cap_coding"][:] = 10
+    weights = {**PARAMS.kind_weights, "BILLED_TO": 0.8, "USED_CLIENT": 0.3}
+    out = split_self_tied(inc, labels, 200, table, weights)
+    assert len(set(out[ring].tolist())) == 1 and len(set(out[company].tolist())) == 1
+    assert out[0] != out[11]
+
+
 def test_a_place_counted_again_in_its_coincidences_does_not_make_a_member() -> None:
     """A company's idle accounts on the network's NAT, /24 and email domain: the three above
     the link cap, so their coincidences link the network (`conjunctions`), but they are one
@@ -661,3 +683,117 @@ def test_a_place_counted_again_in_its_coincidences_does_not_make_a_member() -> N
     again = tie_strength(linked, result.labels, extended)[inside]
     assert (confidence(again, result.similarity[inside]) >= 0.7).all()
     assert membership_weights(extended)["EMAIL_DOMAIN&USED_IP"] == 0.0
+
+
+def test_the_quotient_is_the_projection_summed_over_clusters() -> None:
+    """Exact cliques (no identifier above `exact_max`), two kinds so an account's share of a
+    kind matters, one identifier above the cap, an account in no cluster, a cluster left out."""
+    from scipy import sparse
+
+    from backend.detection.projection import quotient
+
+    rng = np.random.default_rng(3)
+    groups = [(kind, sorted(rng.choice(40, int(rng.integers(2, 12)), replace=False).tolist()))
+              for kind in ["PAID_WITH", "USED_TEMPLATE", "USED_IP"] * 12]  # fmt: skip
+    groups.append(("USED_IP", list(range(40))))  # above the cap: links nothing
+    inc = incidence(groups, 40)
+    labels = np.where(np.arange(40) < 36, np.arange(40) % 5, -1)
+    weights = PARAMS.kind_weights
+    matrix = project(inc, weights, 30, 32, 6, 7)
+    member = sparse.csr_matrix((np.ones(36), (np.arange(36), labels[:36])), shape=(40, 5))
+    summed = (member.T @ matrix @ member).toarray()
+    q = quotient(inc, labels, weights, 30)
+    assert q.between.toarray() == pytest.approx(summed - np.diag(np.diag(summed)))
+    assert q.inside == pytest.approx(np.diag(summed))
+    assert q.strength == pytest.approx(member.T @ np.asarray(matrix.sum(axis=1)).ravel())
+    assert q.total == pytest.approx(matrix.sum())
+    among = np.array([True, True, False, True, True])
+    part = quotient(inc, labels, weights, 30, among)
+    assert part.between.toarray()[2].sum() == 0 and part.strength[2] == 0
+    assert part.between.toarray()[0, 1] == pytest.approx(summed[0, 1])
+    assert part.total == pytest.approx(matrix.sum())
+
+
+def _ring_network(rings: int, size: int, seed: int) -> tuple[list[int], list[int], list[float]]:
+    """Card rings of `size` (pairs inside at weight 10), each member also tied at weight 1 to 3
+    members of random other rings: 6% of a ring's weight leaves it, spread over all the rings,
+    one edge 0.3% of it."""
+    rng = np.random.default_rng(seed)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for r in range(rings):
+        m = np.arange(r * size, (r + 1) * size)
+        rows += np.repeat(m, size).tolist()
+        cols += np.tile(m, size).tolist()
+        vals += [10.0] * size * size
+        out = rng.integers(0, rings * size, 3 * size)
+        out = out[out // size != r]
+        src = np.repeat(m, 3)[: out.size]
+        rows += [*src, *out]
+        cols += [*out, *src]
+        vals += [1.0] * 2 * out.size
+    return rows, cols, vals
+
+
+def test_a_network_cut_into_rings_is_one_group_and_two_networks_stay_two() -> None:
+    """Network A: 60 rings of 6 no pair of which passes `cluster_ties`' share test; network B:
+    20 rings; a handful of stray edges between them; cluster C, half A's accounts and half B's,
+    tied to both; D: a small network whose two stray edges to A are all its outside weight."""
+    from scipy import sparse
+
+    from backend.detection.pipeline import cluster_ties, group_pairs, kin_groups, network_groups
+    from backend.detection.projection import Quotient
+
+    ra, ca, va = _ring_network(60, 6, 1)
+    rb, cb, vb = _ring_network(20, 6, 2)
+    n_a, n_b = 360, 120
+    rows, cols, vals = ra + [n_a + x for x in rb], ca + [n_a + x for x in cb], va + vb
+    mixed = np.r_[np.arange(n_a + n_b, n_a + n_b + 6), np.arange(n_a + n_b + 6, n_a + n_b + 12)]
+    rng = np.random.default_rng(5)
+    for i, x in enumerate(mixed.tolist()):  # C: each member tied inside C and to A or to B
+        rows += [x] * 6 + mixed[mixed != x][:6].tolist()
+        cols += mixed[mixed != x][:6].tolist() + [x] * 6
+        far = rng.integers(0, n_a, 3) if i < 6 else n_a + rng.integers(0, n_b, 3)
+        rows += [x, x, x, *far]
+        cols += [*far, x, x, x]
+        vals += [1.0] * 18
+    small = np.arange(n_a + n_b + 12, n_a + n_b + 20)  # D: a dense clique, two edges to A
+    rows += [*np.repeat(small, 8).tolist(), int(small[0]), 0, int(small[1]), 7]
+    cols += [*np.tile(small, 8).tolist(), 0, int(small[0]), 7, int(small[1])]
+    vals += [10.0] * 64 + [1.0] * 4
+    n = n_a + n_b + 20
+    matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    matrix.setdiag(0)
+    matrix.eliminate_zeros()
+    labels = np.r_[np.arange(n_a + n_b) // 6, [80] * 12, [81] * 8].astype(np.int64)
+    ties, _ = cluster_ties(matrix, labels)
+    pieces = kin_groups(ties, 82)
+    assert len(set(pieces[:60].tolist())) > 10  # pairs of rings leave A in pieces
+    member = sparse.csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, 82))
+    summed = (member.T @ matrix @ member).tocsr()
+    inside = summed.diagonal().copy()
+    summed.setdiag(0)
+    strength = np.asarray(member.T @ np.asarray(matrix.sum(axis=1)).ravel()).ravel()
+    q = Quotient(summed.tocsr(), strength, inside, float(matrix.sum()))
+    group = network_groups(q, np.ones(82, bool), seed=7)
+    assert len(set(group[:60].tolist())) == 1 and len(set(group[60:80].tolist())) == 1
+    assert group[0] != group[60]  # C does not chain A and B
+    assert group[81] not in (group[0], group[60])  # D's stray edges: under the share test
+    assert group[group == group[81]].size == 1
+    pairs = group_pairs(group, np.r_[np.ones(40, bool), np.zeros(42, bool)])
+    assert len(pairs) == 39 and set(pairs.ravel().tolist()) == set(range(40))
+    out = network_groups(q, np.r_[np.zeros(60, bool), np.ones(22, bool)], seed=7)
+    assert (out[:60] == -1).all() and len(set(out[60:80].tolist())) == 1
+
+
+def test_operator_weights_leave_places_out() -> None:
+    from backend.detection.pipeline import operator_weights
+
+    weights = {"USED_IP": 0.3, "USED_SUBNET": 0.1, "EMAIL_DOMAIN": 0.4, "USED_TEMPLATE": 0.35,
+               f"USED_IP{CONJUNCTION}USED_SUBNET": 0.3,
+               f"USED_SUBNET{CONJUNCTION}USED_TEMPLATE": 0.35}  # fmt: skip
+    assert operator_weights(weights) == {
+        "USED_IP": 0.0, "USED_SUBNET": 0.0, "EMAIL_DOMAIN": 0.0, "USED_TEMPLATE": 0.35,
+        f"USED_IP{CONJUNCTION}USED_SUBNET": 0.0, f"USED_SUBNET{CONJUNCTION}USED_TEMPLATE": 0.35,
+    }  # fmt: skip
