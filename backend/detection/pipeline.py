@@ -769,7 +769,8 @@ def networks(
     ties: I64, flagged: npt.NDArray[np.bool_], split_from: Sequence[tuple[int, int]] = ()
 ) -> I64:
     """Per cluster, the network it is part of (-1 unless flagged): connected groups of flagged
-    clusters tied as the parts of one network are (`cluster_ties`), or split in this refresh
+    clusters tied as the parts of one network are (`cluster_ties`, `network_groups`' pairs:
+    `ties`), or split in this refresh
     from one cluster (`split_from`: (cluster, the cluster holding its parent's id) pairs). Ban
     tooling gets one network id for a hydra Leiden split, and it stays while the parts
     reshuffle: a network tied only by templates and timing that comes back in two parts (a
