@@ -890,6 +890,51 @@ def attach(
     return relabel(out, min_size), int(joins.sum()) - moved, moved
 
 
+def join_groups(
+    inc: Incidence,
+    labels: I64,
+    group: I64,
+    weights: dict[str, float],
+    free: npt.NDArray[np.bool_],
+    read: Callable[[npt.NDArray[np.bool_]], tuple[dict[str, F64], I64]],
+) -> tuple[I64, int, tuple[dict[str, F64], I64] | None]:
+    """`attach` against groups of clusters (`network_groups`) instead of single clusters: an
+    account in no cluster (`free`) whose tie to a group as a whole, measured with
+    `weights`, and its behaviour against the group's mix would keep it there through the
+    peel (CORE_CONFIDENCE) joins the group's cluster it is most tied to (its largest when no
+    single one holds a tie). `read`: the inputs of the accounts given and of those already
+    read (asked once the candidates are known). Returns the labels, how many joined and the
+    inputs read for them (None when none was)."""
+    n_c = group.size
+    multi = np.zeros(n_c, bool)
+    if n_c:
+        multi = (group >= 0) & (np.bincount(np.maximum(group, 0), minlength=n_c)[
+            np.maximum(group, 0)] > 1)  # fmt: skip
+    if not multi.any():
+        return labels, 0, None
+    cluster = np.maximum(labels, 0)
+    of = np.where((labels >= 0) & multi[cluster], group[cluster], -1)
+    best, tie = best_ties(inc, of, weights, free & (labels < 0))
+    candidates = (best >= 0) & (confidence(tie, np.ones(tie.size)) >= CORE_CONFIDENCE)
+    if not candidates.any():
+        return labels, 0, None
+    inputs = read(candidates)
+    sim = behaviour_similarity(inputs[0], of, towards=best)
+    joins = candidates & (confidence(tie, sim) >= CORE_CONFIDENCE)
+    if not joins.any():
+        return labels, 0, inputs
+    in_group = np.where(labels >= 0, labels, -1)
+    near, _ = best_ties(inc, in_group, weights, joins)
+    ok = (near >= 0) & (group[np.maximum(near, 0)] == best)
+    sizes = np.bincount(labels[labels >= 0], minlength=n_c)
+    largest = np.full(int(group.max()) + 1, -1, np.int64)
+    order = np.lexsort((-np.arange(n_c), sizes))
+    largest[group[order][multi[order]]] = order[multi[order]]
+    out = labels.copy()
+    out[joins] = np.where(ok[joins], near[joins], largest[best[joins]])
+    return out, int(joins.sum()), inputs
+
+
 def whole_networks(labels: I64, network: I64) -> I64:
     """Per account, its cluster, or its network (numbered after the clusters) when its cluster
     is part of one: what a member's tie is measured against for its confidence.
@@ -985,15 +1030,9 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         labels, attached, moved = attach(
             linked, labels, table, weights, read, params.min_cluster_size
         )
-        similarity = behaviour_similarity(table, labels)
-        # Not on a thread beside the scores: its own heap held ~300 MiB more at the peak
-        # (4.27 against 3.86 GiB at full usage) for 2-4 s (`docs/benchmarks.md`, "Full preset").
-        ties = member_ties(inc, labels, params.kind_weights, WHY_TIES)
         # Parts of one network Leiden split (its resolution limit) or the peel cut (its card
-        # rings) are judged together where a feature needs the whole network to be seen
-        # (`score`'s template concentration), and flagged ones share a network id: pairs tied
-        # in the projection, and groups of clusters whose outside weight goes to each other.
-        pairs, cohesive = cluster_ties(matrix, labels, snapshot.total_weight)
+        # rings), grouped by where their outside weight goes: accounts tied to a group as a
+        # whole join it, flagged parts share a network id, kin pool their templates.
         scale = snapshot.total_weight / weight if snapshot.total_weight and weight else 1.0
         n_now = int(labels.max()) + 1 if (labels >= 0).any() else 0
         group = network_groups(
@@ -1002,6 +1041,23 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
             params.seed,
             scale,
         )
+
+        labels, grouped_in, inputs = join_groups(
+            linked, labels, group, membership_weights(weights), ~frozen,
+            lambda wanted: snapshot.features(np.flatnonzero((wanted | read) & ~frozen)),
+        )  # fmt: skip
+        if grouped_in and inputs is not None:
+            table, shape = inputs
+            linked = linked.with_prompts(table["exchanges"])
+            inc = inc.with_prompts(table["exchanges"])
+            attached += grouped_in
+        similarity = behaviour_similarity(table, labels)
+        # Not on a thread beside the scores: its own heap held ~300 MiB more at the peak
+        # (4.27 against 3.86 GiB at full usage) for 2-4 s (`docs/benchmarks.md`, "Full preset").
+        ties = member_ties(inc, labels, params.kind_weights, WHY_TIES)
+        # Kin are judged together where a feature needs the whole network to be seen (`score`'s
+        # template concentration): pairs tied in the projection, and the groups.
+        pairs, cohesive = cluster_ties(matrix, labels, snapshot.total_weight)
         kin = cohesive[pairs[:, 0]] & cohesive[pairs[:, 1]]
         kinship = np.concatenate([pairs[kin], group_pairs(group, cohesive)])
         scored = score(table, labels, inc, matrix, shape, kinship)

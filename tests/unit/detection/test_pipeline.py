@@ -797,3 +797,40 @@ def test_operator_weights_leave_places_out() -> None:
         "USED_IP": 0.0, "USED_SUBNET": 0.0, "EMAIL_DOMAIN": 0.0, "USED_TEMPLATE": 0.35,
         f"USED_IP{CONJUNCTION}USED_SUBNET": 0.0, f"USED_SUBNET{CONJUNCTION}USED_TEMPLATE": 0.35,
     }  # fmt: skip
+
+
+def test_an_account_tied_to_a_group_of_rings_as_a_whole_joins_it() -> None:
+    """Ten card rings of five, one group (`network_groups`), all on the same four template
+    bands. Account 50 holds the four bands and behaves like the rings: tied to any one ring at
+    a tenth of its tie to the group, it joins the group (the ring it is most tied to). Account
+    51 holds the bands but behaves nothing like them; account 52 shares an exit with two ring
+    members only; account 53 is frozen (context of a region). None of these three joins."""
+    from backend.detection.pipeline import CORE_CONFIDENCE, join_groups
+    from backend.detection.scoring import best_ties
+
+    rings = [list(range(5 * r, 5 * r + 5)) for r in range(10)]
+    groups = [("PAID_WITH", ring) for ring in rings]
+    groups += [("USED_TEMPLATE", [*range(52), 53])] * 4
+    groups += [("USED_IP", [3, 8, 52])]
+    inc = incidence(groups, 54, population=10_000)
+    labels = np.r_[np.repeat(np.arange(10), 5), [-1] * 4].astype(np.int64)
+    group = np.zeros(10, np.int64)
+    table = {c: np.zeros(54) for c in ACCOUNT_COLUMNS}
+    table["cap_coding"][:] = 10
+    table["cap_coding"][51], table["cap_reasoning"][51] = 0, 10
+    free = np.r_[np.ones(53, bool), [False]]
+    asked: list[np.ndarray] = []
+
+    def read(wanted: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        asked.append(wanted)
+        return table, np.zeros(54, np.int64)
+
+    weights = PARAMS.kind_weights
+    _, alone = best_ties(inc, labels, weights, labels < 0)
+    assert confidence(alone[50:51], np.ones(1))[0] < CORE_CONFIDENCE  # no ring alone holds it
+    out, joined, inputs = join_groups(inc, labels, group, weights, free, read)
+    assert joined == 1 and 0 <= out[50] < 10 and (out[51:] == -1).all()
+    assert (out[:50] == labels[:50]).all() and inputs is not None and asked[0][50]
+    # No group of two or more clusters: nothing to join, nothing read.
+    out, joined, inputs = join_groups(inc, labels, np.arange(10), weights, free, read)
+    assert joined == 0 and inputs is None and len(asked) == 1
