@@ -695,7 +695,8 @@ def network_groups(
         return group
     out = np.maximum(between.strength - between.inside, 0.0)
     total_out = max((between.total - float(between.inside.sum())) * scale, 1e-12)
-    sub = between.between[chosen][:, chosen].tocoo()
+    whole = chosen.size == n_c  # a copy of the whole matrix costs ~0.3 s at 2.6M pairs
+    sub = (between.between if whole else between.between[chosen][:, chosen]).tocoo()
     upper = sub.row < sub.col
     c, d, w = sub.row[upper], sub.col[upper], sub.data[upper]
     parts = np.arange(chosen.size, dtype=np.int64)
