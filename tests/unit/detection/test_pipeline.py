@@ -834,3 +834,42 @@ def test_an_account_tied_to_a_group_of_rings_as_a_whole_joins_it() -> None:
     # No group of two or more clusters: nothing to join, nothing read.
     out, joined, inputs = join_groups(inc, labels, np.arange(10), weights, free, read)
     assert joined == 0 and inputs is None and len(asked) == 1
+
+
+def test_a_network_left_as_its_card_rings_is_one_network_and_takes_in_its_lone_account() -> None:
+    """Forty card rings of five on one template (four bands) and one client build, both held by
+    the 200 and one more account, over the link cap: only their coincidence links the rings,
+    spread thin over them, and detection leaves them as forty clusters, no pair of which is
+    tied as a network's parts are. Grouped by where their outside weight goes, they get one
+    network id, and the account on the template and build in no ring joins them, flagged."""
+    rings, size = 40, 5
+    fake = list(range(rings * size))
+    households = [[i, i + 1] for i in range(rings * size, rings * size + 1000, 2)]
+    n = rings * size + 1001
+    lone = n - 1
+    groups = [(kind, fake[r * size : (r + 1) * size])
+              for r in range(rings) for kind in ("PAID_WITH", "USED_DEVICE")]  # fmt: skip
+    groups += [("USED_TEMPLATE", [*fake, lone])] * 4 + [("USED_CLIENT", [*fake, lone])]
+    groups += [("PAID_WITH", h) for h in households]
+    inc = incidence(groups, n, population=10_000)
+    fakes = np.zeros(n, bool)
+    fakes[[*fake, lone]] = True
+
+    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
+        table["exchanges"][:] = 100
+        table["cap_coding"][:] = np.where(fakes, 90, 10)
+        table["cap_chat"][:] = np.where(fakes, 10, 90)
+        table["cards"][:] = table["ips"][:] = 1
+        table["risky_cards"][:] = table["anon_ips"][:] = table["fast_adopter"][:] = fakes
+        table["signup_s"][:] = np.where(fakes, np.arange(n) * 5000, 1000)
+        return table, np.zeros(n, np.int64)
+
+    params = replace(PARAMS, kind_weights={**PARAMS.kind_weights, "USED_CLIENT": 0.3})
+    result = detect(Snapshot(inc, np.arange(n, dtype=np.int64), features), Previous.empty(),
+                    params)  # fmt: skip
+    labels = result.labels
+    assert len(set(labels[fake].tolist())) == rings and (labels[fake] >= 0).all()
+    assert len({result.network_ids[c] for c in labels[fake].tolist()}) == 1
+    assert result.network_ids[labels[0]].startswith("nw-")
+    assert labels[lone] >= 0 and result.conf[lone] >= 0.7
