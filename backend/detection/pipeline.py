@@ -419,6 +419,7 @@ def split_self_tied(
     table: dict[str, F64],
     weights: dict[str, float],
     group: I64 | None = None,
+    min_size: int = 1,
 ) -> I64:
     """Split off each group of a cluster that is tied to it only through itself.
 
@@ -429,11 +430,15 @@ def split_self_tied(
     flagged). What a group shares with its own members says nothing about the cluster, so a
     group (two or more, at most half of its cluster) none of whose members reaches the peel's
     bar (`CORE_CONFIDENCE`, the same confidence) on its ties to the rest of the cluster alone
-    becomes a cluster of its own. Half, not less: a cluster of two such halves (a network's
-    card ring of 11 and a company's 11 accounts on one shared exit, draw 62) is two clusters.
-    A network's card ring stays: its templates, builds and exits are held by hundreds of the
-    rest, and one member so tied keeps a ring whose other members have not used them yet.
-    `group`: `owner_groups` of these labels, when the caller has them.
+    becomes a cluster of its own. Half, not less, when a half can stand as a cluster
+    (`min_size`): a cluster of two such halves (a network's card ring of 11 and a company's 11
+    accounts on one shared exit, draw 62) is two clusters. A smaller one stays whole: split, its
+    halves would dissolve and their members come and go between refreshes (split so, a full
+    refresh and an incremental one of the integration test's graph differed by a cluster of
+    10 such accounts; kept whole, they agree). A network's card ring stays: its templates,
+    builds and exits are held by hundreds of the rest, and one member so tied keeps a ring
+    whose other members have not used them yet. `group`: `owner_groups` of these labels, when
+    the caller has them.
     """
     in_cluster = labels >= 0
     if not in_cluster.any():
@@ -452,6 +457,7 @@ def split_self_tied(
         & untied[group]
         & (group_size[group] >= 2)
         & (2 * group_size[group] <= size[np.maximum(labels, 0)])
+        & ((2 * group_size[group] < size[np.maximum(labels, 0)]) | (group_size[group] >= min_size))
     )
     return np.where(self_tied, clusters + group, labels).astype(np.int64)
 
@@ -605,7 +611,9 @@ def _peel(
         labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
         labels = relabel(connected(matrix, labels), params.min_cluster_size)
     group = owner_groups(inc, labels, params.link_cap)
-    labels = split_self_tied(inc, labels, params.link_cap, table, weights, group)
+    labels = split_self_tied(
+        inc, labels, params.link_cap, table, weights, group, params.min_cluster_size
+    )
     # The self-tied split moves whole owner groups (an owner identifier's holders in a cluster
     # are one group), so the groups are the same ones.
     labels = split_bystanders(inc, labels, params.link_cap, group)

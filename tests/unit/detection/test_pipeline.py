@@ -630,7 +630,7 @@ def test_a_cluster_of_two_halves_each_tied_only_through_itself_is_split_in_two()
     cluster with nothing between the halves but one exit a fake and an employee both used:
     neither half is a minority, both are self-tied, so each becomes a cluster of its own
     (draw 62: such a cluster, flagged once its ring's templates counted, put 10 genuine
-    accounts on the ban list)."""
+    accounts on the ban list). Halves too small to stand as clusters keep the cluster whole."""
     from backend.detection.pipeline import split_self_tied
 
     ring, company = list(range(11)), list(range(11, 22))
@@ -641,9 +641,11 @@ def test_a_cluster_of_two_halves_each_tied_only_through_itself_is_split_in_two()
     table = {c: np.zeros(22) for c in ACCOUNT_COLUMNS}
     table["cap_coding"][:] = 10
     weights = {**PARAMS.kind_weights, "BILLED_TO": 0.8, "USED_CLIENT": 0.3}
-    out = split_self_tied(inc, labels, 200, table, weights)
+    out = split_self_tied(inc, labels, 200, table, weights, min_size=5)
     assert len(set(out[ring].tolist())) == 1 and len(set(out[company].tolist())) == 1
     assert out[0] != out[11]
+    # Halves under the minimum cluster size would dissolve: such a cluster stays whole.
+    assert (split_self_tied(inc, labels, 200, table, weights, min_size=12) == 0).all()
 
 
 def test_a_place_counted_again_in_its_coincidences_does_not_make_a_member() -> None:
