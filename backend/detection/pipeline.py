@@ -671,11 +671,10 @@ def cluster_ties(
     return np.column_stack([c[tied], d[tied]]), cohesive
 
 
-def network_groups(
-    between: Quotient, include: npt.NDArray[np.bool_], seed: int, scale: float = 1.0
-) -> I64:
-    """Per cluster, its group of `include`d clusters that are parts of one network (-1 when not
-    included): the partition that maximises modularity at resolution NETWORK_LIFT with the
+def network_groups(between: Quotient, seed: int, scale: float = 1.0) -> I64:
+    """Per cluster, its group of clusters that are parts of one network (numbered from 0; a
+    cluster alone is a group of its own): the partition that maximises modularity at
+    resolution NETWORK_LIFT with the
     clusters' outside weight as the null model, each cluster keeping at least NETWORK_SHARE
     of its weight towards the rest of its group. `between`: the projection summed over the
     clusters, places left out (`operator_weights`); `scale`: the whole graph's weight over
@@ -696,33 +695,28 @@ def network_groups(
     Modularity judges a merge against what the groups' weights expect, so one cluster
     holding accounts of two networks does not join them, as chaining pairs would."""
     n_c = between.strength.size
-    group = np.full(n_c, -1, np.int64)
-    chosen = np.flatnonzero(include)
-    if chosen.size < 2:
-        group[chosen] = np.arange(chosen.size)
-        return group
+    parts = np.arange(n_c, dtype=np.int64)
+    if n_c < 2:
+        return parts
     out = np.maximum(between.strength - between.inside, 0.0)
     total_out = max((between.total - float(between.inside.sum())) * scale, 1e-12)
-    whole = chosen.size == n_c  # a copy of the whole matrix costs ~0.3 s at 2.6M pairs
-    sub = (between.between if whole else between.between[chosen][:, chosen]).tocoo()
+    sub = between.between.tocoo()
     upper = sub.row < sub.col
     c, d, w = sub.row[upper], sub.col[upper], sub.data[upper]
-    parts = np.arange(chosen.size, dtype=np.int64)
     if c.size:
-        graph = ig.Graph(n=int(chosen.size), edges=list(zip(c.tolist(), d.tolist(), strict=True)))
+        graph = ig.Graph(n=n_c, edges=list(zip(c.tolist(), d.tolist(), strict=True)))
         ig.set_random_number_generator(random.Random(seed))  # noqa: S311
         try:
             parts = np.asarray(
                 graph.community_leiden(
-                    objective_function="CPM", weights=w.tolist(),
-                    node_weights=out[chosen].tolist(), resolution=NETWORK_LIFT / total_out,
-                    n_iterations=-1,
+                    objective_function="CPM", weights=w.tolist(), node_weights=out.tolist(),
+                    resolution=NETWORK_LIFT / total_out, n_iterations=-1,
                 ).membership, np.int64,
             )  # fmt: skip
         finally:
             ig.set_random_number_generator(random)
-    sym = sub.tocsr()
-    own = between.strength[chosen]
+    sym = between.between
+    own = between.strength
     for _ in range(PEEL_ROUNDS):
         n_g = int(parts.max()) + 1
         onehot = sparse.csr_matrix((np.ones(parts.size), (np.arange(parts.size), parts)),
@@ -733,14 +727,13 @@ def network_groups(
             break
         parts = np.unique(np.where(loose, n_g + np.arange(parts.size), parts),
                           return_inverse=True)[1].astype(np.int64)  # fmt: skip
-    group[chosen] = parts
-    return group
+    return parts
 
 
 def group_pairs(group: I64, among: npt.NDArray[np.bool_]) -> I64:
     """(c, d) pairs chaining the clusters of each group that are `among`: what `kin_groups`
     and `networks` need to see them as one."""
-    chosen = np.flatnonzero(among & (group >= 0))
+    chosen = np.flatnonzero(among)
     order = chosen[np.argsort(group[chosen], kind="stable")]
     same = group[order[1:]] == group[order[:-1]]
     return np.column_stack([order[:-1][same], order[1:][same]]).astype(np.int64)
@@ -779,11 +772,11 @@ def networks(
 ) -> I64:
     """Per cluster, the network it is part of (-1 unless flagged): connected groups of flagged
     clusters tied as the parts of one network are (`cluster_ties`, `network_groups`' pairs:
-    `ties`), or split in this refresh
-    from one cluster (`split_from`: (cluster, the cluster holding its parent's id) pairs). Ban
-    tooling gets one network id for a hydra Leiden split, and it stays while the parts
-    reshuffle: a network tied only by templates and timing that comes back in two parts (a
-    template band its new members pushed over the link cap) is still the network it was."""
+    `ties`), or split in this refresh from one cluster (`split_from`: (cluster, the cluster
+    holding its parent's id) pairs). Ban tooling gets one network id for a hydra Leiden
+    split, and it stays while the parts reshuffle: a network tied only by templates and timing
+    that comes back in two parts (a template band its new members pushed over the link cap)
+    is still the network it was."""
     n_c = flagged.size
     out = np.full(n_c, -1, np.int64)
     if not flagged.any():
@@ -915,10 +908,7 @@ def join_groups(
     read (asked once the candidates are known). Returns the labels, how many joined and the
     inputs read for them (None when none was)."""
     n_c = group.size
-    multi = np.zeros(n_c, bool)
-    if n_c:
-        multi = (group >= 0) & (np.bincount(np.maximum(group, 0), minlength=n_c)[
-            np.maximum(group, 0)] > 1)  # fmt: skip
+    multi = np.bincount(group, minlength=n_c)[group] > 1 if n_c else np.zeros(0, bool)
     if not multi.any():
         return labels, 0, None
     cluster = np.maximum(labels, 0)
@@ -1043,12 +1033,8 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         # rings), grouped by where their outside weight goes: accounts tied to a group as a
         # whole join it, flagged parts share a network id, kin pool their templates.
         scale = snapshot.total_weight / weight if snapshot.total_weight and weight else 1.0
-        n_now = int(labels.max()) + 1 if (labels >= 0).any() else 0
         group = network_groups(
-            quotient(linked, labels, operator_weights(weights), params.link_cap),
-            np.ones(n_now, bool),
-            params.seed,
-            scale,
+            quotient(linked, labels, operator_weights(weights), params.link_cap), params.seed, scale
         )
 
         labels, grouped_in, inputs = join_groups(

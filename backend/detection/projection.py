@@ -402,19 +402,12 @@ class Quotient:
     total: float  # the whole projection's weight, each pair counted twice (2m)
 
 
-def quotient(
-    inc: Incidence,
-    labels: I64,
-    weights: dict[str, float],
-    link_cap: int,
-    among: npt.NDArray[np.bool_] | None = None,
-) -> Quotient:
+def quotient(inc: Incidence, labels: I64, weights: dict[str, float], link_cap: int) -> Quotient:
     """What `project(inc, weights, ...)` puts between and inside the clusters of `labels`,
     computed from the incidence: each identifier adds `total / (degree - 1) x
     sqrt(share_i x share_k)` per pair of holders, as the exact clique does and the sampled
     pairs do on average. A few sparse products over the clustered rows, where a second
-    projection would draw every pair again. `among` (per cluster): the clusters wanted; the
-    others get nothing between, inside or as strength (the total is still the whole's)."""
+    projection would draw every pair again."""
     n_c = int(labels.max()) + 1 if (labels >= 0).any() else 0
     total = holder_weight(inc, weights)
     local = np.diff(inc.ptr)
@@ -429,8 +422,6 @@ def quotient(
     pair_row = per_pair[ident]
     row_strength = root * pair_row * (held[ident] - root)
     lab = labels[inc.holders]
-    if among is not None:
-        lab = np.where(lab >= 0, np.where(among[np.maximum(lab, 0)], lab, -1), -1)
     rows = np.flatnonzero((lab >= 0) & (root > 0))
     spread = sparse.csr_matrix(
         (root[rows] * np.sqrt(pair_row[rows]), (lab[rows], ident[rows])),

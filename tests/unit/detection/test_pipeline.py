@@ -689,7 +689,7 @@ def test_a_place_counted_again_in_its_coincidences_does_not_make_a_member() -> N
 
 def test_the_quotient_is_the_projection_summed_over_clusters() -> None:
     """Exact cliques (no identifier above `exact_max`), two kinds so an account's share of a
-    kind matters, one identifier above the cap, an account in no cluster, a cluster left out."""
+    kind matters, one identifier above the cap, accounts in no cluster."""
     from scipy import sparse
 
     from backend.detection.projection import quotient
@@ -709,11 +709,6 @@ def test_the_quotient_is_the_projection_summed_over_clusters() -> None:
     assert q.inside == pytest.approx(np.diag(summed))
     assert q.strength == pytest.approx(member.T @ np.asarray(matrix.sum(axis=1)).ravel())
     assert q.total == pytest.approx(matrix.sum())
-    among = np.array([True, True, False, True, True])
-    part = quotient(inc, labels, weights, 30, among)
-    assert part.between.toarray()[2].sum() == 0 and part.strength[2] == 0
-    assert part.between.toarray()[0, 1] == pytest.approx(summed[0, 1])
-    assert part.total == pytest.approx(matrix.sum())
 
 
 def _ring_network(rings: int, size: int, seed: int) -> tuple[list[int], list[int], list[float]]:
@@ -778,15 +773,13 @@ def test_a_network_cut_into_rings_is_one_group_and_two_networks_stay_two() -> No
     summed.setdiag(0)
     strength = np.asarray(member.T @ np.asarray(matrix.sum(axis=1)).ravel()).ravel()
     q = Quotient(summed.tocsr(), strength, inside, float(matrix.sum()))
-    group = network_groups(q, np.ones(82, bool), seed=7)
+    group = network_groups(q, seed=7)
     assert len(set(group[:60].tolist())) == 1 and len(set(group[60:80].tolist())) == 1
     assert group[0] != group[60]  # C does not chain A and B
     assert group[81] not in (group[0], group[60])  # D's stray edges: under the share test
     assert group[group == group[81]].size == 1
     pairs = group_pairs(group, np.r_[np.ones(40, bool), np.zeros(42, bool)])
     assert len(pairs) == 39 and set(pairs.ravel().tolist()) == set(range(40))
-    out = network_groups(q, np.r_[np.zeros(60, bool), np.ones(22, bool)], seed=7)
-    assert (out[:60] == -1).all() and len(set(out[60:80].tolist())) == 1
 
 
 def test_operator_weights_leave_places_out() -> None:
