@@ -934,6 +934,35 @@ def join_groups(
     return out, int(joins.sum()), inputs
 
 
+def newcomer_ties(
+    inc: Incidence, labels: I64, newcomer: npt.NDArray[np.bool_], weights: dict[str, float]
+) -> F64:
+    """Per account: the part of its tie (`tie_strength` with `labels`) that runs through
+    owner identifiers it holds with other `newcomer`s of its community: accounts that
+    `attach` or the group join brought in, beside it, in this refresh.
+
+    Those two join accounts to clusters as the peel left them, so that joining accounts do not
+    pull others in; measured after they joined, a newcomer's card or address held with another
+    newcomer counted as a tie into the cluster all the same. On replay draw 5 a company's pair
+    on one card, on a coworking network's NAT and email domain, was split off as bystanders,
+    joined back one by one on the place (the attachment bar), and then tied to the cluster at
+    2.64 by its own card and address: confidence 0.84-0.86, on the ban list at four refreshes
+    (`docs/detection.md`, "Known limits"). What a newcomer shares only with other newcomers
+    says nothing about the cluster it joined."""
+    out = np.zeros(inc.accounts)
+    rows = inc.identifier_of_row
+    owner = np.array([k in OWNER_LINKS for k in inc.kinds], bool)[inc.kind[rows]]
+    sel = np.flatnonzero(owner & newcomer[inc.holders] & (labels[inc.holders] >= 0))
+    if not sel.size:
+        return out
+    n_comm = int(labels.max()) + 1
+    _, at, counts = unique_runs(rows[sel] * n_comm + labels[inc.holders[sel]])
+    base = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind[rows[sel]]]
+    term = base * (counts[at] - 1) / inc.spread_of_row[sel]
+    out += np.bincount(inc.holders[sel], weights=term, minlength=inc.accounts)
+    return out
+
+
 def whole_networks(labels: I64, network: I64) -> I64:
     """Per account, its cluster, or its network (numbered after the clusters) when its cluster
     is part of one: what a member's tie is measured against for its confidence.
@@ -1026,6 +1055,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         linked = linked.with_prompts(table["exchanges"])
         inc = inc.with_prompts(table["exchanges"])
         labels = _peel(linked, matrix, labels, table, params, weights)
+        peeled = labels
         labels, attached, moved = attach(
             linked, labels, table, weights, read, params.min_cluster_size
         )
@@ -1083,9 +1113,10 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         eligible = (scored.risk >= params.flag_threshold) | confirmed
         grouped = group_pairs(group, eligible)
         network = networks(np.concatenate([pairs, grouped]), eligible, split_from)
-        tie, positions = tie_and_template_positions(
-            linked, whole_networks(labels, network), membership_weights(weights)
-        )
+        whole, member_weights = whole_networks(labels, network), membership_weights(weights)
+        tie, positions = tie_and_template_positions(linked, whole, member_weights)
+        # Newcomers are judged on their ties to the clusters as the peel left them.
+        tie -= newcomer_ties(linked, whole, (labels >= 0) & (peeled < 0), member_weights)
         thin = vouched(labels, network, confirmed) | own_templates(labels, positions)
         if thin.any():
             shrunk = thin_shrunk(similarity, table)

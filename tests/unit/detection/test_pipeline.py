@@ -868,3 +868,66 @@ def test_a_network_left_as_its_card_rings_is_one_network_and_takes_in_its_lone_a
     assert len({result.network_ids[c] for c in labels[fake].tolist()}) == 1
     assert result.network_ids[labels[0]].startswith("nw-")
     assert labels[lone] >= 0 and result.conf[lone] >= 0.7
+
+
+def test_a_pair_joined_back_on_the_place_is_not_tied_in_by_its_own_card() -> None:
+    """A company's pair on one card and billing address, idle, on the network's two exits and
+    email domain (all above the link cap: their coincidences link). The bystander split takes
+    it out of the network's cluster (it shares no template), `attach` joins each back on the
+    place, and its card and address, held by nobody else in the cluster, do not count as ties
+    into it: the pair stays under the ban gate while the network is flagged. Counted, they
+    would have flagged it (replay draw 5: confidence 0.84-0.86)."""
+    from backend.detection.pipeline import newcomer_ties
+
+    network, pair, n = list(range(40)), [40, 41], 400
+    place = network + pair
+    groups = [("PAID_WITH", network[i : i + 4]) for i in range(0, 40, 4)]
+    groups += [("USED_TEMPLATE", network)] * 4
+    groups += [("USED_IP", place), ("USED_IP", place), ("EMAIL_DOMAIN", place)]
+    groups += [("PAID_WITH", pair), ("BILLED_TO", pair)]
+    groups += [("PAID_WITH", [i, i + 1]) for i in range(42, n - 1, 2)]
+    inc = incidence(groups, n, population=10_000)
+    weights = {**PARAMS.kind_weights, "EMAIL_DOMAIN": 0.4, "BILLED_TO": 0.8}
+    params = replace(PARAMS, kind_weights=weights, link_cap=30)
+
+    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
+        table["exchanges"][network] = 100
+        table["cap_coding"][network] = 100
+        table["cards"][:] = 1
+        table["risky_cards"][network] = 1
+        table["fast_adopter"][network] = 1
+        table["signup_s"][:] = np.where(np.arange(n) < 40, np.arange(n) * 60, 1000)
+        return table, np.zeros(n, np.int64)
+
+    result = detect(Snapshot(inc, np.arange(n, dtype=np.int64), features), Previous.empty(), params)
+    (c,) = {int(result.labels[i]) for i in network}
+    assert result.scored.risk[c] >= 0.5 and (result.conf[network] >= 0.7).all()
+    assert (result.labels[pair] == c).all(), "joined back on the place"
+    assert (result.conf[pair] < 0.7).all()
+    # The card and the address, counted as ties into the cluster, would have flagged the pair.
+    linked, extended = conjunctions(inc, weights, params.link_cap)
+    counted = (
+        result.tie[pair]
+        + newcomer_ties(
+            linked, result.labels, np.isin(np.arange(n), pair), membership_weights(extended)
+        )[pair]
+    )
+    assert (confidence(counted, result.similarity[pair]) >= 0.7).all()
+
+
+def test_newcomer_ties_count_owner_identifiers_held_with_other_newcomers_only() -> None:
+    """Cluster 0: a core (0-5) and newcomers 6-8; 6 and 7 share a card, 8 shares one with a
+    core member, 9 (a newcomer of cluster 1) shares a device with 6. Only 6 and 7's card is
+    a newcomers' tie; templates are never one."""
+    from backend.detection.pipeline import newcomer_ties
+
+    groups = [("PAID_WITH", [6, 7]), ("PAID_WITH", [3, 8]), ("USED_DEVICE", [6, 9]),
+              ("USED_TEMPLATE", [6, 7, 8]), ("PAID_WITH", [0, 1, 2, 3, 4, 5])]  # fmt: skip
+    inc = incidence(groups, 10, population=1_000)
+    labels = np.array([0] * 9 + [1], np.int64)
+    newcomer = np.arange(10) >= 6
+    out = newcomer_ties(inc, labels, newcomer, PARAMS.kind_weights)
+    assert out.tolist() == pytest.approx([0, 0, 0, 0, 0, 0, 1.0, 1.0, 0, 0])
+    # Whatever the newcomers hold with each other, it is part of their measured tie.
+    assert (tie_strength(inc, labels, PARAMS.kind_weights) >= out).all()

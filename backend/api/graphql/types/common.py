@@ -85,7 +85,9 @@ class MemberWhy:
     ties: list[MemberTie] = strawberry.field(description="Its strongest ties, strongest first.")
     tie_strength: float = strawberry.field(
         description="Sum over what it holds of the kind's weight x the share of the other "
-        "holders inside the cluster."
+        "holders inside the cluster. For an account that joined the cluster in the refresh "
+        "that measured it, a card, device, email, phone or address counts only for holders "
+        "that were in the cluster before it joined."
     )
     behaviour_similarity: float = strawberry.field(
         description="Cosine of its capability mix to the cluster's mean mix. In a network "
