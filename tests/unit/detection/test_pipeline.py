@@ -648,20 +648,24 @@ def test_a_cluster_of_two_halves_each_tied_only_through_itself_is_split_in_two()
     assert (split_self_tied(inc, labels, 200, table, weights, min_size=12) == 0).all()
 
 
-def test_a_place_counted_again_in_its_coincidences_does_not_make_a_member() -> None:
-    """A company's idle accounts on the network's NAT, /24 and email domain: the three above
-    the link cap, so their coincidences link the network (`conjunctions`), but they are one
-    place, not three more ties. The network's members, with cards and a template, are flagged;
-    the idle accounts, holding only the place, are not."""
-    network, idle, n = list(range(40)), list(range(40, 52)), 400
-    place = network + idle
+def _network_on_a_place(
+    others: list[int], place: list[str], own: list[tuple[str, list[int]]] | None = None
+) -> Incidence:
+    """A 40-account network (cards in fours, one template) and `others` on its place (one
+    identifier of each kind in `place`), with what `others` hold among themselves (`own`);
+    the rest of the 400 accounts are couples on a card."""
+    network = list(range(40))
     groups = [("PAID_WITH", network[i : i + 4]) for i in range(0, 40, 4)]
     groups += [("USED_TEMPLATE", network)] * 4
-    groups += [("USED_IP", place), ("USED_SUBNET", place), ("EMAIL_DOMAIN", place)]
-    groups += [("PAID_WITH", [i, i + 1]) for i in range(52, n - 1, 2)]
-    inc = incidence(groups, n, population=10_000)
-    weights = {**PARAMS.kind_weights, "USED_SUBNET": 0.1, "EMAIL_DOMAIN": 0.4}
-    params = replace(PARAMS, kind_weights=weights, link_cap=30)
+    groups += [(kind, network + others) for kind in place] + (own or [])
+    groups += [("PAID_WITH", [i, i + 1]) for i in range(40 + len(others), 399, 2)]
+    return incidence(groups, 400, population=10_000)
+
+
+def _place_snapshot(inc: Incidence, network: list[int], young: int) -> Snapshot:
+    """`network` codes with risky cards and rushes to new models; the first `young` accounts
+    (the network and whoever sits on its place) signed up a minute apart, the rest at once."""
+    n = inc.accounts
 
     def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
@@ -670,10 +674,23 @@ def test_a_place_counted_again_in_its_coincidences_does_not_make_a_member() -> N
         table["cards"][:] = 1
         table["risky_cards"][network] = 1
         table["fast_adopter"][network] = 1
-        table["signup_s"][:] = np.where(np.arange(n) < 52, np.arange(n) * 60, 1000)
+        table["signup_s"][:] = np.where(np.arange(n) < young, np.arange(n) * 60, 1000)
         return table, np.zeros(n, np.int64)
 
-    result = detect(Snapshot(inc, np.arange(n, dtype=np.int64), features), Previous.empty(), params)
+    return Snapshot(inc, np.arange(n, dtype=np.int64), features)
+
+
+def test_a_place_counted_again_in_its_coincidences_does_not_make_a_member() -> None:
+    """A company's idle accounts on the network's NAT, /24 and email domain: the three above
+    the link cap, so their coincidences link the network (`conjunctions`), but they are one
+    place, not three more ties. The network's members, with cards and a template, are flagged;
+    the idle accounts, holding only the place, are not."""
+    network, idle = list(range(40)), list(range(40, 52))
+    inc = _network_on_a_place(idle, ["USED_IP", "USED_SUBNET", "EMAIL_DOMAIN"])
+    weights = {**PARAMS.kind_weights, "USED_SUBNET": 0.1, "EMAIL_DOMAIN": 0.4}
+    params = replace(PARAMS, kind_weights=weights, link_cap=30)
+
+    result = detect(_place_snapshot(inc, network, 52), Previous.empty(), params)
     (c,) = {int(result.labels[i]) for i in network}
     assert result.scored.risk[c] >= 0.5 and (result.conf[network] >= 0.7).all()
     inside = [i for i in idle if result.labels[i] == c]
@@ -880,27 +897,12 @@ def test_a_pair_joined_back_on_the_place_is_not_tied_in_by_its_own_card() -> Non
     from backend.detection.pipeline import newcomer_ties
 
     network, pair, n = list(range(40)), [40, 41], 400
-    place = network + pair
-    groups = [("PAID_WITH", network[i : i + 4]) for i in range(0, 40, 4)]
-    groups += [("USED_TEMPLATE", network)] * 4
-    groups += [("USED_IP", place), ("USED_IP", place), ("EMAIL_DOMAIN", place)]
-    groups += [("PAID_WITH", pair), ("BILLED_TO", pair)]
-    groups += [("PAID_WITH", [i, i + 1]) for i in range(42, n - 1, 2)]
-    inc = incidence(groups, n, population=10_000)
+    own = [("PAID_WITH", pair), ("BILLED_TO", pair)]
+    inc = _network_on_a_place(pair, ["USED_IP", "USED_IP", "EMAIL_DOMAIN"], own)
     weights = {**PARAMS.kind_weights, "EMAIL_DOMAIN": 0.4, "BILLED_TO": 0.8}
     params = replace(PARAMS, kind_weights=weights, link_cap=30)
 
-    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
-        table["exchanges"][network] = 100
-        table["cap_coding"][network] = 100
-        table["cards"][:] = 1
-        table["risky_cards"][network] = 1
-        table["fast_adopter"][network] = 1
-        table["signup_s"][:] = np.where(np.arange(n) < 40, np.arange(n) * 60, 1000)
-        return table, np.zeros(n, np.int64)
-
-    result = detect(Snapshot(inc, np.arange(n, dtype=np.int64), features), Previous.empty(), params)
+    result = detect(_place_snapshot(inc, network, 40), Previous.empty(), params)
     (c,) = {int(result.labels[i]) for i in network}
     assert result.scored.risk[c] >= 0.5 and (result.conf[network] >= 0.7).all()
     assert (result.labels[pair] == c).all(), "joined back on the place"
