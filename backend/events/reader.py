@@ -7,6 +7,7 @@ came from. Gzip is detected by its magic bytes, not trusted from the file name.
 from __future__ import annotations
 
 import gzip
+import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,51 +41,124 @@ class _CountingReader:
         return self.handle.tell()
 
 
-def open_stream(path: Path) -> tuple[BinaryIO, _CountingReader]:
+def open_stream(path: Path) -> tuple[io.BufferedIOBase, _CountingReader]:
     raw = path.open("rb")
     magic = raw.read(2)
     raw.seek(0)
     counter = _CountingReader(raw)
     if magic == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb"), counter  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=raw, mode="rb"), counter
     return raw, counter
 
 
-def iter_lines(stream: BinaryIO) -> Iterator[Line]:
-    number = 0
-    while True:
+BLOCK_BYTES = 1 << 18  # well under `MAX_LINE_BYTES`, so a block is decoded whole (`_readable`)
+_BLANK = " \t\n\r\x0b\x0c"  # what `bytes.strip()` strips: a line of only these is blank
+
+
+def iter_lines(stream: io.BufferedIOBase) -> Iterator[Line]:
+    for good, bad in iter_blocks(stream):
+        lines = [Line(number, text, text) for number, text in good]
+        if bad:
+            lines = sorted(lines + bad, key=lambda line: line.number)
+        yield from lines
+
+
+def iter_blocks(
+    stream: io.BufferedIOBase, block_bytes: int = BLOCK_BYTES
+) -> Iterator[tuple[list[tuple[int, str]], list[Line]]]:
+    """The stream's lines a block at a time: the readable ones as (number, text), the others
+    as `Line`s with their error. Blank lines are skipped (their numbers still count); a line
+    over `MAX_LINE_BYTES` is an error that keeps its first `MAX_LINE_BYTES` (and memory stays
+    bounded whatever its length).
+
+    A block is split and decoded whole, in C: the bulk backfill's reader took 7.4 µs a line
+    with a `readline` a line, 2.5 µs this way (1.7 µs of it gunzip; ad hoc, the `full` file).
+    """
+    number = 0  # lines finished
+    head, size = b"", 0  # the unfinished line: its first `MAX_LINE_BYTES` and its length
+    failure: Exception | None = None
+    while failure is None:
+        parts: list[bytes] = []
+        read = 0
         try:
-            chunk = stream.readline(MAX_LINE_BYTES + 1)
+            # `read1` a piece at a time: on a broken gzip, the lines of the pieces read
+            # before it are yielded before the error (one whole `read` would lose them).
+            while read < block_bytes:
+                piece = stream.read1(block_bytes)
+                if not piece:
+                    break
+                parts.append(piece)
+                read += len(piece)
         except (OSError, EOFError, zlib.error) as exc:
-            raise FileReadError(f"unreadable after line {number}: {exc}") from exc
-        if not chunk:
-            return
-        number += 1
-        if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
-            size = len(chunk) + _skip_rest_of_line(stream)
-            yield Line(
-                number, None, _decode_lossy(chunk[:MAX_LINE_BYTES]),
-                f"line is {size} bytes, over the {MAX_LINE_BYTES}-byte limit for one event",
-            )  # fmt: skip
+            failure = exc
+        block = b"".join(parts)
+        if not block:
+            break
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            head, size = _extend(head, size, block)
             continue
-        chunk = chunk.rstrip(b"\r\n")
+        bad: list[Line] = []
+        start = 0
+        if size > MAX_LINE_BYTES:  # an over-long line ends in this block
+            start = block.index(b"\n") + 1
+            number += 1
+            bad.append(_too_long(number, head, size + start))
+            head = b""
+        good: list[tuple[int, str]] = []
+        if start <= cut:
+            finished = head + block[start:cut]
+            good = _readable(finished, number, bad)
+            number += finished.count(b"\n") + 1
+        head, size = _extend(b"", 0, block[cut + 1 :])
+        yield good, bad
+    if failure is not None:
+        raise FileReadError(f"unreadable after line {number}: {failure}") from failure
+    if size > MAX_LINE_BYTES:  # the last line, without a newline
+        yield [], [_too_long(number + 1, head, size)]
+    elif size:
+        bad = []
+        yield _readable(head, number, bad), bad
+
+
+def _extend(head: bytes, size: int, more: bytes) -> tuple[bytes, int]:
+    if len(head) < MAX_LINE_BYTES:
+        head = (head + more)[:MAX_LINE_BYTES]
+    return head, size + len(more)
+
+
+def _too_long(number: int, head: bytes, size: int) -> Line:
+    return Line(
+        number, None, _decode_lossy(head[:MAX_LINE_BYTES]),
+        f"line is {size} bytes, over the {MAX_LINE_BYTES}-byte limit for one event",
+    )  # fmt: skip
+
+
+def _readable(finished: bytes, number: int, bad: list[Line]) -> list[tuple[int, str]]:
+    """Finished lines (newline-separated, the first numbered `number + 1`): the readable ones
+    with their numbers; the others appended to `bad`."""
+    if len(finished) <= MAX_LINE_BYTES:  # so no line in it is over the limit
+        try:
+            text = finished.decode("utf-8")  # a newline is never inside a character
+        except UnicodeDecodeError:
+            pass
+        else:
+            numbered = enumerate(text.split("\n"), number + 1)
+            return [(n, line.rstrip("\r")) for n, line in numbered if line.strip(_BLANK)]
+    good: list[tuple[int, str]] = []
+    for n, raw in enumerate(finished.split(b"\n"), number + 1):
+        if len(raw) > MAX_LINE_BYTES:
+            bad.append(_too_long(n, raw, len(raw) + 1))
+            continue
+        chunk = raw.rstrip(b"\r")
         if not chunk.strip():
             continue  # blank lines are skipped, as the contract says
         try:
-            text = chunk.decode("utf-8")
+            good.append((n, chunk.decode("utf-8")))
         except UnicodeDecodeError as exc:
-            yield Line(number, None, _decode_lossy(chunk), f"not valid UTF-8 at byte {exc.start}")
-            continue
-        yield Line(number, text, text)
-
-
-def _skip_rest_of_line(stream: BinaryIO) -> int:
-    skipped = 0
-    while True:
-        chunk = stream.readline(MAX_LINE_BYTES)
-        skipped += len(chunk)
-        if not chunk or chunk.endswith(b"\n"):
-            return skipped
+            reason = f"not valid UTF-8 at byte {exc.start}"
+            bad.append(Line(n, None, _decode_lossy(chunk), reason))
+    return good
 
 
 def _decode_lossy(chunk: bytes) -> str:

@@ -25,13 +25,20 @@ from neo4j import Driver
 from backend.graph.schema_queries import apply_schema, fill_account_inputs
 from backend.ingest import repository as q
 from backend.ingest.bulk import STAGING, unlink_matching
-from backend.ingest.dedupe import SEEN
+from backend.ingest.dedupe import HASHTABLE_MARKER, SEEN
 from backend.ingest.journal import JOURNAL, Journal
 
-# KEYS: a staging bucket, its live bucket. ARGV: ttl. The live bucket gets every claim the
-# staging one holds, except ids it already has (those were ingest's before the backfill).
+# KEYS: a staging bucket, its live bucket. ARGV: ttl, the staging buckets' marker (not a
+# claim: `dedupe.HASHTABLE_MARKER`), Redis's listpack limit. The live bucket gets every claim
+# the staging one holds, except ids it already has (those were ingest's before the backfill).
+# A bucket that fits a listpack is written anew, so that it is one again (a third of a hash
+# table's memory; the marker made every staging bucket a hash table).
 _PROMOTE = """
-if redis.call('EXISTS', KEYS[2]) == 0 then
+redis.call('HDEL', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('HLEN', KEYS[1]) > tonumber(ARGV[3]) then
   redis.call('RENAME', KEYS[1], KEYS[2])
 else
   local pairs = redis.call('HGETALL', KEYS[1])
@@ -41,6 +48,7 @@ end
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
 return 1
 """
+LISTPACK_ENTRIES = 512  # Redis's `hash-max-listpack-entries` default
 
 
 class NotEmpty(RuntimeError):
@@ -113,7 +121,11 @@ def promote_claims(client: redis.Redis, ttl_s: int) -> int:
     pipe = client.pipeline(transaction=False)
     for key in client.scan_iter(match=f"{STAGING}*", count=1000):
         staging = key.decode()
-        script(keys=[staging, SEEN + staging[len(STAGING) :]], args=[ttl_s], client=pipe)
+        script(
+            keys=[staging, SEEN + staging[len(STAGING) :]],
+            args=[ttl_s, HASHTABLE_MARKER, LISTPACK_ENTRIES],
+            client=pipe,
+        )
         moved += 1
         if moved % 1000 == 0:
             pipe.execute()

@@ -39,10 +39,10 @@ import orjson
 import redis
 
 from backend.events.contract import Event
-from backend.events.reader import FileReadError, iter_lines, open_stream
+from backend.events.reader import FileReadError, iter_blocks, open_stream
 from backend.events.validation import Rejection, validate
 from backend.ingest import columnar, dlq, import_files
-from backend.ingest.dedupe import Claims
+from backend.ingest.dedupe import HASHTABLE_MARKER, Claims
 from backend.ingest.plan import STATE_FIELDS, Fold
 from backend.ingest.service import claim_and_fold
 
@@ -100,9 +100,8 @@ def _init_worker(redis_url: str, ttl_s: int, spill: str, parts: int) -> None:
     gc.freeze()
     gc.set_threshold(200_000, 20, 1000)
     client = redis.Redis.from_url(redis_url)
-    _worker.update(
-        claims=Claims(client, ttl_s, STAGING), spill=Path(spill), parts=parts, pid=os.getpid()
-    )
+    claims = Claims(client, ttl_s, STAGING, HASHTABLE_MARKER)
+    _worker.update(claims=claims, spill=Path(spill), parts=parts, pid=os.getpid())
 
 
 @dataclass
@@ -222,14 +221,13 @@ def _chunks(
         items: list[tuple[int, str]] = []
         try:
             with stream:
-                for line in iter_lines(stream):
-                    if line.text is None:
-                        reason = line.error or "unreadable"
-                        rejected.append(
-                            Rejection(source, f"line {line.number}", "", reason, line.raw)
-                        )
-                        continue
-                    items.append((line.number, line.text))
+                for good, bad in iter_blocks(stream):
+                    rejected += (
+                        Rejection(source, f"line {line.number}", "", line.error or "unreadable",
+                                  line.raw)
+                        for line in bad
+                    )  # fmt: skip
+                    items += good
                     if len(items) >= CHUNK_LINES:
                         stats.bytes_read = done + counter.position
                         yield source, items

@@ -1,10 +1,15 @@
 import gzip
 import io
+import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from backend.events.reader import MAX_LINE_BYTES, FileReadError, iter_lines, open_stream
+from backend.events import reader
+from backend.events.reader import MAX_LINE_BYTES, FileReadError, Line, iter_lines, open_stream
 
 
 def _lines(path: Path) -> list:
@@ -59,3 +64,63 @@ def test_empty_file(tmp_path: Path) -> None:
 
 def test_iter_lines_on_a_stream() -> None:
     assert [line.text for line in iter_lines(io.BytesIO(b"a\nb"))] == ["a", "b"]
+
+
+# --- the block reader against a line-at-a-time reading of the same rules -------------------
+BUDGET = settings(
+    max_examples=int(os.environ.get("HERACLES_FUZZ_EXAMPLES", "10000")) // 5,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+PIECES = st.sampled_from(
+    [b"\n", b"\r", b"\r\n", b" ", b"\t", b"\x0b", b"\x0c", b'{"a":1}', b"x", b"xyz",
+     b"\xff", b"\xc3", b"\xc3\xa9", b"\xe2\x80\x83", b"\xed\xa0\x80", b"\x00"]
+)  # fmt: skip
+
+
+def _one_line_at_a_time(data: bytes, limit: int) -> list[Line]:
+    """The rules as the reader applied them with a `readline` a line (before 2026-12-02)."""
+    stream, out, number = io.BytesIO(data), [], 0
+    while chunk := stream.readline(limit + 1):
+        number += 1
+        if len(chunk) > limit and not chunk.endswith(b"\n"):
+            size = len(chunk)
+            while True:  # the rest of the line is skipped
+                rest = stream.readline(limit)
+                size += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            reason = f"line is {size} bytes, over the {limit}-byte limit for one event"
+            out.append(Line(number, None, chunk[:limit].decode("utf-8", "replace"), reason))
+            continue
+        chunk = chunk.rstrip(b"\r\n")
+        if not chunk.strip():
+            continue
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"not valid UTF-8 at byte {exc.start}"
+            out.append(Line(number, None, chunk.decode("utf-8", "replace"), reason))
+            continue
+        out.append(Line(number, text, text))
+    return out
+
+
+@BUDGET
+@given(
+    st.lists(st.tuples(PIECES, st.integers(1, 12)), max_size=40),
+    st.sampled_from([(4, 3), (7, 5), (16, 4), (30, 64), (64, 7)]),
+)
+def test_blocks_read_every_line_as_a_line_at_a_time_does(
+    pieces: list[tuple[bytes, int]], sizes: tuple[int, int]
+) -> None:
+    limit, block = sizes
+    data = b"".join(piece * times for piece, times in pieces)
+    with mock.patch.object(reader, "MAX_LINE_BYTES", limit):
+        expected = _one_line_at_a_time(data, limit)
+        got: list[Line] = []
+        for good, bad in reader.iter_blocks(io.BytesIO(data), block):
+            got += sorted([Line(n, text, text) for n, text in good] + bad, key=lambda x: x.number)
+        assert got == expected
+        assert list(iter_lines(io.BytesIO(data))) == expected
