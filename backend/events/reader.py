@@ -1,7 +1,8 @@
-"""Stream `.jsonl` / `.jsonl.gz` files line by line in constant memory, never crashing on bytes.
+"""Stream `.jsonl` / `.jsonl.gz` files in constant memory, never crashing on bytes.
 
-Each yielded line carries its 1-based line number, so a rejection can name exactly where it
-came from. Gzip is detected by its magic bytes, not trusted from the file name.
+Read a block at a time (`iter_blocks`, what the bulk backfill reads) or a line at a time
+(`iter_lines`, built on it). Each line carries its 1-based line number, so a rejection can name
+exactly where it came from. Gzip is detected by its magic bytes, not trusted from the file name.
 """
 
 from __future__ import annotations
