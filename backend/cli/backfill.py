@@ -37,6 +37,7 @@ def backfill(
     from backend.ingest import import_files
     from backend.ingest.bulk import FoldStats, fold_files
     from devstack.offline_import import NotOurNeo4j, replace_store
+    from devstack.scratch_redis import scratch_redis
 
     settings = get_settings()
     started = time.perf_counter()
@@ -68,10 +69,11 @@ def backfill(
                 f"{s.rejected:,} rejected, {rate:,.0f} lines/s",
             )  # fmt: skip
 
-        stats = fold_files(
-            paths, work, client, settings.REDIS_URL, settings.INGEST_DEDUPE_TTL_S, workers,
-            settings.INGEST_DLQ_MAX_BYTES, report,
-        )  # fmt: skip
+        with scratch_redis() as claims_url:
+            stats = fold_files(
+                paths, work, client, claims_url or settings.REDIS_URL,
+                settings.INGEST_DEDUPE_TTL_S, workers, settings.INGEST_DLQ_MAX_BYTES, report,
+            )  # fmt: skip
         for error in stats.file_errors:
             console.print(f"[red]{escape(error)}[/] (the lines before it were loaded)")
 
@@ -111,6 +113,16 @@ def backfill(
         ("repeated event ids skipped", f"{stats.duplicates:,}"),
         ("rejected (see `heracles dlq list`)", f"{stats.rejected:,}"),
         ("fold (validate, fold, spill)", f"{stats.fold_s:.1f}s"),
+        *(
+            [
+                (
+                    f"staging claims to the stack's Redis ({stats.staged_buckets:,} buckets)",
+                    f"{stats.copy_s:.1f}s",
+                )
+            ]
+            if stats.copy_s
+            else []
+        ),
         (f"reduce ({stats.parts} parts → importer files)", f"{stats.reduce_s:.1f}s"),
         ("neo4j-admin import", f"{import_s:.1f}s"),
         ("stopping and starting the stack around it", f"{restart_s:.1f}s"),
@@ -126,6 +138,7 @@ def backfill(
         summary = {
             "lines": stats.lines, "events": stats.accepted, "duplicates": stats.duplicates,
             "rejected": stats.rejected, "fold_s": round(stats.fold_s, 1),
+            "claims_copy_s": round(stats.copy_s, 1),
             "reduce_s": round(stats.reduce_s, 1), "import_s": round(import_s, 1),
             "restart_s": round(restart_s, 1), "finish_s": round(finish_s, 1),
             "claims_s": round(claims_s, 1), "inputs_packed_after_import": packed,

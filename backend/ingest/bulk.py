@@ -80,6 +80,8 @@ class FoldStats:
     bytes_total: int = 0
     file_errors: list[str] = field(default_factory=list)
     fold_s: float = 0.0
+    copy_s: float = 0.0  # staging claims from a scratch Redis to the stack's (`copy_staging`)
+    staged_buckets: int = 0
     reduce_s: float = 0.0
     parts: int = 0
     rows: dict[str, int] = field(default_factory=dict)
@@ -244,16 +246,23 @@ def fold_files(
     paths: Sequence[Path],
     out: Path,
     client: redis.Redis,
-    redis_url: str,
+    claims_url: str,
     ttl_s: int,
     workers: int,
     dlq_max_bytes: int | None,
     progress: Progress,
 ) -> FoldStats:
-    """Fold `paths` into importer files under `out` (created empty); returns the counts."""
+    """Fold `paths` into importer files under `out` (created empty); returns the counts.
+
+    `client` is the stack's Redis (rejections, and the staging claims once the fold is
+    done); the workers claim at `claims_url`, a scratch Redis of the backfill's own
+    (`devstack.scratch_redis`) or the stack's.
+    """
     stats = FoldStats(bytes_total=sum(path.stat().st_size for path in paths))
     parts = stats.parts = parts_for(paths, workers)
     clear_staging(client)
+    scratch = redis.Redis.from_url(claims_url)
+    clear_staging(scratch)
     if out.exists():
         shutil.rmtree(out)
     spill = out / "spill"
@@ -265,7 +274,7 @@ def fold_files(
     context = get_context("spawn")  # workers hold their own Redis client; nothing is inherited
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker,
-        initargs=(redis_url, ttl_s, str(spill), parts),
+        initargs=(claims_url, ttl_s, str(spill), parts),
     ) as pool:  # fmt: skip
         rejected: list[Rejection] = []
         pending: set[Future[_ChunkResult]] = set()
@@ -294,6 +303,11 @@ def fold_files(
             settle(done)
         settle(set())
         stats.fold_s = time.perf_counter() - started
+        if not _same_server(scratch, client):
+            started = time.perf_counter()
+            progress("claims to the stack's Redis", stats)
+            stats.staged_buckets = copy_staging(scratch, client, ttl_s)
+            stats.copy_s = time.perf_counter() - started
 
         started = time.perf_counter()
         rows: dict[str, int] = {}
@@ -313,6 +327,33 @@ def fold_files(
     if folded != stats.accepted:
         raise RuntimeError(f"folded {folded} events but accepted {stats.accepted}")
     return stats
+
+
+def _same_server(a: redis.Redis, b: redis.Redis) -> bool:
+    return bool(a.info("server")["run_id"] == b.info("server")["run_id"])
+
+
+COPY_BATCH = 64  # buckets per round trip: ~1,100 claims each at the `full` preset
+
+
+def copy_staging(source: redis.Redis, target: redis.Redis, ttl_s: int) -> int:
+    """Every staging bucket of `source`, whole, into `target` (`DUMP`/`RESTORE`: serialised
+    and loaded in C), then `source` emptied; returns the buckets copied."""
+    copied = 0
+    keys = [key for key in source.scan_iter(match=f"{STAGING}*", count=1000)]
+    for start in range(0, len(keys), COPY_BATCH):
+        batch = keys[start : start + COPY_BATCH]
+        read = source.pipeline(transaction=False)
+        for key in batch:
+            read.dump(key)
+        write = target.pipeline(transaction=False)
+        for key, payload in zip(batch, read.execute(), strict=True):
+            if payload is not None:  # not expired in between
+                write.restore(key, ttl_s * 1000, payload, replace=True)
+                copied += 1
+        write.execute()
+    source.flushdb()
+    return copied
 
 
 def clear_staging(client: redis.Redis) -> int:

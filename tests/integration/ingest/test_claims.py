@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -11,8 +12,9 @@ import redis
 from backend.core.config import Settings
 from backend.ingest import dedupe
 from backend.ingest.backfill import promote_claims
-from backend.ingest.bulk import STAGING, clear_staging, unlink_matching
+from backend.ingest.bulk import STAGING, clear_staging, copy_staging, unlink_matching
 from backend.ingest.dedupe import HASHTABLE_MARKER, SEEN, Claims, bucket
+from devstack.scratch_redis import scratch_redis
 
 TTL = 3600
 DAY, OTHER_DAY = "20000101", "20000102"  # days no other test's events fall on
@@ -125,3 +127,35 @@ def test_a_staging_bucket_past_a_listpack_is_handed_over_whole(client: redis.Red
     assert 0 < client.ttl(live) <= TTL
     assert Claims(client, TTL).claim("ingest-batch", [(ids[7], DAY)]) == [False]
     unlink_matching(client, f"{SEEN}{DAY}:0")
+
+
+def test_claims_staged_in_a_scratch_redis_reach_the_stack_s_whole(client: redis.Redis) -> None:
+    """The backfill's claims server keeps nothing on disk; its buckets arrive in the stack's
+    Redis as they were (owners, hash tables, a TTL), and promotion takes them from there."""
+    clear_staging(client)
+    ids = _one_bucket(600)
+    unlink_matching(client, f"{SEEN}{DAY}:0")
+    with scratch_redis() as url:
+        assert url is not None, "redis-server is installed wherever the stack runs"
+        scratch = redis.Redis.from_url(url)
+        assert scratch.config_get("save") == {"save": ""}
+        assert scratch.config_get("appendonly") == {"appendonly": "no"}
+        staging = Claims(scratch, TTL, STAGING, HASHTABLE_MARKER)
+        staging.claim("~0", [(eid, DAY) for eid in ids[:400]])
+        staging.claim("~1", [(eid, OTHER_DAY) for eid in ids[:3]])
+        assert not list(client.scan_iter(match=f"{STAGING}*"))  # nothing in the stack's yet
+        assert copy_staging(scratch, client, TTL) == 2
+        assert scratch.dbsize() == 0
+        folder = Path(url.removeprefix("unix://").split("?")[0]).parent
+    assert not folder.exists()  # stopped and gone with its socket
+    staged = bucket(ids[0], DAY, STAGING)
+    assert client.hlen(staged) == 401  # the marker too
+    assert client.object("encoding", staged) == b"hashtable"
+    assert 0 < client.ttl(staged) <= TTL
+    # Promoted, an id the backfill loaded is a repeat for ingest; a new one is not.
+    assert promote_claims(client, TTL) == 2
+    claims = Claims(client, TTL)
+    assert claims.claim("ingest-batch", [(ids[5], DAY), (ids[500], DAY)]) == [False, True]
+    assert client.hget(bucket(ids[5], DAY), ids[5]) == b"~0"
+    unlink_matching(client, f"{SEEN}{DAY}:0")
+    unlink_matching(client, f"{SEEN}{OTHER_DAY}:0")
