@@ -3,8 +3,9 @@
 The staging claims need no durability while the fold runs (a fold that stops is started again
 from nothing, `bulk.clear_staging`), yet in the stack's Redis every claim went to the
 append-only file, and the growing set (2 GiB at the `full` preset's 32M events) was written
-out whole again by each 5-minute snapshot and each rewrite of that file: ~350 s of a core in
-a 24-minute `full` fold, on the two cores the fold workers need (docs/benchmarks.md). Here
+out whole again by each 5-minute snapshot and each rewrite of that file: eight of them, 25-55 s
+each, ~290 s of a core in a 24-minute `full` fold, on the two cores the fold workers need
+(docs/benchmarks.md). Here
 the claims stay in memory until the fold ends, then move to the stack's Redis once
 (`bulk.copy_staging`), where they are durable before any of them is promoted.
 """

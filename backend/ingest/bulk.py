@@ -93,6 +93,47 @@ Progress = Callable[[str, FoldStats], None]
 
 # --- worker side ----------------------------------------------------------------------------
 _worker: dict[str, Any] = {}
+# A worker's memory of what it has spilled of the identifier-keyed fold (`Sent`), in entries;
+# ~150 bytes each, so ~300 MB a worker at most.
+SENT_LIMIT = 2_000_000
+
+
+class Sent:
+    """What of the identifier-keyed fold this worker has spilled, so as not to spill it again.
+
+    A chunk's identifier nodes, IP structure and node properties were cut into parts and
+    spilled chunk after chunk, though most recur: the `full` preset's 262,144 template bands
+    turn up in every chunk, an exit in chunk after chunk. Nodes and IP structure are sets,
+    so a part that holds one once holds it; a node's properties are spilled again only when
+    newer than the ones this worker spilled (the part keeps the latest). Past `SENT_LIMIT`
+    entries the memory starts again empty, which only spills some things twice, as repeats
+    from the other workers are spilled: the reduce merges either.
+    """
+
+    nodes: set[tuple[str, str]]
+    ip_structure: set[tuple[Any, ...]]
+    props: dict[tuple[str, str], str]  # a node's properties spilled: their stamp
+
+    def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        self.nodes, self.ip_structure, self.props = set(), set(), {}
+
+    def keep_new(self, fold: Fold) -> None:
+        """Drop from `fold` what was spilled before; remember what is left as spilled."""
+        if len(self.nodes) + len(self.ip_structure) + len(self.props) > SENT_LIMIT:
+            self.forget()
+        nodes, ip_structure, props = self.nodes, self.ip_structure, self.props
+        fold.targets = {node for node in fold.targets if node not in nodes}
+        fold.ip_structure = {row for row in fold.ip_structure if row not in ip_structure}
+        fold.props = {
+            node: p for node, p in fold.props.items()
+            if (spilled := props.get(node)) is None or p.stamp > spilled
+        }  # fmt: skip
+        nodes.update(fold.targets)
+        ip_structure.update(fold.ip_structure)
+        props.update((node, p.stamp) for node, p in fold.props.items())
 
 
 def _init_worker(redis_url: str, ttl_s: int, spill: str, parts: int) -> None:
@@ -103,7 +144,7 @@ def _init_worker(redis_url: str, ttl_s: int, spill: str, parts: int) -> None:
     gc.set_threshold(200_000, 20, 1000)
     client = redis.Redis.from_url(redis_url)
     claims = Claims(client, ttl_s, STAGING, HASHTABLE_MARKER)
-    _worker.update(claims=claims, spill=Path(spill), parts=parts, pid=os.getpid())
+    _worker.update(claims=claims, spill=Path(spill), parts=parts, pid=os.getpid(), sent=Sent())
 
 
 @dataclass
@@ -154,6 +195,7 @@ def _fold_chunk(chunk: int, source: str, items: list[tuple[int, str]]) -> _Chunk
     flags = claims.claim(owner, [(row[columnar.EVENT_ID], row[columnar.DAY]) for row in fast])
     fast = [row for row, mine in zip(fast, flags, strict=True) if mine]
     columnar.node_state(fast, folded)
+    _worker["sent"].keep_new(folded)
     _spill(folded, columnar.split_rows(fast, _worker["parts"]))
     duplicates = valid - len(owned) - len(fast) - len(unfoldable)
     return _ChunkResult(len(items), len(owned) + len(fast), duplicates, rejections)
@@ -352,7 +394,7 @@ def copy_staging(source: redis.Redis, target: redis.Redis, ttl_s: int) -> int:
                 write.restore(key, ttl_s * 1000, payload, replace=True)
                 copied += 1
         write.execute()
-    source.flushdb()
+    source.flushdb(asynchronous=True)  # freed in Redis's background thread: 2 GiB at `full`
     return copied
 
 
