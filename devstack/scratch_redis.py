@@ -12,8 +12,11 @@ the claims stay in memory until the fold ends, then move to the stack's Redis on
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -41,7 +44,11 @@ def scratch_redis() -> Iterator[str | None]:
         "--save", "", "--appendonly", "no", "--dir", str(folder), "--loglevel", "warning",
         "--logfile", str(folder / "redis.log"),
     ]  # fmt: skip
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    # Its own output goes to its log, never to a pipe of ours it could hold open.
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
+    )  # fmt: skip
     url = f"unix://{socket}?db=0"
     try:
         _wait(url, process)
@@ -54,6 +61,17 @@ def scratch_redis() -> Iterator[str | None]:
             process.kill()
             process.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+_LIBC = ctypes.CDLL(None) if sys.platform == "linux" else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the backfill's process ends, however it ends
+    (killed, it runs no `finally`), so no server is left holding gigabytes of claims."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
