@@ -5,9 +5,8 @@ from nothing, `bulk.clear_staging`), yet in the stack's Redis every claim went t
 append-only file, and the growing set (2 GiB at the `full` preset's 32M events) was written
 out whole again by each 5-minute snapshot and each rewrite of that file: eight of them, 25-55 s
 each, ~290 s of a core in a 24-minute `full` fold, on the two cores the fold workers need
-(docs/benchmarks.md). Here
-the claims stay in memory until the fold ends, then move to the stack's Redis once
-(`bulk.copy_staging`), where they are durable before any of them is promoted.
+(docs/benchmarks.md). Here the claims stay in memory until the fold ends, then move to the
+stack's Redis once (`bulk.copy_staging`), where they are durable before any is promoted.
 """
 
 from __future__ import annotations

@@ -104,6 +104,8 @@ def backfill(
     if not keep_files:
         shutil.rmtree(work / "csv", ignore_errors=True)
     total = time.perf_counter() - started
+    copied = [(f"staging claims to the stack's Redis ({stats.staged_buckets:,} buckets)",
+               f"{stats.copy_s:.1f}s")] if stats.copy_s else []  # fmt: skip
     table = Table(title="backfill")
     table.add_column("")
     table.add_column("", justify="right")
@@ -113,16 +115,7 @@ def backfill(
         ("repeated event ids skipped", f"{stats.duplicates:,}"),
         ("rejected (see `heracles dlq list`)", f"{stats.rejected:,}"),
         ("fold (validate, fold, spill)", f"{stats.fold_s:.1f}s"),
-        *(
-            [
-                (
-                    f"staging claims to the stack's Redis ({stats.staged_buckets:,} buckets)",
-                    f"{stats.copy_s:.1f}s",
-                )
-            ]
-            if stats.copy_s
-            else []
-        ),
+        *copied,
         (f"reduce ({stats.parts} parts → importer files)", f"{stats.reduce_s:.1f}s"),
         ("neo4j-admin import", f"{import_s:.1f}s"),
         ("stopping and starting the stack around it", f"{restart_s:.1f}s"),

@@ -382,7 +382,7 @@ def copy_staging(source: redis.Redis, target: redis.Redis, ttl_s: int) -> int:
     """Every staging bucket of `source`, whole, into `target` (`DUMP`/`RESTORE`: serialised
     and loaded in C), then `source` emptied; returns the buckets copied."""
     copied = 0
-    keys = [key for key in source.scan_iter(match=f"{STAGING}*", count=1000)]
+    keys = list(source.scan_iter(match=f"{STAGING}*", count=1000))
     for start in range(0, len(keys), COPY_BATCH):
         batch = keys[start : start + COPY_BATCH]
         read = source.pipeline(transaction=False)
