@@ -788,6 +788,81 @@ def networks(
     return out
 
 
+OWNED_SHARE = 0.9
+# Kinds whose values one operator can hold alone above the link cap: its own client build, a
+# card or device farm. Not template bands (a 16-bit slice of a SimHash: two networks' templates
+# share band values by chance) and not places (two networks on one reseller share its exits).
+OWNED_KINDS = OWNER_LINKS | {"USED_CLIENT"}
+# Two such identifiers are one population's when flagged clusters hold them in the same
+# proportions (cosine of their holder counts per cluster): builds handed out to a network's
+# accounts at random are spread alike over whatever clusters Leiden cut it into (0.9997 on draw
+# 60); two networks' builds meet, if at all, in a cluster that holds both networks (0.0-0.3).
+OWNED_ALIKE = 0.9
+
+
+def owned_groups(
+    inc: Incidence, labels: I64, flagged: npt.NDArray[np.bool_], weights: dict[str, float],
+    link_cap: int,
+) -> I64:  # fmt: skip
+    """Pairs (c, d) of flagged clusters that are parts of one network by identifiers above the
+    link cap that flagged clusters hold nearly alone (OWNED_SHARE of their holders): what
+    `networks` adds to the parts' ties, for network ids only.
+
+    The cap treats "held by many" as "common". An identifier held by more accounts than the
+    cap, nearly all of them in flagged clusters, is not common: it is one operator's. A
+    behaviour-only network of 418 accounts on three templates and two client builds of 206 and
+    212 holders, every holder its own, came back as three clusters of 135-143, one per template,
+    each holding half of each build, and under three network ids (draw 60): its builds, the
+    only thing spanning the three, were over the cap by a few accounts. Only flagged clusters
+    are tied, and only for their network id (and the confidence measured over the whole
+    network that follows): no risk and no cluster changes.
+
+    Such identifiers held alike (OWNED_ALIKE) are one population, and a cluster is its part
+    when at least half its members hold one of them: a cluster holding two networks' accounts
+    (on a shared reseller) holds both networks' builds, and chaining every cluster a build
+    reaches would give the two networks one id; it is a part of the one most of it holds."""
+    n_c = flagged.size
+    if not flagged.any():
+        return np.zeros((0, 2), np.int64)
+    ident = inc.identifier_of_row
+    lab = labels[inc.holders]
+    in_flagged = (lab >= 0) & flagged[np.maximum(lab, 0)]
+    share = np.bincount(ident, weights=in_flagged, minlength=inc.degree.size) / np.maximum(
+        inc.degree, 1
+    )
+    kind_ok = np.array([k in OWNED_KINDS and weights.get(k, 0.0) > 0 for k in inc.kinds], bool)
+    capped = inc.degree > link_cap
+    if inc.uncapped is not None:
+        capped &= ~inc.uncapped
+    owned = np.flatnonzero(capped & kind_ok[inc.kind] & (share >= OWNED_SHARE))
+    if not owned.size:
+        return np.zeros((0, 2), np.int64)
+    index = np.full(inc.degree.size, -1, np.int64)
+    index[owned] = np.arange(owned.size)
+    rows = np.flatnonzero((index[ident] >= 0) & in_flagged)
+    which, holder = index[ident[rows]], inc.holders[rows]
+    counts = sparse.csr_matrix(
+        (np.ones(rows.size), (which, lab[rows])), shape=(owned.size, n_c)
+    )  # duplicates summed: holders per identifier and cluster
+    norm = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+    unit = sparse.diags(1.0 / np.maximum(norm, 1e-12)) @ counts
+    alike = (unit @ unit.T).tocoo()
+    keep = alike.data >= OWNED_ALIKE
+    population = kin_groups(np.column_stack([alike.row[keep], alike.col[keep]]), owned.size)
+    # Members of each cluster holding any identifier of each population, each counted once.
+    held = np.unique(np.column_stack([holder, population[which]]), axis=0)
+    member_cluster = labels[held[:, 0]]
+    per = np.unique(np.column_stack([member_cluster, held[:, 1]]), axis=0, return_counts=True)
+    (cluster, pop), holding = per[0].T, per[1]
+    size = np.bincount(labels[labels >= 0], minlength=n_c)
+    part = holding >= 0.5 * size[cluster]
+    cluster, pop = cluster[part], pop[part]
+    order = np.lexsort((cluster, pop))
+    cluster, pop = cluster[order], pop[order]
+    same = pop[1:] == pop[:-1]
+    return np.column_stack([cluster[:-1][same], cluster[1:][same]]).astype(np.int64)
+
+
 def vouched(labels: I64, network: I64, confirmed: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     """Per account, whether its cluster is one an analyst confirmed or in such a cluster's
     network: where the verdict is already given, and a member's thin behaviour (one exchange,
@@ -1116,7 +1191,8 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         confirmed = np.array([cid in previous.confirmed for cid in assignment.ids], bool)
         eligible = (scored.risk >= params.flag_threshold) | confirmed
         grouped = group_pairs(group, eligible)
-        network = networks(np.concatenate([pairs, grouped]), eligible, split_from)
+        owned = owned_groups(inc, labels, eligible, params.kind_weights, params.link_cap)
+        network = networks(np.concatenate([pairs, grouped, owned]), eligible, split_from)
         whole, member_weights = whole_networks(labels, network), membership_weights(weights)
         tie, positions = tie_and_template_positions(linked, whole, member_weights)
         # Newcomers are judged on their ties to the clusters as the peel left them.

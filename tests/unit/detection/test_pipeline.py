@@ -887,6 +887,44 @@ def test_a_network_left_as_its_card_rings_is_one_network_and_takes_in_its_lone_a
     assert labels[lone] >= 0 and result.conf[lone] >= 0.7
 
 
+def test_a_network_on_three_templates_and_two_builds_over_the_cap_gets_one_network_id() -> None:
+    """Draw 60's shape, link cap 40: three template groups of 30 (four bands each), nothing
+    else shared but two client builds of 45 holders, all the network's, each held by
+    about half of every group. The groups come back as three flagged clusters, which only the
+    builds tie: one network id (`owned_groups`), not three."""
+    size, n = 30, 1090
+    fake = list(range(3 * size))
+    parts = [fake[g * size : (g + 1) * size] for g in range(3)]
+    groups = [("USED_TEMPLATE", part) for part in parts for _ in range(4)]
+    groups += [
+        ("USED_CLIENT", [a for g, part in enumerate(parts) for a in part[: 16 - g]]),
+        ("USED_CLIENT", [a for g, part in enumerate(parts) for a in part[16 - g :]]),
+    ]
+    groups += [("PAID_WITH", [i, i + 1]) for i in range(3 * size, n, 2)]
+    inc = incidence(groups, n, population=10_000)
+    fakes = np.zeros(n, bool)
+    fakes[fake] = True
+
+    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
+        table["exchanges"][:] = 100
+        table["cap_coding"][:] = np.where(fakes, 90, 10)
+        table["cap_chat"][:] = np.where(fakes, 10, 90)
+        table["cards"][:] = table["ips"][:] = 1
+        table["risky_cards"][:] = table["anon_ips"][:] = table["fast_adopter"][:] = fakes
+        table["signup_s"][:] = np.where(fakes, np.arange(n) * 5000, 1000)
+        return table, np.zeros(n, np.int64)
+
+    params = replace(PARAMS, kind_weights={**PARAMS.kind_weights, "USED_CLIENT": 0.3},
+                     link_cap=40)  # fmt: skip
+    result = detect(Snapshot(inc, np.arange(n, dtype=np.int64), features), Previous.empty(),
+                    params)  # fmt: skip
+    clusters = {int(result.labels[a]) for a in fake}
+    assert len(clusters) == 3 and -1 not in clusters
+    assert all(result.scored.risk[c] >= 0.5 for c in clusters)
+    assert len({result.network_ids[c] for c in clusters}) == 1
+
+
 def test_a_pair_joined_back_on_the_place_is_not_tied_in_by_its_own_card() -> None:
     """A company's pair on one card and billing address, idle, on the network's two exits and
     email domain (all above the link cap: their coincidences link). The bystander split takes
@@ -933,3 +971,48 @@ def test_newcomer_ties_count_owner_identifiers_held_with_other_newcomers_only() 
     assert out.tolist() == pytest.approx([0, 0, 0, 0, 0, 0, 1.0, 1.0, 0, 0])
     # Whatever the newcomers hold with each other, it is part of their measured tie.
     assert (tie_strength(inc, labels, PARAMS.kind_weights) >= out).all()
+
+
+def test_flagged_clusters_holding_a_common_identifier_alone_are_one_network() -> None:
+    """Link cap 10. Network N came back as clusters 0-2, tied only by two client builds, all
+    N's, each held by 7 members of one or two clusters and 5 of the other(s): under half of
+    cluster 2 for one build and of clusters 0-1 for the other, one population together, one
+    group. Networks A (clusters 5, 6) and B (7, 8) each hold a build of their own, and cluster
+    4 holds 7 of A's accounts and 3 of B's: it goes with A, and A and B stay apart. Cluster 3
+    holds a popular build with cluster 0 and accounts in no cluster, and a template band over
+    the cap with cluster 0: neither ties it. Unflagged clusters 9 and 10 share a build of their
+    own, and unflagged cluster 11 holds B's: no network without a flag."""
+    from backend.detection.pipeline import kin_groups, owned_groups
+
+    def block(start: int, size: int) -> list[int]:
+        return list(range(start, start + size))
+
+    clusters = [block(12 * c, 12) for c in range(4)]  # 0-2: N; 3
+    clusters += [block(48, 10)]  # 4: mixed, 48-54 A's, 55-57 B's
+    clusters += [block(58 + 12 * c, 12) for c in range(4)]  # 5, 6: A; 7, 8: B
+    clusters += [block(106, 12), block(118, 12), block(142, 3)]  # 9-11: unflagged
+    n = 150
+    labels = np.full(n, -1, np.int64)
+    for c, members in enumerate(clusters):
+        labels[members] = c
+    flagged = np.r_[np.ones(9, bool), [False] * 3]
+    halves = [(m[:7], m[7:]) for m in clusters[:2]] + [(clusters[2][:5], clusters[2][5:])]
+    groups = [
+        ("USED_CLIENT", [a for first, _ in halves for a in first]),
+        ("USED_CLIENT", [a for _, second in halves for a in second]),
+        ("USED_CLIENT", [*clusters[5], *clusters[6], *block(48, 7)]),
+        ("USED_CLIENT", [*clusters[7], *clusters[8], *block(55, 3), *clusters[11]]),
+        ("USED_CLIENT", [*clusters[3], *clusters[0], *block(130, 12)]),  # popular
+        ("USED_TEMPLATE", [*clusters[0], *clusters[3]]),
+        ("USED_CLIENT", [*clusters[9], *clusters[10]]),
+    ]
+    inc = incidence(groups, n, population=10_000)
+    weights = {"USED_CLIENT": 0.3, "USED_TEMPLATE": 0.35, "USED_IP": 0.3}
+    pairs = owned_groups(inc, labels, flagged, weights, link_cap=10)
+    component = kin_groups(pairs, flagged.size)
+    assert component[0] == component[1] == component[2]
+    assert component[4] == component[5] == component[6] != component[7] == component[8]
+    assert len({component[0], component[3], component[5], component[7]}) == 4
+    assert component[9] != component[10] and not set(pairs.ravel().tolist()) & {9, 10, 11}
+    # Under the cap the builds link in the projection already: nothing to add here.
+    assert owned_groups(inc, labels, flagged, weights, link_cap=40).size == 0
