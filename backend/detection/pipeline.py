@@ -792,7 +792,8 @@ OWNED_SHARE = 0.9
 # Kinds whose values one operator can hold alone above the link cap: its own client build, a
 # card or device farm. Not template bands (a 16-bit slice of a SimHash: two networks' templates
 # share band values by chance) and not places (two networks on one reseller share its exits).
-OWNED_KINDS = OWNER_LINKS | {"USED_CLIENT"}
+BUILD_KIND = "USED_CLIENT"
+OWNED_KINDS = OWNER_LINKS | {BUILD_KIND}
 # Two such identifiers are one population's when flagged clusters hold them in the same
 # proportions (cosine of their holder counts per cluster): builds handed out to a network's
 # accounts at random are spread alike over whatever clusters Leiden cut it into (0.9997 on draw
@@ -861,6 +862,46 @@ def owned_groups(
     cluster, pop = cluster[order], pop[order]
     same = pop[1:] == pop[:-1]
     return np.column_stack([cluster[:-1][same], cluster[1:][same]]).astype(np.int64)
+
+
+def owned_build_ties(
+    inc: Incidence, whole: I64, flagged: npt.NDArray[np.bool_], labels: I64, positions: I64,
+    weights: dict[str, float],
+) -> F64:  # fmt: skip
+    """Per account: what its tie gains from a client build its flagged network holds alone
+    (OWNED_SHARE of the build's holders are the network's), counted as an owner identifier
+    (the strongest owner kind's weight) in place of a behaviour one, for members that send the
+    network's own templates (a band position of them, `positions`).
+
+    A client build that one operator's accounts hold and nobody else does marks who runs them
+    as a shared device does; weighed as behaviour (a popular build is held by thousands), it
+    left members of a pure behaviour-only network under the ban gate. Draw 39's 363-account
+    network came back as one cluster of its own at risk 0.83, and 34 members holding its build
+    (169 and 173 holders, all its own) and two to five of its template bands, with three or
+    four exchanges each, had ties of 0.96-1.68 and confidence 0.56-0.69: 0.901 of it flagged.
+    The templates are what says a member works for the network: a company's own build inside
+    a network's cluster (a team on a coworking network's NAT) is held by nobody else either,
+    and marks the team, whose members send none of the network's templates."""
+    out = np.zeros(inc.accounts)
+    if BUILD_KIND not in inc.kinds or not flagged.any():
+        return out
+    ident = inc.identifier_of_row
+    rows = np.flatnonzero(inc.kind[ident] == inc.kinds.index(BUILD_KIND))
+    holder = inc.holders[rows]
+    lab = labels[holder]
+    ok = (lab >= 0) & flagged[np.maximum(lab, 0)] & (positions[holder] >= 1)
+    if not ok.any():
+        return out
+    # Holders of each build in each network, over every member (templates or not).
+    member = (lab >= 0) & flagged[np.maximum(lab, 0)]
+    key = ident[rows[member]] * (int(whole.max()) + 1) + whole[holder[member]]
+    keys, counts = np.unique(key, return_counts=True)
+    mine = ident[rows[ok]] * (int(whole.max()) + 1) + whole[holder[ok]]
+    held = counts[np.searchsorted(keys, mine)]
+    alone = held >= OWNED_SHARE * inc.degree[ident[rows[ok]]]
+    owner = max(weights.get(k, 0.0) for k in OWNER_LINKS)
+    out[holder[ok][alone]] = max(owner - weights.get(BUILD_KIND, 0.0), 0.0)
+    return out
 
 
 def vouched(labels: I64, network: I64, confirmed: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
@@ -1197,6 +1238,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         tie, positions = tie_and_template_positions(linked, whole, member_weights)
         # Newcomers are judged on their ties to the clusters as the peel left them.
         tie -= newcomer_ties(linked, whole, (labels >= 0) & (peeled < 0), member_weights)
+        tie += owned_build_ties(inc, whole, eligible, labels, positions, params.kind_weights)
         thin = vouched(labels, network, confirmed) | own_templates(labels, positions)
         if thin.any():
             shrunk = thin_shrunk(similarity, table)

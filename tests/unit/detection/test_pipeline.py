@@ -891,7 +891,8 @@ def test_a_network_on_three_templates_and_two_builds_over_the_cap_gets_one_netwo
     """Draw 60's shape, link cap 40: three template groups of 30 (four bands each), nothing
     else shared but two client builds of 45 holders, all the network's, each held by
     about half of every group. The groups come back as three flagged clusters, which only the
-    builds tie: one network id (`owned_groups`), not three."""
+    builds tie: one network id (`owned_groups`), not three; and the builds, the network's
+    alone, count in its members' ties as owner identifiers do."""
     size, n = 30, 1090
     fake = list(range(3 * size))
     parts = [fake[g * size : (g + 1) * size] for g in range(3)]
@@ -901,7 +902,9 @@ def test_a_network_on_three_templates_and_two_builds_over_the_cap_gets_one_netwo
         ("USED_CLIENT", [a for g, part in enumerate(parts) for a in part[16 - g :]]),
     ]
     groups += [("PAID_WITH", [i, i + 1]) for i in range(3 * size, n, 2)]
-    inc = incidence(groups, n, population=10_000)
+    keys = [f"{i % 4}:{i:04x}" if kind == "USED_TEMPLATE" else f"{kind}-{i}"
+            for i, (kind, _) in enumerate(groups)]  # fmt: skip
+    inc = incidence(groups, n, population=10_000, keys=keys)
     fakes = np.zeros(n, bool)
     fakes[fake] = True
 
@@ -923,6 +926,9 @@ def test_a_network_on_three_templates_and_two_builds_over_the_cap_gets_one_netwo
     assert len(clusters) == 3 and -1 not in clusters
     assert all(result.scored.risk[c] >= 0.5 for c in clusters)
     assert len({result.network_ids[c] for c in clusters}) == 1
+    # Each member holds its template's four bands and a build only the network holds: the
+    # build counts as an owner identifier (`owned_build_ties`), 1.69 + 0.7.
+    assert result.tie[fake] == pytest.approx(2.39, abs=0.01)
 
 
 def test_a_pair_joined_back_on_the_place_is_not_tied_in_by_its_own_card() -> None:
@@ -1016,3 +1022,35 @@ def test_flagged_clusters_holding_a_common_identifier_alone_are_one_network() ->
     assert component[9] != component[10] and not set(pairs.ravel().tolist()) & {9, 10, 11}
     # Under the cap the builds link in the projection already: nothing to add here.
     assert owned_groups(inc, labels, flagged, weights, link_cap=40).size == 0
+
+
+def test_a_build_a_flagged_network_holds_alone_counts_as_an_owner_identifier() -> None:
+    """Flagged cluster 0: a network's accounts 0-39 and a company's 40-44. Build B is held by
+    network accounts 0-19 and 30-39 and nobody else; 30-39 send no template of the network yet.
+    Accounts 20-29 hold a popular build (P, with 100 accounts in no cluster) and build E, which
+    they share with flagged cluster 2 (60-69, another network). The company's own build C is
+    held by nobody else, nor is unflagged cluster 1's build D. Only 0-19 gain: B is their
+    network's alone and they send its templates."""
+    from backend.detection.pipeline import owned_build_ties
+
+    labels = np.full(200, -1, np.int64)
+    labels[:45], labels[45:55], labels[60:70] = 0, 1, 2
+    flagged = np.array([True, False, True])
+    positions = np.zeros(200, np.int64)
+    positions[:30] = 2
+    positions[45:55] = positions[60:70] = 3
+    groups = [
+        ("USED_CLIENT", [*range(20), *range(30, 40)]),  # B
+        ("USED_CLIENT", list(range(40, 45))),  # C
+        ("USED_CLIENT", list(range(45, 55))),  # D
+        ("USED_CLIENT", [*range(20, 30), *range(100, 200)]),  # P
+        ("USED_CLIENT", [*range(20, 30), *range(60, 70)]),  # E
+        ("PAID_WITH", list(range(40, 45))),
+    ]
+    inc = incidence(groups, 200, population=10_000)
+    weights = {"PAID_WITH": 1.0, "USED_DEVICE": 0.9, "USED_CLIENT": 0.3}
+    gain = owned_build_ties(inc, labels, flagged, labels, positions, weights)
+    assert gain[:20] == pytest.approx(0.7)
+    assert not gain[20:].any()
+    # No flagged cluster: nothing gains.
+    assert not owned_build_ties(inc, labels, ~np.ones(3, bool), labels, positions, weights).any()
