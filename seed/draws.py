@@ -128,8 +128,25 @@ def draw_campaigns(
     drawn = tuple(
         _campaign(rng, i, kind, n) for i, (kind, n) in enumerate(zip(kinds, sizes, strict=True))
     )
-    if not regrowth:
-        return drawn
+    if regrowth:
+        drawn = _regrowth(rng, drawn, networks)
+    # From a stream of its own (a child of `rng`'s seed, which leaves `rng`'s stream as it
+    # was), so every other parameter is the draw it was before this tactic existed, with or
+    # without a regrowth: half the networks put part of their accounts (or all) on popular SDK
+    # builds, where the operator's own builds would mark them (`pipeline.owned_build_ties`).
+    # A regrowth keeps its operator's choice.
+    side = rng.spawn(1)[0]
+    shares = [round(float(side.uniform(0.0, 1.0)), 3) if side.random() < 0.5 else 0.0
+              for _ in range(networks)]  # fmt: skip
+    return tuple(
+        replace(c, public_client=shares[c.regrows if c.regrows >= 0 else i])
+        for i, c in enumerate(drawn)
+    )
+
+
+def _regrowth(
+    rng: np.random.Generator, drawn: tuple[Campaign, ...], networks: int
+) -> tuple[Campaign, ...]:
     home = int(rng.integers(networks))
     old = drawn[home]
     size = max(SMALLEST, int(old.accounts * rng.uniform(0.1, 0.3)))

@@ -335,6 +335,8 @@ class ChunkWriter:
         self._identity(rng, account, t0, signup, ips, device, cards, 0.03, key, lines)
 
         client = ids.hexid("cf-", ids.NS_CLIENT, infra + m % camp.client_builds, 8)
+        if camp.public_client and ids.mix(ns + 5, m) % 1000 < camp.public_client * 1000:
+            client = ids.hexid("cf-", ids.NS_CLIENT, ids.mix(ns + 6, m) % sc.SDK_FINGERPRINTS, 8)
         picks = int(rng.integers(2, 5))
         templates = [
             ids.mix(ids.NS_TEMPLATE, infra + (m + 3 * k) % camp.templates) for k in range(picks)

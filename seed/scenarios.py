@@ -120,6 +120,9 @@ class Campaign:
     # `rotating_residential` exits: accounts per address of the operator's residential pool.
     accounts_per_exit: int = 4
     accounts_per_phone: int = 0  # a VoIP number shared by this many, on half the accounts
+    # Share of the accounts on a popular SDK build, as genuine API users are, instead of the
+    # operator's own builds (0: every account on its own builds).
+    public_client: float = 0.0
     # Regrowth: the index (in the population's campaigns) of the network whose operator comes
     # back with fresh accounts, cards, devices and addresses on its exits, client builds,
     # templates and daily window (-1: a network of its own); and the day its signups start

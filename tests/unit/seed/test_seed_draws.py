@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from backend.events.contract import parse_event
+from seed import identifiers as ids
 from seed.draws import ARCHETYPES, LARGEST, SMALLEST, draw_campaigns
 from seed.generate import generate
+from seed.scenarios import SDK_FINGERPRINTS
 
 
 def test_draws_add_up_vary_and_repeat() -> None:
@@ -82,7 +84,35 @@ def test_a_regrowth_returns_on_the_old_infrastructure_with_fresh_accounts(tmp_pa
             if event.type == "signup":
                 signups[group].append(event.occurred_at.timestamp())
     old, new = held[home.label], held[back.label]
-    assert new["client"] <= old["client"]  # the same client builds
+    # The same client builds (its accounts on popular SDK builds aside: `public_client`).
+    sdk = {ids.hexid("cf-", ids.NS_CLIENT, i, 8) for i in range(SDK_FINGERPRINTS)}
+    assert new["client"] - sdk <= old["client"]
     assert new["card"] and not new["card"] & old["card"]  # fresh cards
     # Late in the window: its first signup at least ten days after the old network's.
     assert min(signups[back.label]) - min(signups[home.label]) >= 10 * 86_400
+
+
+def test_a_network_on_popular_sdk_builds_shares_them_with_genuine_users(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    drawn = [draw_campaigns(np.random.default_rng([7, d]), 20_000) for d in range(20)]
+    shares = [c.public_client for campaigns in drawn for c in campaigns]
+    assert 0 < sum(s == 0 for s in shares) < len(shares)  # half the networks, not all
+    assert all(0.0 <= s <= 1.0 for s in shares)
+    base = draw_campaigns(np.random.default_rng([5, 1]), 1_500)
+    public, own = replace(base[0], public_client=1.0), replace(base[1], public_client=0.0)
+    generate(6_000, 2, tmp_path, 0.05, campaigns=(public, own, *base[2:]))
+    campaign_of = {}
+    for line in (tmp_path / "labels.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        campaign_of[row["account_id"]] = row["campaign"]
+    holders: dict[str, set[str]] = defaultdict(set)
+    with gzip.open(tmp_path / "events.jsonl.gz", "rt") as events:
+        for line in events:
+            row = json.loads(line)
+            if row.get("client_fingerprint"):
+                holders[row["client_fingerprint"]].add(campaign_of.get(row["account_id"]) or "")
+    of = {label: {b for b, h in holders.items() if label in h} for label in (public.label,
+                                                                            own.label)}  # fmt: skip
+    assert of[public.label] and all("" in holders[b] for b in of[public.label])  # genuine too
+    assert of[own.label] and all(holders[b] == {own.label} for b in of[own.label])
