@@ -788,6 +788,10 @@ def networks(
     return out
 
 
+# An identifier is one operator's when at least this share of its holders are in flagged
+# clusters (`owned_groups`) or in one flagged network (`owned_build_ties`): what it leaves out
+# is room for the operator's newest accounts, in no cluster yet (a 5% delta of new members
+# leaves up to ~5% of a network's holders outside), not for genuine holders.
 OWNED_SHARE = 0.9
 # Kinds whose values one operator can hold alone above the link cap: its own client build, a
 # card or device farm. Not template bands (a 16-bit slice of a SimHash: two networks' templates

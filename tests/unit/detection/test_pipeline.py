@@ -4,6 +4,7 @@ exit they share with genuine customers, a company team, stable IDs across refres
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -848,6 +849,24 @@ def test_an_account_tied_to_a_group_of_rings_as_a_whole_joins_it() -> None:
     assert joined == 0 and inputs is None and len(asked) == 1
 
 
+def _risky(fakes: np.ndarray) -> Callable[[np.ndarray], tuple[dict[str, np.ndarray], np.ndarray]]:
+    """Features where `fakes` look like a network (coding-heavy, risky cards, anonymised exits,
+    fast adopters, signups spread out) and everyone else like an ordinary chat user."""
+    n = fakes.size
+
+    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
+        table["exchanges"][:] = 100
+        table["cap_coding"][:] = np.where(fakes, 90, 10)
+        table["cap_chat"][:] = np.where(fakes, 10, 90)
+        table["cards"][:] = table["ips"][:] = 1
+        table["risky_cards"][:] = table["anon_ips"][:] = table["fast_adopter"][:] = fakes
+        table["signup_s"][:] = np.where(fakes, np.arange(n) * 5000, 1000)
+        return table, np.zeros(n, np.int64)
+
+    return features
+
+
 def test_a_network_left_as_its_card_rings_is_one_network_and_takes_in_its_lone_account() -> None:
     """Forty card rings of five on one template (four bands) and one client build, both held by
     the 200 and one more account, over the link cap: only their coincidence links the rings,
@@ -867,18 +886,8 @@ def test_a_network_left_as_its_card_rings_is_one_network_and_takes_in_its_lone_a
     fakes = np.zeros(n, bool)
     fakes[[*fake, lone]] = True
 
-    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
-        table["exchanges"][:] = 100
-        table["cap_coding"][:] = np.where(fakes, 90, 10)
-        table["cap_chat"][:] = np.where(fakes, 10, 90)
-        table["cards"][:] = table["ips"][:] = 1
-        table["risky_cards"][:] = table["anon_ips"][:] = table["fast_adopter"][:] = fakes
-        table["signup_s"][:] = np.where(fakes, np.arange(n) * 5000, 1000)
-        return table, np.zeros(n, np.int64)
-
     params = replace(PARAMS, kind_weights={**PARAMS.kind_weights, "USED_CLIENT": 0.3})
-    result = detect(Snapshot(inc, np.arange(n, dtype=np.int64), features), Previous.empty(),
+    result = detect(Snapshot(inc, np.arange(n, dtype=np.int64), _risky(fakes)), Previous.empty(),
                     params)  # fmt: skip
     labels = result.labels
     assert len(set(labels[fake].tolist())) == rings and (labels[fake] >= 0).all()
@@ -908,19 +917,9 @@ def test_a_network_on_three_templates_and_two_builds_over_the_cap_gets_one_netwo
     fakes = np.zeros(n, bool)
     fakes[fake] = True
 
-    def features(dense: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        table = {c: np.zeros(n) for c in ACCOUNT_COLUMNS}
-        table["exchanges"][:] = 100
-        table["cap_coding"][:] = np.where(fakes, 90, 10)
-        table["cap_chat"][:] = np.where(fakes, 10, 90)
-        table["cards"][:] = table["ips"][:] = 1
-        table["risky_cards"][:] = table["anon_ips"][:] = table["fast_adopter"][:] = fakes
-        table["signup_s"][:] = np.where(fakes, np.arange(n) * 5000, 1000)
-        return table, np.zeros(n, np.int64)
-
     params = replace(PARAMS, kind_weights={**PARAMS.kind_weights, "USED_CLIENT": 0.3},
                      link_cap=40)  # fmt: skip
-    result = detect(Snapshot(inc, np.arange(n, dtype=np.int64), features), Previous.empty(),
+    result = detect(Snapshot(inc, np.arange(n, dtype=np.int64), _risky(fakes)), Previous.empty(),
                     params)  # fmt: skip
     clusters = {int(result.labels[a]) for a in fake}
     assert len(clusters) == 3 and -1 not in clusters
