@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     # million accounts (docs/benchmarks.md, "Full preset"). The peel, not Leiden, draws the
     # clusters' edges; a second pass only reshuffles the genuine periphery it peels anyway.
     DETECTION_LEIDEN_ITERATIONS: int = 1
+    # Passes on a cold start (no previous refresh to start from). One pass from singletons
+    # scattered a thin behaviour-only network over the subnets of its members' genuine
+    # neighbours (a /24 partner's edge outweighs any one of its diffuse template-band edges),
+    # although modularity is higher with it whole; a later pass moves the network's refined
+    # fragments as units and finds it (docs/detection.md, "Communities and the second pass").
+    DETECTION_LEIDEN_COLD_ITERATIONS: int = 3
     DETECTION_MIN_CLUSTER_SIZE: int = 5
     DETECTION_SEED: int = 7
     DETECTION_REFRESH_INTERVAL_S: int = 15 * 60

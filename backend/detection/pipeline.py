@@ -75,6 +75,7 @@ class Params:
     min_cluster_size: int
     seed: int
     flag_threshold: float
+    cold_iterations: int  # Leiden passes when nothing warm-starts it (the first refresh)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Params:
@@ -88,6 +89,7 @@ class Params:
             min_cluster_size=settings.DETECTION_MIN_CLUSTER_SIZE,
             seed=settings.DETECTION_SEED,
             flag_threshold=settings.DETECTION_FLAG_THRESHOLD,
+            cold_iterations=settings.DETECTION_LEIDEN_COLD_ITERATIONS,
         )
 
 
@@ -1163,9 +1165,12 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
         # the full refresh optimises (exactly so when the region is a union of components).
         resolution *= weight / snapshot.total_weight
     with stage("communities"):
+        initial = previous_labels(previous, node_ids)
+        warm = bool((initial >= 0).any())
         labels = leiden(
-            matrix, resolution, params.seed, initial=previous_labels(previous, node_ids),
-            iterations=params.leiden_iterations, groups=snapshot.groups,
+            matrix, resolution, params.seed, initial=initial,
+            iterations=params.leiden_iterations if warm else params.cold_iterations,
+            groups=snapshot.groups,
         )  # fmt: skip
         communities = int(labels.max()) + 1 if labels.size else 0
         frozen = snapshot.frozen if snapshot.frozen is not None else np.zeros(labels.size, bool)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
 
+from backend.detection import pipeline
 from backend.detection.pipeline import (
     Detection,
     Params,
@@ -37,7 +39,7 @@ from tests.unit.detection.test_detection import incidence
 PARAMS = Params(
     kind_weights={"PAID_WITH": 1.0, "USED_DEVICE": 1.0, "USED_TEMPLATE": 0.35, "USED_IP": 0.3},
     link_cap=200, exact_max=32, sample_rounds=6, resolution=1.0, leiden_iterations=-1,
-    min_cluster_size=3, seed=7, flag_threshold=0.5,
+    min_cluster_size=3, seed=7, flag_threshold=0.5, cold_iterations=-1,
 )  # fmt: skip
 NET_A = list(range(0, 24))
 NET_B = list(range(24, 40))
@@ -146,6 +148,24 @@ def test_a_network_that_grows_keeps_its_id() -> None:
     written = set(wb.members.nodes.tolist())
     assert {i * 10 + 3 for i in range(N, N + 6)} <= written  # the newcomers
     assert not written & {i * 10 + 3 for i in NET_A}  # the network's members stay as they were
+
+
+def test_a_cold_start_runs_its_own_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the first refresh starts Leiden from singletons; later ones continue from the
+    previous communities, so they get the cheaper warm budget."""
+    passes: list[int] = []
+    run = pipeline.leiden
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        passes.append(kwargs["iterations"])
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "leiden", counted)
+    params = replace(PARAMS, leiden_iterations=1, cold_iterations=3)
+    snap = _snapshot()
+    first = detect(snap, Previous.empty(), params)
+    detect(snap, Previous.after(first, snap.node_ids), params)
+    assert passes == [3, 1]
 
 
 def test_a_chain_of_rotated_cards_is_one_cluster() -> None:
