@@ -114,6 +114,20 @@ class Snapshot:
     groups: I64 | None = None
 
 
+@dataclass(frozen=True)
+class Partition:
+    """Each account's community as a refresh's Leiden left it (before the peel), by internal
+    node id; accounts in no community are left out."""
+
+    nodes: I64
+    labels: I64
+
+    @classmethod
+    def of(cls, community: I64, node_ids: I64) -> Partition:
+        placed = community >= 0
+        return cls(node_ids[placed].astype(np.int64), community[placed].astype(np.int64))
+
+
 @dataclass
 class Previous:
     """What the last refresh left: active clusters, the community each was peeled from, their
@@ -129,6 +143,9 @@ class Previous:
     # Active cluster -> its evidence keys for identifiers it holds most of (half the holders or
     # more): its own, so a change on one is a change to the cluster (`affected`).
     owned: dict[str, set[str]] = field(default_factory=dict)
+    # Where the last refresh's Leiden left every account it placed, clustered or not (node ids,
+    # community): the warm start of the accounts no previous cluster holds (`previous_labels`).
+    partition: Partition | None = None
 
     @classmethod
     def empty(cls) -> Previous:
@@ -183,6 +200,7 @@ class Previous:
             kin={c: n for c, n in self.kin.items() if c in keep},
             confirmed=self.confirmed & keep,
             owned={c: k for c, k in self.owned.items() if c in keep},
+            partition=self.partition,
         )  # fmt: skip
 
     @classmethod
@@ -211,6 +229,7 @@ class Previous:
                 np.repeat(np.asarray(ids, dtype=object), sizes),
                 np.round(result.conf[dense], 4),
             ),
+            partition=Partition.of(result.community, node_ids),
         )
 
 
@@ -340,12 +359,19 @@ def previous_labels(previous: Previous, node_ids: I64) -> I64:
     """
     members = previous.members
     initial = np.full(node_ids.size, -1, np.int64)
-    if not len(members) or not node_ids.size:
+    if not node_ids.size:
         return initial
-    names, inverse = np.unique(members.clusters.astype(str), return_inverse=True)
-    cluster = np.asarray([previous.community[c] for c in names.tolist()], np.int64)[inverse]
-    pos, ok = locate(node_ids, members.nodes)
-    initial[pos[ok]] = cluster[ok]
+    if len(members):
+        names, inverse = np.unique(members.clusters.astype(str), return_inverse=True)
+        cluster = np.asarray([previous.community[c] for c in names.tolist()], np.int64)[inverse]
+        pos, ok = locate(node_ids, members.nodes)
+        initial[pos[ok]] = cluster[ok]
+    part = previous.partition
+    if part is not None and part.nodes.size:
+        # Numbered after the clusters' communities: the two numberings are not the same one.
+        pos, ok = locate(node_ids, part.nodes)
+        free = ok & (initial[pos] < 0)
+        initial[pos[free]] = part.labels[free] + int(initial.max(initial=-1)) + 1
     return initial
 
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -27,10 +27,12 @@ from neo4j import Driver
 
 from backend.core.config import Settings
 from backend.core.heap import reuse_freed_memory
+from backend.detection import partition_cache, snapshot_cache
 from backend.detection import repository as repo
-from backend.detection import snapshot_cache
 from backend.detection.pipeline import (
+    Detection,
     Params,
+    Partition,
     Previous,
     Snapshot,
     detect,
@@ -176,8 +178,9 @@ def _refresh(
             )  # fmt: skip
         wb.scope = report.scope
         wb.weight = result.weight if report.scope == "full" else None
-        if saving is not None:
-            with timed(parts, "cache"):
+        with timed(parts, "cache"):
+            _keep_partition(settings, result, snapshot, previous, report)
+            if saving is not None:
                 saving.join()  # the cache names this run: written before the run can be last
         with timed(parts, "write"):
             repo.write_back(
@@ -195,7 +198,39 @@ def _refresh(
 
 def _read_previous(driver: Driver, settings: Settings, parts: dict[str, float]) -> Previous:
     with timed(parts, "previous"):
-        return read_previous(driver, settings)
+        return previous_state(driver, settings)
+
+
+def previous_state(driver: Driver, settings: Settings) -> Previous:
+    """The previous clusters, and where the last refresh's Leiden left every account if this
+    worker kept it (`partition_cache`)."""
+    previous = read_previous(driver, settings)
+    partition = partition_cache.load(partition_path(settings), last_run(driver, settings))
+    return replace(previous, partition=partition)
+
+
+def partition_path(settings: Settings) -> Path:
+    return settings.STATE_DIR / "detection" / "partition.npz"
+
+
+def _keep_partition(
+    settings: Settings, result: Detection, snapshot: Snapshot, previous: Previous,
+    report: RefreshReport,
+) -> None:  # fmt: skip
+    """Where this refresh's Leiden left every account, for the next refresh's warm start
+    (`partition_cache`); a region's refresh patches the whole graph's. Named by this run:
+    used only if the run commits."""
+    placed = Partition.of(result.community, snapshot.node_ids)
+    if report.scope == "region":
+        frozen = (
+            snapshot.frozen if snapshot.frozen is not None else np.zeros(snapshot.node_ids.size)
+        )
+        recomputed = snapshot.node_ids[~np.asarray(frozen, bool)]
+        placed = partition_cache.patched(previous.partition, placed, recomputed)
+    try:
+        partition_cache.save(placed, report.run_id, partition_path(settings))
+    except OSError:
+        log.warning("partition cache not written", exc_info=True)
 
 
 def cache_dir(settings: Settings) -> Path:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from backend.cli.main import app
 from backend.core.config import Settings
-from backend.detection import snapshot_cache
+from backend.detection import partition_cache, snapshot_cache
 from backend.detection.pipeline import Params, Snapshot, detect
 from backend.detection.projection import Incidence
 from backend.detection.reads import (
@@ -27,7 +27,15 @@ from backend.detection.reads import (
     read_previous,
     read_snapshot,
 )
-from backend.detection.service import RefreshReport, cache_dir, cached_graph, read_region, refresh
+from backend.detection.service import (
+    RefreshReport,
+    cache_dir,
+    cached_graph,
+    partition_path,
+    previous_state,
+    read_region,
+    refresh,
+)
 from backend.detection.snapshot_cache import WholeGraph
 from backend.detection.tasks import LOCK_KEY
 from backend.evaluation.repository import read_account_ids, read_memberships
@@ -99,8 +107,9 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     )  # fmt: skip
     assert records[0]["clean"]
     # The region chosen from the full refresh's cached incidence and the touched accounts' links
-    # is exactly the one read from Neo4j.
-    previous = read_previous(driver, settings)
+    # is exactly the one read from Neo4j. The full refresh left where Leiden put every account.
+    previous = previous_state(driver, settings)
+    assert previous.partition is not None and previous.partition.nodes.size > ACCOUNTS // 2
     with_cache = read_region(driver, settings, late, lambda: previous, ACCOUNTS, RefreshReport("a"))
     uncached = settings.model_copy(update={"DETECTION_INCIDENCE_CACHE": False})
     from_neo4j = read_region(driver, uncached, late, lambda: previous, ACCOUNTS, RefreshReport("b"))
@@ -161,6 +170,12 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     assert banned(got) and banned(got) == banned(expected)
     assert flagged(got) == flagged(expected)
     assert any(a in banned(got) for a in late)  # late members of planted networks, banned
+    # The whole graph's partition, patched with the region's, names this refresh: the late
+    # accounts are where the region put them, and no account twice.
+    placed = partition_cache.load(partition_path(settings), report.run_id)
+    assert placed is not None and np.unique(placed.nodes).size == placed.nodes.size
+    late_nodes = [n for n, a in names.items() if a in late and a in banned(expected)]
+    assert late_nodes and np.isin(late_nodes, placed.nodes).all()
 
 
 def _same_incidence(a: Incidence, b: Incidence) -> None:
