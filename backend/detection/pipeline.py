@@ -350,7 +350,8 @@ def member_groups(node_ids: I64, touched: npt.NDArray[np.bool_], previous: Previ
 
 def previous_labels(previous: Previous, node_ids: I64) -> I64:
     """Dense account index -> the community its cluster was peeled from in the previous
-    refresh, -1 if none.
+    refresh; for an account no cluster holds, the community the last refresh's Leiden left it
+    in (`Previous.partition`, numbered after those); -1 if neither.
 
     Starting Leiden from the previous communities rather than the peeled clusters lets it
     start where it converged last time: the peel then splits the same way, and an unchanged
