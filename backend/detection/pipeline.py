@@ -922,14 +922,15 @@ def owned_build_ties(
     rows = np.flatnonzero(inc.kind[ident] == inc.kinds.index(BUILD_KIND))
     holder = inc.holders[rows]
     lab = labels[holder]
-    ok = (lab >= 0) & flagged[np.maximum(lab, 0)] & (positions[holder] >= 1)
+    member = (lab >= 0) & flagged[np.maximum(lab, 0)]
+    ok = member & (positions[holder] >= 1)
     if not ok.any():
         return out
     # Holders of each build in each network, over every member (templates or not).
-    member = (lab >= 0) & flagged[np.maximum(lab, 0)]
-    key = ident[rows[member]] * (int(whole.max()) + 1) + whole[holder[member]]
-    keys, counts = np.unique(key, return_counts=True)
-    mine = ident[rows[ok]] * (int(whole.max()) + 1) + whole[holder[ok]]
+    width = int(whole.max()) + 1
+    keys, counts = np.unique(ident[rows[member]] * width + whole[holder[member]],
+                             return_counts=True)  # fmt: skip
+    mine = ident[rows[ok]] * width + whole[holder[ok]]
     held = counts[np.searchsorted(keys, mine)]
     alone = held >= OWNED_SHARE * inc.degree[ident[rows[ok]]]
     owner = max(weights.get(k, 0.0) for k in OWNER_LINKS)

@@ -222,10 +222,8 @@ def _keep_partition(
     used only if the run commits."""
     placed = Partition.of(result.community, snapshot.node_ids)
     if report.scope == "region":
-        frozen = (
-            snapshot.frozen if snapshot.frozen is not None else np.zeros(snapshot.node_ids.size)
-        )
-        recomputed = snapshot.node_ids[~np.asarray(frozen, bool)]
+        frozen = snapshot.frozen
+        recomputed = snapshot.node_ids if frozen is None else snapshot.node_ids[~frozen]
         placed = partition_cache.patched(previous.partition, placed, recomputed)
     try:
         partition_cache.save(placed, report.run_id, partition_path(settings))
