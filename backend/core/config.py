@@ -134,6 +134,7 @@ class Settings(BaseSettings):
     # neighbours (a /24 partner's edge outweighs any one of its diffuse template-band edges),
     # although modularity is higher with it whole; a later pass moves the network's refined
     # fragments as units and finds it (docs/detection.md, "Communities and the second pass").
+    # The cold start then settles: the stages run once more from where these passes left it.
     DETECTION_LEIDEN_COLD_ITERATIONS: int = 3
     DETECTION_MIN_CLUSTER_SIZE: int = 5
     DETECTION_SEED: int = 7

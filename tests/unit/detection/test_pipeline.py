@@ -165,7 +165,32 @@ def test_a_cold_start_runs_its_own_passes(monkeypatch: pytest.MonkeyPatch) -> No
     snap = _snapshot()
     first = detect(snap, Previous.empty(), params)
     detect(snap, Previous.after(first, snap.node_ids), params)
-    assert passes == [3, 1]
+    assert passes == [3, 1, 1]  # the cold start settles with the warm budget (below)
+
+
+def test_a_cold_start_settles_from_its_own_clusters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold start runs Leiden from singletons, then again from where that run left every
+    account (its clusters' communities, then its partition), as the next refresh would; the
+    clusters are the second run's, announced once against the real previous state."""
+    calls: list[tuple[int, Any, Any]] = []
+    run = pipeline.leiden
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        out = run(*args, **kwargs)
+        calls.append((kwargs["iterations"], kwargs["initial"], out))
+        return out
+
+    monkeypatch.setattr(pipeline, "leiden", recorded)
+    result = detect(_snapshot(), Previous.empty(), replace(PARAMS, cold_iterations=3))
+    (cold, cold_start, found), (warm, warm_start, _) = calls
+    assert cold == 3 and (cold_start < 0).all()
+    assert warm == PARAMS.leiden_iterations
+    # Every account the first run left in a community (of the minimum size or more).
+    placed = pipeline.relabel(found, PARAMS.min_cluster_size) >= 0
+    assert placed.any() and np.array_equal(warm_start >= 0, placed)
+    created = [e.cluster_id for e in result.assignment.events if e.type == "created"]
+    assert sorted(created) == sorted(result.assignment.ids)
+    assert len(result.assignment.events) == len(created)
 
 
 def test_a_chain_of_rotated_cards_is_one_cluster() -> None:
