@@ -11,9 +11,10 @@ Two stages, each spread over worker processes:
    identifier key (`Fold.split_state`) and the columns by account (`columnar.split_rows`), and
    appends each part to that part's spill files.
 2. **Reduce.** A worker merges one part's spilled folds (`Fold.merge_state`, exact) and folds
-   its columns (`columnar.fold_columns`, numpy), builds its write plan and writes it as
-   importer CSV (`import_files.write_part`); the parts' files are then joined into one per
-   label and type (`import_files.join_parts`).
+   its columns (`columnar.fold_columns`, numpy), groups its links with the folds' as arrays
+   (`columnar.LinkTable`), builds its write plan and writes it as importer CSV
+   (`import_files.write_part`); the parts' files are then joined into one per label and type
+   (`import_files.join_parts`).
 
 A part holds a fixed share of the accounts and identifiers, and the number of parts grows with
 the input, so a worker's memory does not grow with the number of events.
@@ -194,9 +195,10 @@ def _fold_chunk(chunk: int, source: str, items: list[tuple[int, str]]) -> _Chunk
     fast = list(rows.values())
     flags = claims.claim(owner, [(row[columnar.EVENT_ID], row[columnar.DAY]) for row in fast])
     fast = [row for row, mine in zip(fast, flags, strict=True) if mine]
-    columnar.node_state(fast, folded)
+    columns = columnar.transpose(fast)
+    columnar.node_state(fast, columns, folded)
     _worker["sent"].keep_new(folded)
-    _spill(folded, columnar.split_rows(fast, _worker["parts"]))
+    _spill(folded, columnar.split_rows(columns, _worker["parts"]))
     duplicates = valid - len(owned) - len(fast) - len(unfoldable)
     return _ChunkResult(len(items), len(owned) + len(fast), duplicates, rejections)
 
@@ -245,10 +247,15 @@ def _reduce_part(spill: str, out: str, part: int) -> tuple[int, int, import_file
         for path in sorted(folder.glob("*.columns"))
         for frame in _frames(path)
     ]
+    links = columnar.LinkTable()
     if pieces:
-        columnar.fold_columns(columnar.concat(pieces), merged)
+        columnar.fold_columns(columnar.concat(pieces), merged, links)
+    # The general path's links (signups' above all) join the columns' and are grouped with
+    # them, as arrays: a part writes ~200,000 links at the `full` preset.
+    links.add_fold(merged.links)
+    merged.links = {}
     plan = merged.build(ordered=False)
-    written = import_files.write_part(Path(out), part, plan, nodes)
+    written = import_files.write_part(Path(out), part, plan, nodes, links.rows())
     shutil.rmtree(folder)
     return part, plan.events, written
 

@@ -19,12 +19,16 @@ The fold is split the way `Fold.split_state` splits a fold: what is keyed by an 
 (enrichment, IP structure, the identifier nodes) goes into the chunk's `Fold` (`node_state`)
 and travels with it; what is keyed by an account (lifetime, counters, links: nearly all the
 rows) travels as columns to the account's part (`split_rows`) and is folded there, once per
-part, by `fold_columns`.
+part, by `fold_columns`. A part's links stay columns to the end (`LinkTable`): grouped with
+the general path's, and written to the importer's files, without a Python step per link.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -250,68 +254,148 @@ def _billing(get: Any) -> tuple[Any, ...] | None:
     )  # fmt: skip
 
 
-def node_state(rows: list[Row], into: Fold) -> None:
-    """The identifier-keyed part of the rows' fold, into `into` (a chunk's `Fold`)."""
-    latest: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+# Stamps (`plan.stamp`: 13 zero-padded digits of epoch ms, then the event id) order as their
+# times do for times in [1970, 2286); rows outside it are stamped and compared one by one.
+_STAMPED_TIMES = (0, 10**13)
 
-    def keep(label: str, key: str, st: str, props: dict[str, Any]) -> None:
+
+def transpose(rows: list[Row]) -> list[npt.NDArray[Any]]:
+    """The rows as columns (object arrays), one transposition in C for all that reads them."""
+    return [_objects(column) for column in zip(*rows, strict=True)] if rows else []
+
+
+def node_state(rows: list[Row], columns: list[npt.NDArray[Any]], into: Fold) -> None:
+    """The identifier-keyed part of the rows' fold, into `into` (a chunk's `Fold`);
+    `columns` is `transpose(rows)`."""
+    # Per node: (stamp, -row, properties); of two rows with one stamp the first wins, as in
+    # `Fold.add` row after row.
+    latest: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
+
+    def keep(label: str, key: str, st: str, row: int, props: dict[str, Any]) -> None:
         if all(value is None for value in props.values()):
             return  # `Fold.set_props`: an event carrying none keeps what was there
         current = latest.get((label, key))
-        if current is None or st > current[0]:
-            latest[(label, key)] = (st, props)
+        if current is None or (st, -row) > current[:2]:
+            latest[(label, key)] = (st, -row, props)
 
-    for row in rows:
-        st = ""
-        if row[KIND] == BILLING:
-            # `Fold._billing`: the latest event carrying any property sets the node's.
-            st = f"{row[T]:013d}|{row[EVENT_ID]}"
-            keep("PaymentMethod", row[PAYMENT], st, row[PAYMENT_PROPS])
-            if row[BILLED] is not None:
-                keep("BillingAddress", row[BILLED], st, row[BILLED_PROPS])
-        address = row[ADDRESS]
-        if address is None:
-            continue
-        asn, proxy_raw, org = row[ASN], row[PROXY_RAW], row[ORG]
-        country, kind = row[IP_COUNTRY], row[IP_KIND]
-        into.ip_structure.add((address, row[SUBNET], row[VERSION], asn, row[PROXY]))
-        # `Fold.ip`: likewise the IP's (and, with an organisation, the ASN's) properties.
-        if asn is None and org is None and country is None and kind is None and proxy_raw is None:
-            continue
-        st = st or f"{row[T]:013d}|{row[EVENT_ID]}"
-        keep("IP", address, st, {
-            "asn": None if asn is None else int(asn[2:]), "org": org, "country": country,
-            "kind": kind, "proxy_provider": proxy_raw,
+    if not rows:
+        return
+    t = columns[T].astype(np.int64)
+    one_by_one = (columns[KIND] == BILLING) | (t < _STAMPED_TIMES[0]) | (t >= _STAMPED_TIMES[1])
+    for i in np.flatnonzero(one_by_one).tolist():
+        _node_state_of(rows[i], i, keep)
+    has_ip = columns[ADDRESS] != None  # noqa: E711 (element-wise, on objects)
+    into.ip_structure.update(zip(*(
+        columns[c][has_ip].tolist() for c in (ADDRESS, SUBNET, VERSION, ASN, PROXY)
+    ), strict=True))  # fmt: skip
+    # `Fold.ip`: the latest event carrying any of the IP's properties sets them all (and, with
+    # an organisation, the ASN's), found per key by sorting, not row by row.
+    enriched = has_ip & ~one_by_one & np.logical_or.reduce(
+        [columns[c] != None for c in (ASN, ORG, IP_COUNTRY, IP_KIND, PROXY_RAW)]  # noqa: E711
+    )  # fmt: skip
+    _, event_rank = np.unique(columns[EVENT_ID], return_inverse=True)
+    index = np.arange(len(rows))
+    ranked = np.empty(len(rows), np.int64)
+    ranked[np.lexsort((-index, event_rank, t))] = index
+    for i in _latest(columns[ADDRESS], ranked, enriched).tolist():
+        asn = columns[ASN][i]
+        keep("IP", columns[ADDRESS][i], f"{t[i]:013d}|{columns[EVENT_ID][i]}", i, {
+            "asn": None if asn is None else int(asn[2:]), "org": columns[ORG][i],
+            "country": columns[IP_COUNTRY][i], "kind": columns[IP_KIND][i],
+            "proxy_provider": columns[PROXY_RAW][i],
         })  # fmt: skip
-        if asn is not None and org is not None:
-            keep("ASN", asn, st, {"org": org})
-    for (label, key), (st, props) in latest.items():
+    named = enriched & (columns[ASN] != None) & (columns[ORG] != None)  # noqa: E711
+    for i in _latest(columns[ASN], ranked, named).tolist():
+        st = f"{t[i]:013d}|{columns[EVENT_ID][i]}"
+        keep("ASN", columns[ASN][i], st, i, {"org": columns[ORG][i]})
+    for (label, key), (st, _, props) in latest.items():
         into.set_props(label, key, st, props)
     for column, label in _TARGETS.items():
-        into.targets.update((label, row[column]) for row in rows if row[column] is not None)
-    for signature in {row[SIGNATURE] for row in rows if row[SIGNATURE]}:
-        into.targets.update(("PromptTemplateBand", band) for band in ids.prompt_bands(signature))
+        values = set(columns[column].tolist())
+        values.discard(None)
+        into.targets.update((label, value) for value in values)
+    signatures = columns[SIGNATURE][columns[SIGNATURE] != None]  # noqa: E711
+    bands = band_text()[np.unique(band_ids(signatures))].tolist()
+    into.targets.update(zip(["PromptTemplateBand"] * len(bands), bands, strict=True))
 
 
-def split_rows(rows: list[Row], parts: int) -> dict[int, Columns]:
-    """The account-keyed columns of `rows`, cut by the account's part."""
-    if not rows:
+def _node_state_of(
+    row: Row, i: int, keep: Callable[[str, str, str, int, dict[str, Any]], None]
+) -> None:
+    """One row's node properties, its stamp compared as text (`Fold._billing`, `Fold.ip`)."""
+    st = f"{row[T]:013d}|{row[EVENT_ID]}"
+    if row[KIND] == BILLING:
+        keep("PaymentMethod", row[PAYMENT], st, i, row[PAYMENT_PROPS])
+        if row[BILLED] is not None:
+            keep("BillingAddress", row[BILLED], st, i, row[BILLED_PROPS])
+    address = row[ADDRESS]
+    if address is None:
+        return
+    asn, org = row[ASN], row[ORG]
+    keep("IP", address, st, i, {
+        "asn": None if asn is None else int(asn[2:]), "org": org, "country": row[IP_COUNTRY],
+        "kind": row[IP_KIND], "proxy_provider": row[PROXY_RAW],
+    })  # fmt: skip
+    if asn is not None and org is not None:
+        keep("ASN", asn, st, i, {"org": org})
+
+
+def _latest(
+    keys: npt.NDArray[Any], ranked: npt.NDArray[np.int64], among: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.intp]:
+    """Of the rows `among`, the latest (highest `ranked`) of each key: their indices."""
+    rows = np.flatnonzero(among)
+    if not len(rows):
+        return rows
+    key, _ = _codes(keys[rows])
+    order = np.lexsort((ranked[rows], key))
+    last = np.r_[key[order][1:] != key[order][:-1], True]
+    return rows[order[last]]
+
+
+# A template band is one of `LSH_BANDS` runs of `_BAND_DIGITS` hex digits of the signature,
+# so there are only `LSH_BANDS` x 16^`_BAND_DIGITS` of them (262,144): numbered from the
+# digits in numpy and named from one table, instead of `prompt_bands` per signature (~9 µs
+# each, and a chunk of `full` lines holds ~13,000 distinct signatures).
+_BAND_DIGITS = ids.LSH_BAND_BITS // 4
+_HEX_VALUE = np.zeros(128, np.int64)
+for _value, _digit in enumerate("0123456789abcdef"):
+    _HEX_VALUE[ord(_digit)] = _HEX_VALUE[ord(_digit.upper())] = _value
+
+
+def band_ids(signatures: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Each signature's bands (rows) as numbers into `band_text()`; the signatures are
+    16 hex digits, as `accept` takes them."""
+    n = len(signatures)
+    points = np.array(signatures.tolist(), dtype=f"U{ids.LSH_BANDS * _BAND_DIGITS}")
+    digits = _HEX_VALUE[points.view(np.uint32).reshape(n, ids.LSH_BANDS, _BAND_DIGITS)]
+    values = digits @ (16 ** np.arange(_BAND_DIGITS - 1, -1, -1, dtype=np.int64))
+    return values + np.arange(ids.LSH_BANDS, dtype=np.int64) * 16**_BAND_DIGITS  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=1)
+def band_text() -> npt.NDArray[np.object_]:
+    """Every band's key, by number, as `prompt_bands` writes it (0.3 s, once a process)."""
+    table = np.empty((ids.LSH_BANDS, 16**_BAND_DIGITS), dtype=object)
+    for value in range(16**_BAND_DIGITS):
+        table[:, value] = ids.prompt_bands.__wrapped__(f"{value:0{_BAND_DIGITS}x}" * ids.LSH_BANDS)
+    return table.ravel()
+
+
+def split_rows(columns: list[npt.NDArray[Any]], parts: int) -> dict[int, Columns]:
+    """The account-keyed columns (of `transpose(rows)`), cut by the account's part."""
+    if not columns:
         return {}
-    part = np.fromiter((part_of(row[ACCOUNT], parts) for row in rows), np.int64, len(rows))
+    accounts = columns[ACCOUNT].tolist()
+    part = np.fromiter(map(part_of, accounts, [parts] * len(accounts)), np.int64, len(accounts))
     order = np.argsort(part, kind="stable")
     bounds = np.flatnonzero(np.diff(part[order])) + 1
-    columns: Columns = {}
-    for column in COLUMNS:
-        values = [row[column] for row in rows]
-        if column in _NUMERIC:
-            columns[column] = np.asarray(values, dtype=np.int64)[order]
-        else:
-            array = np.empty(len(values), dtype=object)
-            array[:] = values
-            columns[column] = array[order]
+    kept: Columns = {
+        c: (columns[c].astype(np.int64) if c in _NUMERIC else columns[c])[order] for c in COLUMNS
+    }
     out: dict[int, Columns] = {}
-    for piece in np.split(np.arange(len(rows)), bounds):
-        out[int(part[order[piece[0]]])] = {c: values[piece] for c, values in columns.items()}
+    for piece in np.split(np.arange(len(order)), bounds):
+        out[int(part[order[piece[0]]])] = {c: values[piece] for c, values in kept.items()}
     return out
 
 
@@ -336,9 +420,9 @@ def _groups(
     return order, starts, ordered[starts]
 
 
-def fold_columns(columns: Columns, into: Fold) -> int:
-    """`Fold.add`'s account-keyed effect of one part's rows, merged into `into`; returns
-    the number of events."""
+def fold_columns(columns: Columns, into: Fold, links: LinkTable) -> int:
+    """`Fold.add`'s account-keyed effect of one part's rows: lifetimes and counters merged
+    into `into`, links added to `links`; returns the number of events."""
     n = len(columns[T])
     if not n:
         return 0
@@ -385,42 +469,105 @@ def fold_columns(columns: Columns, into: Fold) -> int:
         usage = into.counters[name]
         usage.counters = [x + y for x, y in zip(usage.counters, counter, strict=True)]
         usage.hours = [x + y for x, y in zip(usage.hours, hour, strict=True)]
+    names = columns[ACCOUNT]
     for rel, column in _LINK_COLUMNS.items():
         values = columns[column]
         present = np.flatnonzero(values != None)  # noqa: E711 (element-wise, on objects)
-        _links(into, rel, account[present], accounts, values[present], t[present])
+        links.add(rel, names[present], values[present], t[present])
     signatures = columns[SIGNATURE]
     present = np.flatnonzero(signatures != None)  # noqa: E711
     if len(present):
-        signature, distinct = _codes(signatures[present])
-        flat = np.array([b for s in distinct for b in ids.prompt_bands(s)], dtype=object)
-        band, bands = _codes(flat)
-        band_of = band.reshape(len(distinct), ids.LSH_BANDS)[signature].ravel()
-        _links(
-            into, "USED_TEMPLATE", np.repeat(account[present], ids.LSH_BANDS), accounts,
-            np.array(bands, dtype=object)[band_of], np.repeat(t[present], ids.LSH_BANDS),
+        bands = band_text()[band_ids(signatures[present]).ravel()]
+        links.add(
+            "USED_TEMPLATE", np.repeat(names[present], ids.LSH_BANDS), bands,
+            np.repeat(t[present], ids.LSH_BANDS),
         )  # fmt: skip
     into.events += n
     return n
 
 
-def _links(
-    into: Fold, rel: str, account: npt.NDArray[np.int64], accounts: list[Any],
-    keys: npt.NDArray[Any], t: npt.NDArray[np.int64],
-) -> None:  # fmt: skip
-    if not len(account):
-        return
-    key, distinct = _codes(keys)
-    order, starts, group = _groups(account * len(distinct) + key)
-    t_sorted = t[order]
-    first = np.minimum.reduceat(t_sorted, starts)
-    last = np.maximum.reduceat(t_sorted, starts)
-    count = np.diff(np.r_[starts, len(account)])
-    links = into.links
-    width = len(distinct)
-    spans = zip(group.tolist(), count.tolist(), first.tolist(), last.tolist(), strict=True)
-    for g, c, f, l_ in spans:
-        merge_span(links, (rel, accounts[g // width], distinct[g % width]), c, f, l_)
+@dataclass
+class LinkRows:
+    """One relationship type's links, a row per (account, identifier): what `Fold.links`
+    holds for the type, as columns, so a part's tens of thousands of links are grouped and
+    written to the importer's files without a Python step per link."""
+
+    account: npt.NDArray[np.object_]
+    key: npt.NDArray[np.object_]
+    n: npt.NDArray[np.int64]
+    first: npt.NDArray[np.int64]
+    last: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.n)
+
+
+class LinkTable:
+    """A part's links as they come (one row per event and link, or a fold's spans), grouped
+    once at the end (`rows`): `merge_span`'s sum, min and max, over whole arrays."""
+
+    def __init__(self) -> None:
+        self._pieces: dict[str, list[LinkRows]] = defaultdict(list)
+
+    def add(
+        self, rel: str, account: npt.NDArray[Any], key: npt.NDArray[Any],
+        t: npt.NDArray[np.int64],
+    ) -> None:  # fmt: skip
+        """One row per event: a count of one, first and last seen at `t`."""
+        if len(t):
+            self._pieces[rel].append(LinkRows(account, key, np.ones(len(t), np.int64), t, t))
+
+    def add_fold(self, links: dict[tuple[str, str, str], list[int]]) -> None:
+        """`Fold.links` (the general path's spans)."""
+        by_rel: dict[str, list[tuple[str, str, int, int, int]]] = defaultdict(list)
+        for (rel, account, key), (n, first, last) in links.items():
+            by_rel[rel].append((account, key, n, first, last))
+        for rel, spans in by_rel.items():
+            columns = list(zip(*spans, strict=True))
+            self._pieces[rel].append(LinkRows(
+                _objects(columns[0]), _objects(columns[1]),
+                *(np.array(values, np.int64) for values in columns[2:]),
+            ))  # fmt: skip
+
+    def rows(self) -> dict[str, LinkRows]:
+        """Each type's links, one row per (account, identifier), in account order."""
+        out = {}
+        for rel, pieces in self._pieces.items():
+            rows = _concat_rows(pieces)
+            account, accounts = _codes(rows.account)
+            key, keys = _codes(rows.key)
+            order, starts, group = _groups(account * len(keys) + key)
+            out[rel] = LinkRows(
+                _objects(accounts)[group // len(keys)], _objects(keys)[group % len(keys)],
+                np.add.reduceat(rows.n[order], starts),
+                np.minimum.reduceat(rows.first[order], starts),
+                np.maximum.reduceat(rows.last[order], starts),
+            )  # fmt: skip
+        return out
+
+    def merge_into(self, fold: Fold) -> None:
+        """Into `fold.links`, as `Fold.add` would have put them."""
+        for rel, rows in self.rows().items():
+            for account, key, n, first, last in zip(
+                rows.account.tolist(), rows.key.tolist(), rows.n.tolist(), rows.first.tolist(),
+                rows.last.tolist(), strict=True,
+            ):  # fmt: skip
+                merge_span(fold.links, (rel, account, key), n, first, last)
+
+
+def _objects(values: Sequence[Any]) -> npt.NDArray[np.object_]:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _concat_rows(pieces: list[LinkRows]) -> LinkRows:
+    if len(pieces) == 1:
+        return pieces[0]
+    return LinkRows(*(
+        np.concatenate([getattr(piece, name) for piece in pieces])
+        for name in ("account", "key", "n", "first", "last")
+    ))  # fmt: skip
 
 
 assert set(_LINK_COLUMNS) | {"USED_TEMPLATE"} <= set(LINKS)

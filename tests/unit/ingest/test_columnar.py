@@ -12,6 +12,7 @@ import json
 import os
 from typing import Any
 
+import numpy as np
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,8 +20,9 @@ from hypothesis import strategies as st
 from backend.events.contract import BillingEvent, SessionEvent, UsageEvent
 from backend.events.validation import Rejection, validate
 from backend.ingest import columnar
-from backend.ingest.plan import Fold
+from backend.ingest.plan import Fold, merge_span
 from backend.ingest.service import claim_key
+from backend.normalise.identifiers import prompt_bands
 from tests.paths import EXAMPLES
 
 BUDGET = settings(
@@ -104,7 +106,15 @@ def _plain(kind: str, required: dict[str, Any], optional: dict[str, list[Any]]) 
             "type": st.just(kind),
             "event_id": st.text("abc0123", min_size=1, max_size=6),
             "account_id": st.sampled_from(["a-1", "a-2", "a-3"]),
-            "occurred_at": st.sampled_from(INSTANTS[:8]),
+            # Before 1970 and after 2286 stamps do not sort as their times (`node_state`).
+            "occurred_at": st.sampled_from(
+                [
+                    *INSTANTS[:8],
+                    "1969-12-31T23:59:59.500Z",
+                    "1969-12-31T23:59:58.500Z",
+                    "2300-01-01T00:00:00Z",
+                ]
+            ),
             **required,
         },
         optional={name: st.sampled_from(values) for name, values in optional.items()},
@@ -193,12 +203,15 @@ def test_the_column_fold_cut_into_parts_equals_the_fold_of_the_events(
     # As the backfill does: the identifier-keyed fold in the chunk's `Fold` (which alone
     # creates nodes), the account columns cut by part, each part folded on its own.
     chunk = Fold()
-    columnar.node_state(rows, chunk)
+    columns = columnar.transpose(rows)
+    columnar.node_state(rows, columns, chunk)
     got = Fold()
     got.merge_state(json.loads(json.dumps(chunk.to_state())))
-    for columns in columnar.split_rows(rows, parts).values():
-        part = Fold()
-        assert columnar.fold_columns(columnar.concat([columns]), part) == len(columns[columnar.T])
+    for part_columns in columnar.split_rows(columns, parts).values():
+        part, links = Fold(), columnar.LinkTable()
+        folded = columnar.fold_columns(columnar.concat([part_columns]), part, links)
+        assert folded == len(part_columns[columnar.T])
+        links.merge_into(part)
         got.merge_state(json.loads(json.dumps(part.to_state())))
     assert got.events == expected.events == len(rows)
     assert _plan(got) == _plan(expected)
@@ -217,3 +230,56 @@ def test_the_contract_examples_of_the_three_types_take_the_fast_path() -> None:
     assert row is not None
     assert row[columnar.T] == 1772135579000 and row[columnar.DAY] == "20260226"
     assert _row(line.replace('"input_tokens": ', '"input_tokens": 1.5, "x": ')) is None
+
+
+SPANS = st.lists(
+    st.tuples(
+        st.sampled_from(["USED_IP", "USED_TEMPLATE"]), st.sampled_from(["a-1", "a-2", "a-10"]),
+        st.sampled_from(["k", "k2", 'k"3']), st.integers(1, 3),
+        st.integers(-(10**13), 10**13), st.integers(0, 10**9), st.booleans(),
+    ),
+    max_size=60,
+)  # fmt: skip
+
+
+@BUDGET
+@given(SPANS)
+def test_the_link_table_groups_events_and_spans_as_merge_span_does(
+    spans: list[tuple[str, str, str, int, int, int, bool]],
+) -> None:
+    expected: dict[tuple[str, str, str], list[int]] = {}
+    table, fold_links = columnar.LinkTable(), {}
+    for rel, account, key, n, first, length, as_event in spans:
+        if as_event:  # one row per event, as the columns give them
+            for _ in range(n):
+                merge_span(expected, (rel, account, key), 1, first, first)
+            table.add(rel, _objects([account] * n), _objects([key] * n), np.full(n, first))
+        else:  # a fold's span, as the general path's `Fold.links` holds it
+            merge_span(expected, (rel, account, key), n, first, first + length)
+            merge_span(fold_links, (rel, account, key), n, first, first + length)
+    table.add_fold(fold_links)
+    got: dict[tuple[str, str, str], list[int]] = {}
+    for rel, rows in table.rows().items():
+        accounts = rows.account.tolist()
+        runs = [a for i, a in enumerate(accounts) if i == 0 or accounts[i - 1] != a]
+        assert len(runs) == len(set(accounts)), "an account's links are together"
+        for account, key, n, first, last in zip(
+            rows.account.tolist(), rows.key.tolist(), rows.n.tolist(), rows.first.tolist(),
+            rows.last.tolist(), strict=True,
+        ):  # fmt: skip
+            assert (rel, account, key) not in got, "one row per (account, identifier)"
+            got[(rel, account, key)] = [n, first, last]
+    assert got == expected
+
+
+def _objects(values: list[str]) -> Any:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+@BUDGET
+@given(st.lists(st.text("0123456789abcdefABCDEF", min_size=16, max_size=16), max_size=30))
+def test_band_numbers_name_the_bands_prompt_bands_gives(signatures: list[str]) -> None:
+    got = columnar.band_text()[columnar.band_ids(_objects(signatures))]
+    assert [tuple(row) for row in got.tolist()] == [prompt_bands(s) for s in signatures]

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backend.events.contract import parse_event
 from backend.graph.model import (
@@ -17,10 +23,13 @@ from backend.graph.model import (
     unpack_inputs,
 )
 from backend.ingest.import_files import (
+    csv_lines,
     datetimes,
     importer_arguments,
     join_parts,
     node_header,
+    quoted_instants,
+    quoted_text,
     write_headers,
     write_part,
 )
@@ -130,3 +139,26 @@ def test_packed_detection_inputs_agree_with_the_rows_own_columns(tmp_path: Path)
         assert unpack_inputs([stored]).tolist() == [expected]
         assert pack_inputs([expected]) == [stored]
     assert len(rows) == 30 and 0 < without_signup < 30
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.lists(st.integers(-(10**13), 10**13) | st.sampled_from([0, -1, 86_399_999, 86_400_000])),
+    st.lists(st.text(max_size=6) | st.sampled_from(['a"b', '"', "x,y", "line\nbreak", ""])),
+)
+def test_link_text_is_what_the_csv_module_writes(ms: list[int], texts: list[str]) -> None:
+    # Links are written from arrays (`quoted_instants`, `quoted_text`); every other row by the
+    # csv module: the importer must read the same quoting and the same instants from both.
+    def csv_line(row: list[Any]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerow(row)
+        return buffer.getvalue()
+
+    instants = np.array(ms, dtype=np.int64)
+    assert quoted_instants(instants).tolist() == [csv_line([t])[:-1] for t in datetimes(ms)]
+    values = np.empty(len(texts), dtype=object)
+    values[:] = texts
+    assert quoted_text(values).tolist() == [csv_line([text])[:-1] for text in texts]
+    n = np.arange(len(texts), dtype=np.int64)
+    expected = "".join(csv_line([text, int(i)]) for text, i in zip(texts, n, strict=True))
+    assert csv_lines(quoted_text(values), n.astype(str).astype(object)) == expected
