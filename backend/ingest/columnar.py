@@ -382,6 +382,11 @@ def band_text() -> npt.NDArray[np.object_]:
     return table.ravel()
 
 
+@lru_cache(maxsize=1)
+def band_numbers() -> dict[str, int]:
+    return {band: number for number, band in enumerate(band_text().tolist())}
+
+
 def split_rows(columns: list[npt.NDArray[Any]], parts: int) -> dict[int, Columns]:
     """The account-keyed columns (of `transpose(rows)`), cut by the account's part."""
     if not columns:
@@ -477,7 +482,7 @@ def fold_columns(columns: Columns, into: Fold, links: LinkTable) -> int:
     signatures = columns[SIGNATURE]
     present = np.flatnonzero(signatures != None)  # noqa: E711
     if len(present):
-        bands = band_text()[band_ids(signatures[present]).ravel()]
+        bands = band_ids(signatures[present]).ravel()
         links.add(
             "USED_TEMPLATE", np.repeat(names[present], ids.LSH_BANDS), bands,
             np.repeat(t[present], ids.LSH_BANDS),
@@ -504,7 +509,11 @@ class LinkRows:
 
 class LinkTable:
     """A part's links as they come (one row per event and link, or a fold's spans), grouped
-    once at the end (`rows`): `merge_span`'s sum, min and max, over whole arrays."""
+    once at the end (`rows`): `merge_span`'s sum, min and max, over whole arrays.
+
+    Template bands travel as their numbers (`band_ids`) and are named only once grouped: a
+    part holds ~600,000 band rows at the `full` preset, over most of the 262,144 bands, and
+    factorising that many distinct strings cost more than the rest of the grouping."""
 
     def __init__(self) -> None:
         self._pieces: dict[str, list[LinkRows]] = defaultdict(list)
@@ -513,7 +522,8 @@ class LinkTable:
         self, rel: str, account: npt.NDArray[Any], key: npt.NDArray[Any],
         t: npt.NDArray[np.int64],
     ) -> None:  # fmt: skip
-        """One row per event: a count of one, first and last seen at `t`."""
+        """One row per event: a count of one, first and last seen at `t` (`key`: the
+        identifiers' keys, or band numbers for `USED_TEMPLATE`)."""
         if len(t):
             self._pieces[rel].append(LinkRows(account, key, np.ones(len(t), np.int64), t, t))
 
@@ -524,8 +534,11 @@ class LinkTable:
             by_rel[rel].append((account, key, n, first, last))
         for rel, spans in by_rel.items():
             columns = list(zip(*spans, strict=True))
+            keys: npt.NDArray[Any] = _objects(columns[1])
+            if rel == "USED_TEMPLATE":
+                keys = np.fromiter(map(band_numbers().__getitem__, columns[1]), np.int64)
             self._pieces[rel].append(LinkRows(
-                _objects(columns[0]), _objects(columns[1]),
+                _objects(columns[0]), keys,
                 *(np.array(values, np.int64) for values in columns[2:]),
             ))  # fmt: skip
 
@@ -535,10 +548,15 @@ class LinkTable:
         for rel, pieces in self._pieces.items():
             rows = _concat_rows(pieces)
             account, accounts = _codes(rows.account)
-            key, keys = _codes(rows.key)
+            if rel == "USED_TEMPLATE":
+                numbers, key = np.unique(rows.key, return_inverse=True)
+                keys = band_text()[numbers]
+            else:
+                key, distinct = _codes(rows.key)
+                keys = _objects(distinct)
             order, starts, group = _groups(account * len(keys) + key)
             out[rel] = LinkRows(
-                _objects(accounts)[group // len(keys)], _objects(keys)[group % len(keys)],
+                _objects(accounts)[group // len(keys)], keys[group % len(keys)],
                 np.add.reduceat(rows.n[order], starts),
                 np.minimum.reduceat(rows.first[order], starts),
                 np.maximum.reduceat(rows.last[order], starts),
