@@ -375,7 +375,7 @@ def band_ids(signatures: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
 
 @lru_cache(maxsize=1)
 def band_text() -> npt.NDArray[np.object_]:
-    """Every band's key, by number, as `prompt_bands` writes it (0.3 s, once a process)."""
+    """Every band's key, by number, as `prompt_bands` writes it (~0.4 s, once a process)."""
     table = np.empty((ids.LSH_BANDS, 16**_BAND_DIGITS), dtype=object)
     for value in range(16**_BAND_DIGITS):
         table[:, value] = ids.prompt_bands.__wrapped__(f"{value:0{_BAND_DIGITS}x}" * ids.LSH_BANDS)
@@ -498,7 +498,7 @@ class LinkRows:
     written to the importer's files without a Python step per link."""
 
     account: npt.NDArray[np.object_]
-    key: npt.NDArray[np.object_]
+    key: npt.NDArray[Any]  # keys' text; in a `LinkTable`, band numbers for `USED_TEMPLATE`
     n: npt.NDArray[np.int64]
     first: npt.NDArray[np.int64]
     last: npt.NDArray[np.int64]
