@@ -506,6 +506,14 @@ class LinkRows:
     def __len__(self) -> int:
         return len(self.n)
 
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]]) -> LinkRows:
+        """A write plan's rows of one type (`WritePlan.links`, already one per pair)."""
+        return cls(
+            _objects([row["account"] for row in rows]), _objects([row["key"] for row in rows]),
+            *(np.array([row[name] for row in rows], np.int64) for name in ("n", "first", "last")),
+        )  # fmt: skip
+
 
 class LinkTable:
     """A part's links as they come (one row per event and link, or a fold's spans), grouped

@@ -31,7 +31,7 @@ from backend.graph.model import (
     INPUTS_DTYPE,
     LINKS,
 )
-from backend.ingest.columnar import LinkRows, LinkTable
+from backend.ingest.columnar import LinkRows
 from backend.ingest.plan import COUNTERS, IDENTIFIER_PROPERTIES, SIGNUP_PROPERTIES, WritePlan
 
 ARRAY_DELIMITER = ";"
@@ -218,12 +218,7 @@ def write_part(
     properties set when creating it; enrichment and releases come from `plan`; the links
     from `links` when given, else from `plan`)."""
     if links is None:
-        table = LinkTable()
-        table.add_fold(
-            {(rel, row["account"], row["key"]): [row["n"], row["first"], row["last"]]
-             for rel, rows in plan.links.items() for row in rows}
-        )  # fmt: skip
-        links = table.rows()
+        links = {rel: LinkRows.of(rows) for rel, rows in plan.links.items()}
     out = _Writer(root, part)
     _write_accounts(out, plan, links)
     for rel, rows in links.items():
