@@ -450,6 +450,7 @@ def split_self_tied(
     weights: dict[str, float],
     group: I64 | None = None,
     min_size: int = 1,
+    tie: F64 | None = None,
 ) -> I64:
     """Split off each group of a cluster that is tied to it only through itself.
 
@@ -467,8 +468,8 @@ def split_self_tied(
     refresh and an incremental one of the integration test's graph differed by a cluster of
     10 such accounts; kept whole, they agree). A network's card ring stays: its templates,
     builds and exits are held by hundreds of the rest, and one member so tied keeps a ring
-    whose other members have not used them yet. `group`: `owner_groups` of these labels, when
-    the caller has them.
+    whose other members have not used them yet. `group`: `owner_groups` of these labels, and
+    `tie`: their `tie_strength`, when the caller has them.
     """
     in_cluster = labels >= 0
     if not in_cluster.any():
@@ -477,7 +478,7 @@ def split_self_tied(
     if group is None:
         group = owner_groups(inc, labels, link_cap)
     own = tie_strength(inc, np.where(in_cluster, group, -1), weights)
-    rest = tie_strength(inc, labels, weights) - own
+    rest = (tie_strength(inc, labels, weights) if tie is None else tie) - own
     passes = in_cluster & (confidence(rest, behaviour_similarity(table, labels)) >= CORE_CONFIDENCE)
     size = np.bincount(labels[in_cluster], minlength=clusters)
     group_size = np.bincount(group[in_cluster], minlength=n)
@@ -633,16 +634,22 @@ def _peel(
     the periphery (e.g. a reseller's genuine customers on the same exits), re-scored apart.
     Repeats: once the loosest members are gone, the next layer's ties shrink too. What the
     peel leaves disconnected from its cluster is split off (`connected`)."""
+    tie: F64 | None = None  # of `labels` as they are, when a round found nothing to peel
     for _ in range(PEEL_ROUNDS):
-        conf = confidence(tie_strength(inc, labels, weights), behaviour_similarity(table, labels))
-        periphery = (labels >= 0) & (conf < CORE_CONFIDENCE)
+        tie = tie_strength(inc, labels, weights)
+        periphery = (labels >= 0) & (
+            confidence(tie, behaviour_similarity(table, labels)) < CORE_CONFIDENCE
+        )
         if not periphery.any():
             break
+        tie = None
         labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
         labels = relabel(connected(matrix, labels), params.min_cluster_size)
     group = owner_groups(inc, labels, params.link_cap)
+    # The last round's tie, when it peeled nothing, is the self-tied split's: one of the
+    # refresh's eight tie measurements (~1 s each on a region at full usage) fewer.
     labels = split_self_tied(
-        inc, labels, params.link_cap, table, weights, group, params.min_cluster_size
+        inc, labels, params.link_cap, table, weights, group, params.min_cluster_size, tie
     )
     # The self-tied split moves whole owner groups (an owner identifier's holders in a cluster
     # are one group), so the groups are the same ones.

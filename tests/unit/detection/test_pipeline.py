@@ -669,6 +669,11 @@ def test_a_household_tied_to_a_network_only_through_itself_is_split_off() -> Non
         assert out[a] == out[b] and out[a] not in (0, -1)
     assert len({out[a] for a, _ in couples}) == 4
     assert (out[38:] == -1).all()
+    # The peel hands over its last round's tie of these labels: the same split. A tie that is
+    # not theirs (nothing tied) would call the rings self-tied too.
+    same = split_self_tied(inc, labels, 200, table, weights, tie=tie_strength(inc, labels, weights))
+    assert (same == out).all()
+    assert (split_self_tied(inc, labels, 200, table, weights, tie=np.zeros(538)) != out).any()
 
 
 def test_a_cluster_of_two_halves_each_tied_only_through_itself_is_split_in_two() -> None:
