@@ -378,7 +378,9 @@ def join_parts(root: Path) -> None:
 
 
 def importer_arguments(root: Path, multiline: bool) -> list[str]:
-    """`--nodes` / `--relationships` for every label and type that has data files."""
+    """`--nodes` / `--relationships` for every label and type that has data files; with none
+    (an empty input, or every line rejected), the accounts' header alone, so the importer
+    builds an empty store (given no `--nodes` it stops on a usage error)."""
     args = []
     for kind, option in (("nodes", "--nodes"), ("relationships", "--relationships")):
         for folder in sorted(p for p in (root / kind).iterdir() if p.is_dir()):
@@ -386,6 +388,8 @@ def importer_arguments(root: Path, multiline: bool) -> list[str]:
             if parts:
                 files = ",".join(str(p) for p in (folder / "header.csv", *parts))
                 args.append(f"{option}={folder.name}={files}")
+    if not args:
+        args.append(f"--nodes=Account={root / 'nodes' / 'Account' / 'header.csv'}")
     return [
         *args,
         f"--array-delimiter={ARRAY_DELIMITER}",

@@ -94,6 +94,18 @@ def test_joined_parts_hold_every_row_once_and_the_importer_gets_one_data_file(
     assert len([a for a in arguments if a.startswith("--")]) == len(expected) + 5
 
 
+def test_nothing_to_import_gives_the_importer_an_empty_account_file(tmp_path: Path) -> None:
+    """An empty input (or one whose every line was rejected) still builds a store: an empty
+    one. Given no `--nodes` at all, neo4j-admin stops on a usage error (exit 64)."""
+    write_headers(tmp_path)
+    arguments = importer_arguments(tmp_path, multiline=False)
+    header = tmp_path / "nodes" / "Account" / "header.csv"
+    assert [a for a in arguments if a.startswith(("--nodes", "--relationships"))] == [
+        f"--nodes=Account={header}"
+    ]
+    assert header.read_text().startswith("id:ID(Account)")
+
+
 def test_packed_detection_inputs_agree_with_the_rows_own_columns(tmp_path: Path) -> None:
     # `detection_inputs` is what `ACCOUNT_INPUTS_CYPHER` computes from the stored properties
     # and links: read it back from the file and recompute it from the same row and link files.
