@@ -52,7 +52,7 @@ def _wipe(settings: Settings) -> None:
         if relationships <= WIPE_BY_IMPORT:
             s.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS").consume()
             s.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS").consume()
-    if relationships > WIPE_BY_IMPORT:
+    if relationships > WIPE_BY_IMPORT:  # the driver closed first: the backfill restarts Neo4j
         with tempfile.TemporaryDirectory() as folder:
             nothing = Path(folder) / "nothing.jsonl"
             nothing.touch()

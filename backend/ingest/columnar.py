@@ -384,6 +384,8 @@ def band_text() -> npt.NDArray[np.object_]:
 
 @lru_cache(maxsize=1)
 def band_numbers() -> dict[str, int]:
+    """`band_text` inverted: the general path's spans name their bands, the link table
+    numbers them (`LinkTable.add_fold`)."""
     return {band: number for number, band in enumerate(band_text().tolist())}
 
 
