@@ -33,11 +33,20 @@ def import_command(settings: Settings, arguments: list[str]) -> tuple[list[str],
 
 
 def replace_store(
-    settings: Settings, arguments: list[str], on_line: ImporterLine, log: Path
+    settings: Settings,
+    arguments: list[str],
+    on_line: ImporterLine,
+    log: Path,
+    when_imported: Callable[[], None] = lambda: None,
 ) -> float:
     """Stop Neo4j (and what talks to it), import, start them again and wait until they
     answer; returns the import's seconds. They are started again even when the import fails,
     on whatever store is then in place.
+
+    `when_imported` runs once the imported store answers and before the API, beat and worker
+    start again, and only when the import succeeded: the backfill completes its graph and
+    hands its event-id claims to ingest there, so no event can be ingested (and applied
+    twice, or dropped with a replaced graph's journal) in between.
     """
     stack = stack_for(settings)
     if stack.supervisor.record("neo4j") is None:
@@ -58,6 +67,7 @@ def replace_store(
     with ThreadPoolExecutor(len(timeouts)) as pool:  # each stop mostly waits
         list(pool.map(lambda name: stack.supervisor.stop(name, timeouts[name]), timeouts))
     started = time.perf_counter()
+    imported = False
     try:
         with subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -75,13 +85,18 @@ def replace_store(
                 f"neo4j-admin database import failed ({code}), full output in {log}:\n"
                 + "".join(tail)
             )
+        imported = True
         return time.perf_counter() - started
     finally:
         neo4j = stack.component("neo4j")
         stack.supervisor.start(neo4j)
         stack.supervisor.wait_ready(neo4j)
-        dependents = [stack.component(name) for name in running]
-        for component in dependents:
-            stack.supervisor.start(component)
-        for component in dependents:
-            stack.supervisor.wait_ready(component)
+        try:
+            if imported:
+                when_imported()
+        finally:
+            dependents = [stack.component(name) for name in running]
+            for component in dependents:
+                stack.supervisor.start(component)
+            for component in dependents:
+                stack.supervisor.wait_ready(component)

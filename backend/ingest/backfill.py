@@ -10,8 +10,12 @@ The steps around the importer (`devstack.offline_import` runs it):
   (`finish`), then the staging claims become ingest's own (`promote_claims`), so an overlapping
   `heracles ingest` or `POST /v1/events` later applies only what is new.
 
-Claims are promoted last: should anything before fail, ingest never skips an event the graph
-does not hold (a rerun clears the staging claims and starts again).
+The "after" steps run once the imported store answers and before the stack's API, beat and
+worker start again (`devstack.offline_import.replace_store`'s `when_imported`): an event
+ingested between the restart and the hand-over of claims would be applied a second time, and
+with `--replace` the old graph's journal, dropped here, would lose what had reached it. Claims
+are promoted last: should anything before fail, ingest never skips an event the graph does
+not hold (a rerun clears the staging claims and starts again).
 """
 
 from __future__ import annotations

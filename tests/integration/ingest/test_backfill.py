@@ -7,6 +7,8 @@ Each backfill stops the test stack's Neo4j, imports and starts it again (~30 s).
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from backend.auth.tokens import create_token, list_tokens
 from backend.cli.backfill import backfill
 from backend.core.config import Settings
 from backend.ingest import dlq
+from backend.ingest.dedupe import SEEN
 from devstack.offline_import import replace_store
 from tests.eventgen import population
 from tests.integration.ingest_helpers import (
@@ -69,6 +72,34 @@ def _json(line: str) -> dict[str, object]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+class _ApiWatch(threading.Thread):
+    """Ingest's claims at the moment the API answers again after the backfill stopped it."""
+
+    def __init__(self, settings: Settings, client: redis.Redis) -> None:
+        super().__init__(daemon=True)
+        self.url, self.client = f"{settings.api_url}/readyz", client
+        self.was_down = False
+        self.claims_when_back: set[bytes] | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                up = httpx.get(self.url, timeout=1).status_code == 200
+            except httpx.HTTPError:
+                up = False
+            if not up:
+                self.was_down = True
+            elif self.was_down:
+                self.claims_when_back = _claim_buckets(self.client)
+                return
+            time.sleep(0.05)
+
+
+def _claim_buckets(client: redis.Redis) -> set[bytes]:
+    return set(client.scan_iter(match=f"{SEEN}*", count=1000))
 
 
 def _backfill(driver: Driver, path: Path, work: Path, replace: bool = False) -> dict[str, Any]:
@@ -133,7 +164,19 @@ def test_backfill_refuses_a_graph_that_holds_data_and_replace_keeps_only_the_tok
     assert snapshot(driver, settings) == before
 
     token_id, token = create_token(driver, settings.NEO4J_DATABASE, "kept", Role.ANALYST)
-    _backfill(driver, history, tmp_path / "work", replace=True)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    watch = _ApiWatch(settings, client)
+    watch.start()
+    try:
+        _backfill(driver, history, tmp_path / "work", replace=True)
+    finally:
+        watch.stop.set()
+        watch.join(timeout=10)
+    # The API came back only once the new graph's claims had replaced the old graph's: an
+    # event ingested at once is neither applied twice nor lost with the old journal.
+    assert watch.was_down
+    assert watch.claims_when_back == _claim_buckets(client)
+    assert len(watch.claims_when_back) > 1  # the old graph had one event: its single bucket
     accounts = {event["account_id"] for event in map(_json, lines) if "account_id" in event}
     assert count(driver, settings, "MATCH (a:Account) RETURN count(a)") == len(accounts)
     assert count(driver, settings, "MATCH (a:Account {id: 'gone-1'}) RETURN count(a)") == 0
@@ -154,10 +197,12 @@ def test_a_failed_import_leaves_the_graph_it_found_and_the_stack_running(
     ingest(settings, write_file(tmp_path / "some.jsonl", population(accounts=12, seed=8)))
     before = snapshot(driver, settings)
     missing = tmp_path / "no-such-file.csv"
+    completed: list[bool] = []
     with pytest.raises(RuntimeError, match="import failed"):
         replace_store(settings, [f"--nodes=Account={missing}"], lambda _: None,
-                      tmp_path / "import.log")  # fmt: skip
+                      tmp_path / "import.log", lambda: completed.append(True))  # fmt: skip
     forget_bookmarks(driver)
     assert snapshot(driver, settings) == before
+    assert not completed  # a failed import's graph is not completed, nor claims handed over
     answer = httpx.get(f"{settings.api_url}/readyz", timeout=10)
     assert answer.status_code == 200, answer.text
