@@ -142,7 +142,10 @@ def _one_of(value: Any, values: frozenset[str] | dict[str, int]) -> bool:
 
 def accept(event: dict[str, Any]) -> Row | None:
     """One parsed line → its row, or None to send it the general way (see the module)."""
-    kind = _KINDS.get(event.get("type"))  # type: ignore[arg-type]
+    kind_name = event.get("type")
+    # A list or an object there is unhashable: checked first, or it raised out of the fold
+    # and stopped the whole backfill (found 2026-12-03).
+    kind = _KINDS.get(kind_name) if type(kind_name) is str else None
     if kind is None:
         return None
     get = event.get

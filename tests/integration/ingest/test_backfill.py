@@ -54,7 +54,9 @@ _EXTRA_EVENTS = [
     {"type": "usage", "event_id": "odd-3", "account_id": "odd-a", "occurred_at":
      "2026-02-02T11:00:00Z", "model": "frontier-1", "input_tokens": 0, "output_tokens": 1},
 ]  # fmt: skip
-_BAD_LINES = ['{"type": "usage", "event_id": "bad-1"}', "not json at all"]
+# The third stopped the whole backfill once (an unhashable type, `columnar.accept`).
+_BAD_LINES = ['{"type": "usage", "event_id": "bad-1"}', "not json at all",
+              '{"type": [], "event_id": "bad-3"}']  # fmt: skip
 
 
 def _history(tmp_path: Path) -> tuple[Path, list[str]]:
@@ -63,6 +65,7 @@ def _history(tmp_path: Path) -> tuple[Path, list[str]]:
     lines += lines[:40]  # delivered twice
     lines.insert(17, _BAD_LINES[0])
     lines.insert(300, _BAD_LINES[1])
+    lines.insert(500, _BAD_LINES[2])
     return write_file(tmp_path / "history.jsonl", lines), lines
 
 
@@ -119,7 +122,7 @@ def test_backfill_builds_the_graph_ingest_builds_and_ingest_then_adds_only_what_
 
     reset_state(driver, settings)
     report = ingest(settings, history)
-    assert report.stats.rejected == 2
+    assert report.stats.rejected == len(_BAD_LINES)
     incremental = snapshot(driver, settings)
     events = flushed_events(driver, settings)
 

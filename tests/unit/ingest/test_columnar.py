@@ -55,7 +55,7 @@ IPS = ["34.1.0.30", "34.1.0.31", "::ffff:34.1.0.30", "2001:db8::1", " 34.1.0.30"
        "999.1.1.1"]  # fmt: skip
 # Every field any of the three types has, in its forms (valid, near misses) and odd values.
 FIELDS: dict[str, st.SearchStrategy[Any]] = {
-    "type": st.sampled_from(["usage", "session", "billing", "signup", "Usage"]),
+    "type": st.sampled_from(["usage", "session", "billing", "signup", "Usage"]) | ODD,
     "event_id": st.sampled_from(["u-1", "u-2", "x" * 128, "x" * 129]) | st.text(max_size=8),
     "account_id": _or_odd(["a-1", "a-2", "a-3", " a-1"]),
     "occurred_at": st.sampled_from(INSTANTS),
