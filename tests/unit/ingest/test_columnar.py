@@ -285,3 +285,22 @@ def _objects(values: list[str]) -> Any:
 def test_band_numbers_name_the_bands_prompt_bands_gives(signatures: list[str]) -> None:
     got = columnar.band_text()[columnar.band_ids(_objects(signatures))]
     assert [tuple(row) for row in got.tolist()] == [prompt_bands(s) for s in signatures]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@BUDGET
+@given(PLAIN, st.dictionaries(st.sampled_from(sorted(FIELDS)), JSON_VALUES, max_size=4))
+def test_the_fast_path_never_raises_whatever_json_a_field_holds(
+    event: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    """A line it cannot take goes the general way, which rejects it alone; an exception would
+    stop the whole backfill (a `type` holding a list once did)."""
+    columnar.accept({**event, **changes})
