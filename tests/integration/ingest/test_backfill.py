@@ -41,8 +41,9 @@ pytestmark = pytest.mark.usefixtures("stack")
 
 # What a real history holds beyond well-formed events: the same event twice, text with line
 # breaks, quotes and commas, an empty string, non-ASCII, an IPv4-mapped IPv6 address, two
-# spellings of one gmail mailbox, an identifier with a line break, and lines that are not
-# events at all.
+# spellings of one gmail mailbox, an identifier with a line break, backslashes before quotes
+# and at the end of ids (the importer's CSV reader must not take them as escapes), a tab, CR
+# LF, U+2028 and NUL in text, and lines that are not events at all.
 _EXTRA_EVENTS = [
     {"type": "signup", "event_id": "odd-1", "account_id": "odd-a", "occurred_at":
      "2026-02-02T10:00:00Z", "email": "user.1@gmail.com", "ip": "::ffff:198.51.0.10",
@@ -53,6 +54,11 @@ _EXTRA_EVENTS = [
      "billing_address_hash": "addr,\"x\"", "amount_minor": 0, "status": None},
     {"type": "usage", "event_id": "odd-3", "account_id": "odd-a", "occurred_at":
      "2026-02-02T11:00:00Z", "model": "frontier-1", "input_tokens": 0, "output_tokens": 1},
+    {"type": "signup", "event_id": "odd-4", "account_id": "odd-b\\", "occurred_at":
+     "2026-02-02T12:00:00Z", "email": "b@example.com", "ip": "198.51.0.11", "user_agent": 'C:\\agent\\ "x\\"',
+     "org_name": "tab\there\r\ncrlf \u2028 sep \u0000 nul", "device_id": "dev\\\""},
+    {"type": "session", "event_id": "odd-5", "account_id": "odd-b\\", "occurred_at":
+     "2026-02-02T12:05:00Z", "ip": "198.51.0.11", "device_id": "\\", "ip_org": "Org \\\"q\\\""},
 ]  # fmt: skip
 # The third stopped the whole backfill once (an unhashable type, `columnar.accept`).
 _BAD_LINES = ['{"type": "usage", "event_id": "bad-1"}', "not json at all",
