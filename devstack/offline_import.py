@@ -14,7 +14,7 @@ from pathlib import Path
 
 from backend.core.config import Settings
 from devstack import neo4j_home
-from devstack.services import stack_for
+from devstack.services import Stack, stack_for
 
 ImporterLine = Callable[[str], None]
 IMPORTER_HEAP = "2g"  # its large caches are off-heap (import_files.IMPORTER_OFF_HEAP)
@@ -23,6 +23,15 @@ DEPENDENTS = ("api", "beat", "worker")  # the stack's processes that hold a Neo4
 
 class NotOurNeo4j(RuntimeError):
     """Neo4j was not started by this stack, so its store cannot be replaced from here."""
+
+
+class IncompleteImport(RuntimeError):
+    """The import succeeded and what completes the graph failed (`when_imported`); the API,
+    beat and worker were left stopped, so nothing is ingested onto that graph."""
+
+    def __init__(self, stopped: list[str]) -> None:
+        super().__init__(f"left stopped: {', '.join(stopped) or 'nothing'}")
+        self.stopped = stopped
 
 
 def import_command(settings: Settings, arguments: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -46,7 +55,8 @@ def replace_store(
     `when_imported` runs once the imported store answers and before the API, beat and worker
     start again, and only when the import succeeded: the backfill completes its graph and
     hands its event-id claims to ingest there, so no event can be ingested (and applied
-    twice, or dropped with a replaced graph's journal) in between.
+    twice, or dropped with a replaced graph's journal) in between. Should it fail (or be
+    interrupted), they stay stopped (`IncompleteImport`).
     """
     stack = stack_for(settings)
     if stack.supervisor.record("neo4j") is None:
@@ -67,36 +77,44 @@ def replace_store(
     with ThreadPoolExecutor(len(timeouts)) as pool:  # each stop mostly waits
         list(pool.map(lambda name: stack.supervisor.stop(name, timeouts[name]), timeouts))
     started = time.perf_counter()
-    imported = False
     try:
-        with subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        ) as process:
-            assert process.stdout is not None
-            tail: list[str] = []
-            with log.open("w") as out:
-                for line in process.stdout:
-                    out.write(f"{time.perf_counter() - started:8.1f}s {line}")
-                    on_line(line.rstrip())
-                    tail = [*tail[-40:], line]
-            code = process.wait()
-        if code != 0:
-            raise RuntimeError(
-                f"neo4j-admin database import failed ({code}), full output in {log}:\n"
-                + "".join(tail)
-            )
-        imported = True
-        return time.perf_counter() - started
-    finally:
-        neo4j = stack.component("neo4j")
-        stack.supervisor.start(neo4j)
-        stack.supervisor.wait_ready(neo4j)
-        try:
-            if imported:
-                when_imported()
-        finally:
-            dependents = [stack.component(name) for name in running]
-            for component in dependents:
-                stack.supervisor.start(component)
-            for component in dependents:
-                stack.supervisor.wait_ready(component)
+        seconds = _run_importer(argv, env, on_line, log, started)
+    except BaseException:
+        _start(stack, ["neo4j", *running])  # on the store as it was: recovered from its logs
+        raise
+    _start(stack, ["neo4j"])
+    try:
+        when_imported()
+    except BaseException as exc:
+        raise IncompleteImport(running) from exc
+    _start(stack, running)
+    return seconds
+
+
+def _run_importer(
+    argv: list[str], env: dict[str, str], on_line: ImporterLine, log: Path, started: float
+) -> float:
+    with subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        tail: list[str] = []
+        with log.open("w") as out:
+            for line in process.stdout:
+                out.write(f"{time.perf_counter() - started:8.1f}s {line}")
+                on_line(line.rstrip())
+                tail = [*tail[-40:], line]
+        code = process.wait()
+    if code != 0:
+        raise RuntimeError(
+            f"neo4j-admin database import failed ({code}), full output in {log}:\n" + "".join(tail)
+        )
+    return time.perf_counter() - started
+
+
+def _start(stack: Stack, names: list[str]) -> None:
+    components = [stack.component(name) for name in names]
+    for component in components:
+        stack.supervisor.start(component)
+    for component in components:
+        stack.supervisor.wait_ready(component)

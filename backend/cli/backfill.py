@@ -36,7 +36,7 @@ def backfill(
     from backend.ingest import backfill as service
     from backend.ingest import import_files
     from backend.ingest.bulk import FoldStats, fold_files
-    from devstack.offline_import import NotOurNeo4j, replace_store
+    from devstack.offline_import import IncompleteImport, NotOurNeo4j, replace_store
     from devstack.scratch_redis import scratch_redis
 
     settings = get_settings()
@@ -108,6 +108,15 @@ def backfill(
         except NotOurNeo4j as exc:
             console.print(f"[red]backfill stopped:[/] {escape(str(exc))}")
             console.print(f"the importer files are kept in {work / 'csv'}")
+            raise typer.Exit(1) from exc
+        except IncompleteImport as exc:
+            console.print(
+                f"[red]backfill stopped after the import:[/] {escape(repr(exc.__cause__))}. "
+                f"The graph is imported but not complete, and ingest does not yet know its "
+                f"event ids, so the {', '.join(exc.stopped) or 'stack'} stay stopped (nothing "
+                "can be ingested twice onto it). Run this backfill again with --replace, then "
+                "`heracles up`."
+            )
             raise typer.Exit(1) from exc
         finish_s, claims_s = done["finish_s"], done["claims_s"]
         packed, buckets = int(done["packed"]), int(done["buckets"])

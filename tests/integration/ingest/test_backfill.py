@@ -23,9 +23,11 @@ from backend.auth.roles import Role
 from backend.auth.tokens import create_token, list_tokens
 from backend.cli.backfill import backfill
 from backend.core.config import Settings
-from backend.ingest import dlq
+from backend.ingest import dlq, import_files
+from backend.ingest import repository as ingest_queries
 from backend.ingest.dedupe import SEEN
-from devstack.offline_import import replace_store
+from devstack import lifecycle
+from devstack.offline_import import IncompleteImport, replace_store
 from tests.eventgen import population
 from tests.integration.ingest_helpers import (
     count,
@@ -215,3 +217,34 @@ def test_a_failed_import_leaves_the_graph_it_found_and_the_stack_running(
     assert not completed  # a failed import's graph is not completed, nor claims handed over
     answer = httpx.get(f"{settings.api_url}/readyz", timeout=10)
     assert answer.status_code == 200, answer.text
+
+
+def test_a_graph_imported_but_not_completed_keeps_the_api_beat_and_worker_stopped(
+    driver: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    """Started on such a graph, they would ingest events its files held a second time (its
+    claims are not ingest's yet); so they stay stopped until the operator acts."""
+    reset_state(driver, settings)
+    database = settings.NEO4J_DATABASE
+    tokens = ingest_queries.read_tokens(driver, database)
+    root = tmp_path / "csv"
+    import_files.write_headers(root)  # nothing to import: an empty store, imported quickly
+
+    def fails() -> None:
+        raise RuntimeError("the schema could not be applied")
+
+    try:
+        with pytest.raises(IncompleteImport) as stopped:
+            replace_store(settings, import_files.importer_arguments(root, False),
+                          lambda _: None, tmp_path / "import.log", fails)  # fmt: skip
+        assert sorted(stopped.value.stopped) == ["api", "beat", "worker"]
+        assert isinstance(stopped.value.__cause__, RuntimeError)
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{settings.api_url}/readyz", timeout=2)
+        forget_bookmarks(driver)
+        assert count(driver, settings, "MATCH (n) RETURN count(n)") == 0  # Neo4j answers
+    finally:
+        forget_bookmarks(driver)
+        lifecycle.up(settings, Console(quiet=True))  # the schema, then the three again
+        ingest_queries.restore_tokens(driver, database, tokens)
+    assert httpx.get(f"{settings.api_url}/readyz", timeout=10).status_code == 200
