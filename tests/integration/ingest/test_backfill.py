@@ -57,7 +57,8 @@ _EXTRA_EVENTS = [
     {"type": "usage", "event_id": "odd-3", "account_id": "odd-a", "occurred_at":
      "2026-02-02T11:00:00Z", "model": "frontier-1", "input_tokens": 0, "output_tokens": 1},
     {"type": "signup", "event_id": "odd-4", "account_id": "odd-b\\", "occurred_at":
-     "2026-02-02T12:00:00Z", "email": "b@example.com", "ip": "198.51.0.11", "user_agent": 'C:\\agent\\ "x\\"',
+     "2026-02-02T12:00:00Z", "email": "b@example.com", "ip": "198.51.0.11",
+     "user_agent": 'C:\\agent\\ "x\\"',
      "org_name": "tab\there\r\ncrlf \u2028 sep \u0000 nul", "device_id": "dev\\\""},
     {"type": "session", "event_id": "odd-5", "account_id": "odd-b\\", "occurred_at":
      "2026-02-02T12:05:00Z", "ip": "198.51.0.11", "device_id": "\\", "ip_org": "Org \\\"q\\\""},
