@@ -24,7 +24,8 @@ class ComponentStatus:
     detail: str
 
 
-def _start_and_wait(stack: Stack, names: tuple[str, ...], console: Console) -> list[Component]:
+def start_and_wait(stack: Stack, names: tuple[str, ...], console: Console) -> list[Component]:
+    """Start `names` (those this stack manages), then wait until each answers."""
     components = [stack.component(name) for name in names]
     for component in components:
         if component.managed:
@@ -40,14 +41,14 @@ def _start_and_wait(stack: Stack, names: tuple[str, ...], console: Console) -> l
 
 def up(settings: Settings, console: Console) -> None:
     stack = stack_for(settings)
-    components = _start_and_wait(stack, ("redis", "neo4j"), console)
+    components = start_and_wait(stack, ("redis", "neo4j"), console)
     driver = create_driver(settings)
     try:
         constraints = migrate(driver, settings.NEO4J_DATABASE)
     finally:
         driver.close()
     console.print(f"[green]✓[/] graph schema migrated ({len(constraints)} constraints)")
-    components += _start_and_wait(stack, ("worker", "beat", "api"), console)
+    components += start_and_wait(stack, ("worker", "beat", "api"), console)
     table = Table(title="Heracles local stack", show_lines=False)
     table.add_column("component")
     table.add_column("where")

@@ -12,13 +12,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from rich.console import Console
+
 from backend.core.config import Settings
 from devstack import neo4j_home
-from devstack.services import Stack, stack_for
+from devstack.lifecycle import start_and_wait
+from devstack.services import stack_for
 
 ImporterLine = Callable[[str], None]
 IMPORTER_HEAP = "2g"  # its large caches are off-heap (import_files.IMPORTER_OFF_HEAP)
 DEPENDENTS = ("api", "beat", "worker")  # the stack's processes that hold a Neo4j driver
+_QUIET = Console(quiet=True)  # the backfill shows its own progress
 
 
 class NotOurNeo4j(RuntimeError):
@@ -80,14 +84,14 @@ def replace_store(
     try:
         seconds = _run_importer(argv, env, on_line, log, started)
     except BaseException:
-        _start(stack, ["neo4j", *running])  # on the store as it was: recovered from its logs
+        start_and_wait(stack, ("neo4j", *running), _QUIET)  # the store as it was, recovered
         raise
-    _start(stack, ["neo4j"])
+    start_and_wait(stack, ("neo4j",), _QUIET)
     try:
         when_imported()
     except BaseException as exc:
         raise IncompleteImport(running) from exc
-    _start(stack, running)
+    start_and_wait(stack, tuple(running), _QUIET)
     return seconds
 
 
@@ -110,11 +114,3 @@ def _run_importer(
             f"neo4j-admin database import failed ({code}), full output in {log}:\n" + "".join(tail)
         )
     return time.perf_counter() - started
-
-
-def _start(stack: Stack, names: list[str]) -> None:
-    components = [stack.component(name) for name in names]
-    for component in components:
-        stack.supervisor.start(component)
-    for component in components:
-        stack.supervisor.wait_ready(component)
