@@ -4,12 +4,12 @@ Two stages, each spread over worker processes:
 
 1. **Fold.** The reading process cuts the files into chunks of lines; a worker takes a chunk's
    plain usage, session and billing lines column-wise (`columnar.accept`, a subset of the
-   contract) and validates the rest (`validate`, as ingest does), claims the event ids in the
-   backfill's staging buckets (`dedupe.Claims`, so a repeat anywhere in the files is applied
-   once), folds what it owns (`plan.Fold`, the incremental path's fold, plus the columns'
-   identifier-keyed effect, `columnar.node_state`), cuts the fold into parts by account or
-   identifier key (`Fold.split_state`) and the columns by account (`columnar.split_rows`), and
-   appends each part to that part's spill files.
+   contract decoded as types) and validates the rest (`validate`, as ingest does), claims the
+   event ids in the backfill's staging buckets (`dedupe.Claims`, so a repeat anywhere in the
+   files is applied once), folds what it owns (`plan.Fold`, the incremental path's fold, plus
+   the columns' identifier-keyed effect, `columnar.node_state`), cuts the fold into parts by
+   account or identifier key (`Fold.split_state`) and the columns by account
+   (`columnar.split_rows`), and appends each part to that part's spill files.
 2. **Reduce.** A worker merges one part's spilled folds (`Fold.merge_state`, exact) and folds
    its columns (`columnar.fold_columns`, numpy), groups its links with the folds' as arrays
    (`columnar.LinkTable`), builds its write plan and writes it as importer CSV
@@ -156,15 +156,6 @@ class _ChunkResult:
     rejections: list[Rejection]
 
 
-def _fast(text: str) -> columnar.Row | None:
-    """A line the columnar fold takes as is (`columnar.accept`), else None."""
-    try:
-        event = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    return columnar.accept(event) if type(event) is dict else None
-
-
 def _fold_chunk(chunk: int, source: str, items: list[tuple[int, str]]) -> _ChunkResult:
     """Validate, claim, fold and spill one chunk (a worker process)."""
     rejections: list[Rejection] = []
@@ -173,7 +164,7 @@ def _fold_chunk(chunk: int, source: str, items: list[tuple[int, str]]) -> _Chunk
     valid = 0
     for number, text in items:
         # Of two lines with one event id, the first is the event (as `ingest` takes it).
-        row = _fast(text)
+        row = columnar.accept(text)
         if row is not None:
             valid += 1
             if row[columnar.EVENT_ID] not in unique:

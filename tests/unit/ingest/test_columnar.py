@@ -13,7 +13,6 @@ import os
 from typing import Any
 
 import numpy as np
-import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -158,8 +157,7 @@ LINES = PLAIN | ONE_OFF | ANY
 
 
 def _row(line: str) -> columnar.Row | None:
-    event = orjson.loads(line)
-    return columnar.accept(event) if isinstance(event, dict) else None
+    return columnar.accept(line)
 
 
 @BUDGET
@@ -303,4 +301,17 @@ def test_the_fast_path_never_raises_whatever_json_a_field_holds(
 ) -> None:
     """A line it cannot take goes the general way, which rejects it alone; an exception would
     stop the whole backfill (a `type` holding a list once did)."""
-    columnar.accept({**event, **changes})
+    columnar.accept(json.dumps({**event, **changes}))
+
+
+@BUDGET
+@given(st.text(max_size=60) | LINES.map(json.dumps).map(lambda line: line[: len(line) // 2]))
+def test_the_fast_path_never_raises_whatever_text_a_line_holds(text: str) -> None:
+    columnar.accept(text)
+
+
+def test_lines_the_decoder_cannot_hold_go_the_general_way() -> None:
+    usage = '{"type": "usage", "event_id": "u-1", "x": %s}'
+    assert columnar.accept(usage % ("[" * 100_000 + "]" * 100_000)) is None
+    assert columnar.accept(usage % '"\\ud800"') is None  # escaped: the decoder rejects it
+    assert columnar.accept(usage % '"\ud800"') is None  # in the text: not UTF-8 at all
