@@ -115,9 +115,10 @@ def _token(value: str) -> str | None:
 # The fast path's subset of the contract, as types a compiled decoder checks while it parses
 # (msgspec). A pattern is a full match (`\A...\Z`: `$` would let a trailing "\n" in); lengths
 # count code points, as `len` does; an int is never a bool or a float; a field given twice
-# takes its last value, as `orjson` and pydantic do. Names from a closed set (an enum's values,
-# countries) are `Literal`s, looked up in C: a pattern there is a Python `re` call, and on the
-# fields every usage line carries those cost more than the parse.
+# takes its last value, as `orjson` and pydantic do (`type` given twice goes the general way).
+# Names from a closed set (an enum's values, countries) are `Literal`s, looked up in C: a
+# pattern there is a Python `re` call, and on the fields every usage line carries those cost
+# more than the parse (docs/benchmarks.md, "The fast path's parse as typed structs").
 def _full(pattern: str) -> msgspec.Meta:
     return msgspec.Meta(pattern=rf"\A(?:{pattern})\Z")
 
@@ -132,7 +133,7 @@ _Currency = Annotated[str, _full(r"[A-Z]{3}")]
 _CardBin = Annotated[str, _full(r"[0-9]{6,8}")]
 _CardLast4 = Annotated[str, _full(r"[0-9]{4}")]
 _HEX = "0123456789abcdefABCDEF"
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # built from the enums at run time; mypy reads a dynamic `Literal` as none
     _Country: TypeAlias = str
     _IpKind: TypeAlias = str
     _Capability: TypeAlias = str
@@ -148,6 +149,8 @@ else:
     _Status = Literal[tuple(status.value for status in BillingStatus)]
 
 
+# Untracked by the garbage collector (`gc=False`): they hold text and numbers, never a cycle,
+# and two million of them a minute are made and freed.
 class _Line(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
     event_id: _Id
     account_id: _Id
