@@ -210,6 +210,21 @@ def unique_runs(key: I64) -> tuple[I64, I64, I64]:
     return unique, inverse, np.diff(np.r_[starts, key.size])
 
 
+def unique_counts(key: I64) -> tuple[I64, I64]:
+    """`np.unique(key, return_counts=True)`, exactly, for nearly sorted keys (as `unique_runs`,
+    without the inverse): a stable sort of the keys themselves, no permutation. On a region's
+    15M (identifier, community) keys at full usage, 0.2-0.4 s against `np.unique`'s 1.3-1.5 s
+    (its quicksort does not see the identifier's runs; measured, numpy 2.4)."""
+    if not key.size:
+        return key.astype(np.int64), np.zeros(0, np.int64)
+    ordered = np.sort(key, kind="stable")
+    first = np.empty(ordered.size, bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return ordered[starts].astype(np.int64), np.diff(np.r_[starts, key.size])
+
+
 def unique_dense(values: I64) -> tuple[I64, I64]:
     """`np.unique(values, return_inverse=True)`, exactly, for non-negative integers spread
     over a range no wider than twice their count (internal node ids of a store's holder rows:
@@ -470,6 +485,17 @@ def _cross_kind_overlaps(
     return every[:, 0], every[:, 1], every[:, 2]
 
 
+def common_holders(b: sparse.csr_matrix, a: I64, c: I64) -> tuple[I64, I64]:
+    """For each pair (a[k], c[k]) of `b`'s rows, the holders both hold, ascending
+    (`np.intersect1d` of the two rows), concatenated, and how many each pair has.
+
+    One elementwise product of the rows lined up (in C) instead of an `intersect1d` per
+    pair: a region at full usage has ~15,000 pairs, whose sorts took 1.4 s (profiled)."""
+    both = b[a].multiply(b[c]).tocsr()
+    both.sort_indices()  # `b`'s rows need not be: its order is the products' (above)
+    return both.indices.astype(np.int64), np.diff(both.indptr).astype(np.int64)
+
+
 def conjunctions(
     inc: Incidence,
     weights: dict[str, float],
@@ -523,12 +549,7 @@ def conjunctions(
     extended = dict(weights)
     for name in kinds[len(inc.kinds) :]:
         extended[name] = max(weights.get(part, 0.0) for part in name.split(CONJUNCTION))
-    members = [
-        np.intersect1d(b.indices[b.indptr[x] : b.indptr[x + 1]],
-                       b.indices[b.indptr[y] : b.indptr[y + 1]], assume_unique=True)
-        for x, y in zip(a.tolist(), c.tolist(), strict=True)
-    ]  # fmt: skip
-    lengths = np.array([m.size for m in members], np.int64)
+    members, lengths = common_holders(b, a, c)
     uncapped = np.zeros(inc.degree.size, bool) if inc.uncapped is None else inc.uncapped
     # A band's coincidence with a client build or an exit is a match at the band's position
     # (at most one of the two is a band: the kinds differ).
@@ -539,7 +560,7 @@ def conjunctions(
         keys=[*inc.keys, *(f"{inc.keys[high[x]]}{CONJUNCTION}{inc.keys[high[y]]}"
                            for x, y in zip(a.tolist(), c.tolist(), strict=True))],
         ptr=np.concatenate([inc.ptr, inc.ptr[-1] + np.cumsum(lengths)]),
-        holders=np.concatenate([inc.holders, *members]).astype(np.int64),
+        holders=np.concatenate([inc.holders, members]).astype(np.int64),
         kinds=kinds,
         accounts=inc.accounts,
         population=inc.population,

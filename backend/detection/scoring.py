@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from backend.detection.projection import TEMPLATE_KIND, Incidence, unique_runs
+from backend.detection.projection import TEMPLATE_KIND, Incidence, unique_counts, unique_runs
 from backend.graph.model import HOUR_INPUTS
 from backend.normalise.identifiers import LSH_BAND_BITS, LSH_BANDS
 
@@ -73,7 +73,7 @@ def _count_pairs(inc: Incidence, labels: I64) -> tuple[I64, I64, I64]:
     ok = lab >= 0
     n_comm = int(labels.max()) + 1 if labels.size else 0
     combined = rows[ok] * max(n_comm, 1) + lab[ok]
-    uniq, counts = np.unique(combined, return_counts=True)
+    uniq, counts = unique_counts(combined)  # nearly sorted: an identifier's rows are together
     return uniq // max(n_comm, 1), uniq % max(n_comm, 1), counts
 
 

@@ -14,10 +14,12 @@ from backend.detection.identity import assign, membership_changes, new_id
 from backend.detection.projection import (
     Incidence,
     chance_floor,
+    common_holders,
     kind_share,
     project,
     rarity,
     shuffle_within,
+    unique_counts,
     unique_dense,
     unique_runs,
 )
@@ -156,6 +158,42 @@ def test_unique_runs_is_np_unique(layout: str) -> None:
     want = np.unique(key, return_inverse=True, return_counts=True)
     for got, expected in zip(unique_runs(key), want, strict=True):
         assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("layout", ["nearly sorted", "shuffled", "empty", "one"])
+def test_unique_counts_is_np_unique(layout: str) -> None:
+    """`unique_counts` must give exactly `np.unique`'s keys and counts."""
+    rng = np.random.default_rng(8)
+    rows = np.repeat(np.arange(500), rng.integers(1, 40, 500))
+    key = rows * 60 + rng.integers(0, 60, rows.size)
+    key = {"nearly sorted": key, "shuffled": rng.permutation(key), "empty": key[:0],
+           "one": key[:1]}[layout]  # fmt: skip
+    unique, counts = unique_counts(key)
+    want_unique, want_counts = np.unique(key, return_counts=True)
+    assert np.array_equal(unique, want_unique) and np.array_equal(counts, want_counts)
+    assert unique.dtype == np.int64 and counts.dtype == np.int64
+
+
+@pytest.mark.parametrize("pairs", ["some", "none"])
+def testcommon_holders_are_each_pairs_intersection(pairs: str) -> None:
+    """`common_holders` must give, pair by pair, exactly `np.intersect1d` of the two rows'
+    holders, also when the rows' holders are not stored in ascending order."""
+    rng = np.random.default_rng(17)
+    n_rows, accounts = 60, 400
+    sizes = rng.integers(0, 120, n_rows)
+    holders = [rng.permutation(rng.choice(accounts, size, replace=False)) for size in sizes]
+    b = sparse.csr_matrix(
+        (np.ones(int(sizes.sum()), np.float32), np.concatenate(holders),
+         np.r_[0, np.cumsum(sizes)]),
+        shape=(n_rows, accounts),
+    )  # fmt: skip
+    n = 300 if pairs == "some" else 0
+    a, c = rng.integers(0, n_rows, n), rng.integers(0, n_rows, n)
+    members, lengths = common_holders(b, a, c)
+    want = [np.intersect1d(holders[x], holders[y]) for x, y in zip(a, c, strict=True)]
+    assert np.array_equal(lengths, [w.size for w in want])
+    assert np.array_equal(members, np.concatenate([np.zeros(0, np.int64), *want]))
+    assert holders[0].tolist() == b.indices[: sizes[0]].tolist()  # `b` itself left as it was
 
 
 @pytest.mark.parametrize("spread", ["dense", "sparse", "empty", "one", "negative"])
