@@ -609,13 +609,19 @@ def split_bystanders(inc: Incidence, labels: I64, link_cap: int, group: I64 | No
     # network's own templates, held by hundreds of the rest, are.
     rest = shares.in_cluster[shares.pair] - shares.in_group
     expected = inc.degree[triple[:, 0]] * (size[triple[:, 1]] - group_size[triple[:, 2]])
-    floor = chance_floors(expected / max(inc.population, 1))
+    mean = expected / max(inc.population, 1)
+    # The quantile is above the mean (a Poisson's median is at least its mean less ln 2), so
+    # only counts over the mean are tested: the quantiles of every triple's mean were 1 s a
+    # call at full usage.
+    over = np.flatnonzero(rest > mean)
+    above = np.zeros(rest.size, bool)
+    above[over] = rest[over] >= chance_floors(mean[over])
     # A group shares behaviour with the rest when at least half of its members hold such an
     # identifier: a network's members act alike by design, so its card ring or household-like
     # group holds its templates throughout; a company team that shares a place with a network
     # and whose two members' prompts collided with one of its bands once does not.
     holds = np.zeros(n, bool)
-    holds[held[(rest >= floor)[shares.triple_of]]] = True
+    holds[held[above[shares.triple_of]]] = True
     sharing = np.bincount(group[holds & in_cluster], minlength=n)
     shared = 2 * sharing >= np.maximum(group_size, 1)
     bystander = in_cluster & ~shared[group] & (2 * group_size[group] < size[np.maximum(labels, 0)])

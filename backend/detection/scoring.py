@@ -470,10 +470,18 @@ def score(
     specific = (count >= 3) & (count * 2 >= inc.degree[ident])
     marked = np.zeros(inc.accounts, bool)
     if specific.any():
-        lab = labels[inc.holders]
-        pairs = inc.identifier_of_row * (n_comm + 1) + lab
-        hit = (lab >= 0) & np.isin(pairs, ident[specific] * (n_comm + 1) + comm[specific])
-        marked[inc.holders[hit]] = True
+        # The rows whose (identifier, community) is a specific pair: looked up among the rows
+        # of identifiers that have one, in the sorted pairs (`np.isin` over every row sorted
+        # them all: 1.8 s at full usage).
+        wanted = np.sort(ident[specific] * (n_comm + 1) + comm[specific])
+        candidate = np.zeros(inc.degree.size, bool)
+        candidate[ident[specific]] = True
+        rows = np.flatnonzero(candidate[inc.identifier_of_row])
+        lab = labels[inc.holders[rows]]
+        key = inc.identifier_of_row[rows] * (n_comm + 1) + lab
+        at = np.minimum(np.searchsorted(wanted, key), wanted.size - 1)
+        hit = (lab >= 0) & (wanted[at] == key)
+        marked[inc.holders[rows[hit]]] = True
     template_conc = _ratio(_per_community(marked.astype(np.float64), labels, n_comm), size)
 
     # Timing: the share of the community's exchanges in its busiest two-hour window of the day,

@@ -14,6 +14,7 @@ from backend.detection.identity import assign, membership_changes, new_id
 from backend.detection.projection import (
     Incidence,
     chance_floor,
+    chance_floors,
     common_holders,
     kind_share,
     project,
@@ -147,6 +148,15 @@ def test_the_sampling_shuffle_is_lexsorts_permutation(coarse: bool) -> None:
         assert np.array_equal(shuffle_within(group, draw), np.lexsort((draw, group)))
 
 
+def test_a_chance_floor_is_above_its_mean() -> None:
+    """`split_bystanders` tests only counts over the mean against the floor: a count at or
+    under the mean must never reach it, over the whole range of means a graph gives."""
+    rng = np.random.default_rng(3)
+    means = np.r_[0.0, 1e-12, rng.random(2_000) * 3, np.arange(0, 200, 0.25),
+                  10 ** rng.uniform(-6, 6, 3_000), np.arange(1, 2_000.0)]  # fmt: skip
+    assert (chance_floors(means) > means).all()
+
+
 @pytest.mark.parametrize("layout", ["nearly sorted", "shuffled", "empty", "one"])
 def test_unique_runs_is_np_unique(layout: str) -> None:
     """`unique_runs` must give exactly `np.unique`'s keys, inverse and counts."""
@@ -175,7 +185,7 @@ def test_unique_counts_is_np_unique(layout: str) -> None:
 
 
 @pytest.mark.parametrize("pairs", ["some", "none"])
-def testcommon_holders_are_each_pairs_intersection(pairs: str) -> None:
+def test_common_holders_are_each_pairs_intersection(pairs: str) -> None:
     """`common_holders` must give, pair by pair, exactly `np.intersect1d` of the two rows'
     holders, also when the rows' holders are not stored in ascending order."""
     rng = np.random.default_rng(17)
@@ -742,6 +752,39 @@ def test_packed_account_inputs_are_scoring_columns() -> None:
     assert set(ACCOUNT_INPUTS) <= set(ACCOUNT_COLUMNS)
     assert len(set(ACCOUNT_INPUTS)) == len(ACCOUNT_INPUTS)
     assert ACCOUNT_INPUTS[-len(HOUR_INPUTS) :] == HOUR_INPUTS  # the list ends with `hour_hist`
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_template_concentration_marks_the_members_holding_their_communitys_own_band(
+    seed: int,
+) -> None:
+    """On random incidences: the share of each community's members holding a template band
+    at least 3 of whose holders, and at least half, are in that community, counted member by
+    member (bands held outside the graph's accounts count in the degree)."""
+    rng = np.random.default_rng(seed)
+    n, n_comm = 300, 12
+    labels = np.where(rng.random(n) < 0.8, rng.integers(0, n_comm, n), -1)
+    groups = []
+    for _ in range(150):
+        kind = "USED_TEMPLATE" if rng.random() < 0.7 else "PAID_WITH"
+        home = rng.integers(0, n_comm)
+        inside = np.flatnonzero(labels == home)
+        size = int(rng.integers(2, 12))
+        holders = np.unique(np.r_[rng.choice(inside, min(size, inside.size), replace=False),
+                                  rng.integers(0, n, int(rng.integers(0, 6)))])  # fmt: skip
+        groups.append((kind, holders.tolist()))
+    inc = incidence(groups, n)
+    inc = Incidence(**{**inc.__dict__, "degree": inc.degree + rng.integers(0, 3, inc.degree.size)})
+    out = score(_table(n), labels, inc, project(inc, W, 200, 32, 4, 1), np.zeros(n, np.int64))
+    got = out.features[:, out.feature_names.index("template_concentration")]
+    marked = np.zeros(n, bool)
+    for j, (kind, holders) in enumerate(groups):
+        for c in range(n_comm):
+            count = sum(labels[h] == c for h in holders)
+            if kind == "USED_TEMPLATE" and count >= 3 and 2 * count >= inc.degree[j]:
+                marked[[h for h in holders if labels[h] == c]] = True
+    want = [marked[labels == c].mean() if (labels == c).any() else 0.0 for c in range(n_comm)]
+    assert np.allclose(got, want) and (np.asarray(want) > 0).sum() >= 3
 
 
 def test_packed_inputs_round_trip_as_little_endian_int64() -> None:
