@@ -185,9 +185,14 @@ def test_unique_counts_is_np_unique(layout: str) -> None:
 
 
 @pytest.mark.parametrize("pairs", ["some", "none"])
-def test_common_holders_are_each_pairs_intersection(pairs: str) -> None:
+@pytest.mark.parametrize("chunk", [4_000_000, 150, 1])
+def test_common_holders_are_each_pairs_intersection(
+    pairs: str, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`common_holders` must give, pair by pair, exactly `np.intersect1d` of the two rows'
-    holders, also when the rows' holders are not stored in ascending order."""
+    holders, also when the rows' holders are not stored in ascending order, and whether the
+    pairs are lined up at once, in chunks, or one by one (a pair longer than a chunk)."""
+    monkeypatch.setattr("backend.detection.projection.COMMON_CHUNK", chunk)
     rng = np.random.default_rng(17)
     n_rows, accounts = 60, 400
     sizes = rng.integers(0, 120, n_rows)
