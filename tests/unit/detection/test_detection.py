@@ -158,30 +158,19 @@ def test_a_chance_floor_is_above_its_mean() -> None:
 
 
 @pytest.mark.parametrize("layout", ["nearly sorted", "shuffled", "empty", "one"])
-def test_unique_runs_is_np_unique(layout: str) -> None:
-    """`unique_runs` must give exactly `np.unique`'s keys, inverse and counts."""
+def test_unique_runs_and_counts_are_np_unique(layout: str) -> None:
+    """`unique_runs` must give exactly `np.unique`'s keys, inverse and counts, and
+    `unique_counts` its keys and counts, as int64."""
     rng = np.random.default_rng(7)
     rows = np.repeat(np.arange(500), rng.integers(1, 40, 500))
     key = rows * 60 + rng.integers(0, 60, rows.size)
     key = {"nearly sorted": key, "shuffled": rng.permutation(key), "empty": key[:0],
            "one": key[:1]}[layout]  # fmt: skip
-    want = np.unique(key, return_inverse=True, return_counts=True)
-    for got, expected in zip(unique_runs(key), want, strict=True):
+    unique, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    for got, expected in zip(unique_runs(key), (unique, inverse, counts), strict=True):
         assert np.array_equal(got, expected)
-
-
-@pytest.mark.parametrize("layout", ["nearly sorted", "shuffled", "empty", "one"])
-def test_unique_counts_is_np_unique(layout: str) -> None:
-    """`unique_counts` must give exactly `np.unique`'s keys and counts."""
-    rng = np.random.default_rng(8)
-    rows = np.repeat(np.arange(500), rng.integers(1, 40, 500))
-    key = rows * 60 + rng.integers(0, 60, rows.size)
-    key = {"nearly sorted": key, "shuffled": rng.permutation(key), "empty": key[:0],
-           "one": key[:1]}[layout]  # fmt: skip
-    unique, counts = unique_counts(key)
-    want_unique, want_counts = np.unique(key, return_counts=True)
-    assert np.array_equal(unique, want_unique) and np.array_equal(counts, want_counts)
-    assert unique.dtype == np.int64 and counts.dtype == np.int64
+    for got, expected in zip(unique_counts(key), (unique, counts), strict=True):
+        assert np.array_equal(got, expected) and got.dtype == np.int64
 
 
 @pytest.mark.parametrize("pairs", ["some", "none"])
