@@ -30,6 +30,7 @@ from backend.detection.projection import (
     Quotient,
     chance_floors,
     conjunctions,
+    locate,
     project,
     quotient,
     unique_runs,
@@ -375,20 +376,6 @@ def previous_labels(previous: Previous, node_ids: I64) -> I64:
         free = ok & (initial[pos] < 0)
         initial[pos[free]] = part.labels[free] + int(initial.max(initial=-1)) + 1
     return initial
-
-
-def locate(
-    node_ids: I64, nodes: I64, order: I64 | None = None
-) -> tuple[I64, npt.NDArray[np.bool_]]:
-    """Each node's dense index in `node_ids` (any order) and whether it is there at all.
-    `order`: `np.argsort(node_ids)`, when the caller looks up many batches."""
-    if not node_ids.size:
-        return np.zeros(nodes.size, np.int64), np.zeros(nodes.size, bool)
-    if order is None:
-        order = np.argsort(node_ids, kind="stable")
-    at = np.minimum(np.searchsorted(node_ids, nodes, sorter=order), node_ids.size - 1)
-    pos = order[at]
-    return pos, node_ids[pos] == nodes
 
 
 def connected(matrix: sparse.csr_matrix, labels: I64) -> I64:

@@ -225,6 +225,22 @@ def unique_counts(key: I64) -> tuple[I64, I64]:
     return ordered[starts].astype(np.int64), np.diff(np.r_[starts, key.size])
 
 
+def locate(
+    node_ids: I64, nodes: I64, order: I64 | None = None
+) -> tuple[I64, npt.NDArray[np.bool_]]:
+    """Each node's dense index in `node_ids` (any order) and whether it is there at all: a
+    sorted lookup, for node ids, identifiers or combined keys alike. `order`:
+    `np.argsort(node_ids)`, when the caller looks up many batches (omitted and `node_ids`
+    unsorted, it is computed)."""
+    if not node_ids.size:
+        return np.zeros(nodes.size, np.int64), np.zeros(nodes.size, bool)
+    if order is None:
+        order = np.argsort(node_ids, kind="stable")
+    at = np.minimum(np.searchsorted(node_ids, nodes, sorter=order), node_ids.size - 1)
+    pos = order[at]
+    return pos, node_ids[pos] == nodes
+
+
 def unique_dense(values: I64) -> tuple[I64, I64]:
     """`np.unique(values, return_inverse=True)`, exactly, for non-negative integers spread
     over a range no wider than twice their count (internal node ids of a store's holder rows:

@@ -14,12 +14,13 @@ from neo4j import Driver
 
 from backend.core.config import Settings
 from backend.detection import repository as repo
-from backend.detection.pipeline import F64, I64, Previous, Snapshot, locate
+from backend.detection.pipeline import F64, I64, Previous, Snapshot
 from backend.detection.projection import (
     TEMPLATE_KIND,
     Incidence,
     chance_floor,
     in_account_order,
+    locate,
     unique_dense,
 )
 from backend.detection.records import Memberships

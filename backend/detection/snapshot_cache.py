@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from backend.detection.projection import Incidence
+from backend.detection.projection import Incidence, locate
 
 log = logging.getLogger(__name__)
 
@@ -98,19 +98,11 @@ def names(ids: list[str] | npt.NDArray[Any]) -> Names:
     return np.asarray([str(i).encode() for i in ids], dtype=np.bytes_)
 
 
-def _lookup(sorted_values: I64, order: I64, values: I64) -> tuple[I64, npt.NDArray[np.bool_]]:
-    if not sorted_values.size:
-        return np.zeros(values.size, np.int64), np.zeros(values.size, bool)
-    at = np.minimum(np.searchsorted(sorted_values, values, sorter=order), sorted_values.size - 1)
-    pos = order[at]
-    return pos, sorted_values[pos] == values
-
-
 def needed(graph: WholeGraph, links: TouchedLinks, floors: I64, cap: int) -> I64:
     """Identifiers (internal ids) the touched accounts hold that are shared now but not in the
     cache: their other holders must be read (`repository.IDENTIFIER_HOLDERS`)."""
     within = (links.degree >= floors[links.kind]) & (links.degree <= cap)
-    _, cached = _lookup(graph.idents, graph.ident_order(), links.idents)
+    _, cached = locate(graph.idents, links.idents, graph.ident_order())
     return np.unique(links.idents[within & ~cached])
 
 
@@ -134,7 +126,7 @@ def merge(
     #    the cache lacked come in with all their holders.
     u_idents, first = np.unique(links.idents, return_index=True)
     u_kind, u_degree = links.kind[first], links.degree[first]
-    at, cached = _lookup(graph.idents, graph.ident_order(), u_idents)
+    at, cached = locate(graph.idents, u_idents, graph.ident_order())
     within = (u_degree >= floors[u_kind]) & (u_degree <= cap)
     degree = inc.degree.copy()
     degree[at[cached]] = u_degree[cached]
@@ -144,7 +136,7 @@ def merge(
     fresh_idents, fresh_lists = fresh.idents, fresh.holders
     new_sel = np.flatnonzero(~cached & within)
     new_idents = u_idents[new_sel]
-    f_pos, f_found = _lookup(fresh_idents, np.argsort(fresh_idents, kind="stable"), new_idents)
+    f_pos, f_found = locate(fresh_idents, new_idents)
     if not f_found.all():
         raise ValueError("holders missing for identifiers the cache lacks")
 
@@ -163,7 +155,7 @@ def merge(
     rows = inc.identifier_of_row
     holders = old_to_new[inc.holders]
     take = patched[rows]
-    touched_at, touched_cached = _lookup(graph.idents, graph.ident_order(), links.idents)
+    touched_at, touched_cached = locate(graph.idents, links.idents, graph.ident_order())
     touched_ok = touched_cached & patched[touched_at]
     new_code = n_idents + np.arange(new_idents.size)
     # As one sorted key (identifier, account): the cached rows already are in that order (holders
@@ -278,7 +270,7 @@ def _with_new_accounts(
 ) -> _Accounts:
     node_order = graph.node_order()
     involved = np.unique(nodes)
-    _, known = _lookup(graph.node_ids, node_order, involved)
+    _, known = locate(graph.node_ids, involved, node_order)
     extra = involved[~known]
     extra_names = names(names_of(extra)) if extra.size else names([])
     by_name = np.argsort(extra_names, kind="stable")
@@ -296,9 +288,9 @@ def _with_new_accounts(
     extra_order = np.argsort(extra, kind="stable")
 
     def dense(query: I64) -> I64:
-        pos, known = _lookup(graph.node_ids, node_order, query)
+        pos, known = locate(graph.node_ids, query, node_order)
         out = old_to_new[pos]
-        at, _ = _lookup(extra, extra_order, query[~known])
+        at, _ = locate(extra, query[~known], extra_order)
         out[~known] = extra_to_new[at]
         return np.asarray(out, np.int64)
 
