@@ -111,17 +111,17 @@ def main() -> None:
     labels = seed_dir(settings, args.preset, args.usage_scale) / "labels.jsonl"
     if not args.skip_ingest:
         load_preset(settings, args.preset, args.seed, console, args.usage_scale)
+    client = redis.Redis.from_url(settings.REDIS_URL)
     with create_driver(settings) as driver:
         runs = []
         for _ in range(max(args.refreshes, 1)):
             # The worker's lock: wait out a refresh it is running (e.g. one redelivered after
-            # a restart) instead of racing it.
-            with redis.Redis.from_url(settings.REDIS_URL).lock(
-                LOCK_KEY, timeout=settings.DETECTION_LOCK_TTL_S
-            ):
-                report = refresh(driver, settings)
+            # a restart) instead of racing it. With the touched marks, as the worker refreshes:
+            # the graph read whole from Neo4j or kept (`service.whole_graph`; `source`).
+            with client.lock(LOCK_KEY, timeout=settings.DETECTION_LOCK_TTL_S):
+                report = refresh(driver, settings, client)
             runs.append({
-                "seconds": report.seconds, "total_s": round(sum(report.seconds.values()), 2),
+                "source": report.source, "seconds": report.seconds, "total_s": round(sum(report.seconds.values()), 2),
                 "memberships_written": report.memberships_written,
                 "memberships_ended": report.memberships_ended,
                 # Where the export, scores and write-back stages' time went, by part.

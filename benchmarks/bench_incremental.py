@@ -127,7 +127,7 @@ def main() -> None:
         "reference_full_detect_s": round(reference_s, 2),
         "scope": report.scope, "touched": report.touched, "region": report.region,
         "seconds": report.seconds, "total_s": round(sum(report.seconds.values()), 2),
-        "parts": report.parts, "full_refresh_parts": full.parts,
+        "parts": report.parts, "full_refresh_parts": full.parts, "full_refresh_source": full.source,
         "memberships_written": report.memberships_written,
         "memberships_ended": report.memberships_ended,
         "banned_full": len(want), "banned_incremental": len(have),

@@ -54,6 +54,7 @@ def export_incidence(driver: Driver, settings: Settings, region: I64 | None = No
     holders only the region's; degrees stay those of the whole graph (an incremental refresh).
     """
     db = settings.NEO4J_DATABASE
+    exported_at = time.time()
     kinds = export_kinds(settings)
     template_floor = _template_floor(driver, db)
     region_nodes = None if region is None else region.tolist()
@@ -102,7 +103,7 @@ def export_incidence(driver: Driver, settings: Settings, region: I64 | None = No
     inc, order = in_account_order(inc, account)
     return WholeGraph(
         inc, node_ids[order], account[order], np.asarray(idents, np.int64),
-        signature=signature(kinds, settings.DETECTION_FEATURE_CAP),
+        signature=signature(kinds, settings.DETECTION_FEATURE_CAP), exported_at=exported_at,
     )  # fmt: skip
 
 

@@ -70,6 +70,9 @@ class RefreshReport:
     scope: str = "full"
     touched: int = 0  # accounts ingest marked since the last refresh
     region: int = 0  # accounts an incremental refresh recomputed
+    # Where the graph came from: "neo4j" (read whole) or "kept" (the last refresh's incidence
+    # brought up to date by the touched accounts' links, `whole_graph`); "" when not read.
+    source: str = ""
     accounts: int = 0
     linked_accounts: int = 0
     identifiers: int = 0
@@ -147,8 +150,9 @@ def _refresh(
                 report.scope = "deferred"
                 return report
             if scoped is None:
-                with timed(report.parts["export"], "graph"):
-                    whole = export_incidence(driver, settings)
+                whole = whole_graph(
+                    driver, settings, marks if client is not None else None, bound, report
+                )
                 snapshot = snapshot_of(driver, settings, whole.incidence, whole.node_ids)
                 previous = pending.result()
             else:
@@ -194,6 +198,30 @@ def _refresh(
     report.memberships_ended = len(wb.ends)
     log.info("detection refresh", extra={"report": report.__dict__})
     return report
+
+
+def whole_graph(
+    driver: Driver, settings: Settings, marks: set[str] | None, bound: float, report: RefreshReport
+) -> WholeGraph:
+    """The whole graph for a full refresh: the last refresh's kept incidence brought up to date
+    by the links of the accounts ingest marked since (`update_graph`, as an incremental refresh
+    reads its region), or read whole from Neo4j when there is no such incidence, when the marks
+    are not known (`marks` None: no Redis client) or more than `bound` accounts were marked
+    (their links would take longer to read than the graph), or when the kept one was last read
+    whole longer ago than DETECTION_EXPORT_MAX_AGE_S (the net under a change nothing marked)."""
+    parts = report.parts["export"]
+    if marks is not None and len(marks) <= bound:
+        with timed(parts, "cache"):
+            cached = cached_graph(driver, settings)
+        age = settings.DETECTION_EXPORT_MAX_AGE_S
+        if cached is not None and time.time() - cached.exported_at <= age:
+            report.source = "kept"
+            touched_nodes = account_nodes(driver, settings, sorted(marks))
+            with timed(parts, "graph"):
+                return update_graph(driver, settings, cached, touched_nodes, parts)
+    report.source = "neo4j"
+    with timed(parts, "graph"):
+        return export_incidence(driver, settings)
 
 
 def _read_previous(driver: Driver, settings: Settings, parts: dict[str, float]) -> Previous:
@@ -276,6 +304,7 @@ def read_region(
     with timed(report.parts["export"], "cache"):
         cached = cached_graph(driver, settings)
     if cached is not None:
+        report.source = "kept"
         with timed(report.parts["export"], "graph"):
             whole = update_graph(driver, settings, cached, touched_nodes, report.parts["export"])
         previous = previous_clusters()
@@ -288,6 +317,7 @@ def read_region(
         snapshot = snapshot_of(driver, settings, part, whole.node_ids[dense], total)
         snapshot.frozen, snapshot.groups = chosen.frozen[dense], chosen.groups[dense]
         return snapshot, chosen.previous, chosen.size, whole
+    report.source = "neo4j"
     with timed(report.parts["export"], "region"):
         near, keys = neighbours(driver, settings, touched_nodes, reach)
         previous = previous_clusters()

@@ -50,6 +50,9 @@ class WholeGraph:
     idents: I64  # identifier -> internal node id
     run_id: str = ""  # the refresh that read it
     signature: str = ""  # the export settings it was read with (`signature`)
+    # When the graph it descends from was read whole from Neo4j (epoch seconds): merges keep it,
+    # so a full refresh knows how long it has trusted the touched marks alone.
+    exported_at: float = 0.0
     _ident_order: I64 | None = field(default=None, repr=False)
     _node_order: I64 | None = field(default=None, repr=False)
 
@@ -223,7 +226,7 @@ def merge(
     )  # fmt: skip
     return WholeGraph(
         merged, accounts.node_ids[held], accounts.account_ids[held], idents.astype(np.int64),
-        signature=graph.signature,
+        signature=graph.signature, exported_at=graph.exported_at,
     )  # fmt: skip
 
 
@@ -322,6 +325,7 @@ def save(graph: WholeGraph, directory: Path) -> None:
     meta = {
         "run_id": graph.run_id,
         "signature": graph.signature,
+        "exported_at": graph.exported_at,
         "kinds": list(inc.kinds),
         "accounts": inc.accounts,
         "population": inc.population,
@@ -357,5 +361,7 @@ def load(directory: Path, run_id: str | None, sig: str) -> WholeGraph | None:
         population=int(meta["population"]),
     )  # fmt: skip
     return WholeGraph(inc, arrays["node_ids"], arrays["account_ids"], arrays["idents"],
-                      run_id=run_id, signature=sig, _ident_order=arrays["ident_order"],
+                      run_id=run_id, signature=sig,
+                      exported_at=float(meta.get("exported_at", 0.0)),
+                      _ident_order=arrays["ident_order"],
                       _node_order=arrays["node_order"])  # fmt: skip

@@ -60,12 +60,16 @@ def _settled(client: redis.Redis) -> int:
     return now
 
 
+def _account(line: str) -> str:
+    """The event's account id ("" for an event of no account: a model release)."""
+    _, found, rest = line.partition('"account_id":"')
+    return rest.split('"')[0] if found else ""
+
+
 def _split(events: Path, late: set[str], base: Path, delta: Path) -> None:
-    marker = '"account_id":"'
     with gzip.open(events, "rt") as src, open(base, "w") as b, open(delta, "w") as d:
         for line in src:
-            at = line.find(marker) + len(marker)
-            (d if line[at : line.find('"', at)] in late else b).write(line)
+            (d if _account(line) in late else b).write(line)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +97,7 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     client = redis.Redis.from_url(settings.REDIS_URL)
     assert refresh(driver, settings, client, incremental=True).scope == "none"
     ingest(settings, delta, batch_size=500)
-    late = {line.split('"account_id":"')[1].split('"')[0] for line in delta.open()}
+    late = {_account(line) for line in delta.open()}
     assert _settled(client) == len(late)
     # A change that reaches too much of the graph is left to the scheduled full refresh: the
     # marks stay, and the refresh's number is closed (the next one has nothing to repair).
@@ -176,6 +180,47 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     assert placed is not None and np.unique(placed.nodes).size == placed.nodes.size
     late_nodes = [n for n, a in names.items() if a in late and a in banned(expected)]
     assert late_nodes and np.isin(late_nodes, placed.nodes).all()
+
+
+def test_a_full_refresh_starts_from_the_kept_graph(
+    delta: Path, driver: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    """A full refresh reads only the marked accounts' links into the last refresh's kept
+    incidence, and detects on what a whole read of the graph gives; it reads the graph whole
+    without the marks, and once the kept one was read whole too long ago."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    lines = delta.read_text().splitlines()
+    some = sorted({_account(line) for line in lines})[:20]
+    clones = tmp_path / "clones.jsonl"
+    with clones.open("w") as out:
+        for line in lines:
+            account = _account(line)
+            if account in some:  # the same identifiers on a new account: degrees grow
+                out.write(
+                    line.replace(account, f"{account}-k").replace('"event_id":"', '"event_id":"k-')
+                    + "\n"
+                )
+    ingest(settings, clones, batch_size=500)
+    assert _settled(client) == len(some)
+    kept = cached_graph(driver, settings)
+    assert kept is not None and kept.exported_at > 0
+
+    report = refresh(driver, settings, client)
+    assert (report.scope, report.source) == ("full", "kept")
+    assert "links" in report.parts["export"] and touched.pending(client) == 0
+    cached = cached_graph(driver, settings)
+    assert cached is not None and cached.run_id == report.run_id
+    assert cached.exported_at == kept.exported_at  # still the same whole read, brought up to date
+    assert cached.incidence.accounts > kept.incidence.accounts
+    _same_graph(cached, export_incidence(driver, settings))
+
+    assert refresh(driver, settings).source == "neo4j"  # no marks: nothing says what changed
+    touched.mark(client, some[:1])
+    stale = settings.model_copy(update={"DETECTION_EXPORT_MAX_AGE_S": 0})
+    report = refresh(driver, stale, client)
+    assert report.source == "neo4j" and touched.pending(client) == 0
+    cached = cached_graph(driver, settings)
+    assert cached is not None and cached.exported_at > kept.exported_at
 
 
 def _same_incidence(a: Incidence, b: Incidence) -> None:
