@@ -212,9 +212,10 @@ def whole_graph(
     parts = report.parts["export"]
     if marks is not None and len(marks) <= bound:
         with timed(parts, "cache"):
-            cached = cached_graph(driver, settings)
-        age = settings.DETECTION_EXPORT_MAX_AGE_S
-        if cached is not None and time.time() - cached.exported_at <= age:
+            cached = cached_graph(
+                driver, settings, time.time() - settings.DETECTION_EXPORT_MAX_AGE_S
+            )
+        if cached is not None:
             report.source = "kept"
             touched_nodes = account_nodes(driver, settings, sorted(marks))
             with timed(parts, "graph"):
@@ -334,9 +335,12 @@ def read_region(
     return snapshot, scoped, int(region.size), None
 
 
-def cached_graph(driver: Driver, settings: Settings) -> WholeGraph | None:
-    """The cached whole-graph incidence, if the last refresh that wrote read it."""
+def cached_graph(
+    driver: Driver, settings: Settings, exported_after: float = 0.0
+) -> WholeGraph | None:
+    """The cached whole-graph incidence, if the last refresh that wrote read it (and it
+    descends from a whole read after `exported_after`)."""
     if not settings.DETECTION_INCIDENCE_CACHE:
         return None
     sig = signature(export_kinds(settings), settings.DETECTION_FEATURE_CAP)
-    return snapshot_cache.load(cache_dir(settings), last_run(driver, settings), sig)
+    return snapshot_cache.load(cache_dir(settings), last_run(driver, settings), sig, exported_after)

@@ -125,8 +125,10 @@ def test_merge_equals_a_fresh_export(seed: int) -> None:
         asked.extend(nodes.tolist())
         return [world.names[int(n)] for n in nodes]
 
+    cached.exported_at = 1234.5
     got = merge(cached, links, fresh, names_of, after, cap, len(world.names))
     _same(got, world.export(after, cap))
+    assert got.exported_at == 1234.5  # still descends from that whole read
     assert not set(asked) & set(cached.node_ids.tolist())  # names read only for new accounts
 
 
@@ -142,12 +144,14 @@ def test_an_unchanged_graph_merges_to_itself() -> None:
 def test_saved_and_loaded_only_for_its_run(tmp_path: Path) -> None:
     world = World(random.Random(4), accounts=80, idents=100, links=250)
     graph = world.export(np.array([2, 2, 2]), 20)
-    graph.run_id, graph.signature = "run-1", "sig"
+    graph.run_id, graph.signature, graph.exported_at = "run-1", "sig", 1000.0
     directory = tmp_path / "incidence"
     save(graph, directory)
     loaded = load(directory, "run-1", "sig")
-    assert loaded is not None
+    assert loaded is not None and loaded.exported_at == 1000.0
     _same(loaded, graph)
+    assert load(directory, "run-1", "sig", exported_after=1000.0) is not None
+    assert load(directory, "run-1", "sig", exported_after=1000.5) is None  # read whole too long ago
     assert load(directory, "run-2", "sig") is None  # another refresh wrote last
     assert load(directory, "run-1", "other") is None  # other export settings
     assert load(directory, None, "sig") is None  # nothing has written yet
