@@ -152,9 +152,9 @@ class Settings(BaseSettings):
     # A full refresh starts from that kept incidence too, brought up to date by what ingest
     # marked (~1 s against 17-24 s of reading a million accounts' links), unless the kept one
     # was last read whole from Neo4j longer ago than this. Ingest, the only writer of links,
-    # marks every account it writes, so the re-read is a net for what nothing marks (a manual
-    # Cypher fix, a restored backup): it bounds how long detection can miss such a change to
-    # six hours, and costs one full refresh in 24 (every 15 minutes) the export. 0: always.
+    # marks every account it writes, so the whole read is a net for what nothing marks (a
+    # Cypher fix by hand): six hours bounds how long detection can miss one, and one scheduled
+    # full refresh in 24 (every 15 minutes) pays for the read. 0: read whole every time.
     DETECTION_EXPORT_MAX_AGE_S: int = 6 * 3600
     DETECTION_LOCK_TTL_S: int = 30 * 60
     # Redis transport: an unacked task is redelivered this long after its worker died.
