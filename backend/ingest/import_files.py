@@ -30,6 +30,7 @@ from backend.graph.model import (
     INPUT_DEGREES,
     INPUTS_DTYPE,
     LINKS,
+    STRUCTURE,
 )
 from backend.ingest.columnar import LinkRows
 from backend.ingest.plan import COUNTERS, IDENTIFIER_PROPERTIES, SIGNUP_PROPERTIES, WritePlan
@@ -70,13 +71,6 @@ NODE_PROPERTIES: dict[str, tuple[str, ...]] = {
         *((*IDENTIFIER_PROPERTIES[label], PROPS_STAMP) if label in IDENTIFIER_PROPERTIES else ()),
     )
     for label in IDENTIFIER_LABELS
-}
-# Identifier → identifier relationships, without properties (`MERGE_IP_STRUCTURE`, emails).
-STRUCTURE: dict[str, tuple[str, str]] = {
-    "IN_SUBNET": ("IP", "Subnet"),
-    "IN_ASN": ("IP", "ASN"),
-    "EXIT_OF": ("IP", "ProxyProvider"),
-    "AT_DOMAIN": ("Email", "EmailDomain"),
 }
 LINK_PROPERTIES = ("count", "first_seen", "last_seen")
 DEGREES = {

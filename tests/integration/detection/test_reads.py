@@ -12,7 +12,7 @@ from neo4j import Driver
 from backend.core.config import Settings
 from backend.detection.reads import AccountInputs, read_snapshot
 from backend.detection.repository import MARK_RULES
-from backend.graph.model import ACCOUNT_INPUTS, ACCOUNT_INPUTS_PROPERTY
+from backend.graph.model import ACCOUNT_INPUTS, ACCOUNT_INPUTS_PROPERTY, LINKS, SOLE_LINKS
 from backend.graph.schema_queries import migrate
 from seed.generate import generate
 from tests.integration.ingest_helpers import ingest, reset_state
@@ -61,6 +61,26 @@ def test_packed_inputs_read_like_the_properties_they_pack(
     # The migration packs exactly what ingest had packed.
     migrate(driver, settings.NEO4J_DATABASE)
     assert _inputs(driver, settings) == stored
+
+
+def test_an_identifier_of_a_sole_link_has_no_other_relationship(
+    driver: Driver, settings: Settings
+) -> None:
+    """Detection reads the holders of an identifier of `SOLE_LINKS` as its node's whole degree
+    (`repository._degree`): on a seeded graph, node for node, that is its count of links of
+    that type. Where the rule does not apply it would not be (an address's /24 and ASN)."""
+    for rel, label in LINKS.items():
+        records, _, _ = driver.execute_query(
+            f"MATCH (i:{label}) RETURN count(i) AS nodes, sum(CASE WHEN COUNT {{ (i)--() }} "
+            f"<> COUNT {{ (i)<-[:{rel}]-() }} THEN 1 ELSE 0 END) AS other",
+            database_=settings.NEO4J_DATABASE,
+        )
+        nodes, other = records[0]["nodes"], records[0]["other"]
+        assert nodes > 0, label
+        if rel in SOLE_LINKS:
+            assert other == 0, label
+        elif rel == "USED_IP":
+            assert other == nodes
 
 
 def test_marks_read_by_account_equal_the_whole_graph_read(
