@@ -1,5 +1,6 @@
 """Detection's account inputs read the same from the packed bytes ingest keeps, from the
-properties of an account without them, and after `heracles db migrate` packed them."""
+properties of an account without them, and after `heracles db migrate` packed them; an
+identifier's holders read as its node's degree only where that is what they are."""
 
 from __future__ import annotations
 
