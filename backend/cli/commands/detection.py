@@ -55,6 +55,13 @@ def refresh_command(
     )
     console.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(report["events"].items())))
     console.print("seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
+    if report.get("source") == "kept":
+        console.print(
+            f"graph: the last refresh's, with the links of the {report['touched']:,} accounts "
+            "touched since read again"
+        )
+    elif report.get("source") == "neo4j":
+        console.print("graph: read from Neo4j")
 
 
 @app.command("seed")

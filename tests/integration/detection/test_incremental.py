@@ -221,6 +221,11 @@ def test_a_full_refresh_starts_from_the_kept_graph(
     assert report.source == "neo4j" and touched.pending(client) == 0
     cached = cached_graph(driver, settings)
     assert cached is not None and cached.exported_at > kept.exported_at
+    # The worker's refresh says which it was.
+    touched.mark(client, some[:2])
+    result = CliRunner().invoke(app, ["refresh", "--wait"])
+    assert result.exit_code == 0, result.output
+    assert "graph: the last refresh's, with the links of the 2 accounts" in result.output
 
 
 def _same_incidence(a: Incidence, b: Incidence) -> None:
