@@ -134,6 +134,12 @@ def main() -> None:
         "banned_same_cluster": same,
         "banned_agreement": round(same / max(len(want), 1), 5),
         "banned_only_incremental": len(set(have) - set(want)),
+        # For tracing: each such account's (cluster, risk, confidence) in both refreshes.
+        "only_incremental": [
+            {"account": a, "genuine": labels.get(a.split("-c")[0]) is None,
+             "incremental": got.get(a), "full": expected.get(a)}
+            for a in sorted(set(have) - set(want))[:50]
+        ],
         "genuine_banned_full": genuine(want), "genuine_banned_incremental": genuine(have),
         "clustered_same_cluster": round(clustered / max(len(expected), 1), 5),
         "peak_rss_mib": round(peak_mib),
