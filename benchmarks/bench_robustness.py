@@ -287,8 +287,9 @@ def _incremental(
     inc = snap.incidence
     hit = snap.node_ids[np.isin(np.asarray(ids, object), list(touched))]
     chosen = region_of(
-        inc, snap.node_ids, hit, previous, reach_degrees(params.kind_weights, params.link_cap)
-    )
+        inc, snap.node_ids, hit, previous, reach_degrees(params.kind_weights, params.link_cap),
+        get_settings().DETECTION_MIN_CONFIDENCE,
+    )  # fmt: skip
     scoped = chosen.previous
     part, dense = restrict(inc, chosen.keep)
     table, shape = snap.features(dense)

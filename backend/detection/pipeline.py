@@ -311,12 +311,19 @@ class Region:
 
 
 def region_of(
-    inc: Incidence, node_ids: I64, touched: I64, previous: Previous, reach: dict[str, int]
+    inc: Incidence,
+    node_ids: I64,
+    touched: I64,
+    previous: Previous,
+    reach: dict[str, int],
+    settled: float,
 ) -> Region:
     """The touched accounts (internal ids), every account tied to one of them by an identifier
     within `reach` holders, and the clusters `Previous.affected` names for them and the
     identifiers the touched accounts hold; untouched neighbours outside those clusters are
-    frozen. The same choice `service` makes from Neo4j when it has no cached incidence."""
+    frozen; untouched members at `settled` confidence or more move with their cluster
+    (`member_groups`). The same choice `service` makes from Neo4j when it has no cached
+    incidence."""
     rows = inc.identifier_of_row
     hit = np.isin(node_ids, touched)
     held = np.zeros(inc.degree.size, bool)
@@ -330,13 +337,22 @@ def region_of(
     scoped = previous.restrict(previous.affected(near_nodes, keys))
     member = np.isin(node_ids, scoped.members.nodes)
     size = int(np.union1d(near_nodes, scoped.members.nodes).size)
-    groups = member_groups(node_ids, hit, scoped)
+    groups = member_groups(node_ids, hit, scoped, settled)
     return Region(scoped, near | member, near & ~hit & ~member, groups, size)
 
 
-def member_groups(node_ids: I64, touched: npt.NDArray[np.bool_], previous: Previous) -> I64:
-    """Per account, the index of its previous cluster in `previous.ids` if it is a member and
-    was not touched, else -1."""
+def member_groups(
+    node_ids: I64, touched: npt.NDArray[np.bool_], previous: Previous, settled: float
+) -> I64:
+    """Per account, the index of its previous cluster in `previous.ids` if it is a member at
+    `settled` confidence or more (the ban gate) and was not touched, else -1.
+
+    A member under the gate is free in the region's Leiden, as in the whole graph's: the last
+    refresh held it at the periphery, and moved with its cluster as one vertex it stays in the
+    cluster's community whatever the whole graph would do. A household's original, a member
+    of a network's cluster at 0.51-0.58 on its exits, kept its new clone there, and their ties
+    to each other banned both (15 genuine accounts banned by the region only, 1 with the gate;
+    docs/benchmarks.md, "Incremental refresh", seed 46)."""
     members = previous.members
     groups = np.full(node_ids.size, -1, np.int64)
     if not len(members):
@@ -346,6 +362,9 @@ def member_groups(node_ids: I64, touched: npt.NDArray[np.bool_], previous: Previ
     cluster = np.searchsorted(ids, members.clusters.astype(str)).astype(np.int64)
     pos, found = locate(members.nodes, node_ids)
     ok = found & ~touched
+    if members.confidences is not None:
+        conf = np.asarray(members.confidences, np.float64)
+        ok &= conf[np.where(found, pos, 0)] >= settled
     groups[ok] = cluster[pos[ok]]
     return groups
 

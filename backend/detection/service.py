@@ -311,7 +311,10 @@ def read_region(
         previous = previous_clusters()
         with timed(report.parts["export"], "region"):
             inc = whole.incidence
-            chosen = region_of(inc, whole.node_ids, touched_nodes, previous, reach)
+            chosen = region_of(
+                inc, whole.node_ids, touched_nodes, previous, reach,
+                settings.DETECTION_MIN_CONFIDENCE,
+            )  # fmt: skip
             if chosen.size > bound:
                 return "deferred"
             part, dense = restrict(inc, chosen.keep)
@@ -331,7 +334,9 @@ def read_region(
     frozen = np.setdiff1d(near, np.union1d(touched_nodes, scoped.members.nodes))
     snapshot.frozen = np.isin(snapshot.node_ids, frozen)
     hit = np.isin(snapshot.node_ids, touched_nodes)
-    snapshot.groups = member_groups(snapshot.node_ids, hit, scoped)
+    snapshot.groups = member_groups(
+        snapshot.node_ids, hit, scoped, settings.DETECTION_MIN_CONFIDENCE
+    )
     return snapshot, scoped, int(region.size), None
 
 

@@ -579,6 +579,26 @@ def test_a_change_to_one_part_of_a_network_recomputes_all_its_parts() -> None:
     assert previous.restrict(["cl-e"]).kin == {"cl-e": "cl-e"}
 
 
+def test_only_untouched_members_at_the_gate_move_with_their_cluster() -> None:
+    """A member the last refresh held under the ban gate (the cluster's periphery) is free in
+    the region's Leiden, like a touched account; one at the gate or above moves with it."""
+    from backend.detection.pipeline import member_groups
+    from backend.detection.records import Memberships
+
+    members = Memberships(
+        np.array([10, 11, 12, 20, 21]), np.array(["cl-a"] * 3 + ["cl-b"] * 2, object),
+        np.array([0.9, 0.7, 0.69, 0.95, 0.4]),
+    )  # fmt: skip
+    previous = Previous(["cl-a", "cl-b"], {}, {"cl-a": 0, "cl-b": 1}, members)
+    nodes = np.array([12, 10, 20, 11, 21, 30])
+    touched = np.array([False, False, True, False, False, False])
+    got = member_groups(nodes, touched, previous, 0.7)
+    assert got.tolist() == [-1, 0, -1, 0, -1, -1]
+    # Without confidences (an older reader), every untouched member moves with its cluster.
+    previous.members.confidences = None
+    assert member_groups(nodes, touched, previous, 0.7).tolist() == [0, 0, -1, 0, 1, -1]
+
+
 def test_kin_get_one_head_id_and_it_is_written_and_carried() -> None:
     """Three parts of a network cut by the resolution limit share the smallest of their ids;
     a cluster with no kin has none. The write-back and `Previous.after` (what the graph holds
