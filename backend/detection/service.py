@@ -30,6 +30,7 @@ from backend.core.heap import reuse_freed_memory
 from backend.detection import partition_cache, snapshot_cache
 from backend.detection import repository as repo
 from backend.detection.pipeline import (
+    I64,
     Detection,
     Params,
     Partition,
@@ -209,20 +210,34 @@ def whole_graph(
     are not known (`marks` None: no Redis client) or more than `bound` accounts were marked
     (their links would take longer to read than the graph), or when the kept one was last read
     whole longer ago than DETECTION_EXPORT_MAX_AGE_S (the net under a change nothing marked)."""
-    parts = report.parts["export"]
     if marks is not None and len(marks) <= bound:
-        with timed(parts, "cache"):
-            cached = cached_graph(
-                driver, settings, time.time() - settings.DETECTION_EXPORT_MAX_AGE_S
-            )
-        if cached is not None:
-            report.source = "kept"
-            touched_nodes = account_nodes(driver, settings, sorted(marks))
-            with timed(parts, "graph"):
-                return update_graph(driver, settings, cached, touched_nodes, parts)
+        touched_nodes = account_nodes(driver, settings, sorted(marks))
+        oldest = time.time() - settings.DETECTION_EXPORT_MAX_AGE_S
+        kept = _kept_graph(driver, settings, touched_nodes, report, oldest)
+        if kept is not None:
+            return kept
     report.source = "neo4j"
-    with timed(parts, "graph"):
+    with timed(report.parts["export"], "graph"):
         return export_incidence(driver, settings)
+
+
+def _kept_graph(
+    driver: Driver,
+    settings: Settings,
+    touched_nodes: I64,
+    report: RefreshReport,
+    exported_after: float = 0.0,
+) -> WholeGraph | None:
+    """The last refresh's kept incidence brought up to date by the links `touched_nodes` hold
+    now (`update_graph`), or None without a current one (`cached_graph`)."""
+    parts = report.parts["export"]
+    with timed(parts, "cache"):
+        cached = cached_graph(driver, settings, exported_after)
+    if cached is None:
+        return None
+    report.source = "kept"
+    with timed(parts, "graph"):
+        return update_graph(driver, settings, cached, touched_nodes, parts)
 
 
 def _read_previous(driver: Driver, settings: Settings, parts: dict[str, float]) -> Previous:
@@ -302,12 +317,8 @@ def read_region(
         return None
     reach = reach_degrees(settings.DETECTION_KIND_WEIGHTS, settings.DETECTION_LINK_CAP)
     touched_nodes = account_nodes(driver, settings, sorted(marks))
-    with timed(report.parts["export"], "cache"):
-        cached = cached_graph(driver, settings)
-    if cached is not None:
-        report.source = "kept"
-        with timed(report.parts["export"], "graph"):
-            whole = update_graph(driver, settings, cached, touched_nodes, report.parts["export"])
+    whole = _kept_graph(driver, settings, touched_nodes, report)
+    if whole is not None:
         previous = previous_clusters()
         with timed(report.parts["export"], "region"):
             inc = whole.incidence
