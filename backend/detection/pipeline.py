@@ -362,9 +362,8 @@ def member_groups(
     cluster = np.searchsorted(ids, members.clusters.astype(str)).astype(np.int64)
     pos, found = locate(members.nodes, node_ids)
     ok = found & ~touched
-    if members.confidences is not None:
-        conf = np.asarray(members.confidences, np.float64)
-        ok &= conf[np.where(found, pos, 0)] >= settled
+    if members.confidences is not None:  # `pos` is an index even where not `found`
+        ok &= np.asarray(members.confidences, np.float64)[pos] >= settled
     groups[ok] = cluster[pos[ok]]
     return groups
 
