@@ -635,6 +635,39 @@ def test_coincidences_of_common_identifiers_link_and_chance_ones_do_not() -> Non
     assert project(inc, weights, 200, 32, 6, 1).nnz == 0
 
 
+def test_a_template_split_over_an_operators_builds_links_and_a_public_one_does_not() -> None:
+    """Fresh draws 114 and 118: a network's three templates on two builds of its own, each
+    holding two fifths of a template's holders (under half, so no pair described it), and a
+    fifth on popular builds. Together its builds describe each template's population; a public
+    template's users on popular builds are chance."""
+    from backend.detection.projection import conjunctions
+
+    rng = np.random.default_rng(5)
+    templates = [list(range(t * 400, t * 400 + 400)) for t in range(3)]
+    own = [[a for t in templates for a in t[k * 160 : k * 160 + 160]] for k in range(2)]
+    on_public = [a for t in templates for a in t[320:]]
+    others = np.arange(1_200, 20_000)
+    public = sorted(rng.choice(others, 1_500, replace=False).tolist())
+    popular = [sorted({*rng.choice(others, 1_200, replace=False).tolist(), *on_public[k::3]})
+               for k in range(3)]  # fmt: skip
+
+    def linked_pairs(builds: list[list[int]]) -> dict[str, list[int]]:
+        groups = [*(("USED_TEMPLATE", t) for t in templates), ("USED_TEMPLATE", public),
+                  *(("USED_CLIENT", b) for b in builds)]  # fmt: skip
+        keys = ["1:aaaa", "1:bbbb", "1:cccc", "1:dddd", *(f"cf-{i}" for i in range(len(builds)))]
+        inc = incidence(groups, 20_000, population=20_000, keys=keys)
+        linked, _ = conjunctions(inc, {"USED_TEMPLATE": 0.35, "USED_CLIENT": 0.3}, link_cap=200)
+        return {linked.keys[j]: sorted(linked.holders[linked.ptr[j] : linked.ptr[j + 1]].tolist())
+                for j in range(inc.degree.size, linked.degree.size)}  # fmt: skip
+
+    added = linked_pairs([*own, *popular])
+    want = {f"{t}&cf-{k}": sorted(set(templates[i]) & set(own[k]))
+            for i, t in enumerate(["1:aaaa", "1:bbbb", "1:cccc"]) for k in range(2)}  # fmt: skip
+    assert added == want and all(len(m) == 160 for m in want.values())
+    # One build of its own alone (the rest on popular builds) holds two fifths: not described.
+    assert linked_pairs([own[0], *popular]) == {}
+
+
 def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
     from scipy import sparse
 
