@@ -531,27 +531,43 @@ def common_holders(b: sparse.csr_matrix, a: I64, c: I64) -> tuple[I64, I64]:
 
 def _split_over_builds(
     b: sparse.csr_matrix,
-    a: I64,
-    c: I64,
+    builds: npt.NDArray[np.bool_],
+    pairs: tuple[I64, I64, I64],
     c_is_build: npt.NDArray[np.bool_],
-    pairs: npt.NDArray[np.bool_],
-    sizes: I64,
+    described: npt.NDArray[np.bool_],
+    new: npt.NDArray[np.bool_],
     min_overlap: float,
 ) -> npt.NDArray[np.bool_]:
-    """Of `pairs` (each an identifier and a client build, above chance), those of identifiers
-    whose holders are at least `min_overlap` on such builds together (`conjunctions`). The
-    pairs kept on their own count toward it too."""
-    out = np.zeros(pairs.size, bool)
-    chosen = np.flatnonzero(pairs)
-    if not chosen.size:
-        return out
-    other = np.where(c_is_build[chosen], a[chosen], c[chosen])
-    members, lengths = common_holders(b, a[chosen], c[chosen])
-    # Holders once per identifier (an account on two of its builds counts once).
-    owner = np.repeat(other, lengths)
-    pairs_seen = np.unique(owner * np.int64(b.shape[1]) + members)
-    described = np.bincount(pairs_seen // b.shape[1], minlength=sizes.size)
-    out[chosen] = described[other] >= min_overlap * sizes[other]
+    """Of the `new` pairs (an identifier and a client build, above chance, not kept on their
+    own), those of identifiers whose holders are at least `min_overlap` on the builds of their
+    `described` pairs (`new` and those kept on their own) together (`conjunctions`); `pairs`
+    are `b`'s rows and their common holders' counts, `builds` marks `b`'s rows of builds."""
+    a, c, n = pairs
+    sizes = np.diff(b.indptr)
+    out = np.zeros(new.size, bool)
+    other = np.where(c_is_build, a, c)  # the pair's identifier that is not the build
+    wanted = min_overlap * sizes
+    # Only identifiers with a new pair, and of those only the ones the pairs' sum (a bound on
+    # the union) lets through: at the `full` preset's full usage, 9,362 pairs with builds hold
+    # ~7M common holders, nearly all of identifiers the rule above decides alone, and counting
+    # their union took 5.4 s.
+    undecided = np.zeros(sizes.size, bool)
+    undecided[other[new]] = True
+    chosen = np.flatnonzero(described & undecided[other])
+    bound = np.bincount(other[chosen], weights=n[chosen], minlength=sizes.size)
+    chosen = chosen[bound[other[chosen]] >= wanted[other[chosen]]]
+    # The sum counts an account once per build of the identifier it holds: only accounts on
+    # two builds or more are counted again, so only their common holders are read.
+    held = np.asarray(b[np.flatnonzero(builds)].sum(axis=0)).ravel()
+    count = bound
+    if chosen.size and (held >= 2).any():
+        again = b.multiply(sparse.csr_matrix(held >= 2, dtype=b.dtype)).tocsr()
+        members, lengths = common_holders(again, a[chosen], c[chosen])
+        owner = np.repeat(other[chosen], lengths)
+        seen = np.unique(owner * np.int64(b.shape[1]) + members)
+        count = bound - np.bincount(owner, minlength=sizes.size)
+        count += np.bincount(seen // b.shape[1], minlength=sizes.size)
+    out[new] = count[other[new]] >= wanted[other[new]]
     return out
 
 
@@ -614,8 +630,10 @@ def conjunctions(
     above = np.zeros(keep.size, bool)
     above[candidates] = n[candidates] >= chance_floors(expected[candidates], false_rate)
     keep &= above
-    described = with_build & (keep | split) & above
-    keep |= _split_over_builds(b, a, c, kc == build, described, sizes, min_overlap)
+    described, new = with_build & (keep | split) & above, split & above
+    keep |= _split_over_builds(
+        b, inc.kind[high] == build, (a, c, n), kc == build, described, new, min_overlap
+    )
     if not keep.any():
         return inc, weights
     a, c, n = a[keep], c[keep], n[keep]

@@ -666,6 +666,8 @@ def test_a_template_split_over_an_operators_builds_links_and_a_public_one_does_n
     assert added == want and all(len(m) == 160 for m in want.values())
     # One build of its own alone (the rest on popular builds) holds two fifths: not described.
     assert linked_pairs([own[0], *popular]) == {}
+    # Nor by two builds that hold the same two fifths: a holder counts once.
+    assert linked_pairs([own[0], list(own[0]), *popular]) == {}
 
 
 def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
