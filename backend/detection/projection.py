@@ -558,11 +558,13 @@ def _split_over_builds(
     chosen = chosen[bound[other[chosen]] >= wanted[other[chosen]]]
     # The sum counts an account once per build of the identifier it holds: only accounts on
     # two builds or more are counted again, so only their common holders are read.
-    held = np.asarray(b[np.flatnonzero(builds)].sum(axis=0)).ravel()
+    if not chosen.size:
+        return out
     count = bound
-    if chosen.size and (held >= 2).any():
-        again = b.multiply(sparse.csr_matrix(held >= 2, dtype=b.dtype)).tocsr()
-        members, lengths = common_holders(again, a[chosen], c[chosen])
+    again = np.asarray(b[np.flatnonzero(builds)].sum(axis=0)).ravel() >= 2
+    if again.any():
+        twice = b.multiply(sparse.csr_matrix(again, dtype=b.dtype)).tocsr()
+        members, lengths = common_holders(twice, a[chosen], c[chosen])
         owner = np.repeat(other[chosen], lengths)
         seen = np.unique(owner * np.int64(b.shape[1]) + members)
         count = bound - np.bincount(owner, minlength=sizes.size)
@@ -624,8 +626,9 @@ def conjunctions(
     build = inc.kinds.index(BUILD_KIND) if BUILD_KIND in inc.kinds else -1
     with_build = distinct & ((ka == build) | (kc == build))
     split = with_build & ~keep & (n > expected)
-    # The chance test last, on the pairs the rest kept: a Poisson quantile costs microseconds
-    # each, and most pairs fail the overlap (0.9 s for a region's pairs, profiled).
+    # The chance test last, on the pairs the rest kept and those a build may describe with
+    # others: a Poisson quantile costs microseconds each, and most pairs fail both (0.9 s for a
+    # region's pairs, profiled).
     candidates = np.flatnonzero(keep | split)
     above = np.zeros(keep.size, bool)
     above[candidates] = n[candidates] >= chance_floors(expected[candidates], false_rate)
