@@ -25,6 +25,7 @@ from scipy.sparse import csgraph  # noqa: F401 - registers sparse.csgraph
 from backend.detection.communities import leiden
 from backend.detection.identity import Assignment, ClusterEvent, assign, membership_changes
 from backend.detection.projection import (
+    BUILD_KIND,
     CONJUNCTION,
     Incidence,
     Quotient,
@@ -844,7 +845,6 @@ OWNED_SHARE = 0.9
 # Kinds whose values one operator can hold alone above the link cap: its own client build, a
 # card or device farm. Not template bands (a 16-bit slice of a SimHash: two networks' templates
 # share band values by chance) and not places (two networks on one reseller share its exits).
-BUILD_KIND = "USED_CLIENT"
 OWNED_KINDS = OWNER_LINKS | {BUILD_KIND}
 # Two such identifiers are one population's when flagged clusters hold them in the same
 # proportions (cosine of their holder counts per cluster): builds handed out to a network's

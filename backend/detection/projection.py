@@ -533,7 +533,6 @@ def _split_over_builds(
     b: sparse.csr_matrix,
     builds: npt.NDArray[np.bool_],
     pairs: tuple[I64, I64, I64],
-    c_is_build: npt.NDArray[np.bool_],
     described: npt.NDArray[np.bool_],
     new: npt.NDArray[np.bool_],
     min_overlap: float,
@@ -545,7 +544,7 @@ def _split_over_builds(
     a, c, n = pairs
     sizes = np.diff(b.indptr)
     out = np.zeros(new.size, bool)
-    other = np.where(c_is_build, a, c)  # the pair's identifier that is not the build
+    other = np.where(builds[c], a, c)  # the pair's identifier that is not the build
     wanted = min_overlap * sizes
     # Only identifiers with a new pair, and of those only the ones the pairs' sum (a bound on
     # the union) lets through: at the `full` preset's full usage, 9,362 pairs with builds hold
@@ -634,9 +633,7 @@ def conjunctions(
     above[candidates] = n[candidates] >= chance_floors(expected[candidates], false_rate)
     keep &= above
     described, new = with_build & (keep | split) & above, split & above
-    keep |= _split_over_builds(
-        b, inc.kind[high] == build, (a, c, n), kc == build, described, new, min_overlap
-    )
+    keep |= _split_over_builds(b, inc.kind[high] == build, (a, c, n), described, new, min_overlap)
     if not keep.any():
         return inc, weights
     a, c, n = a[keep], c[keep], n[keep]
