@@ -555,10 +555,10 @@ def _split_over_builds(
     chosen = np.flatnonzero(described & undecided[other])
     bound = np.bincount(other[chosen], weights=n[chosen], minlength=sizes.size)
     chosen = chosen[bound[other[chosen]] >= wanted[other[chosen]]]
-    # The sum counts an account once per build of the identifier it holds: only accounts on
-    # two builds or more are counted again, so only their common holders are read.
     if not chosen.size:
         return out
+    # The sum counts an account once per build of the identifier it holds: only accounts on
+    # two builds or more are counted again, so only their common holders are read.
     count = bound
     again = np.asarray(b[np.flatnonzero(builds)].sum(axis=0)).ravel() >= 2
     if again.any():
