@@ -59,7 +59,7 @@ from backend.evaluation.repository import Membership, read_account_ids, read_mem
 from backend.graph.driver import create_driver
 from benchmarks.bench_ingest import _end_to_end, _wipe
 from devstack import lifecycle
-from seed.draws import draw_campaigns
+from seed.draws import draw_campaigns, draw_sdk_defaults
 from seed.generate import generate
 
 console = Console(width=160)
@@ -94,6 +94,8 @@ class DrawResult:
     # the share of the full refresh's flagged accounts under the same cluster id, and how many
     # it flags that the full refresh does not).
     incremental: dict[str, Any] | None = None
+    # Genuine users sending their SDK's default prompt: share and builds per SDK (None: none).
+    sdk_defaults: dict[str, Any] | None = None
 
 
 def _score(labels: dict[str, str | None], members: list[Membership], settings: Settings) -> Score:
@@ -161,8 +163,12 @@ def run_draw(settings: Settings, args: argparse.Namespace, draw: int) -> DrawRes
     started = time.perf_counter()
     rng = np.random.default_rng([args.seed, draw])
     campaigns = draw_campaigns(rng, args.fake)
+    # A stream of its own, so the networks are the draws they were before genuine users sent
+    # SDK default prompts (2026-12-04; draws run before then had none).
+    sdk = draw_sdk_defaults(np.random.default_rng([args.seed, draw, 1]))
     out = settings.STATE_DIR / "robustness" / f"draw-{draw}"
-    generate(args.accounts, args.seed * 1000 + draw, out, args.usage_scale, campaigns=campaigns)
+    generate(args.accounts, args.seed * 1000 + draw, out, args.usage_scale, campaigns=campaigns,
+             sdk=sdk)  # fmt: skip
     labels = read_labels(out / "labels.jsonl")
     holdout = set(random.Random(draw).sample(sorted(labels), int(len(labels) * args.delta)))
     (out / "holdout.json").write_text(json.dumps(sorted(holdout)))
@@ -190,7 +196,7 @@ def run_draw(settings: Settings, args: argparse.Namespace, draw: int) -> DrawRes
         kept_network = _kept(networks_before, _flagged(members, settings, by_network=True))
     result = DrawResult(draw, {c.label: c.accounts for c in campaigns}, before, after,
                         round(kept, 4), round(time.perf_counter() - started, 1),
-                        round(kept_network, 4))  # fmt: skip
+                        round(kept_network, 4), sdk_defaults=asdict(sdk))  # fmt: skip
     (out / "result.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
     return result
 
@@ -255,7 +261,8 @@ def run_offline(settings: Settings, directory: Path, with_incremental: bool = Fa
     kept = _kept(flagged_before, _flagged(members, settings))
     kept_network = _kept(networks_before, _flagged(members, settings, by_network=True))
     draw = int(directory.name.rsplit("-", 1)[1])
-    networks = json.loads((directory / "manifest.json").read_text())["campaigns"]
+    manifest = json.loads((directory / "manifest.json").read_text())
+    networks = manifest["campaigns"]
     incremental = None
     if with_incremental:
         members = _incremental(snap2, ids2, first, snap.node_ids, ids, holdout, params)
@@ -268,7 +275,7 @@ def run_offline(settings: Settings, directory: Path, with_incremental: bool = Fa
         }
     return DrawResult(draw, networks, before, after, round(kept, 4),
                       round(time.perf_counter() - started, 1), round(kept_network, 4),
-                      incremental)  # fmt: skip
+                      incremental, manifest.get("sdk_defaults"))  # fmt: skip
 
 
 def _incremental(
@@ -308,12 +315,16 @@ def _incremental(
 
 def _report(results: list[DrawResult], out: Path) -> None:
     table = Table(title="bench-robustness: each draw, before and after the delta")
-    for column in ("draw", "networks", "P", "R", "worst network", "genuine", "ids/net", "P'",
-                   "R'", "worst'", "genuine'", "ids/net'", "kept ID", "kept net", "s"):  # fmt: skip
+    for column in ("draw", "networks", "SDK default", "P", "R", "worst network", "genuine",
+                   "ids/net", "P'", "R'", "worst'", "genuine'", "ids/net'", "kept ID", "kept net",
+                   "s"):  # fmt: skip
         table.add_column(column, justify="right")
     for r in results:
         b, a = r.before, r.after
-        table.add_row(str(r.draw), str(len(r.networks)), f"{b.precision:.4f}", f"{b.recall:.4f}",
+        sdk = r.sdk_defaults or {"share": 0.0, "versions": 1}
+        table.add_row(str(r.draw), str(len(r.networks)),
+                      f"{sdk['share']:.2f} x {sdk['versions']}" if sdk["share"] else "-",
+                      f"{b.precision:.4f}", f"{b.recall:.4f}",
                       f"{b.worst_network:.3f} ({b.worst_network_label})", str(b.genuine_flagged),
                       str(b.network_ids), f"{a.precision:.4f}", f"{a.recall:.4f}",
                       f"{a.worst_network:.3f} ({a.worst_network_label})", str(a.genuine_flagged),

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from seed.scenarios import PROXY_PROVIDERS, Campaign
+from seed.scenarios import PROXY_PROVIDERS, SDK_FINGERPRINTS, Campaign, SdkDefaults
 
 ARCHETYPES = ("proxy_hydra", "prepaid_rotating", "coworking_camouflage", "behaviour_only",
               "hosting_farm")  # fmt: skip
@@ -153,3 +153,13 @@ def _regrowth(
     back = replace(old, label=f"{old.label}-regrowth", accounts=size, min_accounts=size,
                    signup="burst", regrows=home, first_day=int(rng.integers(18, 24)))  # fmt: skip
     return (*drawn, back)
+
+
+def draw_sdk_defaults(rng: np.random.Generator) -> SdkDefaults:
+    """How many genuine users send their SDK's default prompt (none to a half of those on a
+    public build) and how many builds one SDK ships it in (one: a single build holds them
+    all; up to eight: each build holds an eighth). The ranges span an SDK whose users rarely
+    keep its default and one whose users mostly do, released as one build or many; nothing
+    in the generator ties templates to builds otherwise."""
+    versions = [v for v in range(1, 9) if SDK_FINGERPRINTS % v == 0]
+    return SdkDefaults(round(float(rng.uniform(0.0, 0.5)), 3), int(rng.choice(versions)))

@@ -64,11 +64,19 @@ class UsagePlan:
 class ChunkWriter:
     """Builds the events of accounts [start, stop) of a population."""
 
-    def __init__(self, pop: Population, seed: int, usage_scale: float, pools: ids.IpPool) -> None:
+    def __init__(
+        self,
+        pop: Population,
+        seed: int,
+        usage_scale: float,
+        pools: ids.IpPool,
+        sdk: sc.SdkDefaults = sc.SdkDefaults(),
+    ) -> None:
         self.pop = pop
         self.seed = seed
         self.usage_scale = usage_scale
         self.pools = pools
+        self.sdk = sdk
         self.sizes = pop.sizes
         self.exit_pool = [max(20, int(u) // 40) for u in pop.provider_users]
         self.counts: Counter[str] = Counter()  # events written, by type
@@ -176,7 +184,8 @@ class ChunkWriter:
         card_index = (1 << 40) + pos
         funding = "prepaid" if pop.prepaid[pos] else ("credit", "debit")[int(rng.integers(2))]
         address: str | None = ids.hexid("ad-", ids.NS_ADDRESS, pos, 16)
-        client = ids.hexid("cf-", ids.NS_CLIENT, int(rng.integers(sc.SDK_FINGERPRINTS)), 8)
+        build = int(rng.integers(sc.SDK_FINGERPRINTS))  # -1 below: a company's internal client
+        client = ids.hexid("cf-", ids.NS_CLIENT, build, 8)
         domain = ids.WEBMAIL[int(rng.integers(len(ids.WEBMAIL)))]
         if rng.random() < 0.18:
             domain = f"{last}{pos % 997}.dev"
@@ -194,7 +203,7 @@ class ChunkWriter:
             ips = [self.pools.get("business", group, k, country) for k in range(2)]
             card_index, funding = (3 << 40) + group, "corporate"
             address = ids.hexid("ad-", ids.NS_ADDRESS, (3 << 40) + group, 16)
-            client = ids.hexid("cf-corp-", ids.NS_CLIENT, (3 << 40) + group, 8)
+            client, build = ids.hexid("cf-corp-", ids.NS_CLIENT, (3 << 40) + group, 8), -1
             company = self.company_name(group)
             email = f"{first}.{last}{pos % 100}@{company}.com"
             signup["org_name"] = f"{company.title()} Inc"
@@ -234,6 +243,9 @@ class ChunkWriter:
         ]
         if pop.popular[pos]:
             templates.append(ids.mix(ids.NS_TEMPLATE, int(rng.integers(sc.POPULAR_TEMPLATES))))
+        # Hashed, not drawn: with the share at 0 the rng's stream, so the population, is as before.
+        if build >= 0 and ids.mix(97, pos) % 1000 < self.sdk.share * 1000:
+            templates = [ids.mix(ids.NS_TEMPLATE, (5 << 40) + build // self.sdk.versions)]
         base = rng.lognormal(np.log(sc.GENUINE_USAGE_MEDIAN), 1.2) * factor
         tz = ids.TZ[country]
         self._plan(

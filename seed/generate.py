@@ -101,9 +101,11 @@ def generate(
     usage_scale: float,
     progress: Callable[[int], None] | None = None,
     campaigns: tuple[sc.Campaign, ...] | None = None,
+    sdk: sc.SdkDefaults = sc.SdkDefaults(),
 ) -> SeedResult:
     """`campaigns`: None for the report's six networks scaled to `accounts`; or an explicit
-    list (e.g. `seed.draws.draw_campaigns`), each of exactly its size."""
+    list (e.g. `seed.draws.draw_campaigns`), each of exactly its size. `sdk`: genuine users
+    sending their SDK's default prompt (none by default)."""
     out.mkdir(parents=True, exist_ok=True)
     pop = build(accounts, seed, campaigns)
     result = SeedResult(
@@ -112,7 +114,7 @@ def generate(
         campaigns=pop.campaign_counts(),
         segments=pop.segment_counts(),
     )
-    writer = ChunkWriter(pop, seed, usage_scale, IpPool())
+    writer = ChunkWriter(pop, seed, usage_scale, IpPool(), sdk)
     sink = _GzipSink(out / "events.jsonl.gz")
     carry: list[str] = _releases()  # redeliveries land in the next chunk, as a retry would
     try:
@@ -142,5 +144,7 @@ def generate(
     }  # fmt: skip
     if campaigns is not None:
         manifest["drawn_campaigns"] = [asdict(c) for c in campaigns]
+    if sdk.share:
+        manifest["sdk_defaults"] = asdict(sdk)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return result

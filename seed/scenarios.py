@@ -78,6 +78,19 @@ CARRIERS = 5
 SDK_FINGERPRINTS = 40  # common client builds: shared by everyone, never links on its own
 
 
+@dataclass(frozen=True)
+class SdkDefaults:
+    """Genuine API users who never set a system prompt, so every exchange sends the one their
+    SDK ships. `versions` consecutive client builds are one SDK's releases and ship the same
+    default, so its users share a template held by thousands, split over those builds: the
+    shape `projection.conjunctions` links when an operator splits a template over its own
+    builds. Off by default (the presets' populations stay as they were); `bench-robustness`
+    draws it per population (`seed.draws.draw_sdk_defaults`)."""
+
+    share: float = 0.0  # of genuine accounts on a public client build
+    versions: int = 1  # builds per SDK, dividing SDK_FINGERPRINTS
+
+
 # --- fake networks ----------------------------------------------------------------------------
 
 

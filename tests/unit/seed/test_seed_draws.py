@@ -12,9 +12,9 @@ import numpy as np
 
 from backend.events.contract import parse_event
 from seed import identifiers as ids
-from seed.draws import ARCHETYPES, LARGEST, SMALLEST, draw_campaigns
+from seed.draws import ARCHETYPES, LARGEST, SMALLEST, draw_campaigns, draw_sdk_defaults
 from seed.generate import generate
-from seed.scenarios import SDK_FINGERPRINTS
+from seed.scenarios import SDK_FINGERPRINTS, SdkDefaults
 
 
 def test_draws_add_up_vary_and_repeat() -> None:
@@ -116,3 +116,37 @@ def test_a_network_on_popular_sdk_builds_shares_them_with_genuine_users(tmp_path
                                                                             own.label)}  # fmt: skip
     assert of[public.label] and all("" in holders[b] for b in of[public.label])  # genuine too
     assert of[own.label] and all(holders[b] == {own.label} for b in of[own.label])
+
+
+def test_genuine_users_on_an_sdk_send_its_default_prompt_over_its_builds(tmp_path: Path) -> None:
+    drawn = [draw_sdk_defaults(np.random.default_rng([7, d])) for d in range(40)]
+    assert all(0.0 <= d.share <= 0.5 and SDK_FINGERPRINTS % d.versions == 0 for d in drawn)
+    assert len({d.versions for d in drawn}) > 2
+    campaigns = draw_campaigns(np.random.default_rng([5, 1]), 1_500)
+    generate(6_000, 2, tmp_path, 0.05, campaigns=campaigns, sdk=SdkDefaults(0.4, 4))
+    campaign_of = {}
+    for line in (tmp_path / "labels.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        campaign_of[row["account_id"]] = row["campaign"]
+    defaults = {ids.mix(ids.NS_TEMPLATE, (5 << 40) + k): k
+                for k in range(SDK_FINGERPRINTS // 4)}  # fmt: skip
+    builds: dict[int, set[str]] = defaultdict(set)
+    senders: dict[int, set[str]] = defaultdict(set)
+    with gzip.open(tmp_path / "events.jsonl.gz", "rt") as events:
+        for line in events:
+            row = json.loads(line)
+            if row["type"] != "usage":
+                continue
+            # Up to three bits flipped per exchange: near-identical to the default.
+            near = [k for t, k in defaults.items()
+                    if bin(t ^ int(row["prompt_signature"], 16)).count("1") <= 3]  # fmt: skip
+            if near:
+                assert campaign_of.get(row["account_id"]) is None  # genuine users only
+                builds[near[0]].add(row["client_fingerprint"])
+                senders[near[0]].add(row["account_id"])
+    sdk_builds = [ids.hexid("cf-", ids.NS_CLIENT, i, 8) for i in range(SDK_FINGERPRINTS)]
+    assert len(senders) == SDK_FINGERPRINTS // 4  # every SDK's default is sent
+    for k, seen in builds.items():  # by users of that SDK's four builds, and only those
+        assert seen == set(sdk_builds[4 * k : 4 * k + 4])
+    genuine = sum(c is None for c in campaign_of.values())
+    assert 0.15 * genuine < sum(len(a) for a in senders.values()) < 0.45 * genuine
