@@ -572,6 +572,45 @@ def _split_over_builds(
     return out
 
 
+def _described_builds(
+    b: sparse.csr_matrix,
+    build: I64,
+    pairs: tuple[I64, I64, I64],
+    described: npt.NDArray[np.bool_],
+    chosen: npt.NDArray[np.bool_],
+    min_overlap: float,
+) -> npt.NDArray[np.bool_]:
+    """Of the `chosen` pairs with a client build (`build`: each pair's end that is one), those
+    whose build has at least `min_overlap` of its holders holding an identifier it is
+    `described` with (`conjunctions`). An operator's build runs its accounts only, and they
+    hold its templates; an SDK's release runs everyone's, and its default prompt is sent only
+    by the users who keep it. Without this, genuine users sending an SDK's default linked per
+    release and formed clusters of tens of thousands that took in the networks beside them and
+    were flagged with them (fresh draws 132-134, `docs/detection.md`, "Projection")."""
+    a, c, n = pairs
+    sizes = np.diff(b.indptr)
+    wanted = min_overlap * sizes
+    asked = np.zeros(sizes.size, bool)
+    asked[build[chosen]] = True
+    rows = np.flatnonzero(described & asked[build])
+    # The largest pair and the pairs' sum bound the union: holders are counted only for the
+    # builds these leave undecided (most of an operator's builds have one template or exit
+    # pool that most of their holders hold).
+    ends = build[rows]
+    most = np.zeros(sizes.size, n.dtype)
+    np.maximum.at(most, ends, n[rows])
+    covered = np.bincount(ends, weights=n[rows], minlength=sizes.size)
+    rows = rows[(most[ends] < wanted[ends]) & (covered[ends] >= wanted[ends])]
+    if rows.size:
+        members, lengths = common_holders(b, a[rows], c[rows])
+        owner = np.repeat(build[rows], lengths)
+        held = np.unique(owner * np.int64(b.shape[1]) + members) // b.shape[1]
+        covered[build[rows]] = 0
+        covered += np.bincount(held, minlength=sizes.size)
+    out: npt.NDArray[np.bool_] = (most[build] >= wanted[build]) | (covered[build] >= wanted[build])
+    return out
+
+
 def conjunctions(
     inc: Incidence,
     weights: dict[str, float],
@@ -634,6 +673,11 @@ def conjunctions(
     keep &= above
     described, new = with_build & (keep | split) & above, split & above
     keep |= _split_over_builds(b, inc.kind[high] == build, (a, c, n), described, new, min_overlap)
+    on_build = keep & with_build
+    if on_build.any():
+        ends = np.where(inc.kind[high[a]] == build, a, c)
+        keep[on_build] = _described_builds(b, ends, (a, c, n), described, on_build,
+                                           min_overlap)[on_build]  # fmt: skip
     if not keep.any():
         return inc, weights
     a, c, n = a[keep], c[keep], n[keep]

@@ -670,6 +670,33 @@ def test_a_template_split_over_an_operators_builds_links_and_a_public_one_does_n
     assert linked_pairs([own[0], list(own[0]), *popular]) == {}
 
 
+def test_an_sdks_default_prompt_over_its_releases_does_not_link_its_users() -> None:
+    """Fresh draws 132 and 133: genuine users who keep their SDK's default prompt send it from
+    each of the SDK's releases, so the releases together hold all of the template's holders,
+    as an operator's builds hold its templates'. But a release runs everyone's client: three
+    in ten of its users send the default, where an operator's build runs its accounts only."""
+    from backend.detection.projection import conjunctions
+
+    rng = np.random.default_rng(7)
+    users = rng.permutation(np.arange(2_000, 20_000))
+    releases = [sorted(users[k * 1_500 : (k + 1) * 1_500].tolist()) for k in range(4)]
+    default = sorted(a for r in releases for a in r[:450])  # 30% of each release's users
+    operator = [list(range(k * 500, k * 500 + 500)) for k in range(3)]  # three builds of its own
+    # Three templates, each on a third of every build: no pair holds half of either end.
+    templates = [[a for o in operator for a in o[t * 166 : t * 166 + 166]] for t in range(3)]
+
+    def added(groups: list[tuple[str, list[int]]]) -> set[str]:
+        keys = [f"{i}:{kind}" for i, (kind, _) in enumerate(groups)]
+        inc = incidence(groups, 20_000, population=20_000, keys=keys)
+        linked, _ = conjunctions(inc, {"USED_TEMPLATE": 0.35, "USED_CLIENT": 0.3}, link_cap=200)
+        return set(linked.keys[inc.degree.size :])
+
+    assert added([("USED_TEMPLATE", default), *(("USED_CLIENT", r) for r in releases)]) == set()
+    # The same shape on an operator's builds links: each build's holders hold its templates.
+    groups = [*(("USED_TEMPLATE", t) for t in templates), *(("USED_CLIENT", o) for o in operator)]
+    assert len(added(groups)) == 9
+
+
 def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
     from scipy import sparse
 
