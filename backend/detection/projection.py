@@ -593,20 +593,16 @@ def _described_builds(
     asked = np.zeros(sizes.size, bool)
     asked[build[chosen]] = True
     rows = np.flatnonzero(described & asked[build])
-    # The largest pair and the pairs' sum bound the union: holders are counted only for the
-    # builds these leave undecided (most of an operator's builds have one template or exit
-    # pool that most of their holders hold).
+    # A build one pair alone describes needs no count (6 of the 7 builds asked about on the
+    # `full` snapshot: an operator's exit pool or template most of its accounts hold).
     ends = build[rows]
     most = np.zeros(sizes.size, n.dtype)
     np.maximum.at(most, ends, n[rows])
-    covered = np.bincount(ends, weights=n[rows], minlength=sizes.size)
-    rows = rows[(most[ends] < wanted[ends]) & (covered[ends] >= wanted[ends])]
-    if rows.size:
-        members, lengths = common_holders(b, a[rows], c[rows])
-        owner = np.repeat(build[rows], lengths)
-        held = np.unique(owner * np.int64(b.shape[1]) + members) // b.shape[1]
-        covered[build[rows]] = 0
-        covered += np.bincount(held, minlength=sizes.size)
+    rows = rows[most[ends] < wanted[ends]]
+    members, lengths = common_holders(b, a[rows], c[rows])
+    owner = np.repeat(build[rows], lengths)
+    held = np.unique(owner * np.int64(b.shape[1]) + members) // b.shape[1]
+    covered = np.bincount(held, minlength=sizes.size)
     out: npt.NDArray[np.bool_] = (most[build] >= wanted[build]) | (covered[build] >= wanted[build])
     return out
 
