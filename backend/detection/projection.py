@@ -579,6 +579,7 @@ def _described_builds(
     described: npt.NDArray[np.bool_],
     chosen: npt.NDArray[np.bool_],
     min_overlap: float,
+    degree: I64,
 ) -> npt.NDArray[np.bool_]:
     """Of the `chosen` pairs with a client build (`build`: each pair's end that is one), those
     whose build has at least `min_overlap` of its holders holding an identifier it is
@@ -586,23 +587,27 @@ def _described_builds(
     hold its templates; an SDK's release runs everyone's, and its default prompt is sent only
     by the users who keep it. Without this, genuine users sending an SDK's default linked per
     release and formed clusters of tens of thousands that took in the networks beside them and
-    were flagged with them (fresh draws 132-134, `docs/detection.md`, "Projection")."""
+    were flagged with them (fresh draws 132-134, `docs/detection.md`, "Projection").
+
+    Of all its holders (`degree`, per row of `b`), not of those `b` holds: in a region (an
+    incremental refresh) they are the ones the change reached, and a cluster of a default's
+    senders there made a release look described (fresh draw 151: 766 genuine accounts banned
+    by the incremental refresh only)."""
     a, c, n = pairs
-    sizes = np.diff(b.indptr)
-    wanted = min_overlap * sizes
-    asked = np.zeros(sizes.size, bool)
+    wanted = min_overlap * degree
+    asked = np.zeros(degree.size, bool)
     asked[build[chosen]] = True
     rows = np.flatnonzero(described & asked[build])
     # A build one pair alone describes needs no count (6 of the 7 builds asked about on the
     # `full` snapshot: an operator's exit pool or template most of its accounts hold).
     ends = build[rows]
-    most = np.zeros(sizes.size, n.dtype)
+    most = np.zeros(degree.size, n.dtype)
     np.maximum.at(most, ends, n[rows])
     rows = rows[most[ends] < wanted[ends]]
     members, lengths = common_holders(b, a[rows], c[rows])
     owner = np.repeat(build[rows], lengths)
     held = np.unique(owner * np.int64(b.shape[1]) + members) // b.shape[1]
-    covered = np.bincount(held, minlength=sizes.size)
+    covered = np.bincount(held, minlength=degree.size)
     out: npt.NDArray[np.bool_] = (most[build] >= wanted[build]) | (covered[build] >= wanted[build])
     return out
 
@@ -673,7 +678,7 @@ def conjunctions(
     if on_build.any():
         ends = np.where(inc.kind[high[a]] == build, a, c)
         keep[on_build] = _described_builds(b, ends, (a, c, n), described, on_build,
-                                           min_overlap)[on_build]  # fmt: skip
+                                           min_overlap, inc.degree[high])[on_build]  # fmt: skip
     if not keep.any():
         return inc, weights
     a, c, n = a[keep], c[keep], n[keep]

@@ -675,7 +675,7 @@ def test_an_sdks_default_prompt_over_its_releases_does_not_link_its_users() -> N
     each of the SDK's releases, so the releases together hold all of the template's holders,
     as an operator's builds hold its templates'. But a release runs everyone's client: three
     in ten of its users send the default, where an operator's build runs its accounts only."""
-    from backend.detection.projection import conjunctions
+    from backend.detection.projection import conjunctions, restrict
 
     rng = np.random.default_rng(7)
     users = rng.permutation(np.arange(2_000, 20_000))
@@ -685,16 +685,24 @@ def test_an_sdks_default_prompt_over_its_releases_does_not_link_its_users() -> N
     # Three templates, each on a third of every build: no pair holds half of either end.
     templates = [[a for o in operator for a in o[t * 166 : t * 166 + 166]] for t in range(3)]
 
-    def added(groups: list[tuple[str, list[int]]]) -> set[str]:
+    def added(groups: list[tuple[str, list[int]]], region: list[int] | None = None) -> set[str]:
         keys = [f"{i}:{kind}" for i, (kind, _) in enumerate(groups)]
         inc = incidence(groups, 20_000, population=20_000, keys=keys)
+        if region is not None:  # an incremental refresh's: its holders only, whole degrees
+            inc = restrict(inc, np.isin(np.arange(20_000), region))[0]
         linked, _ = conjunctions(inc, {"USED_TEMPLATE": 0.35, "USED_CLIENT": 0.3}, link_cap=200)
         return set(linked.keys[inc.degree.size :])
 
-    assert added([("USED_TEMPLATE", default), *(("USED_CLIENT", r) for r in releases)]) == set()
-    # The same shape on an operator's builds links: each build's holders hold its templates.
+    sdk = [("USED_TEMPLATE", default), *(("USED_CLIENT", r) for r in releases)]
+    assert added(sdk) == set()
+    # Nor in a region the senders fill (a cluster of them the change reached): a release is
+    # judged on all its holders, not on those the region holds.
+    assert added(sdk, region=[*default, *releases[0][450:500]]) == set()
+    # The same shape on an operator's builds links: each build's holders hold its templates,
+    # in the whole graph and in a region that holds them.
     groups = [*(("USED_TEMPLATE", t) for t in templates), *(("USED_CLIENT", o) for o in operator)]
     assert len(added(groups)) == 9
+    assert len(added(groups, region=[a for o in operator for a in o])) == 9
 
 
 def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
