@@ -2,7 +2,8 @@
 
 Each draw is a population whose fake networks have their tactics drawn at random
 (`seed.draws`: 4-7 networks adding up to `--fake` accounts, one of them up to 15,000, every
-parameter from a range). For each draw, through the real path on the bench stack:
+parameter from a range), and whose genuine users send their SDK's default prompt in a drawn
+share (`seed.draws.draw_sdk_defaults`). For each draw, through the real path on the bench stack:
 
 1. generate it; hold out a random `--delta` share of its accounts (their events arrive later);
 2. load the rest (`heracles backfill`, as a team loads its history; `--load ingest` sends it
