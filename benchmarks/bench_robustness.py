@@ -2,8 +2,9 @@
 
 Each draw is a population whose fake networks have their tactics drawn at random
 (`seed.draws`: 4-7 networks adding up to `--fake` accounts, one of them up to 15,000, every
-parameter from a range), and whose genuine users send their SDK's default prompt in a drawn
-share (`seed.draws.draw_sdk_defaults`). For each draw, through the real path on the bench stack:
+parameter from a range), whose genuine users send their SDK's default prompt in a drawn
+share (`seed.draws.draw_sdk_defaults`) and whose campuses run courses on the API in a drawn
+share (`seed.draws.draw_cohorts`). For each draw, through the real path on the bench stack:
 
 1. generate it; hold out a random `--delta` share of its accounts (their events arrive later);
 2. load the rest (`heracles backfill`, as a team loads its history; `--load ingest` sends it
@@ -60,7 +61,7 @@ from backend.evaluation.repository import Membership, read_account_ids, read_mem
 from backend.graph.driver import create_driver
 from benchmarks.bench_ingest import _end_to_end, _wipe
 from devstack import lifecycle
-from seed.draws import draw_campaigns, draw_sdk_defaults
+from seed.draws import draw_campaigns, draw_cohorts, draw_sdk_defaults
 from seed.generate import generate
 
 console = Console(width=160)
@@ -97,6 +98,8 @@ class DrawResult:
     incremental: dict[str, Any] | None = None
     # Genuine users sending their SDK's default prompt: share and builds per SDK (None: none).
     sdk_defaults: dict[str, Any] | None = None
+    # Campus courses on the API (`seed.scenarios.Cohorts`; None: none).
+    cohorts: dict[str, Any] | None = None
 
 
 def _score(labels: dict[str, str | None], members: list[Membership], settings: Settings) -> Score:
@@ -167,9 +170,10 @@ def run_draw(settings: Settings, args: argparse.Namespace, draw: int) -> DrawRes
     # A stream of its own, so the networks are the draws they were before genuine users sent
     # SDK default prompts (2026-12-04; draws run before then had none).
     sdk = draw_sdk_defaults(np.random.default_rng([args.seed, draw, 1]))
+    cohorts = draw_cohorts(np.random.default_rng([args.seed, draw, 2]))  # since 2026-12-04 too
     out = settings.STATE_DIR / "robustness" / f"draw-{draw}"
     generate(args.accounts, args.seed * 1000 + draw, out, args.usage_scale, campaigns=campaigns,
-             sdk=sdk)  # fmt: skip
+             sdk=sdk, cohorts=cohorts)  # fmt: skip
     labels = read_labels(out / "labels.jsonl")
     holdout = set(random.Random(draw).sample(sorted(labels), int(len(labels) * args.delta)))
     (out / "holdout.json").write_text(json.dumps(sorted(holdout)))
@@ -197,7 +201,8 @@ def run_draw(settings: Settings, args: argparse.Namespace, draw: int) -> DrawRes
         kept_network = _kept(networks_before, _flagged(members, settings, by_network=True))
     result = DrawResult(draw, {c.label: c.accounts for c in campaigns}, before, after,
                         round(kept, 4), round(time.perf_counter() - started, 1),
-                        round(kept_network, 4), sdk_defaults=asdict(sdk))  # fmt: skip
+                        round(kept_network, 4), sdk_defaults=asdict(sdk),
+                        cohorts=asdict(cohorts))  # fmt: skip
     (out / "result.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
     return result
 
@@ -276,7 +281,7 @@ def run_offline(settings: Settings, directory: Path, with_incremental: bool = Fa
         }
     return DrawResult(draw, networks, before, after, round(kept, 4),
                       round(time.perf_counter() - started, 1), round(kept_network, 4),
-                      incremental, manifest.get("sdk_defaults"))  # fmt: skip
+                      incremental, manifest.get("sdk_defaults"), manifest.get("cohorts"))  # fmt: skip
 
 
 def _incremental(
@@ -314,17 +319,27 @@ def _incremental(
 # --- report ---------------------------------------------------------------------------------
 
 
+def _courses(cohorts: dict[str, Any]) -> str:
+    """A draw's courses for the table: share of courses x students, tool / credits shares."""
+    if not cohorts["share"]:
+        return "-"
+    return (f"{cohorts['share']:.2f} x {cohorts['size']}, tool {cohorts['tool']:.2f}, "
+            f"credits {cohorts['credits']:.2f}")  # fmt: skip
+
+
 def _report(results: list[DrawResult], out: Path) -> None:
     table = Table(title="bench-robustness: each draw, before and after the delta")
-    for column in ("draw", "networks", "SDK default", "P", "R", "worst network", "genuine",
+    for column in ("draw", "networks", "SDK default", "courses", "P", "R", "worst network", "genuine",
                    "ids/net", "P'", "R'", "worst'", "genuine'", "ids/net'", "kept ID", "kept net",
                    "s"):  # fmt: skip
         table.add_column(column, justify="right")
     for r in results:
         b, a = r.before, r.after
         sdk = r.sdk_defaults or {"share": 0.0, "versions": 1}
+        courses = r.cohorts or {"share": 0.0}
         table.add_row(str(r.draw), str(len(r.networks)),
                       f"{sdk['share']:.2f} x {sdk['versions']}" if sdk["share"] else "-",
+                      _courses(courses),
                       f"{b.precision:.4f}", f"{b.recall:.4f}",
                       f"{b.worst_network:.3f} ({b.worst_network_label})", str(b.genuine_flagged),
                       str(b.network_ids), f"{a.precision:.4f}", f"{a.recall:.4f}",

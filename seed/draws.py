@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from seed.scenarios import PROXY_PROVIDERS, SDK_FINGERPRINTS, Campaign, SdkDefaults
+from seed.scenarios import PROXY_PROVIDERS, SDK_FINGERPRINTS, Campaign, Cohorts, SdkDefaults
 
 ARCHETYPES = ("proxy_hydra", "prepaid_rotating", "coworking_camouflage", "behaviour_only",
               "hosting_farm")  # fmt: skip
@@ -163,3 +163,17 @@ def draw_sdk_defaults(rng: np.random.Generator) -> SdkDefaults:
     in the generator ties templates to builds otherwise."""
     versions = [v for v in range(1, 9) if SDK_FINGERPRINTS % v == 0]
     return SdkDefaults(round(float(rng.uniform(0.0, 0.5)), 3), int(rng.choice(versions)))
+
+
+def draw_cohorts(rng: np.random.Generator) -> Cohorts:
+    """How many of a campus's courses use the API (none to a half), how large a course is (a
+    seminar of 15 to a lecture of 300), and how many of them give their students a client of
+    their own or pay with one department card (none to all of either). The ranges span a
+    campus where a course is rare and one where half its students are in one; a course with
+    its own tool and credits shares a build and a card, as a network does."""
+    return Cohorts(
+        share=round(float(rng.uniform(0.0, 0.5)), 3),
+        size=int(rng.integers(15, 301)),
+        tool=round(float(rng.uniform(0.0, 1.0)), 3),
+        credits=round(float(rng.uniform(0.0, 1.0)), 3),
+    )

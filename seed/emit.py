@@ -71,12 +71,14 @@ class ChunkWriter:
         usage_scale: float,
         pools: ids.IpPool,
         sdk: sc.SdkDefaults = sc.SdkDefaults(),
+        cohorts: sc.Cohorts = sc.Cohorts(),
     ) -> None:
         self.pop = pop
         self.seed = seed
         self.usage_scale = usage_scale
         self.pools = pools
         self.sdk = sdk
+        self.cohorts = cohorts
         self.sizes = pop.sizes
         self.exit_pool = [max(20, int(u) // 40) for u in pop.provider_users]
         self.counts: Counter[str] = Counter()  # events written, by type
@@ -91,6 +93,14 @@ class ChunkWriter:
         company = next(i for i, s in enumerate(sc.SEGMENTS) if s.name == "company")
         sizes = self.pop.group_sizes[company]
         return int(np.argsort(-sizes, kind="stable")[campaign % sizes.size])
+
+    def course(self, group: int, member: int) -> int | None:
+        """The course (a key) a campus's `member`-th student takes that uses the API, if
+        any (`sc.Cohorts`). Hashed, not drawn: with the share at 0 the rng's stream, so the
+        population, is as before."""
+        cohorts = self.cohorts
+        key = (group << 20) + member // cohorts.size
+        return key if ids.mix(95, key) % 1000 < cohorts.share * 1000 else None
 
     # --- per account ------------------------------------------------------------------------
 
@@ -192,6 +202,7 @@ class ChunkWriter:
         email = f"{first}.{last}{pos}@{domain}"  # mailboxes are unique per account
         signup: dict[str, object] = {"country": country}
         mix, cot, factor = GENUINE_MIX, 0.03, 1.0
+        course: int | None = None  # a campus course's key (`course`)
         if name == "household":
             ips = [self.pools.get("residential", 0, pop.size * 2 + group, country)]
             if ids.mix(99, group) % 100 < sc.HOUSEHOLD_SHARED_CARD * 100:
@@ -210,6 +221,16 @@ class ChunkWriter:
         elif name == "campus":
             ips = [self.pools.get("campus", group, int(rng.integers(8)), country) for _ in range(2)]
             email = f"{first}{last[0]}{pos}@uni{group}.edu"
+            course = self.course(group, int(pop.member[pos]))
+            if course is not None:
+                own = (6 << 40) + course
+                if ids.mix(93, pos) % 10 < 8:  # enrols at the first lab, within two hours
+                    t0 = int(ids.mix(94, course) % (WINDOW_S - 3 * DAY) + ids.mix(92, pos) % 7200)
+                if ids.mix(91, course) % 1000 < self.cohorts.tool * 1000:
+                    client, build = ids.hexid("cf-course-", ids.NS_CLIENT, own, 8), -1
+                if ids.mix(90, course) % 1000 < self.cohorts.credits * 1000:
+                    card_index, funding = own, "credit"
+                    address = ids.hexid("ad-", ids.NS_ADDRESS, own, 16)
         elif name == "mobile":
             pool = max(4, int(pop.group_sizes[seg][group]) // 400)
             ips = [
@@ -248,9 +269,13 @@ class ChunkWriter:
             templates = [ids.mix(ids.NS_TEMPLATE, (5 << 40) + build // self.sdk.versions)]
         base = rng.lognormal(np.log(sc.GENUINE_USAGE_MEDIAN), 1.2) * factor
         tz = ids.TZ[country]
+        peak, spread = (14 - tz + rng.normal(0, 2)) % 24, 3.5
+        if course is not None:  # half its exchanges the assignment, in the lab (9:00-17:00)
+            templates = [ids.mix(ids.NS_TEMPLATE, (6 << 40) + course), *templates[:1]]
+            peak, spread, cot = (9.5 + ids.mix(89, course) % 8 - tz) % 24, 1.0, 0.2
         self._plan(
-            plan, account, key, max(1, round(base * self.usage_scale)), t0,
-            (14 - tz + rng.normal(0, 2)) % 24, 3.5, ips, client, templates, 1, mix, cot,
+            plan, account, key, max(1, round(base * self.usage_scale)), t0, peak, spread, ips,
+            client, templates, 1, mix, cot,
             sc.NEW_RELEASE_S + rng.exponential(sc.ADOPTION_MEAN_DAYS * DAY), 0.7, 1.0,
         )  # fmt: skip
 

@@ -102,10 +102,12 @@ def generate(
     progress: Callable[[int], None] | None = None,
     campaigns: tuple[sc.Campaign, ...] | None = None,
     sdk: sc.SdkDefaults = sc.SdkDefaults(),
+    cohorts: sc.Cohorts = sc.Cohorts(),
 ) -> SeedResult:
     """`campaigns`: None for the report's six networks scaled to `accounts`; or an explicit
     list (e.g. `seed.draws.draw_campaigns`), each of exactly its size. `sdk`: genuine users
-    sending their SDK's default prompt (none by default)."""
+    sending their SDK's default prompt; `cohorts`: campus courses using the API (none of
+    either by default)."""
     out.mkdir(parents=True, exist_ok=True)
     pop = build(accounts, seed, campaigns)
     result = SeedResult(
@@ -114,7 +116,7 @@ def generate(
         campaigns=pop.campaign_counts(),
         segments=pop.segment_counts(),
     )
-    writer = ChunkWriter(pop, seed, usage_scale, IpPool(), sdk)
+    writer = ChunkWriter(pop, seed, usage_scale, IpPool(), sdk, cohorts)
     sink = _GzipSink(out / "events.jsonl.gz")
     carry: list[str] = _releases()  # redeliveries land in the next chunk, as a retry would
     try:
@@ -146,5 +148,7 @@ def generate(
         manifest["drawn_campaigns"] = [asdict(c) for c in campaigns]
     if sdk.share:
         manifest["sdk_defaults"] = asdict(sdk)
+    if cohorts.share:
+        manifest["cohorts"] = asdict(cohorts)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return result

@@ -91,6 +91,23 @@ class SdkDefaults:
     versions: int = 1  # builds per SDK, dividing SDK_FINGERPRINTS
 
 
+@dataclass(frozen=True)
+class Cohorts:
+    """Genuine students of courses that use the API: a course's students enrol at its first
+    lab, most within two hours, and send its assignment's template from the campus exits and
+    the university's mail domain during its lab hours; some courses give them a tool of their
+    own (a client build no one else runs) or department credits (one card for the course).
+    Everything a behaviour-only or coworking network shares (a template, a build, a place, a
+    domain, a signup burst, a daily window), held by genuine accounts. Off by default (the
+    presets' populations stay as they were); `bench-robustness` draws it per population
+    (`seed.draws.draw_cohorts`)."""
+
+    share: float = 0.0  # of a campus's courses that use the API
+    size: int = 60  # students per course
+    tool: float = 0.0  # of those courses, the share whose students run the course's own build
+    credits: float = 0.0  # ... and the share paid with one department card
+
+
 # --- fake networks ----------------------------------------------------------------------------
 
 

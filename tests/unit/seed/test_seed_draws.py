@@ -12,9 +12,16 @@ import numpy as np
 
 from backend.events.contract import parse_event
 from seed import identifiers as ids
-from seed.draws import ARCHETYPES, LARGEST, SMALLEST, draw_campaigns, draw_sdk_defaults
+from seed.draws import (
+    ARCHETYPES,
+    LARGEST,
+    SMALLEST,
+    draw_campaigns,
+    draw_cohorts,
+    draw_sdk_defaults,
+)
 from seed.generate import generate
-from seed.scenarios import SDK_FINGERPRINTS, SdkDefaults
+from seed.scenarios import SDK_FINGERPRINTS, Cohorts, SdkDefaults
 
 
 def test_draws_add_up_vary_and_repeat() -> None:
@@ -150,3 +157,59 @@ def test_genuine_users_on_an_sdk_send_its_default_prompt_over_its_builds(tmp_pat
         assert seen == set(sdk_builds[4 * k : 4 * k + 4])
     genuine = sum(c is None for c in campaign_of.values())
     assert 0.15 * genuine < sum(len(a) for a in senders.values()) < 0.45 * genuine
+
+
+def test_a_courses_students_share_its_template_tool_credits_lab_and_first_day(
+    tmp_path: Path,
+) -> None:
+    drawn = [draw_cohorts(np.random.default_rng([7, d])) for d in range(40)]
+    assert all(0.0 <= d.share <= 0.5 and 15 <= d.size <= 300 for d in drawn)
+    assert all(0.0 <= d.tool <= 1.0 and 0.0 <= d.credits <= 1.0 for d in drawn)
+    campaigns = draw_campaigns(np.random.default_rng([5, 1]), 1_500)
+    generate(8_000, 2, tmp_path, 0.05, campaigns=campaigns, cohorts=Cohorts(0.5, 20, 1.0, 1.0))
+    students: dict[str, set[str]] = defaultdict(set)  # the course's own build -> accounts
+    cards: dict[str, set[str]] = defaultdict(set)
+    signup: dict[str, float] = {}
+    hours: dict[str, list[float]] = defaultdict(list)
+    signatures: dict[str, list[int]] = defaultdict(list)
+    mail: dict[str, str] = {}
+    with gzip.open(tmp_path / "events.jsonl.gz", "rt") as events:
+        for line in events:
+            event = parse_event(line)
+            account = getattr(event, "account_id", "")
+            if event.type == "signup":
+                signup[account] = event.occurred_at.timestamp()
+                mail[account] = event.email
+            elif event.type == "billing":
+                cards[account].add(event.payment_fingerprint)
+            elif event.type == "usage":
+                if (event.client_fingerprint or "").startswith("cf-course-"):
+                    students[event.client_fingerprint or ""].add(account)
+                hours[account].append(event.occurred_at.hour + event.occurred_at.minute / 60)
+                signatures[account].append(int(event.prompt_signature or "0", 16))
+    labels = [json.loads(x) for x in (tmp_path / "labels.jsonl").read_text().splitlines()]
+    assert not {r["account_id"] for r in labels if r["campaign"]} & set().union(*students.values())
+    assert len(students) >= 3
+    for course in students.values():
+        assert 2 <= len(course) <= 20
+        assert all(mail[a].endswith(".edu") for a in course)  # a campus's students
+        shared = set.intersection(*(cards[a] for a in course))
+        assert len(shared) == 1  # department credits
+        times = np.sort([signup[a] for a in course])
+        within = max(int(np.sum((times >= t) & (times < t + 7200))) for t in times)
+        assert within >= 0.5 * len(course)  # most enrol at the first lab
+        # The assignment's template (a bit or so apart each time): half of each student's
+        # exchanges (at this usage scale most make one or two), no one else's template.
+        sent = [signatures[a] for a in course]
+
+        def takers(t: int, sent: list[list[int]] = sent) -> int:
+            return sum(any(bin(t ^ u).count("1") <= 3 for u in mine) for mine in sent)
+
+        assert max(takers(t) for mine in sent for t in mine) >= 0.35 * len(course)
+        lab = np.concatenate([hours[a] for a in course])
+        spread = np.abs((lab - np.median(lab) + 12) % 24 - 12)
+        assert np.mean(spread < 4) > 0.85  # lab hours, not a whole day's
+    # Off, no course exists: the populations drawn before this tactic are unchanged.
+    generate(8_000, 2, tmp_path / "off", 0.05, campaigns=campaigns)
+    with gzip.open(tmp_path / "off" / "events.jsonl.gz", "rt") as events:
+        assert not any("cf-course-" in line for line in events)
