@@ -49,6 +49,24 @@ RISK_WEIGHTS: dict[str, tuple[float, float]] = {
     "email_homogeneity": (0.5, 1.0),
     "timing_concentration": (1.5, 0.8),
 }
+# The features that say a cluster's accounts act together (one template, one signup hour, one
+# mail shape, one daily window) are views of one fact, and at full weight they add up to 5.5,
+# past the bias: a genuine group that acts together by design reached the threshold on them
+# alone. A campus course (its assignment's template, enrolment at the first lab, the
+# university's mail, lab hours) came back at risk 0.55 with 4.2 of coordination and 1.0 of
+# everything else (fresh draws 156 and 158, `docs/detection.md`, "Risk and explanation").
+# Together they count at most COORDINATION_CAP, scaled down in proportion (so the stored
+# contributions still add up to the logit): coordination alone then leaves a cluster at 0.18,
+# and a flag needs 1.5 more from what a distillation network hides behind or is after
+# (anonymised exits, prepaid or foreign cards, disposable mail, chain-of-thought prompts, heavy
+# volume, a rush to a new model) or from disputes: 60% of the strongest such feature's
+# saturation. Not fitted: a cap anywhere from 3.0 to 4.0 flags the same accounts on the 29
+# saved draws 112-140, drawn before the courses (ad hoc, the cap applied to the scores of
+# their refreshes); 2.5 loses a network whole on two of them.
+COORDINATION = (
+    "template_concentration", "signup_burstiness", "email_homogeneity", "timing_concentration",
+)  # fmt: skip
+COORDINATION_CAP = 3.5
 # Descriptive only (shown to analysts, no weight).
 DESCRIPTIVE = ("size", "density", "mean_link_weight", "reasoning_share", "agentic_coding_share",
                "exchanges_per_account", "cards_per_account")  # fmt: skip
@@ -533,6 +551,10 @@ def score(
     contrib = np.column_stack(
         [w * np.minimum(1.0, features[n] / s) for n, (w, s) in RISK_WEIGHTS.items()]
     ) if n_comm else np.zeros((0, len(RISK_WEIGHTS)))  # fmt: skip
+    coordinated = [list(RISK_WEIGHTS).index(n) for n in COORDINATION]
+    together = contrib[:, coordinated].sum(axis=1)
+    share = np.minimum(1.0, COORDINATION_CAP / np.maximum(together, 1e-12))
+    contrib[:, coordinated] *= share[:, None]
     risk = 1.0 / (1.0 + np.exp(-(BIAS + contrib.sum(axis=1))))
     return Scored(features=matrix_f, contributions=contrib, risk=risk, feature_names=names)
 

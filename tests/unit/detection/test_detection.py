@@ -27,6 +27,10 @@ from backend.detection.projection import (
 from backend.detection.records import Memberships
 from backend.detection.scoring import (
     ACCOUNT_COLUMNS,
+    BIAS,
+    COORDINATION,
+    COORDINATION_CAP,
+    RISK_WEIGHTS,
     behaviour_similarity,
     best_ties,
     confidence,
@@ -361,6 +365,30 @@ def test_features_risk_and_explanation() -> None:
     assert s.contributions.sum(axis=1) - 5.0 == pytest.approx(logit)
     proof = evidence(inc, labels, W)
     assert proof[0][0][:1] == ("PAID_WITH",) and proof[0][0][2:] == (4, 4)
+
+
+def test_acting_together_alone_does_not_make_a_cluster_risky() -> None:
+    # Two clusters that act together in every way the features see: one template, signed up
+    # within the hour, one mail shape, every exchange at ten in the morning. Cluster 0 is a
+    # course (nothing else); cluster 1 the same on prepaid cards.
+    n = 8
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    inc = incidence([("USED_TEMPLATE", [0, 1, 2, 3]), ("USED_TEMPLATE", [4, 5, 6, 7])], n)
+    table = _table(
+        n, exchanges=[100] * 8, cap_coding=[100] * 8, h10=[100] * 8, cards=[1] * 8,
+        risky_cards=[0, 0, 0, 0, 1, 1, 1, 1], signup_s=[0, 60, 120, 180] * 2,
+    )  # fmt: skip
+    s = score(table, labels, inc, project(inc, W, 200, 32, 4, 1), np.zeros(n, np.int64))
+    f = {name: s.features[:, i] for i, name in enumerate(s.feature_names)}
+    together = [s.feature_names.index(name) for name in COORDINATION]
+    for name in COORDINATION:  # every coordination feature at or past its saturation
+        assert (f[name] >= RISK_WEIGHTS[name][1]).all()
+    full = sum(RISK_WEIGHTS[name][0] for name in COORDINATION)
+    assert full > -BIAS  # uncapped, acting together alone would pass the threshold
+    assert s.contributions[:, together].sum(axis=1) == pytest.approx([COORDINATION_CAP] * 2)
+    assert s.risk[0] < 0.5 < s.risk[1]
+    logit = np.log(s.risk / (1 - s.risk))
+    assert s.contributions.sum(axis=1) + BIAS == pytest.approx(logit)
 
 
 def test_confidence_separates_network_members_from_exit_sharers() -> None:
