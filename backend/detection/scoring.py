@@ -59,8 +59,8 @@ RISK_WEIGHTS: dict[str, tuple[float, float]] = {
 # contributions still add up to the logit): coordination alone then leaves a cluster at 0.18,
 # and a flag needs 1.5 more from what a distillation network hides behind or is after
 # (anonymised exits, prepaid or foreign cards, disposable mail, chain-of-thought prompts, heavy
-# volume, a rush to a new model) or from disputes: 60% of the strongest such feature's
-# saturation. Not fitted: a cap anywhere from 3.0 to 4.0 flags the same accounts on the 29
+# volume, a rush to a new model) or from disputes: what the strongest of them gives at 60% of
+# its saturation. Not fitted: a cap anywhere from 3.0 to 4.0 flags the same accounts on the 29
 # saved draws 112-140, drawn before the courses (ad hoc, the cap applied to the scores of
 # their refreshes); 2.5 loses a network whole on two of them.
 COORDINATION = (
