@@ -319,9 +319,9 @@ def _incremental(
 # --- report ---------------------------------------------------------------------------------
 
 
-def _courses(cohorts: dict[str, Any]) -> str:
+def _courses(cohorts: dict[str, Any] | None) -> str:
     """A draw's courses for the table: share of courses x students, tool / credits shares."""
-    if not cohorts["share"]:
+    if not cohorts or not cohorts["share"]:
         return "-"
     return (f"{cohorts['share']:.2f} x {cohorts['size']}, tool {cohorts['tool']:.2f}, "
             f"credits {cohorts['credits']:.2f}")  # fmt: skip
@@ -336,10 +336,9 @@ def _report(results: list[DrawResult], out: Path) -> None:
     for r in results:
         b, a = r.before, r.after
         sdk = r.sdk_defaults or {"share": 0.0, "versions": 1}
-        courses = r.cohorts or {"share": 0.0}
         table.add_row(str(r.draw), str(len(r.networks)),
                       f"{sdk['share']:.2f} x {sdk['versions']}" if sdk["share"] else "-",
-                      _courses(courses),
+                      _courses(r.cohorts),
                       f"{b.precision:.4f}", f"{b.recall:.4f}",
                       f"{b.worst_network:.3f} ({b.worst_network_label})", str(b.genuine_flagged),
                       str(b.network_ids), f"{a.precision:.4f}", f"{a.recall:.4f}",

@@ -270,7 +270,7 @@ class ChunkWriter:
         base = rng.lognormal(np.log(sc.GENUINE_USAGE_MEDIAN), 1.2) * factor
         tz = ids.TZ[country]
         peak, spread = (14 - tz + rng.normal(0, 2)) % 24, 3.5
-        if course is not None:  # half its exchanges the assignment, in the lab (9:00-17:00)
+        if course is not None:  # half its exchanges the assignment, in the lab (9:30-16:30)
             templates = [ids.mix(ids.NS_TEMPLATE, (6 << 40) + course), *templates[:1]]
             peak, spread, cot = (9.5 + ids.mix(89, course) % 8 - tz) % 24, 1.0, 0.2
         self._plan(
