@@ -654,9 +654,13 @@ def _peel(
         )
         if not periphery.any():
             break
-        tie = None
-        labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
-        labels = relabel(connected(matrix, labels), params.min_cluster_size)
+        peeled = np.where(periphery, labels + int(labels.max()) + 1, labels)
+        peeled = relabel(connected(matrix, peeled), params.min_cluster_size)
+        if np.array_equal(peeled, labels):
+            # A periphery that comes back as it was (peeled off, then dissolved or reunited
+            # with its cluster) is the periphery of every later round too: `tie` is theirs.
+            break
+        tie, labels = None, peeled
     group = owner_groups(inc, labels, params.link_cap)
     # The last round's tie, when it peeled nothing, is the self-tied split's: one of the
     # refresh's eight tie measurements (~1 s each on a region at full usage) fewer.

@@ -92,12 +92,15 @@ class Scored:
 
 def _count_pairs(inc: Incidence, labels: I64) -> tuple[I64, I64, I64]:
     """(identifier, community, holders of it in that community) for every pair with >= 1."""
-    rows = inc.identifier_of_row
-    lab = labels[inc.holders]
-    ok = lab >= 0
     n_comm = int(labels.max()) + 1 if labels.size else 0
-    combined = rows[ok] * max(n_comm, 1) + lab[ok]
-    uniq, counts = unique_counts(combined)  # nearly sorted: an identifier's rows are together
+    kept = inc.remembered_pairs(labels)
+    if kept is None:
+        rows = inc.identifier_of_row
+        lab = labels[inc.holders]
+        ok = lab >= 0
+        combined = rows[ok] * max(n_comm, 1) + lab[ok]
+        kept = unique_counts(combined)  # nearly sorted: an identifier's rows are together
+    uniq, counts = kept
     return uniq // max(n_comm, 1), uniq % max(n_comm, 1), counts
 
 
@@ -148,6 +151,7 @@ def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[
     del lab
     pairs, at, counts = unique_runs(key)
     del key
+    inc.remember_pairs(labels, pairs, counts)
     same = np.zeros(rows.size, np.int64)
     same[ok] = counts[at]
     del at, ok

@@ -1123,3 +1123,80 @@ def test_a_build_a_flagged_network_holds_alone_counts_as_an_owner_identifier() -
     assert not gain[20:].any()
     # No flagged cluster: nothing gains.
     assert not owned_build_ties(inc, labels, ~np.ones(3, bool), labels, positions, weights).any()
+
+
+def _peel_every_round(inc: Incidence, matrix: Any, labels: np.ndarray, table: Any) -> np.ndarray:
+    """The peel's rounds as they ran before a round that changes nothing ended them: every
+    round measured again, and the self-tied split measuring its own tie."""
+    for _ in range(pipeline.PEEL_ROUNDS):
+        tie = tie_strength(inc, labels, PARAMS.kind_weights)
+        periphery = (labels >= 0) & (
+            confidence(tie, pipeline.behaviour_similarity(table, labels)) < pipeline.CORE_CONFIDENCE
+        )
+        if not periphery.any():
+            break
+        labels = np.where(periphery, labels + int(labels.max()) + 1, labels)
+        labels = pipeline.relabel(pipeline.connected(matrix, labels), PARAMS.min_cluster_size)
+    group = pipeline.owner_groups(inc, labels, PARAMS.link_cap)
+    labels = pipeline.split_self_tied(inc, labels, PARAMS.link_cap, table,
+                                      PARAMS.kind_weights, group, PARAMS.min_cluster_size)  # fmt: skip
+    labels = pipeline.split_bystanders(inc, labels, PARAMS.link_cap, group)
+    return pipeline.relabel(labels, PARAMS.min_cluster_size)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_peel_ends_where_a_round_would_change_nothing_with_the_same_clusters(
+    seed: int,
+) -> None:
+    """A round whose periphery comes back as it was (a community that is periphery
+    throughout, peeled off and renumbered as itself) ends the peel with that round's tie: every
+    later round would measure the same labels. The clusters must be those of every round run.
+    Random graphs of loosely and tightly tied groups, so that both ends of rounds occur."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    groups: list[tuple[str, list[int]]] = []
+    for start in range(0, n, 30):
+        members = list(range(start, start + 30))
+        tight = rng.random() < 0.5
+        for _ in range(int(rng.integers(5, 25))):
+            size = int(rng.integers(2, 8 if tight else 4))
+            held = sorted(rng.choice(members, size, replace=False).tolist())
+            kind = str(rng.choice(["PAID_WITH", "USED_DEVICE"] if tight else ["USED_IP"]))
+            groups.append((kind, held))
+        groups.append(("USED_IP", sorted(rng.choice(n, 6, replace=False).tolist())))
+    inc = incidence(groups, n, population=5_000)
+    matrix = project(inc, PARAMS.kind_weights, PARAMS.link_cap, PARAMS.exact_max,
+                     PARAMS.sample_rounds, PARAMS.seed)  # fmt: skip
+    labels = np.repeat(np.arange(n // 30), 30).astype(np.int64)
+    table = {c: rng.random(n) * 10 for c in ACCOUNT_COLUMNS}
+    expected = _peel_every_round(inc, matrix, labels, table)
+    got = pipeline._peel(inc, matrix, labels, table, PARAMS, PARAMS.kind_weights)
+    assert np.array_equal(got, expected)
+
+
+def test_pairs_counted_by_a_tie_are_the_pairs_a_fresh_count_gives() -> None:
+    """The (identifier, community) counts a tie measurement keeps for the next count under the
+    same labels (`Incidence.remember_pairs`) must be a fresh count's, and are not used under
+    other labels, nor by an incidence with other rows; pairs many next to the rows (more than
+    a sixteenth) are not kept."""
+    from backend.detection.scoring import _count_pairs
+
+    rng = np.random.default_rng(5)
+    groups = [(str(rng.choice(["PAID_WITH", "USED_IP"])),
+               sorted(rng.choice(200, int(rng.integers(60, 140)), replace=False).tolist()))
+              for _ in range(40)]  # fmt: skip
+    inc = incidence(groups, 200)
+    many = rng.integers(0, 150, 200)
+    tie_strength(inc, many, PARAMS.kind_weights)
+    assert inc.remembered_pairs(many) is None
+    labels = rng.integers(-1, 3, 200)
+    other = rng.integers(-1, 3, 200)
+    fresh = [_count_pairs(replace(inc), x) for x in (labels, other)]
+    tie_strength(inc, labels, PARAMS.kind_weights)
+    assert inc.remembered_pairs(labels) is not None and inc.remembered_pairs(other) is None
+    for x, expected in zip((labels, other), fresh, strict=True):
+        for got, want in zip(_count_pairs(inc, x), expected, strict=True):
+            assert np.array_equal(got, want)
+    # Kept through `with_prompts` (they do not depend on prompts), not through `replace`.
+    assert inc.with_prompts(np.ones(200)).remembered_pairs(labels) is not None
+    assert restrict(inc, np.arange(200) < 150)[0].remembered_pairs(labels) is None
