@@ -1200,3 +1200,24 @@ def test_pairs_counted_by_a_tie_are_the_pairs_a_fresh_count_gives() -> None:
     # Kept through `with_prompts` (they do not depend on prompts), not through `replace`.
     assert inc.with_prompts(np.ones(200)).remembered_pairs(labels) is not None
     assert restrict(inc, np.arange(200) < 150)[0].remembered_pairs(labels) is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_shares_regrouped_are_the_shares_counted_per_merged_group(seed: int) -> None:
+    """`regrouped` must give exactly what `_shares` counts on the rows once groups merge
+    (triples, each row's triple, holders per triple and per pair, holders' rows)."""
+    rng = np.random.default_rng(seed)
+    n = 120
+    kinds = ["USED_TEMPLATE", "USED_CLIENT", "PAID_WITH"]
+    groups = [(str(rng.choice(kinds)), sorted(rng.choice(n, int(rng.integers(2, 30)),
+                                                         replace=False).tolist()))
+              for _ in range(80)]  # fmt: skip
+    inc = incidence(groups, n)
+    labels = rng.integers(-1, 5, n)
+    group = rng.integers(0, 40, n)
+    to = np.where(rng.random(n) < 0.3, rng.integers(0, 40, n), np.arange(n))
+    got = pipeline.regrouped(pipeline._shares(inc, labels, group), to, n)
+    want = pipeline._shares(inc, labels, to[group])
+    for name in ("triple", "triple_of", "in_group", "pair", "in_cluster", "held"):
+        a, b = getattr(got, name), getattr(want, name)
+        assert a.dtype == b.dtype and np.array_equal(np.ravel(a), np.ravel(b)), name
