@@ -428,6 +428,11 @@ def connected(matrix: sparse.csr_matrix, labels: I64) -> I64:
 KEY_LIMIT = 2**62  # combined integer keys stay below this (int64, with room to spare)
 
 
+def _triple_keys_fit(inc: Incidence, clusters: int, n: int) -> bool:
+    """Whether (identifier, cluster, group) fits one int64 key (`_shares`, `regrouped`)."""
+    return inc.degree.size * clusters * n < KEY_LIMIT
+
+
 def owner_groups(inc: Incidence, labels: I64, link_cap: int) -> I64:
     """Per account, its group: the accounts of its cluster tied to it by owner identifiers
     (a household's card and address, a team's corporate card, a network's card ring); an
@@ -522,7 +527,7 @@ def _shares(inc: Incidence, labels: I64, group: I64) -> _Shares:
     held = inc.holders[behaviour]
     # (identifier, cluster, group) as one integer key, in the same lexicographic order as the
     # rows of np.unique(axis=0), which sorts a structured view and was most of this function.
-    if inc.degree.size * clusters * n < KEY_LIMIT:
+    if _triple_keys_fit(inc, clusters, n):
         key = (rows[behaviour] * clusters + labels[held]) * n + group[held]
         keys, triple_of, in_group = unique_runs(key)
         triple = np.column_stack([keys // n // clusters, keys // n % clusters, keys % n])
@@ -596,7 +601,7 @@ def factions(inc: Incidence, labels: I64, group: I64) -> tuple[I64, _Shares | No
     pick = pick[np.r_[True, np.diff(single[pick]) != 0]]
     faction = np.arange(n, dtype=np.int64)
     faction[single[pick]] = target[pick]
-    if inc.degree.size * (int(labels.max()) + 1) * n >= KEY_LIMIT:
+    if not _triple_keys_fit(inc, int(labels.max()) + 1, n):
         return faction[group], None  # a graph too large for one int64 key: counted again
     return faction[group], regrouped(shares, faction, n)
 
