@@ -13,9 +13,13 @@ linear in the degree instead of quadratic.
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +32,16 @@ I64 = npt.NDArray[np.int64]
 
 TEMPLATE_KIND = "USED_TEMPLATE"
 BUILD_KIND = "USED_CLIENT"
+T = TypeVar("T")
+
+# Row passes split at identifier boundaries run on this many threads (`in_row_shards`): numpy
+# releases the GIL in its sorts, gathers and arithmetic, and a refresh otherwise leaves the
+# second core idle (Neo4j waits while the pipeline runs). Two: this machine's cores; more
+# shards than cores measured no better.
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+ROW_THREADS = max(1, min(2, _CORES or 1))
+# Below this many rows a pass is one call: a thread's start and the split are not repaid.
+MIN_SHARD_ROWS = 500_000
 
 
 @dataclass
@@ -86,6 +100,13 @@ class Incidence:
         rows = np.flatnonzero(position >= 0)
         return BandRows(rows, self.holders[rows], position[rows])
 
+    @cached_property
+    def is_band_row(self) -> npt.NDArray[np.bool_]:
+        """Per row: a template band's (`band_rows`), as a mask; every tie measurement reads it."""
+        mask = np.zeros(self.holders.size, bool)
+        mask[self.band_rows.rows] = True
+        return mask
+
     def remember_pairs(self, labels: I64, pairs: I64, counts: I64) -> None:
         """Keep the (identifier, community) pairs a tie measurement counted under `labels`
         (`scoring._count_pairs`' keys and counts): the scores read them again under the same
@@ -117,7 +138,14 @@ class Incidence:
         return out
 
 
-_ROW_CACHES = ("identifier_of_row", "spread_of_row", "band_position", "band_rows", "pair_counts")
+_ROW_CACHES = (
+    "identifier_of_row",
+    "spread_of_row",
+    "band_position",
+    "band_rows",
+    "is_band_row",
+    "pair_counts",
+)
 
 
 @dataclass(frozen=True)
@@ -229,6 +257,29 @@ def unique_runs(key: I64) -> tuple[I64, I64, I64]:
     # Each sorted row's run number, written out by run (a third of `cumsum`'s time on a bool).
     inverse[order] = np.repeat(np.arange(starts.size, dtype=np.int64), counts)
     return unique, inverse, counts
+
+
+def row_shards(ptr: I64, parts: int) -> list[tuple[int, int]]:
+    """`parts` contiguous row ranges of about equal size that split no identifier (`ptr`: an
+    incidence's), in row order; fewer when an identifier is larger than a share."""
+    n = int(ptr[-1]) if ptr.size else 0
+    targets = np.arange(1, max(parts, 1)) * n // max(parts, 1)
+    cuts = ptr[np.minimum(np.searchsorted(ptr, targets), ptr.size - 1)] if ptr.size else targets
+    bounds = np.unique(np.r_[0, cuts, n]).tolist()
+    return [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+
+
+def in_row_shards(inc: Incidence, work: Callable[[int, int], T]) -> list[T]:
+    """`work(lo, hi)` over row ranges that split no identifier (`row_shards`), in row order,
+    on `ROW_THREADS` threads. Anything counted per identifier (per (identifier, community))
+    comes out as from one pass: an identifier's rows are all in one range, and the ranges'
+    keys, identifier first, follow each other in order."""
+    n = int(inc.holders.size)
+    shards = row_shards(inc.ptr, ROW_THREADS if n >= MIN_SHARD_ROWS else 1) or [(0, n)]
+    if len(shards) == 1:
+        return [work(*shards[0])]
+    with ThreadPoolExecutor(len(shards), thread_name_prefix="rows") as pool:
+        return list(pool.map(lambda shard: work(*shard), shards))
 
 
 def unique_counts(key: I64) -> tuple[I64, I64]:

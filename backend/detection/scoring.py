@@ -22,6 +22,7 @@ from scipy import sparse
 from backend.detection.projection import (
     TEMPLATE_KIND,
     Incidence,
+    in_row_shards,
     locate,
     unique_counts,
     unique_runs,
@@ -139,27 +140,41 @@ def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[
     # Row-sized arrays (18.4M rows at full usage, 147 MB each in int64) are freed as soon as
     # they are used and products made in place: this function set the refresh's peak memory,
     # ~1.2 GB above what the refresh held, with nine of them alive at once.
+    # Passes over row ranges on two threads (`in_row_shards`); each allocates its row-sized
+    # output only once the pass before has freed its temporaries.
     rows = inc.identifier_of_row
-    lab = labels[inc.holders]
-    ok = lab >= 0
     n_comm = int(labels.max()) + 1 if labels.size else 0
-    # Each row's (identifier, community) counted among all rows: the count, put back on the
-    # rows it came from (no sparse table to look them up in: a third of this function's time).
-    key = rows[ok]
-    key *= max(n_comm, 1)
-    key += lab[ok]
-    del lab
-    pairs, at, counts = unique_runs(key)
-    del key
-    inc.remember_pairs(labels, pairs, counts)
     same = np.zeros(rows.size, np.int64)
-    same[ok] = counts[at]
-    del at, ok
+
+    def count(lo: int, hi: int) -> tuple[I64, I64]:
+        # Each row's (identifier, community) counted among all rows: the count, put back on
+        # the rows it came from (no sparse table to look them up in).
+        lab = labels[inc.holders[lo:hi]]
+        ok = lab >= 0
+        key = rows[lo:hi][ok]
+        key *= max(n_comm, 1)
+        key += lab[ok]
+        del lab
+        pairs, at, counts = unique_runs(key)
+        del key
+        same[lo:hi][ok] = counts[at]
+        return pairs, counts
+
+    counted = in_row_shards(inc, count)
+    pairs = np.concatenate([p for p, _ in counted])
+    counts = np.concatenate([c for _, c in counted])
+    del counted
+    inc.remember_pairs(labels, pairs, counts)
+    spread = inc.spread_of_row
     conc = np.zeros(rows.size)
-    np.divide(same - 1, inc.spread_of_row, out=conc, where=same >= 2)
-    term = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind][rows]
-    term *= conc
+
+    def concentrate(lo: int, hi: int) -> None:
+        here = same[lo:hi]
+        np.divide(here - 1, spread[lo:hi], out=conc[lo:hi], where=here >= 2)
+
+    in_row_shards(inc, concentrate)
     bands = inc.band_rows
+    share = None
     if bands.rows.size:
         ident, comm = pairs // max(n_comm, 1), pairs % max(n_comm, 1)
         per_band = chance_per_prompt(inc, ident, comm, counts, n_comm)
@@ -167,15 +182,22 @@ def _tie_terms(inc: Incidence, labels: I64, weights: dict[str, float]) -> tuple[
             bands.holders, bands.position, conc[bands.rows], inc.accounts,
             _chance(inc.prompts, per_band, labels),
         )  # fmt: skip
-        del conc
-        # Band rows are most rows (15.7M of 18.4M at full usage): one pass over all of them
-        # (x 1.0 elsewhere, the same floats) instead of gathering and scattering the bands';
-        # one temporary of a row's size, not three of the bands'.
-        other = np.ones(rows.size, bool)
-        other[bands.rows] = False
-        factor = share[inc.holders]
-        np.putmask(factor, other, 1.0)
-        term *= factor
+    kind_weight = np.array([weights.get(k, 0.0) for k in inc.kinds])[inc.kind]
+    band = inc.is_band_row if share is not None else None
+    term = np.empty(rows.size)
+
+    def weigh(lo: int, hi: int) -> None:
+        out = term[lo:hi]
+        np.multiply(kind_weight[rows[lo:hi]], conc[lo:hi], out=out)
+        if share is not None and band is not None:
+            # Band rows are most rows (15.7M of 18.4M at full usage): every row of the range
+            # times its holder's share, x 1.0 off the bands (the same floats), rather than
+            # gathering and scattering the bands'.
+            factor = share[inc.holders[lo:hi]]
+            np.putmask(factor, ~band[lo:hi], 1.0)
+            out *= factor
+
+    in_row_shards(inc, weigh)
     return same, np.asarray(term, np.float64)
 
 

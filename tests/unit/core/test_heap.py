@@ -1,5 +1,5 @@
-"""`reuse_freed_memory` sets glibc's allocator for the block and restores it after, once for
-nested and concurrent blocks."""
+"""`reuse_freed_memory` sets glibc's allocator for the block and restores it after (but the
+arena limit), once for nested and concurrent blocks."""
 
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ class Recorder:
         return 1
 
 
-HOLD = [("mallopt", heap.M_MMAP_MAX, 0), ("mallopt", heap.M_TRIM_THRESHOLD, heap.KEEP)]
+# The arena limit is set, never restored: glibc fixes it once (`heap`'s docstring).
+HOLD = [
+    ("mallopt", heap.M_MMAP_MAX, 0),
+    ("mallopt", heap.M_TRIM_THRESHOLD, heap.KEEP),
+    ("mallopt", heap.M_ARENA_MAX, 1),
+]
 RESTORE = [
     ("mallopt", heap.M_MMAP_MAX, heap.DEFAULT_MMAP_MAX),
     ("mallopt", heap.M_TRIM_THRESHOLD, heap.DEFAULT_TRIM_THRESHOLD),

@@ -3,6 +3,7 @@ exit they share with genuine customers, a company team, stable IDs across refres
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backend.detection import pipeline
+from backend.detection import pipeline, projection
 from backend.detection.pipeline import (
     Detection,
     Params,
@@ -1221,3 +1222,51 @@ def test_shares_regrouped_are_the_shares_counted_per_merged_group(seed: int) -> 
     for name in ("triple", "triple_of", "in_group", "pair", "in_cluster", "held"):
         a, b = getattr(got, name), getattr(want, name)
         assert a.dtype == b.dtype and np.array_equal(np.ravel(a), np.ravel(b)), name
+
+
+def test_row_shards_cover_the_rows_in_order_and_split_no_identifier() -> None:
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 50, 400)
+    ptr = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    for parts in (1, 2, 3, 7, 1000):
+        shards = projection.row_shards(ptr, parts)
+        assert shards[0][0] == 0 and shards[-1][1] == ptr[-1]
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(shards))
+        assert np.isin([lo for lo, _ in shards], ptr).all()
+        assert len(shards) <= parts
+    assert len(projection.row_shards(ptr, 2)) == 2
+    assert projection.row_shards(np.array([0, 10], np.int64), 4) == [(0, 10)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_tie_measured_in_row_shards_is_the_one_pass_tie(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Split over threads at identifier boundaries (`in_row_shards`), a tie measurement's
+    per-row counts and terms, and the pairs it keeps, must be one pass's, bit for bit;
+    template bands included (their consistency and chance read the counted pairs)."""
+    from backend.detection.scoring import _tie_terms
+
+    rng = np.random.default_rng(seed)
+    n = 150
+    groups: list[tuple[str, list[int]]] = []
+    keys: list[str] = []
+    for j in range(80):  # holders many next to the pairs, so that the pairs are kept
+        kind = str(rng.choice(["USED_TEMPLATE", "USED_TEMPLATE", "PAID_WITH", "USED_IP"]))
+        groups.append(
+            (kind, sorted(rng.choice(n, int(rng.integers(30, 140)), replace=False).tolist()))
+        )
+        keys.append(f"{rng.integers(0, 4)}:{j:04x}" if kind == "USED_TEMPLATE" else f"{kind}-{j}")
+    inc = incidence(groups, n, keys=keys).with_prompts(rng.random(n) * 20)
+    labels = rng.integers(-1, 3, n)
+    monkeypatch.setattr(projection, "MIN_SHARD_ROWS", 0)
+    results = []
+    for threads in (1, 2, 5):
+        monkeypatch.setattr(projection, "ROW_THREADS", threads)
+        fresh = replace(inc)
+        same, term = _tie_terms(fresh, labels, PARAMS.kind_weights)
+        results.append((same, term, *fresh.__dict__["pair_counts"][1:]))
+    assert len(projection.row_shards(inc.ptr, 5)) == 5
+    for got in results[1:]:
+        for a, b in zip(got, results[0], strict=True):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
