@@ -31,6 +31,7 @@ from backend.detection.projection import (
     Quotient,
     chance_floors,
     conjunctions,
+    in_row_shards,
     locate,
     project,
     quotient,
@@ -528,8 +529,19 @@ def _shares(inc: Incidence, labels: I64, group: I64) -> _Shares:
     # (identifier, cluster, group) as one integer key, in the same lexicographic order as the
     # rows of np.unique(axis=0), which sorts a structured view and was most of this function.
     if _triple_keys_fit(inc, clusters, n):
-        key = (rows[behaviour] * clusters + labels[held]) * n + group[held]
-        keys, triple_of, in_group = unique_runs(key)
+        # Counted per row range (`in_row_shards`): the keys lead with the identifier.
+        def count(lo: int, hi: int) -> tuple[I64, I64, I64]:
+            mine = behaviour[lo:hi]
+            held_here = inc.holders[lo:hi][mine]
+            key = (rows[lo:hi][mine] * clusters + labels[held_here]) * n + group[held_here]
+            return unique_runs(key)
+
+        counted = in_row_shards(inc, count)
+        offsets = np.cumsum([0] + [keys.size for keys, _, _ in counted[:-1]])
+        keys = np.concatenate([keys for keys, _, _ in counted])
+        triple_of = np.concatenate([at + o for (_, at, _), o in zip(counted, offsets, strict=True)])
+        in_group = np.concatenate([c for _, _, c in counted])
+        del counted
         triple = np.column_stack([keys // n // clusters, keys // n % clusters, keys % n])
     else:  # a graph too large for one int64 key
         triple, triple_of, in_group = np.unique(

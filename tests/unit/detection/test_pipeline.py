@@ -1270,3 +1270,29 @@ def test_a_tie_measured_in_row_shards_is_the_one_pass_tie(
     for got in results[1:]:
         for a, b in zip(got, results[0], strict=True):
             assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_shares_counted_in_row_shards_are_the_one_pass_shares(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_shares` over row ranges (`in_row_shards`) must give one pass's triples, each row's
+    triple, and the counts, exactly."""
+    rng = np.random.default_rng(seed)
+    n = 120
+    kinds = ["USED_TEMPLATE", "USED_CLIENT", "PAID_WITH"]
+    groups = [(str(rng.choice(kinds)), sorted(rng.choice(n, int(rng.integers(2, 30)),
+                                                         replace=False).tolist()))
+              for _ in range(80)]  # fmt: skip
+    inc = incidence(groups, n)
+    labels = rng.integers(-1, 5, n)
+    group = rng.integers(0, 40, n)
+    monkeypatch.setattr(projection, "MIN_SHARD_ROWS", 0)
+    results = []
+    for threads in (1, 2, 5):
+        monkeypatch.setattr(projection, "ROW_THREADS", threads)
+        results.append(pipeline._shares(inc, labels, group))
+    for got in results[1:]:
+        for name in ("triple", "triple_of", "in_group", "pair", "in_cluster", "held"):
+            a, b = getattr(got, name), getattr(results[0], name)
+            assert a.dtype == b.dtype and np.array_equal(a, b), name
