@@ -529,17 +529,25 @@ def _shares(inc: Incidence, labels: I64, group: I64) -> _Shares:
     # (identifier, cluster, group) as one integer key, in the same lexicographic order as the
     # rows of np.unique(axis=0), which sorts a structured view and was most of this function.
     if _triple_keys_fit(inc, clusters, n):
-        # Counted per row range (`in_row_shards`): the keys lead with the identifier.
-        def count(lo: int, hi: int) -> tuple[I64, I64, I64]:
+        # Counted per row range (`in_row_shards`): the keys lead with the identifier, so a
+        # range's triples follow the one's before, numbered on from them.
+        triple_of = np.empty(held.size, np.int64)
+
+        def count(lo: int, hi: int) -> tuple[int, I64, I64]:
             mine = behaviour[lo:hi]
-            held_here = inc.holders[lo:hi][mine]
+            start = int(np.count_nonzero(behaviour[:lo]))
+            held_here = held[start : start + int(np.count_nonzero(mine))]
             key = (rows[lo:hi][mine] * clusters + labels[held_here]) * n + group[held_here]
-            return unique_runs(key)
+            keys, _, counts = unique_runs(key, triple_of[start : start + held_here.size])
+            return start, keys, counts
 
         counted = in_row_shards(inc, count)
-        offsets = np.cumsum([0] + [keys.size for keys, _, _ in counted[:-1]])
-        keys = np.concatenate([keys for keys, _, _ in counted])
-        triple_of = np.concatenate([at + o for (_, at, _), o in zip(counted, offsets, strict=True)])
+        ends = [start for start, _, _ in counted[1:]] + [held.size]
+        offset = 0
+        for (start, keys, _), end in zip(counted, ends, strict=True):
+            triple_of[start:end] += offset
+            offset += keys.size
+        keys = np.concatenate([keys for _, keys, _ in counted])
         in_group = np.concatenate([c for _, _, c in counted])
         del counted
         triple = np.column_stack([keys // n // clusters, keys // n % clusters, keys % n])
