@@ -1203,25 +1203,33 @@ def test_pairs_counted_by_a_tie_are_the_pairs_a_fresh_count_gives() -> None:
     assert restrict(inc, np.arange(200) < 150)[0].remembered_pairs(labels) is None
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_shares_regrouped_are_the_shares_counted_per_merged_group(seed: int) -> None:
-    """`regrouped` must give exactly what `_shares` counts on the rows once groups merge
-    (triples, each row's triple, holders per triple and per pair, holders' rows)."""
+def _shares_case(seed: int) -> tuple[np.random.Generator, Incidence, np.ndarray, np.ndarray]:
+    """A random incidence of templates, builds and cards over 120 accounts, with clusters and
+    owner groups: (the generator, the incidence, labels, groups)."""
     rng = np.random.default_rng(seed)
     n = 120
     kinds = ["USED_TEMPLATE", "USED_CLIENT", "PAID_WITH"]
     groups = [(str(rng.choice(kinds)), sorted(rng.choice(n, int(rng.integers(2, 30)),
                                                          replace=False).tolist()))
               for _ in range(80)]  # fmt: skip
-    inc = incidence(groups, n)
-    labels = rng.integers(-1, 5, n)
-    group = rng.integers(0, 40, n)
-    to = np.where(rng.random(n) < 0.3, rng.integers(0, 40, n), np.arange(n))
-    got = pipeline.regrouped(pipeline._shares(inc, labels, group), to, n)
-    want = pipeline._shares(inc, labels, to[group])
+    return rng, incidence(groups, n), rng.integers(-1, 5, n), rng.integers(0, 40, n)
+
+
+def _assert_same_shares(got: Any, want: Any) -> None:
     for name in ("triple", "triple_of", "in_group", "pair", "in_cluster", "held"):
         a, b = getattr(got, name), getattr(want, name)
         assert a.dtype == b.dtype and np.array_equal(np.ravel(a), np.ravel(b)), name
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_shares_regrouped_are_the_shares_counted_per_merged_group(seed: int) -> None:
+    """`regrouped` must give exactly what `_shares` counts on the rows once groups merge
+    (triples, each row's triple, holders per triple and per pair, holders' rows)."""
+    rng, inc, labels, group = _shares_case(seed)
+    n = labels.size
+    to = np.where(rng.random(n) < 0.3, rng.integers(0, 40, n), np.arange(n))
+    got = pipeline.regrouped(pipeline._shares(inc, labels, group), to, n)
+    _assert_same_shares(got, pipeline._shares(inc, labels, to[group]))
 
 
 def test_row_shards_cover_the_rows_in_order_and_split_no_identifier() -> None:
@@ -1278,21 +1286,11 @@ def test_shares_counted_in_row_shards_are_the_one_pass_shares(
 ) -> None:
     """`_shares` over row ranges (`in_row_shards`) must give one pass's triples, each row's
     triple, and the counts, exactly."""
-    rng = np.random.default_rng(seed)
-    n = 120
-    kinds = ["USED_TEMPLATE", "USED_CLIENT", "PAID_WITH"]
-    groups = [(str(rng.choice(kinds)), sorted(rng.choice(n, int(rng.integers(2, 30)),
-                                                         replace=False).tolist()))
-              for _ in range(80)]  # fmt: skip
-    inc = incidence(groups, n)
-    labels = rng.integers(-1, 5, n)
-    group = rng.integers(0, 40, n)
+    _, inc, labels, group = _shares_case(seed)
     monkeypatch.setattr(projection, "MIN_SHARD_ROWS", 0)
     results = []
     for threads in (1, 2, 5):
         monkeypatch.setattr(projection, "ROW_THREADS", threads)
         results.append(pipeline._shares(inc, labels, group))
     for got in results[1:]:
-        for name in ("triple", "triple_of", "in_group", "pair", "in_cluster", "held"):
-            a, b = getattr(got, name), getattr(results[0], name)
-            assert a.dtype == b.dtype and np.array_equal(a, b), name
+        _assert_same_shares(got, results[0])
