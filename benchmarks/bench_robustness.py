@@ -327,6 +327,14 @@ def _courses(cohorts: dict[str, Any] | None) -> str:
             f"credits {cohorts['credits']:.2f}")  # fmt: skip
 
 
+def _sdk(sdk: dict[str, Any]) -> str:
+    """Share x builds, and "2 prompts" for an agent SDK's (draws before it had one)."""
+    prompts = sdk.get("prompts", 1)
+    return f"{sdk['share']:.2f} x {sdk['versions']}" + (
+        f", {prompts} prompts" if prompts > 1 else ""
+    )
+
+
 def _report(results: list[DrawResult], out: Path) -> None:
     table = Table(title="bench-robustness: each draw, before and after the delta")
     for column in ("draw", "networks", "SDK default", "courses", "P", "R", "worst network", "genuine",
@@ -337,7 +345,7 @@ def _report(results: list[DrawResult], out: Path) -> None:
         b, a = r.before, r.after
         sdk = r.sdk_defaults or {"share": 0.0, "versions": 1}
         table.add_row(str(r.draw), str(len(r.networks)),
-                      f"{sdk['share']:.2f} x {sdk['versions']}" if sdk["share"] else "-",
+                      _sdk(sdk) if sdk["share"] else "-",
                       _courses(r.cohorts),
                       f"{b.precision:.4f}", f"{b.recall:.4f}",
                       f"{b.worst_network:.3f} ({b.worst_network_label})", str(b.genuine_flagged),

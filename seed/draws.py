@@ -160,9 +160,11 @@ def draw_sdk_defaults(rng: np.random.Generator) -> SdkDefaults:
     public build) and how many builds one SDK ships it in (one: a single build holds them
     all; up to eight: each build holds an eighth). The ranges span an SDK whose users rarely
     keep its default and one whose users mostly do, released as one build or many; nothing
-    in the generator ties templates to builds otherwise."""
+    in the generator ties templates to builds otherwise. Then one prompt or two (an agent
+    SDK's), drawn last so the first two are what they were before it existed."""
     versions = [v for v in range(1, 9) if SDK_FINGERPRINTS % v == 0]
-    return SdkDefaults(round(float(rng.uniform(0.0, 0.5)), 3), int(rng.choice(versions)))
+    share, version = round(float(rng.uniform(0.0, 0.5)), 3), int(rng.choice(versions))
+    return SdkDefaults(share, version, int(rng.integers(1, 3)))
 
 
 def draw_cohorts(rng: np.random.Generator) -> Cohorts:

@@ -265,8 +265,12 @@ class ChunkWriter:
         if pop.popular[pos]:
             templates.append(ids.mix(ids.NS_TEMPLATE, int(rng.integers(sc.POPULAR_TEMPLATES))))
         # Hashed, not drawn: with the share at 0 the rng's stream, so the population, is as before.
+        least = 1
         if build >= 0 and ids.mix(97, pos) % 1000 < self.sdk.share * 1000:
-            templates = [ids.mix(ids.NS_TEMPLATE, (5 << 40) + build // self.sdk.versions)]
+            sdk = build // self.sdk.versions
+            templates = [ids.mix(ids.NS_TEMPLATE, (p << 40) + sdk) for p in (5, 7)]
+            templates = templates[: self.sdk.prompts]
+            least = sc.SDK_AGENT_CALLS if self.sdk.prompts > 1 else 1
         base = rng.lognormal(np.log(sc.GENUINE_USAGE_MEDIAN), 1.2) * factor
         tz = ids.TZ[country]
         peak, spread = (14 - tz + rng.normal(0, 2)) % 24, 3.5
@@ -274,7 +278,7 @@ class ChunkWriter:
             templates = [ids.mix(ids.NS_TEMPLATE, (6 << 40) + course), *templates[:1]]
             peak, spread, cot = (9.5 + ids.mix(89, course) % 8 - tz) % 24, 1.0, 0.2
         self._plan(
-            plan, account, key, max(1, round(base * self.usage_scale)), t0, peak, spread, ips,
+            plan, account, key, max(least, round(base * self.usage_scale)), t0, peak, spread, ips,
             client, templates, 1, mix, cot,
             sc.NEW_RELEASE_S + rng.exponential(sc.ADOPTION_MEAN_DAYS * DAY), 0.7, 1.0,
         )  # fmt: skip

@@ -89,6 +89,16 @@ class SdkDefaults:
 
     share: float = 0.0  # of genuine accounts on a public client build
     versions: int = 1  # builds per SDK, dividing SDK_FINGERPRINTS
+    # Default prompts: a system prompt (1), or an agent SDK's planning and tool prompts in
+    # turns (2), each of its users making SDK_AGENT_CALLS calls or more: two templates held by
+    # the same genuine users, the shape `projection.conjunctions` links when a network sends
+    # two templates (since 2026-12-04, later that day; draws before then had 1).
+    prompts: int = 1
+
+
+# An agent SDK's task: a plan, tool calls and an answer, so a user of its defaults has sent
+# both its prompts (each call picks one at random: both with probability 1 - 2 / 2**4).
+SDK_AGENT_CALLS = 4
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from backend.events.contract import parse_event
 from seed import identifiers as ids
@@ -125,20 +126,24 @@ def test_a_network_on_popular_sdk_builds_shares_them_with_genuine_users(tmp_path
     assert of[own.label] and all(holders[b] == {own.label} for b in of[own.label])
 
 
-def test_genuine_users_on_an_sdk_send_its_default_prompt_over_its_builds(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prompts", [1, 2])
+def test_genuine_users_on_an_sdk_send_its_default_prompts_over_its_builds(
+    tmp_path: Path, prompts: int
+) -> None:
     drawn = [draw_sdk_defaults(np.random.default_rng([7, d])) for d in range(40)]
     assert all(0.0 <= d.share <= 0.5 and SDK_FINGERPRINTS % d.versions == 0 for d in drawn)
     assert len({d.versions for d in drawn}) > 2
+    assert {d.prompts for d in drawn} == {1, 2}
     campaigns = draw_campaigns(np.random.default_rng([5, 1]), 1_500)
-    generate(6_000, 2, tmp_path, 0.05, campaigns=campaigns, sdk=SdkDefaults(0.4, 4))
+    generate(6_000, 2, tmp_path, 0.05, campaigns=campaigns, sdk=SdkDefaults(0.4, 4, prompts))
     campaign_of = {}
     for line in (tmp_path / "labels.jsonl").read_text().splitlines():
         row = json.loads(line)
         campaign_of[row["account_id"]] = row["campaign"]
-    defaults = {ids.mix(ids.NS_TEMPLATE, (5 << 40) + k): k
-                for k in range(SDK_FINGERPRINTS // 4)}  # fmt: skip
+    defaults = {ids.mix(ids.NS_TEMPLATE, (p << 40) + k): (k, p)
+                for k in range(SDK_FINGERPRINTS // 4) for p in (5, 7)[:prompts]}  # fmt: skip
     builds: dict[int, set[str]] = defaultdict(set)
-    senders: dict[int, set[str]] = defaultdict(set)
+    senders: dict[tuple[int, int], set[str]] = defaultdict(set)
     with gzip.open(tmp_path / "events.jsonl.gz", "rt") as events:
         for line in events:
             row = json.loads(line)
@@ -149,14 +154,18 @@ def test_genuine_users_on_an_sdk_send_its_default_prompt_over_its_builds(tmp_pat
                     if bin(t ^ int(row["prompt_signature"], 16)).count("1") <= 3]  # fmt: skip
             if near:
                 assert campaign_of.get(row["account_id"]) is None  # genuine users only
-                builds[near[0]].add(row["client_fingerprint"])
+                builds[near[0][0]].add(row["client_fingerprint"])
                 senders[near[0]].add(row["account_id"])
     sdk_builds = [ids.hexid("cf-", ids.NS_CLIENT, i, 8) for i in range(SDK_FINGERPRINTS)]
-    assert len(senders) == SDK_FINGERPRINTS // 4  # every SDK's default is sent
+    assert len(senders) == prompts * SDK_FINGERPRINTS // 4  # every SDK's defaults are sent
     for k, seen in builds.items():  # by users of that SDK's four builds, and only those
         assert seen == set(sdk_builds[4 * k : 4 * k + 4])
     genuine = sum(c is None for c in campaign_of.values())
-    assert 0.15 * genuine < sum(len(a) for a in senders.values()) < 0.45 * genuine
+    users = set().union(*senders.values())
+    assert 0.15 * genuine < len(users) < 0.45 * genuine
+    if prompts == 2:  # an agent SDK's users send both, most of them
+        both = sum(len(senders[k, 5] & senders[k, 7]) for k in range(SDK_FINGERPRINTS // 4))
+        assert both > 0.8 * len(users)
 
 
 def test_a_courses_students_share_its_template_tool_credits_lab_and_first_day(
