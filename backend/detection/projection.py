@@ -544,23 +544,27 @@ def quotient(inc: Incidence, labels: I64, weights: dict[str, float], link_cap: i
 CONJUNCTION = "&"  # a conjunction's kind is "<kind>&<kind>"
 
 
-def _cross_kind_overlaps(
-    b: sparse.csr_matrix, kind: I64, kinds: tuple[str, ...]
+def _overlaps(
+    b: sparse.csr_matrix, kind: I64, kinds: tuple[str, ...], position: I64
 ) -> tuple[I64, I64, I64]:
     """Every pair (a, c), a < c, of `b`'s rows (identifiers x holders) sharing holders, with
     the count: the upper triangle of `b @ b.T`, in its order, for pairs of different kinds
-    whenever one is a template band (two bands never form a conjunction).
+    whenever one is a template band, and pairs of bands at the same `position`.
 
     A network member holds ~200 bands above the cap and two or three other such identifiers;
     the full product costs the square of what each account holds (~40,000 per member: 6.9 s
-    at the `full` preset's full usage), the bands' rows against the other kinds' only ~400.
-    Each row's columns come out in the full product's order (the order sparse products first
-    meet them in, which a subset of the columns keeps), so the pairs and their order, hence
-    everything after them, are the same."""
+    at the `full` preset's full usage), the bands' rows against the other kinds' only ~400, a
+    position's bands against each other a sixteenth of the full product (four positions: a
+    quarter). Each row's columns come out in the full product's order (the order sparse
+    products first meet them in, which a subset of the columns keeps), so the pairs and their
+    order, hence everything after them, are the same."""
     template = kinds.index(TEMPLATE_KIND) if TEMPLATE_KIND in kinds else -1
     bands, others = np.flatnonzero(kind == template), np.flatnonzero(kind != template)
+    blocks = [(bands, others), (others, np.arange(kind.size))]
+    blocks += [(same, same) for p in np.unique(position[bands]).tolist()
+               if p >= 0 and (same := bands[position[bands] == p]).size >= 2]  # fmt: skip
     parts = []
-    for rows, cols in ((bands, others), (others, np.arange(kind.size))):
+    for rows, cols in blocks:
         if not rows.size or not cols.size:
             continue
         product = (b[rows] @ b[cols].T).tocsr()  # no re-sort: each row keeps its order
@@ -716,6 +720,13 @@ def conjunctions(
     (`_split_over_builds`): the share of it the builds describe, counted once per holder.
     Builds only: an account runs one or a few, and they say who wrote the client, not where
     an account is (subnets would let a template popular in one country pass on geography).
+
+    Two template bands at the same position are two different prompts (an account's prompt
+    has one value there), so a pair of them held by most of the smaller's holders, above
+    chance, is one population sending two templates (or a template and its variants) that a
+    public template alone does not: fresh draw 176's behaviour-only network of 14,969
+    accounts, 78% of them on popular SDK builds, each sending two of six templates, had no
+    other coincidence and was 0.000 flagged (`docs/detection.md`, "Projection").
     """
     w = np.array([weights.get(k, 0.0) for k in inc.kinds])
     local = np.diff(inc.ptr)
@@ -729,11 +740,13 @@ def conjunctions(
                                           inc.holders[rows])),
         shape=(high.size, inc.accounts),
     )  # fmt: skip
-    a, c, n = _cross_kind_overlaps(b, inc.kind[high], inc.kinds)
+    position = inc.band_position
+    a, c, n = _overlaps(b, inc.kind[high], inc.kinds, position[high])
     ka, kc = inc.kind[high[a]], inc.kind[high[c]]
     nested = np.array([[frozenset({x, y}) in NESTED_LINKS for y in inc.kinds] for x in inc.kinds])
     expected = inc.degree[high[a]] * inc.degree[high[c]] / max(inc.population, 1)
-    distinct = (ka != kc) & ~nested[ka, kc]
+    pa, pc = position[high[a]], position[high[c]]
+    distinct = ((ka != kc) & ~nested[ka, kc]) | ((ka == kc) & (pa >= 0) & (pa == pc))
     keep = distinct & (n >= min_overlap * np.minimum(sizes[a], sizes[c]))
     build = inc.kinds.index(BUILD_KIND) if BUILD_KIND in inc.kinds else -1
     with_build = distinct & ((ka == build) | (kc == build))
@@ -764,9 +777,8 @@ def conjunctions(
         extended[name] = max(weights.get(part, 0.0) for part in name.split(CONJUNCTION))
     members, lengths = common_holders(b, a, c)
     uncapped = np.zeros(inc.degree.size, bool) if inc.uncapped is None else inc.uncapped
-    # A band's coincidence with a client build or an exit is a match at the band's position
-    # (at most one of the two is a band: the kinds differ).
-    position = inc.band_position
+    # A band's coincidence with a client build, an exit or a band at its position is a match
+    # at that position.
     return Incidence(
         kind=np.concatenate([inc.kind, [kinds.index(k) for k in pair_kinds]]).astype(np.int64),
         degree=np.concatenate([inc.degree, lengths]),

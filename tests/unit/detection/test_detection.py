@@ -733,6 +733,35 @@ def test_an_sdks_default_prompt_over_its_releases_does_not_link_its_users() -> N
     assert len(added(groups, region=[a for o in operator for a in o])) == 9
 
 
+def test_two_templates_one_population_sends_link_and_one_templates_bands_do_not() -> None:
+    """Fresh draw 176: a behaviour-only network on popular builds, each account sending two of
+    six templates, had no other coincidence. Two bands at one position are two prompts, so
+    most holders of one holding the other, above chance, is one population's two templates;
+    one prompt's bands at two positions are held together by everyone who sends it."""
+    from backend.detection.projection import conjunctions
+
+    rng = np.random.default_rng(11)
+    network = list(range(400))
+    others = np.arange(400, 20_000)
+    public = [sorted(rng.choice(others, 1_500, replace=False).tolist()) for _ in range(2)]
+    half = sorted({*network[:180], *rng.choice(others, 300, replace=False).tolist()})
+    groups = [("USED_TEMPLATE", network), ("USED_TEMPLATE", network),  # two prompts, position 1
+              ("USED_TEMPLATE", network),  # the first one's band at position 3
+              *(("USED_TEMPLATE", p) for p in public),  # public templates at position 1
+              ("USED_TEMPLATE", half)]  # fmt: skip
+    keys = ["1:aaaa", "1:bbbb", "3:cccc", "1:dddd", "1:eeee", "1:ffff"]
+    inc = incidence(groups, 20_000, population=20_000, keys=keys)
+    linked, extended = conjunctions(inc, {"USED_TEMPLATE": 0.35}, link_cap=200)
+    added = {linked.keys[j]: sorted(linked.holders[linked.ptr[j] : linked.ptr[j + 1]].tolist())
+             for j in range(inc.degree.size, linked.degree.size)}  # fmt: skip
+    assert added == {"1:aaaa&1:bbbb": network}  # not 3:cccc, not the public pair, not half
+    j = inc.degree.size
+    assert linked.kinds[linked.kind[j]] == "USED_TEMPLATE&USED_TEMPLATE"
+    assert linked.band_position[j] == 1 and extended["USED_TEMPLATE&USED_TEMPLATE"] == 0.35
+    m = project(linked, extended, 200, 32, 6, 1)
+    assert m[network].nnz > 0 and m[public[0]].nnz == 0
+
+
 def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
     from scipy import sparse
 
