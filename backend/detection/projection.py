@@ -544,25 +544,65 @@ def quotient(inc: Incidence, labels: I64, weights: dict[str, float], link_cap: i
 CONJUNCTION = "&"  # a conjunction's kind is "<kind>&<kind>"
 
 
+# Two band values at one position this many bits apart or fewer are one prompt's variants: a
+# prompt with a few words changed flips a few bits of its SimHash, and 3 of 64 is the
+# near-duplicate distance SimHash was designed and measured for (Manku, Jain and Das Sarma,
+# "Detecting near-duplicates for web crawling", WWW 2007), so no more than 3 of a band's 16.
+# Two unrelated prompts' values are this close by chance 1.1% of the time (697 of 2^16), at
+# one position of four.
+NEAR_BITS = 3
+
+
+def template_heads(keys: list[str], degree: I64, position: I64) -> npt.NDArray[np.bool_]:
+    """Per band (keys "2:12be", their holders' counts, their positions), whether it is its
+    prompt's value at its position: no band at that position within NEAR_BITS has more
+    holders (ties: the first). A template sent with small edits holds its value and a cloud of
+    variants around it, every variant held mostly by the value's holders: pairs of them are
+    one template, not two, and at the `full` preset's full usage they were 330,000
+    conjunctions of 134M rows."""
+    digits = [k.partition(":")[2] for k in keys]
+    hexadecimal = np.array([bool(d) and all(c in "0123456789abcdef" for c in d) for d in digits])
+    value = np.array([int(d, 16) if h else 0 for d, h in zip(digits, hexadecimal, strict=True)],
+                     np.int64)  # fmt: skip
+    rank = np.empty(degree.size, np.int64)
+    rank[np.lexsort((np.arange(degree.size), -degree))] = np.arange(degree.size)
+    head = np.ones(degree.size, bool)  # a key without a value is a prompt of its own
+    for p in np.unique(position).tolist():
+        at = np.flatnonzero((position == p) & hexadecimal)
+        for start in range(0, at.size, 1024):  # a block of rows against the position's bands
+            rows = at[start : start + 1024]
+            near = np.bitwise_count(value[rows][:, None] ^ value[at][None, :]) <= NEAR_BITS
+            better = near & (rank[at][None, :] < rank[rows][:, None])
+            head[rows] = ~better.any(axis=1)
+    return head
+
+
 def _overlaps(
-    b: sparse.csr_matrix, kind: I64, kinds: tuple[str, ...], position: I64
+    b: sparse.csr_matrix,
+    kind: I64,
+    kinds: tuple[str, ...],
+    position: I64,
+    heads: npt.NDArray[np.bool_],
 ) -> tuple[I64, I64, I64]:
     """Every pair (a, c), a < c, of `b`'s rows (identifiers x holders) sharing holders, with
     the count: the upper triangle of `b @ b.T`, in its order, for pairs of different kinds
-    whenever one is a template band, and pairs of bands at the same `position`.
+    whenever one is a template band, and pairs of `heads` (bands, `template_heads`) at the
+    same `position`.
 
     A network member holds ~200 bands above the cap and two or three other such identifiers;
     the full product costs the square of what each account holds (~40,000 per member: 6.9 s
     at the `full` preset's full usage), the bands' rows against the other kinds' only ~400, a
-    position's bands against each other a sixteenth of the full product (four positions: a
-    quarter). Each row's columns come out in the full product's order (the order sparse
-    products first meet them in, which a subset of the columns keeps), so the pairs and their
-    order, hence everything after them, are the same."""
+    position's heads against each other a few. Each row's columns come out in the full
+    product's order (the order sparse products first meet them in, which a subset of the
+    columns keeps), so the pairs and their order, hence everything after them, are the
+    same."""
     template = kinds.index(TEMPLATE_KIND) if TEMPLATE_KIND in kinds else -1
     bands, others = np.flatnonzero(kind == template), np.flatnonzero(kind != template)
     blocks = [(bands, others), (others, np.arange(kind.size))]
-    blocks += [(same, same) for p in np.unique(position[bands]).tolist()
-               if p >= 0 and (same := bands[position[bands] == p]).size >= 2]  # fmt: skip
+    for p in np.unique(position[bands]).tolist():
+        same = bands[heads[bands] & (position[bands] == p)]
+        if p >= 0 and same.size >= 2:
+            blocks.append((same, same))
     parts = []
     for rows, cols in blocks:
         if not rows.size or not cols.size:
@@ -723,10 +763,11 @@ def conjunctions(
 
     Two template bands at the same position are two different prompts (an account's prompt
     has one value there), so a pair of them held by most of the smaller's holders, above
-    chance, is one population sending two templates (or a template and its variants) that a
-    public template alone does not: fresh draw 176's behaviour-only network of 14,969
-    accounts, 78% of them on popular SDK builds, each sending two of six templates, had no
-    other coincidence and was 0.000 flagged (`docs/detection.md`, "Projection").
+    chance, is one population sending two templates, which a public template alone does not.
+    Only each prompt's value counts, not its near variants (`template_heads`). Fresh draw
+    176's behaviour-only network of 14,969 accounts, 78% of them on popular SDK builds, each
+    sending two of six templates, had no other coincidence and was 0.000 flagged
+    (`docs/detection.md`, "Projection").
     """
     w = np.array([weights.get(k, 0.0) for k in inc.kinds])
     local = np.diff(inc.ptr)
@@ -741,7 +782,11 @@ def conjunctions(
         shape=(high.size, inc.accounts),
     )  # fmt: skip
     position = inc.band_position
-    a, c, n = _overlaps(b, inc.kind[high], inc.kinds, position[high])
+    heads = np.zeros(high.size, bool)
+    banded = np.flatnonzero(position[high] >= 0)
+    heads[banded] = template_heads([inc.keys[high[j]] for j in banded.tolist()],
+                                   inc.degree[high[banded]], position[high[banded]])  # fmt: skip
+    a, c, n = _overlaps(b, inc.kind[high], inc.kinds, position[high], heads)
     ka, kc = inc.kind[high[a]], inc.kind[high[c]]
     nested = np.array([[frozenset({x, y}) in NESTED_LINKS for y in inc.kinds] for x in inc.kinds])
     expected = inc.degree[high[a]] * inc.degree[high[c]] / max(inc.population, 1)

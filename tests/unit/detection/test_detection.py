@@ -737,8 +737,14 @@ def test_two_templates_one_population_sends_link_and_one_templates_bands_do_not(
     """Fresh draw 176: a behaviour-only network on popular builds, each account sending two of
     six templates, had no other coincidence. Two bands at one position are two prompts, so
     most holders of one holding the other, above chance, is one population's two templates;
-    one prompt's bands at two positions are held together by everyone who sends it."""
-    from backend.detection.projection import conjunctions
+    one prompt's bands at two positions are held together by everyone who sends it, and one
+    prompt's edited variants at one position by most who send it."""
+    from backend.detection.projection import conjunctions, template_heads
+
+    # Within three bits of a value with more holders: a variant (ties: the first is the head).
+    heads = template_heads(["0:0000", "0:0007", "0:0003", "1:0007", "0:ffff", "0:x"],
+                           np.array([9, 5, 9, 1, 1, 1]), np.array([0, 0, 0, 1, 0, 0]))  # fmt: skip
+    assert heads.tolist() == [True, False, False, True, True, True]
 
     rng = np.random.default_rng(11)
     network = list(range(400))
@@ -748,13 +754,15 @@ def test_two_templates_one_population_sends_link_and_one_templates_bands_do_not(
     groups = [("USED_TEMPLATE", network), ("USED_TEMPLATE", network),  # two prompts, position 1
               ("USED_TEMPLATE", network),  # the first one's band at position 3
               *(("USED_TEMPLATE", p) for p in public),  # public templates at position 1
-              ("USED_TEMPLATE", half)]  # fmt: skip
-    keys = ["1:aaaa", "1:bbbb", "3:cccc", "1:dddd", "1:eeee", "1:ffff"]
+              ("USED_TEMPLATE", half),
+              ("USED_TEMPLATE", network[:250])]  # the first one edited: a bit flipped  # fmt: skip
+    keys = ["1:aaaa", "1:bbbb", "3:cccc", "1:dddd", "1:eeee", "1:ffff", "1:aaab"]
     inc = incidence(groups, 20_000, population=20_000, keys=keys)
     linked, extended = conjunctions(inc, {"USED_TEMPLATE": 0.35}, link_cap=200)
     added = {linked.keys[j]: sorted(linked.holders[linked.ptr[j] : linked.ptr[j + 1]].tolist())
              for j in range(inc.degree.size, linked.degree.size)}  # fmt: skip
-    assert added == {"1:aaaa&1:bbbb": network}  # not 3:cccc, not the public pair, not half
+    # Not 3:cccc (the same prompt), not the public pair, not half, not the edited variant.
+    assert added == {"1:aaaa&1:bbbb": network}
     j = inc.degree.size
     assert linked.kinds[linked.kind[j]] == "USED_TEMPLATE&USED_TEMPLATE"
     assert linked.band_position[j] == 1 and extended["USED_TEMPLATE&USED_TEMPLATE"] == 0.35
