@@ -26,6 +26,7 @@ import numpy.typing as npt
 from scipy import sparse, stats
 
 from backend.graph.model import NESTED_LINKS
+from backend.normalise.identifiers import LSH_BAND_BITS
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -59,6 +60,8 @@ class Incidence:
     population: int  # accounts in the graph, for the rarity discount
     # Per identifier: exempt from the link cap (conjunctions, whose specificity is tested).
     uncapped: npt.NDArray[np.bool_] | None = None
+    # Per identifier: an edit of a common prompt (`prompt_variants`), capped however few hold it.
+    variants: npt.NDArray[np.bool_] | None = None
     # Per identifier: its band position where it is not in its key (`band_position`).
     positions: I64 | None = None
     # Per account: the prompts it sent (its exchanges), what chance had to work with when its
@@ -196,6 +199,7 @@ def restrict(inc: Incidence, keep: npt.NDArray[np.bool_]) -> tuple[Incidence, I6
         ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
         holders=index[inc.holders[inside]], accounts=int(dense.size),
         uncapped=None if inc.uncapped is None else inc.uncapped[held],
+        variants=None if inc.variants is None else inc.variants[held],
         positions=None if inc.positions is None else inc.positions[held],
     ), dense  # fmt: skip
 
@@ -427,6 +431,8 @@ def project(
     total = holder_weight(inc, weights)
     local = np.diff(inc.ptr)  # holders exported (== degree unless filtered)
     capped = inc.degree > link_cap
+    if inc.variants is not None:
+        capped |= inc.variants
     if inc.uncapped is not None:
         capped &= ~inc.uncapped
     linking = ~capped & (local >= 2) & (total > 0)
@@ -517,6 +523,8 @@ def quotient(inc: Incidence, labels: I64, weights: dict[str, float], link_cap: i
     total = holder_weight(inc, weights)
     local = np.diff(inc.ptr)
     capped = inc.degree > link_cap
+    if inc.variants is not None:
+        capped |= inc.variants
     if inc.uncapped is not None:
         capped &= ~inc.uncapped
     linking = ~capped & (local >= 2) & (total > 0)
@@ -553,6 +561,55 @@ CONJUNCTION = "&"  # a conjunction's kind is "<kind>&<kind>"
 NEAR_BITS = 3
 
 
+def _band_values(keys: list[str]) -> tuple[I64, npt.NDArray[np.bool_]]:
+    """Band keys' ("2:12be") values, and which keys have one (hexadecimal after the colon)."""
+    digits = [k.partition(":")[2] for k in keys]
+    hexadecimal = np.array([bool(d) and all(c in "0123456789abcdef" for c in d) for d in digits],
+                           bool)  # fmt: skip
+    value = np.array([int(d, 16) if h else 0 for d, h in zip(digits, hexadecimal, strict=True)],
+                     np.int64)  # fmt: skip
+    return value, hexadecimal
+
+
+def prompt_variants(inc: Incidence, link_cap: int) -> npt.NDArray[np.bool_]:
+    """Per identifier: a template band within NEAR_BITS of a band at its position held by more
+    accounts and by more than the link cap, an edit of a common prompt.
+
+    A prompt sent by more than the cap does not link: it is common. But each exchange's small
+    edits flip a bit or two, and the values one edit gives are each held by a few of its
+    senders, under the cap, so every heavy user of a public prompt linked to the others by its
+    edits. Fresh draws 181-183 (2026-12-04): genuine users of agent SDKs' default prompts, four
+    calls or more each, formed clusters of 17,000-30,000 that took in a behaviour-only network
+    and were flagged with it (13,300-29,297 genuine accounts, precision 0.39-0.59, before any
+    change of this day: a generator shape new that day)."""
+    out = np.zeros(inc.degree.size, bool)
+    position = inc.band_position
+    bands = np.flatnonzero(position >= 0)
+    if not bands.size:
+        return out
+    value, ok = _band_values([inc.keys[j] for j in bands.tolist()])
+    bands, value = bands[ok], value[ok]
+    flips = [bits for r in range(1, NEAR_BITS + 1)
+             for bits in itertools.combinations(range(LSH_BAND_BITS), r)]  # fmt: skip
+    masks = np.array([sum(1 << b for b in bits) for bits in flips], np.int64)
+    for p in np.unique(position[bands]).tolist():
+        at = position[bands] == p
+        j, v = bands[at], value[at]
+        common = inc.degree[j] > link_cap
+        if not common.any():
+            continue
+        # Each common value's neighbours that are bands here, and the most holders of the
+        # common values each is near (the neighbours looked up among the position's values).
+        order = np.argsort(v)
+        near = (v[common][:, None] ^ masks[None, :]).ravel()
+        spot = np.minimum(np.searchsorted(v[order], near), v.size - 1)
+        hit = v[order][spot] == near
+        top = np.zeros(v.size, np.int64)
+        np.maximum.at(top, order[spot[hit]], np.repeat(inc.degree[j[common]], masks.size)[hit])
+        out[j] = top > inc.degree[j]
+    return out
+
+
 def template_heads(keys: list[str], degree: I64, position: I64) -> npt.NDArray[np.bool_]:
     """Per band (keys "2:12be", their holders' counts, their positions), whether it is its
     prompt's value at its position: no band at that position within NEAR_BITS has more
@@ -560,10 +617,7 @@ def template_heads(keys: list[str], degree: I64, position: I64) -> npt.NDArray[n
     variants around it, every variant held mostly by the value's holders: pairs of them are
     one template, not two, and at the `full` preset's full usage they were 330,000
     conjunctions of 134M rows."""
-    digits = [k.partition(":")[2] for k in keys]
-    hexadecimal = np.array([bool(d) and all(c in "0123456789abcdef" for c in d) for d in digits])
-    value = np.array([int(d, 16) if h else 0 for d, h in zip(digits, hexadecimal, strict=True)],
-                     np.int64)  # fmt: skip
+    value, hexadecimal = _band_values(keys)
     rank = np.empty(degree.size, np.int64)
     rank[np.lexsort((np.arange(degree.size), -degree))] = np.arange(degree.size)
     head = np.ones(degree.size, bool)  # a key without a value is a prompt of its own
@@ -729,6 +783,54 @@ def _described_builds(
     return out
 
 
+def _sdk_prompts(
+    inc: Incidence,
+    b: sparse.csr_matrix,
+    pairs: tuple[I64, I64],
+    min_overlap: float,
+    false_rate: float,
+) -> npt.NDArray[np.bool_]:
+    """Per pair of `b`'s rows (two template bands, `pairs`), whether it is an SDK's default
+    prompts: at least `min_overlap` of its holders are on client builds they are above chance
+    on, of which they are a minority (a build where less than `min_overlap` of all its holders
+    hold a band pair at all: a release everyone runs, not an operator's own).
+
+    An agent SDK whose default is a planning prompt and a tool prompt has its users who keep
+    it send both, from its releases and from nowhere else: the pair describes them as it
+    describes a network's two templates. Without this, fresh draws 181-183 (2026-12-04) linked
+    those users per SDK and flagged 13,324-29,295 genuine accounts (precision 0.39-0.59).
+    An operator's build runs its accounts only, and they all send its templates; a network
+    on popular builds is on each in proportion to its use, not above chance (draw 176's).
+    Summed over builds: an account on two counts twice, which only ever drops more pairs."""
+    a, c = pairs
+    members, lengths = common_holders(b, a, c)
+    out = np.zeros(a.size, bool)
+    build = inc.kinds.index(BUILD_KIND) if BUILD_KIND in inc.kinds else -1
+    builds = np.flatnonzero(inc.kind == build)
+    lengths_b = np.diff(inc.ptr)[builds]
+    if not lengths_b.sum() or not a.size:
+        return out
+    of_row = np.repeat(np.arange(builds.size), lengths_b)
+    rows = np.arange(of_row.size) + np.repeat(inc.ptr[builds] - (np.cumsum(lengths_b) - lengths_b),
+                                              lengths_b)  # fmt: skip
+    on = sparse.csr_matrix((np.ones(rows.size, np.float32), (of_row, inc.holders[rows])),
+                           shape=(builds.size, inc.accounts))  # fmt: skip
+    held = sparse.csr_matrix((np.ones(members.size, np.float32),
+                              (np.repeat(np.arange(a.size), lengths), members)),
+                             shape=(a.size, inc.accounts))  # fmt: skip
+    paired = np.zeros(inc.accounts, np.float32)
+    paired[members] = 1
+    degree = inc.degree[builds]
+    public = on @ paired < min_overlap * degree
+    both = (held @ on.T).tocoo()
+    count = both.data.astype(np.int64)
+    expected = lengths[both.row] * degree[both.col] / max(inc.population, 1)
+    chance = public[both.col] & (count >= chance_floors(expected, false_rate))
+    explained = np.bincount(both.row[chance], weights=count[chance], minlength=a.size)
+    out[:] = explained >= min_overlap * lengths
+    return out
+
+
 def conjunctions(
     inc: Incidence,
     weights: dict[str, float],
@@ -769,6 +871,8 @@ def conjunctions(
     sending two of six templates, had no other coincidence and was 0.000 flagged
     (`docs/detection.md`, "Projection").
     """
+    variants = prompt_variants(inc, link_cap)
+    inc = replace(inc, variants=variants if variants.any() else None)
     w = np.array([weights.get(k, 0.0) for k in inc.kinds])
     local = np.diff(inc.ptr)
     high = np.flatnonzero((inc.degree > link_cap) & (w[inc.kind] > 0) & (local >= 2))
@@ -810,6 +914,8 @@ def conjunctions(
         ends = np.where(inc.kind[high[a]] == build, a, c)
         keep[on_build] = _described_builds(b, ends, (a, c, n), described, on_build,
                                            min_overlap, inc.degree[high])[on_build]  # fmt: skip
+    bands = np.flatnonzero(keep & (ka == kc))
+    keep[bands] = ~_sdk_prompts(inc, b, (a[bands], c[bands]), min_overlap, false_rate)
     if not keep.any():
         return inc, weights
     a, c, n = a[keep], c[keep], n[keep]
@@ -835,5 +941,7 @@ def conjunctions(
         accounts=inc.accounts,
         population=inc.population,
         uncapped=np.concatenate([uncapped, np.ones(lengths.size, bool)]),
+        variants=None if inc.variants is None
+        else np.concatenate([inc.variants, np.zeros(lengths.size, bool)]),
         positions=np.concatenate([position, np.maximum(position[high[a]], position[high[c]])]),
     ), extended  # fmt: skip

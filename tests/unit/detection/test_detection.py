@@ -770,6 +770,65 @@ def test_two_templates_one_population_sends_link_and_one_templates_bands_do_not(
     assert m[network].nnz > 0 and m[public[0]].nnz == 0
 
 
+def test_an_agent_sdks_two_default_prompts_do_not_link_its_users() -> None:
+    """Fresh draws 181-183: an agent SDK's users who keep its defaults send its planning and
+    tool prompts, both, from its releases, where they are three in ten of the users. A
+    network's two templates on popular builds are on each in proportion to its use, and on
+    its own build, which runs its accounts only."""
+    from backend.detection.projection import conjunctions
+
+    rng = np.random.default_rng(17)
+    users = rng.permutation(np.arange(3_000, 60_000))
+    releases = [sorted(users[k * 2_000 : (k + 1) * 2_000].tolist()) for k in range(4)]
+    keepers = sorted(a for r in releases for a in r[:600])
+    network = list(range(1_000))  # four fifths on twenty popular builds, as their users are
+    popular = [sorted({*users[8_000 + k * 1_800 : 8_000 + (k + 1) * 1_800].tolist(),
+                       *network[k * 40 : (k + 1) * 40]}) for k in range(20)]  # fmt: skip
+    own = network[800:]
+
+    def added(groups: list[tuple[str, list[int]]]) -> set[str]:
+        keys = ["1:aaaa", "1:5555", *(f"cf-{i}" for i in range(len(groups) - 2))]
+        inc = incidence(groups, 60_000, population=60_000, keys=keys)
+        linked, _ = conjunctions(inc, {"USED_TEMPLATE": 0.35, "USED_CLIENT": 0.3}, link_cap=200)
+        return {k for k in linked.keys[inc.degree.size :] if k.count(":") == 2}
+
+    sdk = [("USED_TEMPLATE", keepers), ("USED_TEMPLATE", keepers),
+           *(("USED_CLIENT", r) for r in releases)]  # fmt: skip
+    assert added(sdk) == set()
+    operation = [("USED_TEMPLATE", network), ("USED_TEMPLATE", network),
+                 *(("USED_CLIENT", b) for b in [*popular, own])]  # fmt: skip
+    assert added(operation) == {"1:aaaa&1:5555"}
+
+
+def test_edits_of_a_common_prompt_do_not_link_and_a_rare_ones_do() -> None:
+    """Fresh draws 181-183: heavy users of an SDK's default prompt each held a few of its
+    edits (a bit or two flipped), each edit held by tens of them, under the cap: they linked
+    tens of thousands of genuine accounts. An edit of a prompt held by more than the cap is
+    that common prompt; an edit of a rare prompt (a network's, under the cap) still links."""
+    from backend.detection.projection import conjunctions, prompt_variants
+
+    rng = np.random.default_rng(13)
+    users = np.arange(100, 5_000)
+    default = sorted(rng.choice(users, 1_500, replace=False).tolist())
+    edits = [default[k * 40 : (k + 1) * 40] for k in range(3)]  # heavy users, apart
+    network = list(range(60))
+    groups = [("USED_TEMPLATE", default), *(("USED_TEMPLATE", e) for e in edits),
+              ("USED_TEMPLATE", network), ("USED_TEMPLATE", network[:30]),
+              ("USED_TEMPLATE", edits[0])]  # fmt: skip
+    # 2:8001 is one bit off 2:8000, 2:8007 three, 2:800f four (a prompt of its own); 2:1235 is
+    # an edit of the network's 2:1234; 3:8001 is at another position.
+    keys = ["2:8000", "2:8001", "2:8007", "2:800f", "2:1234", "2:1235", "3:8001"]
+    inc = incidence(groups, 5_000, population=5_000, keys=keys)
+    assert prompt_variants(inc, 200).tolist() == [False, True, True, False, False, False, False]
+    weights = {"USED_TEMPLATE": 0.35}
+    linked, extended = conjunctions(inc, weights, link_cap=200)
+    m = project(linked, extended, 200, 32, 6, 1)
+    edit = edits[0][0]
+    assert m[edits[1]][:, edits[1]].nnz == 0  # the edits link no one
+    assert m[edits[2]][:, edits[2]].nnz > 0  # a prompt of its own (four bits off) does
+    assert m[network[:30]][:, network[:30]].nnz > 0 and m[edit].nnz > 0
+
+
 def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
     from scipy import sparse
 
