@@ -573,7 +573,8 @@ def _band_values(keys: list[str]) -> tuple[I64, npt.NDArray[np.bool_]]:
 
 def prompt_variants(inc: Incidence, link_cap: int) -> npt.NDArray[np.bool_]:
     """Per identifier: a template band within NEAR_BITS of a band at its position held by more
-    accounts and by more than the link cap, an edit of a common prompt.
+    accounts and by more than the link cap, an edit of a common prompt (of two as common, the
+    second in the incidence's order).
 
     A prompt sent by more than the cap does not link: it is common. But each exchange's small
     edits flip a bit or two, and the values one edit gives are each held by a few of its
@@ -581,7 +582,10 @@ def prompt_variants(inc: Incidence, link_cap: int) -> npt.NDArray[np.bool_]:
     edits. Fresh draws 181-183 (2026-12-04): genuine users of agent SDKs' default prompts, four
     calls or more each, formed clusters of 17,000-30,000 that took in a behaviour-only network
     and were flagged with it (13,300-29,297 genuine accounts, precision 0.39-0.59, before any
-    change of this day: a generator shape new that day)."""
+    change of this day: a generator shape new that day). Nor does such an edit pair with its
+    prompt in a conjunction: held mostly by the prompt's senders, every prompt paired with its
+    edits (330,803 conjunctions of 134M rows at the `full` preset's full usage, where the
+    prompts' own pairs are 63)."""
     out = np.zeros(inc.degree.size, bool)
     position = inc.band_position
     bands = np.flatnonzero(position >= 0)
@@ -598,37 +602,18 @@ def prompt_variants(inc: Incidence, link_cap: int) -> npt.NDArray[np.bool_]:
         common = inc.degree[j] > link_cap
         if not common.any():
             continue
-        # Each common value's neighbours that are bands here, and the most holders of the
-        # common values each is near (the neighbours looked up among the position's values).
+        # Bands ranked by holders, ties by order; each common value's neighbours that are
+        # bands here (looked up among the position's values), and the best rank each is near.
+        rank = np.empty(j.size, np.int64)
+        rank[np.lexsort((np.arange(j.size), -inc.degree[j]))] = np.arange(j.size)
         order = np.argsort(v)
         near = (v[common][:, None] ^ masks[None, :]).ravel()
         spot = np.minimum(np.searchsorted(v[order], near), v.size - 1)
         hit = v[order][spot] == near
-        top = np.zeros(v.size, np.int64)
-        np.maximum.at(top, order[spot[hit]], np.repeat(inc.degree[j[common]], masks.size)[hit])
-        out[j] = top > inc.degree[j]
+        best = np.full(j.size, j.size, np.int64)
+        np.minimum.at(best, order[spot[hit]], np.repeat(rank[common], masks.size)[hit])
+        out[j] = best < rank
     return out
-
-
-def template_heads(keys: list[str], degree: I64, position: I64) -> npt.NDArray[np.bool_]:
-    """Per band (keys "2:12be", their holders' counts, their positions), whether it is its
-    prompt's value at its position: no band at that position within NEAR_BITS has more
-    holders (ties: the first). A template sent with small edits holds its value and a cloud of
-    variants around it, every variant held mostly by the value's holders: pairs of them are
-    one template, not two, and at the `full` preset's full usage they were 330,000
-    conjunctions of 134M rows."""
-    value, hexadecimal = _band_values(keys)
-    rank = np.empty(degree.size, np.int64)
-    rank[np.lexsort((np.arange(degree.size), -degree))] = np.arange(degree.size)
-    head = np.ones(degree.size, bool)  # a key without a value is a prompt of its own
-    for p in np.unique(position).tolist():
-        at = np.flatnonzero((position == p) & hexadecimal)
-        for start in range(0, at.size, 1024):  # a block of rows against the position's bands
-            rows = at[start : start + 1024]
-            near = np.bitwise_count(value[rows][:, None] ^ value[at][None, :]) <= NEAR_BITS
-            better = near & (rank[at][None, :] < rank[rows][:, None])
-            head[rows] = ~better.any(axis=1)
-    return head
 
 
 def _overlaps(
@@ -640,8 +625,8 @@ def _overlaps(
 ) -> tuple[I64, I64, I64]:
     """Every pair (a, c), a < c, of `b`'s rows (identifiers x holders) sharing holders, with
     the count: the upper triangle of `b @ b.T`, in its order, for pairs of different kinds
-    whenever one is a template band, and pairs of `heads` (bands, `template_heads`) at the
-    same `position`.
+    whenever one is a template band, and pairs of `heads` (bands that are no edit of another,
+    `prompt_variants`) at the same `position`.
 
     A network member holds ~200 bands above the cap and two or three other such identifiers;
     the full product costs the square of what each account holds (~40,000 per member: 6.9 s
@@ -804,12 +789,11 @@ def _sdk_prompts(
     Summed over builds: an account on two counts twice, which only ever drops more pairs."""
     a, c = pairs
     members, lengths = common_holders(b, a, c)
-    out = np.zeros(a.size, bool)
     build = inc.kinds.index(BUILD_KIND) if BUILD_KIND in inc.kinds else -1
     builds = np.flatnonzero(inc.kind == build)
     lengths_b = np.diff(inc.ptr)[builds]
     if not lengths_b.sum() or not a.size:
-        return out
+        return np.zeros(a.size, bool)
     of_row = np.repeat(np.arange(builds.size), lengths_b)
     rows = np.arange(of_row.size) + np.repeat(inc.ptr[builds] - (np.cumsum(lengths_b) - lengths_b),
                                               lengths_b)  # fmt: skip
@@ -827,7 +811,7 @@ def _sdk_prompts(
     expected = lengths[both.row] * degree[both.col] / max(inc.population, 1)
     chance = public[both.col] & (count >= chance_floors(expected, false_rate))
     explained = np.bincount(both.row[chance], weights=count[chance], minlength=a.size)
-    out[:] = explained >= min_overlap * lengths
+    out: npt.NDArray[np.bool_] = explained >= min_overlap * lengths
     return out
 
 
@@ -866,7 +850,7 @@ def conjunctions(
     Two template bands at the same position are two different prompts (an account's prompt
     has one value there), so a pair of them held by most of the smaller's holders, above
     chance, is one population sending two templates, which a public template alone does not.
-    Only each prompt's value counts, not its near variants (`template_heads`). Fresh draw
+    Only each prompt's value counts, not its edits (`prompt_variants`). Fresh draw
     176's behaviour-only network of 14,969 accounts, 78% of them on popular SDK builds, each
     sending two of six templates, had no other coincidence and was 0.000 flagged
     (`docs/detection.md`, "Projection").
@@ -886,11 +870,7 @@ def conjunctions(
         shape=(high.size, inc.accounts),
     )  # fmt: skip
     position = inc.band_position
-    heads = np.zeros(high.size, bool)
-    banded = np.flatnonzero(position[high] >= 0)
-    heads[banded] = template_heads([inc.keys[high[j]] for j in banded.tolist()],
-                                   inc.degree[high[banded]], position[high[banded]])  # fmt: skip
-    a, c, n = _overlaps(b, inc.kind[high], inc.kinds, position[high], heads)
+    a, c, n = _overlaps(b, inc.kind[high], inc.kinds, position[high], ~variants[high])
     ka, kc = inc.kind[high[a]], inc.kind[high[c]]
     nested = np.array([[frozenset({x, y}) in NESTED_LINKS for y in inc.kinds] for x in inc.kinds])
     expected = inc.degree[high[a]] * inc.degree[high[c]] / max(inc.population, 1)

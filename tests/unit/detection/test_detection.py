@@ -739,12 +739,7 @@ def test_two_templates_one_population_sends_link_and_one_templates_bands_do_not(
     most holders of one holding the other, above chance, is one population's two templates;
     one prompt's bands at two positions are held together by everyone who sends it, and one
     prompt's edited variants at one position by most who send it."""
-    from backend.detection.projection import conjunctions, template_heads
-
-    # Within three bits of a value with more holders: a variant (ties: the first is the head).
-    heads = template_heads(["0:0000", "0:0007", "0:0003", "1:0007", "0:ffff", "0:x"],
-                           np.array([9, 5, 9, 1, 1, 1]), np.array([0, 0, 0, 1, 0, 0]))  # fmt: skip
-    assert heads.tolist() == [True, False, False, True, True, True]
+    from backend.detection.projection import conjunctions
 
     rng = np.random.default_rng(11)
     network = list(range(400))
@@ -820,6 +815,10 @@ def test_edits_of_a_common_prompt_do_not_link_and_a_rare_ones_do() -> None:
     keys = ["2:8000", "2:8001", "2:8007", "2:800f", "2:1234", "2:1235", "3:8001"]
     inc = incidence(groups, 5_000, population=5_000, keys=keys)
     assert prompt_variants(inc, 200).tolist() == [False, True, True, False, False, False, False]
+    # Two as common, a bit apart: the second is taken for an edit of the first.
+    two = incidence([("USED_TEMPLATE", list(range(300))), ("USED_TEMPLATE", list(range(300, 600)))],
+                    600, population=600, keys=["0:0000", "0:0001"])  # fmt: skip
+    assert prompt_variants(two, 200).tolist() == [False, True]
     weights = {"USED_TEMPLATE": 0.35}
     linked, extended = conjunctions(inc, weights, link_cap=200)
     m = project(linked, extended, 200, 32, 6, 1)
