@@ -60,7 +60,8 @@ class Incidence:
     population: int  # accounts in the graph, for the rarity discount
     # Per identifier: exempt from the link cap (conjunctions, whose specificity is tested).
     uncapped: npt.NDArray[np.bool_] | None = None
-    # Per identifier: an edit of a common prompt (`prompt_variants`), capped however few hold it.
+    # Per identifier: an edit of a common prompt no population holds (`conjunctions`), capped
+    # however few hold it.
     variants: npt.NDArray[np.bool_] | None = None
     # Per identifier: its band position where it is not in its key (`band_position`).
     positions: I64 | None = None
@@ -571,22 +572,17 @@ def _band_values(keys: list[str]) -> tuple[I64, npt.NDArray[np.bool_]]:
     return value, hexadecimal
 
 
-def prompt_variants(inc: Incidence, link_cap: int) -> npt.NDArray[np.bool_]:
-    """Per identifier: a template band within NEAR_BITS of a band at its position held by more
-    accounts and by more than the link cap, an edit of a common prompt (of two as common, the
-    second in the incidence's order).
+def prompt_of(inc: Incidence, link_cap: int) -> I64:
+    """Per identifier: the common prompt it is an edit of, or -1. An edit is a template band
+    within NEAR_BITS of a band at its position held by more accounts and by more than the link
+    cap (of two as common, the second in the incidence's order is the edit); its prompt is
+    the one of those with the most holders.
 
-    A prompt sent by more than the cap does not link: it is common. But each exchange's small
-    edits flip a bit or two, and the values one edit gives are each held by a few of its
-    senders, under the cap, so every heavy user of a public prompt linked to the others by its
-    edits. Fresh draws 181-183 (2026-12-04): genuine users of agent SDKs' default prompts, four
-    calls or more each, formed clusters of 17,000-30,000 that took in a behaviour-only network
-    and were flagged with it (13,300-29,297 genuine accounts, precision 0.39-0.59, before any
-    change of this day: a generator shape new that day). Nor does such an edit pair with its
-    prompt in a conjunction: held mostly by the prompt's senders, every prompt paired with its
-    edits (330,803 conjunctions of 134M rows at the `full` preset's full usage, where the
-    prompts' own pairs are 63)."""
-    out = np.zeros(inc.degree.size, bool)
+    Such an edit never pairs with its prompt in a conjunction: held mostly by the prompt's
+    senders, every prompt paired with its edits (330,803 conjunctions of 134M rows at the
+    `full` preset's full usage, where the prompts' own pairs are 63). And it links only when
+    its prompt is a population's (`conjunctions`)."""
+    out = np.full(inc.degree.size, -1, np.int64)
     position = inc.band_position
     bands = np.flatnonzero(position >= 0)
     if not bands.size:
@@ -604,16 +600,24 @@ def prompt_variants(inc: Incidence, link_cap: int) -> npt.NDArray[np.bool_]:
             continue
         # Bands ranked by holders, ties by order; each common value's neighbours that are
         # bands here (looked up among the position's values), and the best rank each is near.
+        by_rank = np.lexsort((np.arange(j.size), -inc.degree[j]))
         rank = np.empty(j.size, np.int64)
-        rank[np.lexsort((np.arange(j.size), -inc.degree[j]))] = np.arange(j.size)
+        rank[by_rank] = np.arange(j.size)
         order = np.argsort(v)
         near = (v[common][:, None] ^ masks[None, :]).ravel()
         spot = np.minimum(np.searchsorted(v[order], near), v.size - 1)
         hit = v[order][spot] == near
         best = np.full(j.size, j.size, np.int64)
         np.minimum.at(best, order[spot[hit]], np.repeat(rank[common], masks.size)[hit])
-        out[j] = best < rank
+        edit = best < rank
+        out[j[edit]] = j[by_rank[best[edit]]]
     return out
+
+
+def _capped_edits(prompt: I64, populated: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_] | None:
+    """Edits of common prompts no kept conjunction holds (`conjunctions`): capped."""
+    capped = (prompt >= 0) & ~populated[np.maximum(prompt, 0)]
+    return capped if capped.any() else None
 
 
 def _overlaps(
@@ -626,7 +630,7 @@ def _overlaps(
     """Every pair (a, c), a < c, of `b`'s rows (identifiers x holders) sharing holders, with
     the count: the upper triangle of `b @ b.T`, in its order, for pairs of different kinds
     whenever one is a template band, and pairs of `heads` (bands that are no edit of another,
-    `prompt_variants`) at the same `position`.
+    `prompt_of`) at the same `position`.
 
     A network member holds ~200 bands above the cap and two or three other such identifiers;
     the full product costs the square of what each account holds (~40,000 per member: 6.9 s
@@ -850,18 +854,28 @@ def conjunctions(
     Two template bands at the same position are two different prompts (an account's prompt
     has one value there), so a pair of them held by most of the smaller's holders, above
     chance, is one population sending two templates, which a public template alone does not.
-    Only each prompt's value counts, not its edits (`prompt_variants`). Fresh draw
+    Only each prompt's value counts, not its edits (`prompt_of`). Fresh draw
     176's behaviour-only network of 14,969 accounts, 78% of them on popular SDK builds, each
     sending two of six templates, had no other coincidence and was 0.000 flagged
     (`docs/detection.md`, "Projection").
+
+    Edits of a common prompt (`prompt_of`) link only when a kept conjunction holds the prompt:
+    then it is a population's (a network's template on its build, or with its other
+    template), and its edits are that population's too. Otherwise each edit of a public
+    prompt, held by tens of its senders, under the cap, linked every heavy user of it to the
+    others: fresh draws 181-183 (2026-12-04), genuine users of agent SDKs' defaults making
+    four calls or more, formed clusters of 17,000-30,000 that took in a behaviour-only network
+    and were flagged with it (13,300-29,297 genuine accounts, precision 0.39-0.59, with the
+    code before that day too: the generator's shape was new). Capping every such edit lost
+    draw 184's 607-account network, whose templates, over the cap, its edits linked (0.470).
     """
-    variants = prompt_variants(inc, link_cap)
-    inc = replace(inc, variants=variants if variants.any() else None)
+    prompt = prompt_of(inc, link_cap)
+    populated = np.zeros(inc.degree.size, bool)  # identifiers a kept conjunction holds
     w = np.array([weights.get(k, 0.0) for k in inc.kinds])
     local = np.diff(inc.ptr)
     high = np.flatnonzero((inc.degree > link_cap) & (w[inc.kind] > 0) & (local >= 2))
     if high.size < 2:
-        return inc, weights
+        return replace(inc, variants=_capped_edits(prompt, populated)), weights
     sizes = local[high]
     rows = np.concatenate([np.arange(inc.ptr[j], inc.ptr[j + 1]) for j in high.tolist()])
     b = sparse.csr_matrix(
@@ -870,7 +884,7 @@ def conjunctions(
         shape=(high.size, inc.accounts),
     )  # fmt: skip
     position = inc.band_position
-    a, c, n = _overlaps(b, inc.kind[high], inc.kinds, position[high], ~variants[high])
+    a, c, n = _overlaps(b, inc.kind[high], inc.kinds, position[high], prompt[high] < 0)
     ka, kc = inc.kind[high[a]], inc.kind[high[c]]
     nested = np.array([[frozenset({x, y}) in NESTED_LINKS for y in inc.kinds] for x in inc.kinds])
     expected = inc.degree[high[a]] * inc.degree[high[c]] / max(inc.population, 1)
@@ -896,8 +910,10 @@ def conjunctions(
                                            min_overlap, inc.degree[high])[on_build]  # fmt: skip
     bands = np.flatnonzero(keep & (ka == kc))
     keep[bands] = ~_sdk_prompts(inc, b, (a[bands], c[bands]), min_overlap, false_rate)
+    populated[high[a[keep]]] = populated[high[c[keep]]] = True
+    variants = _capped_edits(prompt, populated)
     if not keep.any():
-        return inc, weights
+        return replace(inc, variants=variants), weights
     a, c, n = a[keep], c[keep], n[keep]
     pair_kinds = [CONJUNCTION.join(sorted((inc.kinds[x], inc.kinds[y])))
                   for x, y in zip(inc.kind[high[a]].tolist(), inc.kind[high[c]].tolist(),
@@ -921,7 +937,7 @@ def conjunctions(
         accounts=inc.accounts,
         population=inc.population,
         uncapped=np.concatenate([uncapped, np.ones(lengths.size, bool)]),
-        variants=None if inc.variants is None
-        else np.concatenate([inc.variants, np.zeros(lengths.size, bool)]),
+        variants=None if variants is None
+        else np.concatenate([variants, np.zeros(lengths.size, bool)]),
         positions=np.concatenate([position, np.maximum(position[high[a]], position[high[c]])]),
     ), extended  # fmt: skip

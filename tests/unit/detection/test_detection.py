@@ -795,37 +795,41 @@ def test_an_agent_sdks_two_default_prompts_do_not_link_its_users() -> None:
     assert added(operation) == {"1:aaaa&1:5555"}
 
 
-def test_edits_of_a_common_prompt_do_not_link_and_a_rare_ones_do() -> None:
+def test_edits_of_a_public_prompt_do_not_link_and_a_populations_do() -> None:
     """Fresh draws 181-183: heavy users of an SDK's default prompt each held a few of its
     edits (a bit or two flipped), each edit held by tens of them, under the cap: they linked
     tens of thousands of genuine accounts. An edit of a prompt held by more than the cap is
-    that common prompt; an edit of a rare prompt (a network's, under the cap) still links."""
-    from backend.detection.projection import conjunctions, prompt_variants
+    that prompt's; it links only when a conjunction holds the prompt (a network's template
+    on its own build: draw 184's network was linked by its edits)."""
+    from backend.detection.projection import conjunctions, prompt_of
 
     rng = np.random.default_rng(13)
-    users = np.arange(100, 5_000)
-    default = sorted(rng.choice(users, 1_500, replace=False).tolist())
+    default = sorted(rng.choice(np.arange(100, 5_000), 1_500, replace=False).tolist())
     edits = [default[k * 40 : (k + 1) * 40] for k in range(3)]  # heavy users, apart
-    network = list(range(60))
+    network = list(range(5_000, 5_300))
     groups = [("USED_TEMPLATE", default), *(("USED_TEMPLATE", e) for e in edits),
               ("USED_TEMPLATE", network), ("USED_TEMPLATE", network[:30]),
-              ("USED_TEMPLATE", edits[0])]  # fmt: skip
+              ("USED_TEMPLATE", edits[0]), ("USED_CLIENT", network)]  # fmt: skip
     # 2:8001 is one bit off 2:8000, 2:8007 three, 2:800f four (a prompt of its own); 2:1235 is
     # an edit of the network's 2:1234; 3:8001 is at another position.
-    keys = ["2:8000", "2:8001", "2:8007", "2:800f", "2:1234", "2:1235", "3:8001"]
-    inc = incidence(groups, 5_000, population=5_000, keys=keys)
-    assert prompt_variants(inc, 200).tolist() == [False, True, True, False, False, False, False]
+    keys = ["2:8000", "2:8001", "2:8007", "2:800f", "2:1234", "2:1235", "3:8001", "cf-op"]
+    inc = incidence(groups, 5_300, population=5_300, keys=keys)
+    assert prompt_of(inc, 200).tolist() == [-1, 0, 0, -1, -1, 4, -1, -1]
     # Two as common, a bit apart: the second is taken for an edit of the first.
     two = incidence([("USED_TEMPLATE", list(range(300))), ("USED_TEMPLATE", list(range(300, 600)))],
                     600, population=600, keys=["0:0000", "0:0001"])  # fmt: skip
-    assert prompt_variants(two, 200).tolist() == [False, True]
-    weights = {"USED_TEMPLATE": 0.35}
+    assert prompt_of(two, 200).tolist() == [-1, 0]
+    weights = {"USED_TEMPLATE": 0.35, "USED_CLIENT": 0.3}
     linked, extended = conjunctions(inc, weights, link_cap=200)
+    assert "2:1234&cf-op" in linked.keys
     m = project(linked, extended, 200, 32, 6, 1)
-    edit = edits[0][0]
-    assert m[edits[1]][:, edits[1]].nnz == 0  # the edits link no one
+    assert m[edits[1]][:, edits[1]].nnz == 0  # the public prompt's edits link no one
     assert m[edits[2]][:, edits[2]].nnz > 0  # a prompt of its own (four bits off) does
-    assert m[network[:30]][:, network[:30]].nnz > 0 and m[edit].nnz > 0
+    small = network[:30]  # the network's edit links its holders more than the pair alone
+    without = conjunctions(incidence(groups[:5] + groups[6:], 5_300, population=5_300,
+                                     keys=keys[:5] + keys[6:]), weights, link_cap=200)  # fmt: skip
+    alone = project(*without, 200, 32, 6, 1)
+    assert m[small][:, small].sum() > alone[small][:, small].sum()
 
 
 def test_a_cluster_the_peel_left_disconnected_is_split() -> None:
