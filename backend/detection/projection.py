@@ -60,8 +60,8 @@ class Incidence:
     population: int  # accounts in the graph, for the rarity discount
     # Per identifier: exempt from the link cap (conjunctions, whose specificity is tested).
     uncapped: npt.NDArray[np.bool_] | None = None
-    # Per identifier: an edit of a common prompt no population holds (`conjunctions`), capped
-    # however few hold it.
+    # Per identifier: an edit of an SDK's default prompt (`conjunctions`), capped however few
+    # hold it.
     variants: npt.NDArray[np.bool_] | None = None
     # Per identifier: its band position where it is not in its key (`band_position`).
     positions: I64 | None = None
@@ -572,16 +572,17 @@ def _band_values(keys: list[str]) -> tuple[I64, npt.NDArray[np.bool_]]:
     return value, hexadecimal
 
 
-def prompt_of(inc: Incidence, link_cap: int) -> I64:
+def prompt_of(inc: Incidence, link_cap: int, eligible: npt.NDArray[np.bool_] | None = None) -> I64:
     """Per identifier: the common prompt it is an edit of, or -1. An edit is a template band
     within NEAR_BITS of a band at its position held by more accounts and by more than the link
     cap (of two as common, the second in the incidence's order is the edit); its prompt is
-    the one of those with the most holders.
+    the one of those with the most holders. `eligible`: which identifiers may be prompts
+    (all common bands when None).
 
     Such an edit never pairs with its prompt in a conjunction: held mostly by the prompt's
     senders, every prompt paired with its edits (330,803 conjunctions of 134M rows at the
-    `full` preset's full usage, where the prompts' own pairs are 63). And it links only when
-    its prompt is a population's (`conjunctions`)."""
+    `full` preset's full usage, where the prompts' own pairs are 63). And it does not link
+    when its prompt is an SDK's default (`conjunctions`)."""
     out = np.full(inc.degree.size, -1, np.int64)
     position = inc.band_position
     bands = np.flatnonzero(position >= 0)
@@ -596,6 +597,8 @@ def prompt_of(inc: Incidence, link_cap: int) -> I64:
         at = position[bands] == p
         j, v = bands[at], value[at]
         common = inc.degree[j] > link_cap
+        if eligible is not None:
+            common &= eligible[j]
         if not common.any():
             continue
         # Bands ranked by holders, ties by order; each common value's neighbours that are
@@ -614,9 +617,78 @@ def prompt_of(inc: Incidence, link_cap: int) -> I64:
     return out
 
 
-def _capped_edits(prompt: I64, populated: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_] | None:
-    """Edits of common prompts no kept conjunction holds (`conjunctions`): capped."""
-    capped = (prompt >= 0) & ~populated[np.maximum(prompt, 0)]
+def _rows_of(inc: Incidence, ids: I64) -> sparse.csr_matrix:
+    """`ids`' holders, one row each (identifiers x accounts)."""
+    lengths = np.diff(inc.ptr)[ids]
+    of_row = np.repeat(np.arange(ids.size), lengths)
+    rows = np.arange(of_row.size) + np.repeat(inc.ptr[ids] - (np.cumsum(lengths) - lengths),
+                                              lengths)  # fmt: skip
+    return sparse.csr_matrix((np.ones(rows.size, np.float32), (of_row, inc.holders[rows])),
+                             shape=(ids.size, inc.accounts))  # fmt: skip
+
+
+def _sdk_defaults(
+    inc: Incidence, prompt: I64, min_overlap: float, false_rate: float
+) -> npt.NDArray[np.bool_]:
+    """Per identifier: a common prompt with edits (`prompt`) that an SDK's releases explain:
+    at least `min_overlap` of its holders are on client builds they are above chance on and
+    are a minority of, where less than `min_overlap` of the build's holders hold any prompt
+    above chance on it (a release everyone runs, where the users who keep its defaults send
+    them; an operator's build runs its accounts only, and each sends one of its templates).
+
+    Those prompts' edits do not link (`conjunctions`): each edit of a prompt thousands send is
+    held by tens of its heavy users, under the cap, and linked them all. Fresh draws 181-183
+    and 185 (2026-12-04): agent SDKs' users, four calls or more each, in clusters of
+    17,000-30,000 that took in a behaviour-only network and were flagged with it
+    (13,300-29,297 genuine accounts, precision 0.39-0.59, with the code before that day
+    too: the generator's shape was new). Capping the edits of every prompt over the cap lost
+    networks whose templates are over it and whose edits linked them (fresh draws 184 and
+    187: 0.470 and 0.000 flagged; one template per account, so no pair of them holds them);
+    a network on popular builds is on each in proportion to its use, never above chance."""
+    out = np.zeros(inc.degree.size, bool)
+    heads = np.unique(prompt[prompt >= 0])
+    build = inc.kinds.index(BUILD_KIND) if BUILD_KIND in inc.kinds else -1
+    builds = np.flatnonzero(inc.kind == build)
+    if not heads.size or not builds.size:
+        return out
+    held, on = _rows_of(inc, heads), _rows_of(inc, builds)
+    size = np.diff(held.indptr)
+    both = (held @ on.T).tocoo()
+    count = both.data.astype(np.int64)
+    degree = inc.degree[builds]
+    expected = size[both.row] * degree[both.col] / max(inc.population, 1)
+    above = count >= chance_floors(expected, false_rate)
+    # Per build, its holders holding a prompt above chance on it, each counted once.
+    which = sparse.csr_matrix((np.ones(int(above.sum()), np.float32),
+                               (both.col[above], both.row[above])),
+                              shape=(builds.size, heads.size))  # fmt: skip
+    covered = np.diff(((which @ held) > 0).multiply(on).tocsr().indptr)
+    public = covered < min_overlap * degree
+    chance = above & public[both.col]
+    explained = np.bincount(both.row[chance], weights=count[chance], minlength=heads.size)
+    out[heads] = explained >= min_overlap * size
+    return out
+
+
+def _capped_edits(
+    inc: Incidence, link_cap: int, public: npt.NDArray[np.bool_], min_overlap: float
+) -> npt.NDArray[np.bool_] | None:
+    """Edits of the `public` prompts (an SDK's defaults, `_sdk_defaults`): within NEAR_BITS
+    of one, and held mostly (`min_overlap`) by accounts that send it too. Capped.
+
+    Twenty SDK defaults at a position put one value in five within NEAR_BITS of one of them
+    by chance; a network's edits there are held by the senders of its template, not of the
+    default (draw 187: a fifth of a behaviour-only network's template rows were capped on
+    nearness alone, and it was lost)."""
+    if not public.any():
+        return None
+    prompt = prompt_of(inc, link_cap, public)
+    edits = np.flatnonzero(prompt >= 0)
+    if not edits.size:
+        return None
+    both = _rows_of(inc, edits).multiply(_rows_of(inc, prompt[edits])).tocsr()
+    capped = np.zeros(inc.degree.size, bool)
+    capped[edits] = np.diff(both.indptr) >= min_overlap * np.diff(inc.ptr)[edits]
     return capped if capped.any() else None
 
 
@@ -772,6 +844,36 @@ def _described_builds(
     return out
 
 
+def _described_elsewhere(
+    b: sparse.csr_matrix,
+    pairs: tuple[I64, I64],
+    kept: npt.NDArray[np.bool_],
+    bands: I64,
+    min_overlap: float,
+) -> npt.NDArray[np.bool_]:
+    """Per pair of `bands` (indices into `pairs`, two template bands each), whether at least
+    `min_overlap` of its holders hold a `kept` coincidence of other kinds already.
+
+    A pair of templates is for a population nothing else describes (draw 176's network, on
+    popular builds, with no other coincidence). Where one does (a network's template on its
+    build, its exits), the pair only adds weight to what is linked, and moves the communities
+    other populations are found in: on fresh draw 187 the pairs of four networks flagged
+    either way left a fifth, a 2,246-account behaviour-only network tied by its templates'
+    edits inside a community of 13,920 genuine accounts, unflagged (0.000 instead of 0.999)."""
+    a, c = pairs
+    members, lengths = common_holders(b, a[bands], c[bands])
+    # Only the band pairs' holders are asked about: the other pairs' common holders among
+    # them (at the `full` preset's full usage, all the kept pairs' were 1.5 s of 5.9).
+    asked, where = np.unique(members, return_inverse=True)
+    held = np.zeros(asked.size, bool)
+    among, _ = common_holders(b[:, asked].tocsr(), a[kept], c[kept])
+    held[among] = True
+    inside = np.bincount(np.repeat(np.arange(bands.size), lengths), weights=held[where],
+                         minlength=bands.size)  # fmt: skip
+    out: npt.NDArray[np.bool_] = inside >= min_overlap * lengths
+    return out
+
+
 def _sdk_prompts(
     inc: Incidence,
     b: sparse.csr_matrix,
@@ -795,14 +897,9 @@ def _sdk_prompts(
     members, lengths = common_holders(b, a, c)
     build = inc.kinds.index(BUILD_KIND) if BUILD_KIND in inc.kinds else -1
     builds = np.flatnonzero(inc.kind == build)
-    lengths_b = np.diff(inc.ptr)[builds]
-    if not lengths_b.sum() or not a.size:
+    if not builds.size or not a.size:
         return np.zeros(a.size, bool)
-    of_row = np.repeat(np.arange(builds.size), lengths_b)
-    rows = np.arange(of_row.size) + np.repeat(inc.ptr[builds] - (np.cumsum(lengths_b) - lengths_b),
-                                              lengths_b)  # fmt: skip
-    on = sparse.csr_matrix((np.ones(rows.size, np.float32), (of_row, inc.holders[rows])),
-                           shape=(builds.size, inc.accounts))  # fmt: skip
+    on = _rows_of(inc, builds)
     held = sparse.csr_matrix((np.ones(members.size, np.float32),
                               (np.repeat(np.arange(a.size), lengths), members)),
                              shape=(a.size, inc.accounts))  # fmt: skip
@@ -859,23 +956,17 @@ def conjunctions(
     sending two of six templates, had no other coincidence and was 0.000 flagged
     (`docs/detection.md`, "Projection").
 
-    Edits of a common prompt (`prompt_of`) link only when a kept conjunction holds the prompt:
-    then it is a population's (a network's template on its build, or with its other
-    template), and its edits are that population's too. Otherwise each edit of a public
-    prompt, held by tens of its senders, under the cap, linked every heavy user of it to the
-    others: fresh draws 181-183 (2026-12-04), genuine users of agent SDKs' defaults making
-    four calls or more, formed clusters of 17,000-30,000 that took in a behaviour-only network
-    and were flagged with it (13,300-29,297 genuine accounts, precision 0.39-0.59, with the
-    code before that day too: the generator's shape was new). Capping every such edit lost
-    draw 184's 607-account network, whose templates, over the cap, its edits linked (0.470).
+    Edits of a common prompt (`prompt_of`) do not link when an SDK's releases explain the
+    prompt (`_sdk_defaults`): an SDK's default, whose every heavy user holds a few edits.
     """
     prompt = prompt_of(inc, link_cap)
-    populated = np.zeros(inc.degree.size, bool)  # identifiers a kept conjunction holds
+    variants = _capped_edits(inc, link_cap, _sdk_defaults(inc, prompt, min_overlap, false_rate),
+                             min_overlap)  # fmt: skip
     w = np.array([weights.get(k, 0.0) for k in inc.kinds])
     local = np.diff(inc.ptr)
     high = np.flatnonzero((inc.degree > link_cap) & (w[inc.kind] > 0) & (local >= 2))
     if high.size < 2:
-        return replace(inc, variants=_capped_edits(prompt, populated)), weights
+        return replace(inc, variants=variants), weights
     sizes = local[high]
     rows = np.concatenate([np.arange(inc.ptr[j], inc.ptr[j + 1]) for j in high.tolist()])
     b = sparse.csr_matrix(
@@ -909,9 +1000,9 @@ def conjunctions(
         keep[on_build] = _described_builds(b, ends, (a, c, n), described, on_build,
                                            min_overlap, inc.degree[high])[on_build]  # fmt: skip
     bands = np.flatnonzero(keep & (ka == kc))
-    keep[bands] = ~_sdk_prompts(inc, b, (a[bands], c[bands]), min_overlap, false_rate)
-    populated[high[a[keep]]] = populated[high[c[keep]]] = True
-    variants = _capped_edits(prompt, populated)
+    if bands.size:
+        keep[bands] = ~_sdk_prompts(inc, b, (a[bands], c[bands]), min_overlap, false_rate)
+        keep[bands] &= ~_described_elsewhere(b, (a, c), keep & (ka != kc), bands, min_overlap)
     if not keep.any():
         return replace(inc, variants=variants), weights
     a, c, n = a[keep], c[keep], n[keep]
