@@ -643,8 +643,8 @@ def _sdk_defaults(
     (13,300-29,297 genuine accounts, precision 0.39-0.59, with the code before that day
     too: the generator's shape was new). Capping the edits of every prompt over the cap lost
     networks whose templates are over it and whose edits linked them (fresh draws 184 and
-    187: 0.470 and 0.000 flagged; one template per account, so no pair of them holds them);
-    a network on popular builds is on each in proportion to its use, never above chance."""
+    187: 0.470 and 0.000 flagged); a network on popular builds is on each in proportion to
+    its use, never above chance."""
     out = np.zeros(inc.degree.size, bool)
     heads = np.unique(prompt[prompt >= 0])
     build = inc.kinds.index(BUILD_KIND) if BUILD_KIND in inc.kinds else -1
