@@ -968,12 +968,7 @@ def conjunctions(
     if high.size < 2:
         return replace(inc, variants=variants), weights
     sizes = local[high]
-    rows = np.concatenate([np.arange(inc.ptr[j], inc.ptr[j + 1]) for j in high.tolist()])
-    b = sparse.csr_matrix(
-        (np.ones(rows.size, np.float32), (np.repeat(np.arange(high.size), sizes),
-                                          inc.holders[rows])),
-        shape=(high.size, inc.accounts),
-    )  # fmt: skip
+    b = _rows_of(inc, high)
     position = inc.band_position
     a, c, n = _overlaps(b, inc.kind[high], inc.kinds, position[high], prompt[high] < 0)
     ka, kc = inc.kind[high[a]], inc.kind[high[c]]
