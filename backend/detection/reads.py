@@ -18,6 +18,7 @@ from backend.detection.pipeline import F64, I64, Previous, Snapshot
 from backend.detection.projection import (
     TEMPLATE_KIND,
     Incidence,
+    band_floor,
     chance_floor,
     in_account_order,
     locate,
@@ -41,9 +42,17 @@ FEATURE_CHUNK = 20_000
 
 
 def _template_floor(driver: Driver, db: str) -> int:
-    """Holders below which a template band is chance (`projection.chance_floor`)."""
+    """Holders below which a template band is chance (`projection.band_floor`)."""
     links = repo.count_template_links(driver, db)
-    return chance_floor(links, LSH_BANDS * 2**LSH_BAND_BITS)
+    buckets = LSH_BANDS * 2**LSH_BAND_BITS
+    plain = chance_floor(links, buckets)
+    counts = repo.template_band_holders(driver, db, plain)
+    histogram = np.zeros(plain, np.int64)
+    for degree, n in counts.items():
+        if degree < plain:
+            histogram[degree] = n
+    held = sum(n for degree, n in counts.items() if degree > 0)
+    return band_floor(links, buckets, held, histogram)
 
 
 def export_incidence(driver: Driver, settings: Settings, region: I64 | None = None) -> WholeGraph:
@@ -104,6 +113,7 @@ def export_incidence(driver: Driver, settings: Settings, region: I64 | None = No
     return WholeGraph(
         inc, node_ids[order], account[order], np.asarray(idents, np.int64),
         signature=signature(kinds, settings.DETECTION_FEATURE_CAP), exported_at=exported_at,
+        template_floor=template_floor,
     )  # fmt: skip
 
 
@@ -126,14 +136,17 @@ def update_graph(
     graph: WholeGraph,
     touched_nodes: I64,
     seconds: dict[str, float] | None = None,
-) -> WholeGraph:
+) -> WholeGraph | None:
     """The cached whole-graph export brought up to date by reading only what the touched
-    accounts hold now (`snapshot_cache.merge`). `seconds`: where the time went, by part."""
+    accounts hold now (`snapshot_cache.merge`), or None when the template floor fell below the
+    cache's (bands it never held would now be exported). `seconds`: where the time went."""
     spent: dict[str, float] = {} if seconds is None else seconds
     started = time.perf_counter()
     db = settings.NEO4J_DATABASE
     kinds = graph.incidence.kinds
     template_floor = _template_floor(driver, db)
+    if template_floor < graph.template_floor:
+        return None
     floors = np.array([template_floor if k == TEMPLATE_KIND else 2 for k in kinds], np.int64)
     nodes = touched_nodes.tolist()
 
@@ -172,6 +185,7 @@ def update_graph(
         settings.DETECTION_FEATURE_CAP, population(driver, settings),
     )  # fmt: skip
     spent["merge"] = time.perf_counter() - started - spent["links"] - spent["holders"]
+    merged.template_floor = template_floor
     return merged
 
 

@@ -132,6 +132,15 @@ EVERY_ACCOUNT_ID = "MATCH (a:Account) RETURN collect(id(a)) AS nodes, collect(a.
 COUNT_ACCOUNTS = "MATCH (a:Account) RETURN count(a) AS n"
 # Read from the count store: how many account-template-band links exist in all.
 COUNT_TEMPLATE_LINKS = "MATCH ()-[r:USED_TEMPLATE]->() RETURN count(r) AS n"
+# Template band values by holders, those with `$below` or more counted together: where chance
+# alone puts a value's holders (`projection.band_floor`). Degrees from the node records (0.2-0.3
+# s over the `full` graph's 262,144 bands, `graph.model.SOLE_LINKS`).
+TEMPLATE_BAND_HOLDERS = f"""
+MATCH (i:{LINKS["USED_TEMPLATE"]})
+WITH {_degree("USED_TEMPLATE")} AS degree
+WITH CASE WHEN degree < $below THEN degree ELSE $below END AS degree
+RETURN degree, count(*) AS n
+"""
 
 # Per-account inputs of the community features, for candidate communities' members only: the
 # packed bytes ingest keeps (`model.ACCOUNT_INPUTS_PROPERTY`), or for an account without them
@@ -464,6 +473,12 @@ Columns = dict[str, Any]  # one record of parallel lists, a column per name
 
 def count_template_links(driver: Driver, database: str) -> int:
     return int(_read(driver, database, COUNT_TEMPLATE_LINKS)[0]["n"])
+
+
+def template_band_holders(driver: Driver, database: str, below: int) -> dict[int, int]:
+    """Band values per holder count under `below` (`below`: those with as many or more)."""
+    rows = _read(driver, database, TEMPLATE_BAND_HOLDERS, below=below)
+    return {int(r["degree"]): int(r["n"]) for r in rows}
 
 
 def export_links(

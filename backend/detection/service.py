@@ -229,15 +229,18 @@ def _kept_graph(
     exported_after: float = 0.0,
 ) -> WholeGraph | None:
     """The last refresh's kept incidence brought up to date by the links `touched_nodes` hold
-    now (`update_graph`), or None without a current one (`cached_graph`)."""
+    now (`update_graph`), or None without a current one (`cached_graph`) or when the template
+    floor fell below the one it was read at."""
     parts = report.parts["export"]
     with timed(parts, "cache"):
         cached = cached_graph(driver, settings, exported_after)
     if cached is None:
         return None
-    report.source = "kept"
     with timed(parts, "graph"):
-        return update_graph(driver, settings, cached, touched_nodes, parts)
+        graph = update_graph(driver, settings, cached, touched_nodes, parts)
+    if graph is not None:
+        report.source = "kept"
+    return graph
 
 
 def _read_previous(driver: Driver, settings: Settings, parts: dict[str, float]) -> Previous:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 I64 = npt.NDArray[np.int64]
 Names = npt.NDArray[np.bytes_]
 SEPARATOR = "\x00"  # between keys in the saved blob (identifier keys never hold it)
-FORMAT = 2  # bumped when the saved arrays change: an older cache is not used
+FORMAT = 3  # bumped when the saved arrays change: an older cache is not used
 
 
 @dataclass
@@ -53,6 +53,9 @@ class WholeGraph:
     # When the graph it descends from was read whole from Neo4j (epoch seconds): merges keep it,
     # so a full refresh knows how long it has trusted the touched marks alone.
     exported_at: float = 0.0
+    # The fewest holders of a template band it holds (`reads._template_floor`): a merge can drop
+    # bands when the floor rises, but not bring back those it never held when it falls.
+    template_floor: int = 0
     _ident_order: I64 | None = field(default=None, repr=False)
     _node_order: I64 | None = field(default=None, repr=False)
 
@@ -326,6 +329,7 @@ def save(graph: WholeGraph, directory: Path) -> None:
         "run_id": graph.run_id,
         "signature": graph.signature,
         "exported_at": graph.exported_at,
+        "template_floor": graph.template_floor,
         "kinds": list(inc.kinds),
         "accounts": inc.accounts,
         "population": inc.population,
@@ -369,5 +373,6 @@ def load(
     return WholeGraph(inc, arrays["node_ids"], arrays["account_ids"], arrays["idents"],
                       run_id=run_id, signature=sig,
                       exported_at=float(meta.get("exported_at", 0.0)),
+                      template_floor=int(meta.get("template_floor", 0)),
                       _ident_order=arrays["ident_order"],
                       _node_order=arrays["node_order"])  # fmt: skip

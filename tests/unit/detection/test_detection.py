@@ -13,6 +13,7 @@ from backend.detection.communities import leiden
 from backend.detection.identity import assign, membership_changes, new_id
 from backend.detection.projection import (
     Incidence,
+    band_floor,
     chance_floor,
     chance_floors,
     common_holders,
@@ -271,6 +272,35 @@ def test_template_bands_link_only_above_chance_collisions() -> None:
     holders = np.random.default_rng(0).poisson(5_300_000 / 4 / 2**16, 4 * 2**16)
     assert (holders >= floor).sum() <= 2
     assert chance_floor(10 * 5_300_000, 4 * 2**16) > floor
+
+
+def _band_histogram(holders: np.ndarray, below: int) -> tuple[int, np.ndarray]:
+    held = int((holders > 0).sum())
+    return held, np.bincount(holders[holders < below], minlength=below)[:below]
+
+
+def test_the_band_floor_is_where_chance_puts_the_bulk_of_values() -> None:
+    buckets = 4 * 2**16
+    rng = np.random.default_rng(1)
+    chance = rng.poisson(2.0, buckets)
+    # Popular templates: a few values held by thousands raise links / buckets, not the bulk.
+    popular = chance.copy()
+    popular[rng.choice(buckets, 100, replace=False)] += 5_000
+    links = int(popular.sum())
+    plain = chance_floor(links, buckets)
+    floor = band_floor(links, buckets, *_band_histogram(popular, plain))
+    assert floor < plain  # 13 against 18
+    assert (chance >= floor).sum() <= 2  # chance still essentially never reaches it
+    assert floor <= 14  # an 80-account network's template, 12-15 holders, is exported
+    # Without popular values, or where every value is held (a million accounts): the plain floor.
+    links = int(chance.sum())
+    assert band_floor(links, buckets, *_band_histogram(chance, 99)) == chance_floor(links, buckets)
+    full = rng.poisson(20.2, buckets)
+    links = int(full.sum())
+    assert band_floor(links, buckets, *_band_histogram(full, 99)) == chance_floor(links, buckets)
+    # Nothing held, or a few links: never below 2.
+    assert band_floor(0, buckets, 0, np.zeros(2, np.int64)) == 2
+    assert band_floor(1000, buckets, 1000, np.bincount([1] * 1000, minlength=3)[:3]) == 3
 
 
 def test_leiden_is_deterministic_and_separates_two_networks() -> None:
