@@ -26,6 +26,7 @@ from backend.detection.reads import (
     last_run,
     read_previous,
     read_snapshot,
+    update_graph,
 )
 from backend.detection.service import (
     RefreshReport,
@@ -249,6 +250,23 @@ def _same_snapshot(got: Snapshot, want: Snapshot) -> None:
     assert np.array_equal(got.frozen, want.frozen) and got.total_weight == want.total_weight
     assert got.groups is not None and want.groups is not None
     assert np.array_equal(got.groups, want.groups) and (got.groups >= 0).any()
+
+
+def test_a_kept_graph_read_at_a_higher_template_floor_is_not_used(
+    driver: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    """A kept graph lacks the template bands under the floor it was read at: when the floor
+    falls, a merge cannot bring them back, so the refresh reads the graph whole instead."""
+    kept = cached_graph(driver, settings)
+    assert kept is not None and kept.template_floor >= 2
+    snapshot_cache.save(kept, tmp_path / "kept")
+    loaded = snapshot_cache.load(tmp_path / "kept", kept.run_id, kept.signature)
+    assert loaded is not None and loaded.template_floor == kept.template_floor
+    nothing = np.zeros(0, np.int64)
+    same = update_graph(driver, settings, kept, nothing)
+    assert same is not None and same.template_floor == kept.template_floor
+    kept.template_floor += 1  # as if read when the floor was higher
+    assert update_graph(driver, settings, kept, nothing) is None
 
 
 def test_a_cache_from_a_refresh_that_did_not_commit_is_not_used(
