@@ -133,8 +133,8 @@ COUNT_ACCOUNTS = "MATCH (a:Account) RETURN count(a) AS n"
 # Read from the count store: how many account-template-band links exist in all.
 COUNT_TEMPLATE_LINKS = "MATCH ()-[r:USED_TEMPLATE]->() RETURN count(r) AS n"
 # Template band values by holders, those with `$below` or more counted together: where chance
-# alone puts a value's holders (`projection.band_floor`). Degrees from the node records (0.2-0.3
-# s over the `full` graph's 262,144 bands, `graph.model.SOLE_LINKS`).
+# alone puts a value's holders (`projection.band_floor`). Degrees from the node records, as the
+# export's degree filter reads them (0.2-0.3 s over the `full` graph's 262,144 bands).
 TEMPLATE_BAND_HOLDERS = f"""
 MATCH (i:{LINKS["USED_TEMPLATE"]})
 WITH {_degree("USED_TEMPLATE")} AS degree
