@@ -1263,6 +1263,7 @@ def detect(snapshot: Snapshot, previous: Previous, params: Params) -> Detection:
     if not (start >= 0).any():
         settled = previous_labels(Previous.after(result, snapshot.node_ids), snapshot.node_ids)
         if (settled >= 0).any():
+            del result  # freed for the second run's arrays (its peak is the refresh's)
             result = _detect(snapshot, previous, params, projected, settled, seconds, score_parts)
     return result
 

@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytest
 from scipy import sparse
 
-from backend.detection.communities import leiden
+from backend.detection.communities import _pairs, leiden
 from backend.detection.identity import assign, membership_changes, new_id
 from backend.detection.projection import (
     Incidence,
@@ -314,6 +314,15 @@ def test_leiden_is_deterministic_and_separates_two_networks() -> None:
     assert a.tolist() == b.tolist()
     assert a[20] == -1  # no links
     assert len(set(a[:10].tolist())) == 1 and len(set(a[10:20].tolist())) == 1 and a[0] != a[10]
+
+
+def test_leiden_reads_every_edge_once_in_order_a_slice_at_a_time() -> None:
+    """igraph builds the graph from `_pairs`: a slice that dropped or repeated an edge at its
+    boundary would change the graph without failing the small graphs above (one slice)."""
+    rows, cols = np.arange(10, dtype=np.int64), np.arange(10, 20, dtype=np.int64)
+    for step in (1, 3, 4, 10, 64):
+        assert list(_pairs(rows, cols, step)) == list(zip(range(10), range(10, 20), strict=True))
+    assert list(_pairs(rows[:0], cols[:0])) == []
 
 
 def _planted(seed: int, n: int = 3000, k: int = 30) -> tuple[sparse.csr_matrix, np.ndarray]:
