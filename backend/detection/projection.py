@@ -682,21 +682,50 @@ def _sdk_defaults(
         return out
     held, on = _rows_of(inc, heads), _rows_of(inc, builds)
     size = np.diff(held.indptr)
-    both = (held @ on.T).tocoo()
-    count = both.data.astype(np.int64)
     degree = inc.degree[builds]
-    expected = size[both.row] * degree[both.col] / max(inc.population, 1)
-    above = count >= chance_floors(expected, false_rate)
+    on_build = _on_builds(held, size, on, degree, inc.population, false_rate)
+    row, col, above = on_build.row, on_build.col, on_build.above
     # Per build, its holders holding a prompt above chance on it, each counted once.
-    which = sparse.csr_matrix((np.ones(int(above.sum()), np.float32),
-                               (both.col[above], both.row[above])),
+    which = sparse.csr_matrix((np.ones(int(above.sum()), np.float32), (col[above], row[above])),
                               shape=(builds.size, heads.size))  # fmt: skip
     covered = np.diff(((which @ held) > 0).multiply(on).tocsr().indptr)
-    public = covered < min_overlap * degree
-    chance = above & public[both.col]
-    explained = np.bincount(both.row[chance], weights=count[chance], minlength=heads.size)
-    out[heads] = explained >= min_overlap * size
+    out[heads] = on_build.explained(covered < min_overlap * degree, size, min_overlap)
     return out
+
+
+@dataclass
+class _OnBuilds:
+    """Per (row, build) pair with holders in common: the row, the build, how many hold both,
+    and whether that is above chance (`_on_builds`)."""
+
+    row: I64
+    col: I64
+    count: I64
+    above: npt.NDArray[np.bool_]
+
+    def explained(
+        self, public: npt.NDArray[np.bool_], size: I64, min_overlap: float
+    ) -> npt.NDArray[np.bool_]:
+        """Per row: whether `min_overlap` of its `size` holders are on `public` builds they
+        are above chance on (an SDK's releases, `_sdk_defaults` and `_sdk_prompts`)."""
+        chance = self.above & public[self.col]
+        explained = np.bincount(self.row[chance], weights=self.count[chance], minlength=size.size)
+        out: npt.NDArray[np.bool_] = explained >= min_overlap * size
+        return out
+
+
+def _on_builds(
+    held: sparse.csr_matrix, size: I64, on: sparse.csr_matrix, degree: I64, population: int,
+    false_rate: float,
+) -> _OnBuilds:  # fmt: skip
+    """The holders `held`'s rows (`size` each) share with each build (`on`'s rows, `degree`
+    each), tested as the template bands' floor tests them: holders of both ~ Poisson with mean
+    size x degree / population, kept above its (1 - false_rate) quantile."""
+    both = (held @ on.T).tocoo()
+    count = both.data.astype(np.int64)
+    expected = size[both.row] * degree[both.col] / max(population, 1)
+    above = count >= chance_floors(expected, false_rate)
+    return _OnBuilds(both.row.astype(np.int64), both.col.astype(np.int64), count, above)
 
 
 def _capped_edits(
@@ -935,14 +964,8 @@ def _sdk_prompts(
     paired = np.zeros(inc.accounts, np.float32)
     paired[members] = 1
     degree = inc.degree[builds]
-    public = on @ paired < min_overlap * degree
-    both = (held @ on.T).tocoo()
-    count = both.data.astype(np.int64)
-    expected = lengths[both.row] * degree[both.col] / max(inc.population, 1)
-    chance = public[both.col] & (count >= chance_floors(expected, false_rate))
-    explained = np.bincount(both.row[chance], weights=count[chance], minlength=a.size)
-    out: npt.NDArray[np.bool_] = explained >= min_overlap * lengths
-    return out
+    on_build = _on_builds(held, lengths, on, degree, inc.population, false_rate)
+    return on_build.explained(on @ paired < min_overlap * degree, lengths, min_overlap)
 
 
 def conjunctions(
