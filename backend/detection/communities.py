@@ -11,6 +11,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 
 
 def leiden(
@@ -20,6 +21,7 @@ def leiden(
     initial: I64 | None = None,
     iterations: int = 2,
     groups: I64 | None = None,
+    strengths: F64 | None = None,
 ) -> I64:
     """Community label per account (-1 for accounts with no link), labels dense from 0.
 
@@ -40,10 +42,17 @@ def leiden(
     members of each previous cluster: Leiden then places only what changed (and may merge
     clusters), on a graph of a few thousand vertices instead of every member's edges; splits
     are the scheduled full refresh's to make.
+
+    `strengths` (per account): the strengths modularity's null model weighs a pair by, when
+    not the matrix's own row sums: a region's accounts' strengths in the whole graph. An
+    account of a region keeps only its edges to the region, so its row sum can be half its
+    strength and two clusters merge that the whole graph keeps apart (`docs/detection.md`,
+    "Incremental refresh"). `resolution` is then per unit of their sum, as it is per unit of
+    the matrix's sum without them.
     """
     if groups is not None and (groups >= 0).any():
-        return _grouped(matrix, resolution, seed, initial, iterations, groups)
-    return _leiden(matrix, resolution, seed, initial, iterations)
+        return _grouped(matrix, resolution, seed, initial, iterations, groups, strengths)
+    return _leiden(matrix, resolution, seed, initial, iterations, strengths=strengths)
 
 
 def _leiden(
@@ -53,9 +62,11 @@ def _leiden(
     initial: I64 | None,
     iterations: int,
     loops: bool = False,
+    strengths: F64 | None = None,
 ) -> I64:
     """`loops`: the diagonal holds each vertex's internal weight twice (a contracted graph);
-    it becomes a self-loop, which igraph counts twice in the vertex's strength."""
+    it becomes a self-loop, which igraph counts twice in the vertex's strength. `strengths`:
+    each vertex's strength for the null model (`leiden`), else its row sum."""
     n = matrix.shape[0]
     labels = np.full(n, -1, np.int64)
     # The upper triangle as `sparse.triu` gives it (the same entries in the same order), by one
@@ -78,6 +89,9 @@ def _leiden(
     # and the build took 1.5 s against 2.3 s for the whole list and its two halves
     # (docs/benchmarks.md, "Full preset"); same edges, same order, same graph.
     graph = ig.Graph(n=int(linked.size), edges=_pairs(index[upper.row], index[upper.col]))
+    node_weights = strengths
+    if node_weights is None and loops:
+        node_weights = np.asarray(matrix.sum(axis=1)).ravel()
     # Seeded for determinism, not secrecy; set_random_number_generator returns nothing to restore.
     ig.set_random_number_generator(random.Random(seed))  # noqa: S311
     start = None
@@ -95,7 +109,7 @@ def _leiden(
             initial_membership=start,
             n_iterations=iterations,
             # A self-loop's weight counts twice in its vertex's strength, as its pairs did.
-            node_weights=np.asarray(matrix.sum(axis=1)).ravel()[linked].tolist() if loops else None,
+            node_weights=node_weights[linked].tolist() if node_weights is not None else None,
         )
     finally:
         ig.set_random_number_generator(random)
@@ -116,6 +130,7 @@ def _grouped(
     initial: I64 | None,
     iterations: int,
     groups: I64,
+    strengths: F64 | None = None,
 ) -> I64:
     n = matrix.shape[0]
     free = groups < 0
@@ -128,7 +143,9 @@ def _grouped(
     if initial is not None:
         start = np.full(size, -1, np.int64)
         np.maximum.at(start, vertex, initial)  # a group's members share their community
-    labels = _leiden(contracted, resolution, seed, start, iterations, loops=True)[vertex]
+    # A group's strength is its members' (their row sums add up to the contracted row's).
+    held = None if strengths is None else into.T @ strengths
+    labels = _leiden(contracted, resolution, seed, start, iterations, True, held)[vertex]
     labels[np.asarray(matrix.getnnz(axis=1)) == 0] = -1  # no link, no community
     _, dense = np.unique(labels[labels >= 0], return_inverse=True)
     labels[labels >= 0] = dense

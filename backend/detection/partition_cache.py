@@ -21,6 +21,7 @@ import logging
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,10 @@ def save(partition: Partition, run_id: str, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.npz"
     try:
-        np.savez(tmp, nodes=partition.nodes, labels=partition.labels, run=np.array(run_id))
+        arrays: dict[str, Any] = {"nodes": partition.nodes, "labels": partition.labels}
+        if partition.strengths is not None:
+            arrays["strengths"] = partition.strengths
+        np.savez(tmp, run=np.array(run_id), **arrays)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -49,7 +53,10 @@ def load(path: Path, run_id: str | None) -> Partition | None:
         with np.load(path) as data:
             if str(data["run"]) != run_id:
                 return None
-            return Partition(data["nodes"].astype(np.int64), data["labels"].astype(np.int64))
+            strengths = data["strengths"] if "strengths" in data.files else None
+            return Partition(
+                data["nodes"].astype(np.int64), data["labels"].astype(np.int64), strengths
+            )
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError):
@@ -67,4 +74,9 @@ def patched(old: Partition | None, region: Partition, recomputed: np.ndarray) ->
     nodes = np.concatenate([old.nodes[keep], region.nodes])
     labels = np.concatenate([old.labels[keep], region.labels + int(old.labels.max()) + 1])
     _, dense = np.unique(labels, return_inverse=True)
-    return Partition(nodes.astype(np.int64), dense.astype(np.int64))
+    # A region's strengths are already the whole graph's where the old partition had them
+    # (`pipeline._detect`); without strengths on either side, none are kept.
+    strengths = None
+    if old.strengths is not None and region.strengths is not None:
+        strengths = np.concatenate([old.strengths[keep], region.strengths])
+    return Partition(nodes.astype(np.int64), dense.astype(np.int64), strengths)

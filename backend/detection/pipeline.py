@@ -120,15 +120,28 @@ class Snapshot:
 @dataclass(frozen=True)
 class Partition:
     """Each account's community as a refresh's Leiden left it (before the peel), by internal
-    node id; accounts in no community are left out."""
+    node id; accounts in no community are left out. `strengths`: each one's strength in the
+    projection of the whole graph (a region's Leiden weighs pairs by them, `leiden`)."""
 
     nodes: I64
     labels: I64
+    strengths: F64 | None = None
 
     @classmethod
-    def of(cls, community: I64, node_ids: I64) -> Partition:
+    def of(cls, community: I64, node_ids: I64, strengths: F64 | None = None) -> Partition:
         placed = community >= 0
-        return cls(node_ids[placed].astype(np.int64), community[placed].astype(np.int64))
+        return cls(
+            node_ids[placed].astype(np.int64), community[placed].astype(np.int64),
+            None if strengths is None else np.asarray(strengths, np.float64)[placed],
+        )  # fmt: skip
+
+    def strengths_of(self, node_ids: I64) -> F64:
+        """Per given node, its strength here (0 where unknown)."""
+        out = np.zeros(node_ids.size)
+        if self.strengths is not None and self.nodes.size:
+            pos, ok = locate(node_ids, self.nodes)
+            out[pos[ok]] = self.strengths[ok]
+        return out
 
 
 @dataclass
@@ -232,7 +245,7 @@ class Previous:
                 np.repeat(np.asarray(ids, dtype=object), sizes),
                 np.round(result.conf[dense], 4),
             ),
-            partition=Partition.of(result.community, node_ids),
+            partition=Partition.of(result.community, node_ids, result.strengths),
         )
 
 
@@ -255,6 +268,9 @@ class Detection:
     # an incremental refresh recomputes a group's parts together, flagged or not.
     kin_ids: list[str] = field(default_factory=list)
     weight: float = 0.0  # total link weight of the projection (both directions)
+    # Per account, its strength as Leiden weighed it: its row sum, or on a region its strength
+    # in the whole graph where the last refresh recorded it (`Partition.strengths`).
+    strengths: F64 = field(default_factory=lambda: np.zeros(0))
     # Why each member is in its cluster: tie strength, behaviour similarity, and its WHY_TIES
     # strongest ties as (account, identifier, members holding it) rows (`member_ties`).
     tie: F64 = field(default_factory=lambda: np.zeros(0))
@@ -1285,19 +1301,32 @@ def _detect(
         return timed(seconds, name)
 
     weight = float(matrix.sum())
+    strengths = np.asarray(matrix.sum(axis=1), np.float64).ravel()
+    weighed = None  # strengths for Leiden's null model other than the row sums
     resolution = params.resolution
     if snapshot.total_weight:
         # Modularity's null model expects weight k_i k_j / 2m between two accounts; on a region
         # m is the region's, so the same resolution would split what the whole graph keeps
         # together. Scaling it by the region's share of the whole keeps the objective the one
         # the full refresh optimises (exactly so when the region is a union of components).
-        resolution *= weight / snapshot.total_weight
+        # Not so for k: an account keeps only its edges into the region. On fresh draw 211 a
+        # genuine cluster's accounts kept 46% of their strength, the pair's expected weight
+        # halved, and the region's Leiden merged it into a behaviour-only network's: 761
+        # genuine accounts banned until the next full refresh (`docs/detection.md`,
+        # "Incremental refresh"). So a region weighs pairs by the whole graph's strengths the
+        # last refresh recorded (`Partition.strengths`), its own where larger (new accounts).
+        if previous.partition is not None and previous.partition.strengths is not None:
+            known = previous.partition.strengths_of(node_ids)
+            if (known > strengths).any():
+                weighed = strengths = np.maximum(strengths, known)
+        held = weight if weighed is None else float(weighed[np.diff(matrix.indptr) > 0].sum())
+        resolution *= held / snapshot.total_weight
     with stage("communities"):
         warm = bool((initial >= 0).any())
         labels = leiden(
             matrix, resolution, params.seed, initial=initial,
             iterations=params.leiden_iterations if warm else params.cold_iterations,
-            groups=snapshot.groups,
+            groups=snapshot.groups, strengths=weighed,
         )  # fmt: skip
         communities = int(labels.max()) + 1 if labels.size else 0
         frozen = snapshot.frozen if snapshot.frozen is not None else np.zeros(labels.size, bool)
@@ -1393,7 +1422,7 @@ def _detect(
         matrix=matrix, labels=labels, community=community, conf=conf, scored=scored,
         proof=proof, assignment=assignment, members_of=members_of, community_of=community_of,
         communities=communities, attached=attached, moved=moved, network_ids=network_ids,
-        kin_ids=kin_ids, weight=weight, tie=tie,
+        kin_ids=kin_ids, weight=weight, strengths=strengths, tie=tie,
         similarity=similarity, ties=ties, seconds=seconds, scores=score_parts,
     )  # fmt: skip
 

@@ -267,7 +267,7 @@ def _keep_partition(
     """Where this refresh's Leiden left every account, for the next refresh's warm start
     (`partition_cache`); a region's refresh patches the whole graph's. Named by this run:
     used only if the run commits."""
-    placed = Partition.of(result.community, snapshot.node_ids)
+    placed = Partition.of(result.community, snapshot.node_ids, result.strengths)
     if report.scope == "region":
         frozen = snapshot.frozen
         recomputed = snapshot.node_ids if frozen is None else snapshot.node_ids[~frozen]

@@ -325,6 +325,51 @@ def test_leiden_reads_every_edge_once_in_order_a_slice_at_a_time() -> None:
     assert list(_pairs(rows[:0], cols[:0])) == []
 
 
+def _hubbed_cliques(k: int = 6, bridge: float = 3.0, hub: float = 40.0) -> sparse.csr_matrix:
+    """Two cliques A and B of k accounts (weight 1 a pair), k bridges between them (`bridge` in
+    all), and each of B's accounts tied at `hub` to an account of its own (after the 2k)."""
+    rows, cols, w = [], [], []
+    for base in (0, k):
+        for i in range(k):
+            for j in range(i + 1, k):
+                rows, cols, w = [*rows, base + i], [*cols, base + j], [*w, 1.0]
+    for b in range(k):
+        rows, cols, w = [*rows, b, k + b], [*cols, k + b, 2 * k + b], [*w, bridge / k, hub]
+    m = sparse.coo_matrix((w, (rows, cols)), shape=(3 * k, 3 * k)).tocsr()
+    return (m + m.T).tocsr()
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(
+        (np.unique(a, return_inverse=True)[1] == np.unique(b, return_inverse=True)[1]).all()
+    )
+
+
+def test_a_regions_leiden_partitions_it_as_the_whole_graph_does() -> None:
+    """A region of A and B without B's partners: by its row sums (its own edges only) B's
+    accounts weigh a tenth of what they weigh in the whole graph, modularity expects next to
+    nothing between A and B, and the bridges merge them. By the whole graph's strengths, with
+    the resolution per unit of their sum, the region is cut as the whole graph cuts it: A
+    whole, each of B's accounts apart from A (with its partner, outside the region). The same
+    with some accounts moving as a group. Given the row sums themselves, Leiden is as before."""
+    whole = _hubbed_cliques()
+    region = whole[:12][:, :12].tocsr()
+    total = float(whole.sum())
+    strengths = np.asarray(whole.sum(axis=1), np.float64).ravel()[:12]
+    expected = leiden(whole, 1.0, 7)[:12]
+    by_rows = leiden(region, region.sum() / total, 7)
+    assert not _same_partition(by_rows, expected)
+    assert _same_partition(
+        leiden(region, strengths.sum() / total, 7, strengths=strengths), expected
+    )
+    groups = np.array([0, 0, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1])
+    grouped = leiden(region, strengths.sum() / total, 7, groups=groups, strengths=strengths)
+    assert _same_partition(grouped, expected)
+    planted, _ = _planted(1)
+    sums = np.asarray(planted.sum(axis=1), np.float64).ravel()
+    assert leiden(planted, 1.0, 7, strengths=sums).tolist() == leiden(planted, 1.0, 7).tolist()
+
+
 def _planted(seed: int, n: int = 3000, k: int = 30) -> tuple[sparse.csr_matrix, np.ndarray]:
     """A weighted graph of k planted communities (85% of edges inside)."""
     rng = np.random.default_rng(seed)

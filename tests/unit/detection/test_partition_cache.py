@@ -54,3 +54,23 @@ def test_accounts_outside_the_previous_clusters_start_where_leiden_left_them() -
     got = previous_labels(previous, node_ids).tolist()
     assert got[:2] == [0, 0] and got[2] == got[3] and got[2] != 0
     assert got[4] not in (0, got[2]) and got[5] == -1
+
+
+def test_whole_graph_strengths_are_kept_and_patched(tmp_path: Path) -> None:
+    """What a region's Leiden weighs pairs by (`pipeline._detect`): kept with the partition,
+    the region's own for the accounts it recomputed, and 0 for an account never placed."""
+    path = tmp_path / "partition.npz"
+    kept = Partition.of(np.array([0, -1, 0, 1]), np.array([40, 10, 30, 20]),
+                        np.array([4.0, 1.0, 3.0, 2.0]))  # fmt: skip
+    partition_cache.save(kept, "run-1", path)
+    got = partition_cache.load(path, "run-1")
+    assert got is not None and got.strengths is not None
+    assert got.strengths_of(np.array([10, 20, 30, 40, 50])).tolist() == [0.0, 2.0, 3.0, 4.0, 0.0]
+    region = Partition(np.array([30, 9]), np.array([0, 0]), np.array([3.5, 0.5]))
+    patched = partition_cache.patched(got, region, np.array([30, 9]))
+    assert patched.strengths_of(np.array([9, 20, 30, 40])).tolist() == [0.5, 2.0, 3.5, 4.0]
+    # A partition written without strengths (before they were kept) loads without them.
+    partition_cache.save(Partition.of(np.array([0]), np.array([7])), "run-2", path)
+    old = partition_cache.load(path, "run-2")
+    assert old is not None and old.strengths is None
+    assert partition_cache.patched(old, region, np.array([30, 9])).strengths is None
