@@ -47,6 +47,7 @@ from backend.detection.pipeline import (
     Params,
     Previous,
     Snapshot,
+    banned_bystanders,
     detect,
     reach_degrees,
     region_of,
@@ -271,13 +272,16 @@ def run_offline(settings: Settings, directory: Path, with_incremental: bool = Fa
     networks = manifest["campaigns"]
     incremental = None
     if with_incremental:
-        members = _incremental(snap2, ids2, first, snap.node_ids, ids, holdout, params)
+        members, bystanders = _incremental(snap2, ids2, first, snap.node_ids, ids, holdout, params)
         flagged_full = _flagged(_memberships(second, ids2), settings)
         flagged_incremental = _flagged(members, settings)
         incremental = {
             **asdict(_score(labels, members, settings)),
             "same_cluster_as_full": round(_kept(flagged_full, flagged_incremental), 4),
             "only_incremental": len(set(flagged_incremental) - set(flagged_full)),
+            # > 0: the service defers such a refresh (`pipeline.banned_bystanders`); the
+            # scores above are then the clusters as the full refresh before the delta left them.
+            "deferred_bystanders": bystanders,
         }
     return DrawResult(draw, networks, before, after, round(kept, 4),
                       round(time.perf_counter() - started, 1), round(kept_network, 4),
@@ -292,10 +296,11 @@ def _incremental(
     first_ids: list[str],
     touched: set[str],
     params: Params,
-) -> list[Membership]:
+) -> tuple[list[Membership], int]:
     """What an incremental refresh over the delta's accounts (after `first`, the full refresh
-    before the delta) writes, with the clusters it leaves alone as `first` wrote them. The
-    region is chosen as the service chooses it (`pipeline.region_of`), from the saved snapshot."""
+    before the delta) writes, with the clusters it leaves alone as `first` wrote them, and how
+    many bystanders made the service defer it (then it writes nothing). The region is chosen
+    as the service chooses it (`pipeline.region_of`), from the saved snapshot."""
     previous = Previous.after(first, first_nodes)
     inc = snap.incidence
     hit = snap.node_ids[np.isin(np.asarray(ids, object), list(touched))]
@@ -311,9 +316,16 @@ def _incremental(
                       total_weight=first.weight, frozen=chosen.frozen[dense],
                       groups=chosen.groups[dense])  # fmt: skip
     result = detect(region, scoped, params)
+    settings = get_settings()
+    bystanders = banned_bystanders(
+        result, region.node_ids, hit, scoped, settings.DETECTION_FLAG_THRESHOLD,
+        settings.DETECTION_MIN_CONFIDENCE,
+    ).size  # fmt: skip
+    if bystanders:
+        return _memberships(first, first_ids), int(bystanders)
     region_ids = set(scoped.ids)
     kept = [m for m in _memberships(first, first_ids) if m.cluster not in region_ids]
-    return kept + _memberships(result, [ids[i] for i in dense.tolist()])
+    return kept + _memberships(result, [ids[i] for i in dense.tolist()]), 0
 
 
 # --- report ---------------------------------------------------------------------------------

@@ -1427,6 +1427,40 @@ def _detect(
     )  # fmt: skip
 
 
+def banned_bystanders(
+    result: Detection,
+    node_ids: I64,
+    touched: I64,
+    previous: Previous,
+    flag_threshold: float,
+    min_confidence: float,
+) -> I64:
+    """Node ids a region's `result` would put on the ban list that nothing new touched and
+    whose previous cluster was not flagged (nor confirmed): a verdict only the region's
+    approximation changed, which the service leaves to the full refresh (`service._refresh`).
+
+    A region holds every cluster a change reaches, but of each account only its ties into the
+    region. On fresh draw 211 (2026-12-05) its Leiden merged a genuine cluster into a
+    behaviour-only network's, whose risk then carried the genuine members, tied to each other,
+    past the gate: 630 genuine accounts banned that the full refresh of the same graph does
+    not ban (`docs/detection.md`, "Incremental refresh"). A network's own members under the
+    gate may still pass it (their cluster was flagged), and so may the accounts the change
+    touched: what grows a network is what an incremental refresh is for."""
+    risk = np.where(result.labels >= 0, result.scored.risk[np.maximum(result.labels, 0)], 0.0)
+    banned = (risk >= flag_threshold) & (result.conf >= min_confidence)
+    members = previous.members
+    was_unflagged = np.zeros(node_ids.size, bool)
+    if len(members):
+        pos, ok = locate(node_ids, members.nodes)
+        unflagged = np.array(
+            [c not in previous.network and c not in previous.confirmed
+             for c in members.clusters.tolist()], bool,
+        )  # fmt: skip
+        was_unflagged[pos[ok]] = unflagged[ok]
+    out: I64 = node_ids[banned & was_unflagged & ~np.isin(node_ids, touched)]
+    return out
+
+
 def member_why(result: Detection, inc: Incidence, dense: I64) -> npt.NDArray[np.object_]:
     """Per given member, the JSON stored on its membership (`MEMBER_OF.why`): tie strength,
     behaviour similarity and its strongest ties (kind, key, members holding it, all holders).

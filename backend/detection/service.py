@@ -36,6 +36,7 @@ from backend.detection.pipeline import (
     Partition,
     Previous,
     Snapshot,
+    banned_bystanders,
     detect,
     member_groups,
     reach_degrees,
@@ -66,11 +67,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class RefreshReport:
     run_id: str
-    # "full", "region" (incremental), "none" (nothing touched) or "deferred" (too much touched:
-    # left to the scheduled full refresh)
+    # "full", "region" (incremental), "none" (nothing touched) or "deferred" (too much touched,
+    # or `bystanders`: left to the scheduled full refresh)
     scope: str = "full"
     touched: int = 0  # accounts ingest marked since the last refresh
     region: int = 0  # accounts an incremental refresh recomputed
+    # Accounts a region's result would have banned that nothing touched, from clusters that
+    # were not flagged (`pipeline.banned_bystanders`): the refresh deferred instead.
+    bystanders: int = 0
     # Where the graph came from: "neo4j" (read whole) or "kept" (the last refresh's incidence
     # brought up to date by the touched accounts' links, `whole_graph`); "" when not read.
     source: str = ""
@@ -134,6 +138,7 @@ def _refresh(
         report.scope = "deferred"
         return report
     whole: WholeGraph | None = None  # what the next incremental refresh may start from
+    touched_nodes: I64 = np.zeros(0, np.int64)  # a region's touched accounts
     with report.stage("export"):
         # Numbered first: a repair of what a dead refresh left must precede reading the clusters.
         gen = repo.begin_generation(driver, settings.NEO4J_DATABASE)
@@ -157,10 +162,23 @@ def _refresh(
                 snapshot = snapshot_of(driver, settings, whole.incidence, whole.node_ids)
                 previous = pending.result()
             else:
-                snapshot, previous, report.region, whole = scoped
+                snapshot, previous, report.region, whole, touched_nodes = scoped
                 report.scope = "region"
     saving = _keep(settings, whole, report.run_id)
     result = detect(snapshot, previous, params)
+    if report.scope == "region":
+        bystanders = banned_bystanders(
+            result, snapshot.node_ids, touched_nodes, previous,
+            settings.DETECTION_FLAG_THRESHOLD, settings.DETECTION_MIN_CONFIDENCE,
+        )  # fmt: skip
+        if bystanders.size:
+            # Not a change the region can judge: the marks stay for the full refresh.
+            if saving is not None:
+                saving.discard()
+            repo.close_generation(driver, settings.NEO4J_DATABASE, gen)
+            report.scope, report.bystanders = "deferred", int(bystanders.size)
+            log.info("detection refresh deferred", extra={"report": report.__dict__})
+            return report
     report.seconds.update(result.seconds)
     report.parts["scores"] = result.scores
     inc = snapshot.incidence
@@ -186,7 +204,7 @@ def _refresh(
         with timed(parts, "cache"):
             _keep_partition(settings, result, snapshot, previous, report)
             if saving is not None:
-                saving.join()  # the cache names this run: written before the run can be last
+                saving.publish()  # the cache names this run: in place before the run can be last
         with timed(parts, "write"):
             repo.write_back(
                 driver, settings.NEO4J_DATABASE, gen, wb, settings.DETECTION_WRITE_LANES
@@ -282,22 +300,45 @@ def cache_dir(settings: Settings) -> Path:
     return settings.STATE_DIR / "detection" / "incidence"
 
 
-def _keep(settings: Settings, whole: WholeGraph | None, run_id: str) -> threading.Thread | None:
-    """Write the whole-graph incidence for the next incremental refresh, in the background
-    (the pipeline runs meanwhile). Named by this run: used only if the run commits."""
-    if whole is None or not settings.DETECTION_INCIDENCE_CACHE:
-        return None
-    whole.run_id = run_id
+class _Kept:
+    """The whole-graph incidence for the next incremental refresh, written in the background
+    while the pipeline runs (`_keep`) and swapped in only by a refresh that goes on to write
+    (`publish`; a deferred one `discard`s it and the last committed refresh's cache stays).
+    Named by this run: used only if the run commits."""
 
-    def save() -> None:
+    def __init__(self, settings: Settings, whole: WholeGraph) -> None:
+        self.directory = cache_dir(settings)
+        self.written: Path | None = None
+        self.thread = threading.Thread(
+            target=self._write, args=(whole,), name="incidence-cache", daemon=True
+        )
+        self.thread.start()
+
+    def _write(self, whole: WholeGraph) -> None:
         try:
-            snapshot_cache.save(whole, cache_dir(settings))
+            self.written = snapshot_cache.write(whole, self.directory)
         except OSError:
             log.warning("incremental cache not written", exc_info=True)
 
-    thread = threading.Thread(target=save, name="incidence-cache", daemon=True)
-    thread.start()
-    return thread
+    def publish(self) -> None:
+        self.thread.join()
+        if self.written is not None:
+            try:
+                snapshot_cache.publish(self.written, self.directory)
+            except OSError:
+                log.warning("incremental cache not swapped in", exc_info=True)
+
+    def discard(self) -> None:
+        self.thread.join()
+        if self.written is not None:
+            snapshot_cache.discard(self.written)
+
+
+def _keep(settings: Settings, whole: WholeGraph | None, run_id: str) -> _Kept | None:
+    if whole is None or not settings.DETECTION_INCIDENCE_CACHE:
+        return None
+    whole.run_id = run_id
+    return _Kept(settings, whole)
 
 
 def read_region(
@@ -307,14 +348,14 @@ def read_region(
     previous_clusters: Callable[[], Previous],
     bound: float,
     report: RefreshReport,
-) -> tuple[Snapshot, Previous, int, WholeGraph | None] | Literal["deferred"] | None:
+) -> tuple[Snapshot, Previous, int, WholeGraph | None, I64] | Literal["deferred"] | None:
     """The snapshot and previous clusters of the region a change reaches: the touched accounts,
     those tied to them within `reach_degrees`, and the clusters `Previous.affected` names
     (`previous_clusters`: all active ones, asked for once the graph is read).
     From the last refresh's cached incidence and the touched accounts' links when the cache is
-    current (then also the updated whole graph), else read from Neo4j. None when a full
-    refresh must run instead (none has recorded its weight yet); "deferred" when the region
-    holds more than `bound` accounts."""
+    current (then also the updated whole graph), else read from Neo4j; with the touched
+    accounts' node ids. None when a full refresh must run instead (none has recorded its
+    weight yet); "deferred" when the region holds more than `bound` accounts."""
     total = last_full_weight(driver, settings)
     if total is None:
         return None
@@ -334,7 +375,7 @@ def read_region(
             part, dense = restrict(inc, chosen.keep)
         snapshot = snapshot_of(driver, settings, part, whole.node_ids[dense], total)
         snapshot.frozen, snapshot.groups = chosen.frozen[dense], chosen.groups[dense]
-        return snapshot, chosen.previous, chosen.size, whole
+        return snapshot, chosen.previous, chosen.size, whole, touched_nodes
     report.source = "neo4j"
     with timed(report.parts["export"], "region"):
         near, keys = neighbours(driver, settings, touched_nodes, reach)
@@ -351,7 +392,7 @@ def read_region(
     snapshot.groups = member_groups(
         snapshot.node_ids, hit, scoped, settings.DETECTION_MIN_CONFIDENCE
     )
-    return snapshot, scoped, int(region.size), None
+    return snapshot, scoped, int(region.size), None, touched_nodes
 
 
 def cached_graph(

@@ -311,9 +311,18 @@ _ARRAYS = ("kind", "degree", "ptr", "holders")
 def save(graph: WholeGraph, directory: Path) -> None:
     """Written beside the current cache, then swapped in by a rename: a reader sees the old one
     or the new one, never half."""
+    written = write(graph, directory)
+    if written is not None:
+        publish(written, directory)
+
+
+def write(graph: WholeGraph, directory: Path) -> Path | None:
+    """The cache written beside the current one and not yet in use (None if it cannot be):
+    `publish` swaps it in, `discard` drops it (a refresh that defers keeps the cache the last
+    committed refresh left)."""
     if any(SEPARATOR in k for k in graph.incidence.keys):
         log.warning("identifier key with a NUL byte: the incremental cache is not written")
-        return
+        return None
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = directory.parent / f".{directory.name}.{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -336,11 +345,19 @@ def save(graph: WholeGraph, directory: Path) -> None:
         "identifiers": len(inc.keys),
     }
     (tmp / "meta.json").write_text(json.dumps(meta))
+    return tmp
+
+
+def publish(written: Path, directory: Path) -> None:
     old = directory.parent / f".{directory.name}.old.{uuid.uuid4().hex[:8]}"
     if directory.exists():
         directory.rename(old)
-    tmp.rename(directory)
+    written.rename(directory)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def discard(written: Path) -> None:
+    shutil.rmtree(written, ignore_errors=True)
 
 
 def load(

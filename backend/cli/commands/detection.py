@@ -42,6 +42,9 @@ def refresh_command(
     if report["scope"] in ("none", "deferred"):
         console.print(
             "refresh: nothing touched since the last refresh" if report["scope"] == "none"
+            else f"refresh deferred: the region would ban {report['bystanders']:,} accounts "
+            "nothing touched from clusters that were not flagged; the scheduled full refresh "
+            "judges them" if report.get("bystanders")
             else f"refresh deferred: {report['touched']:,} accounts touched reach more than "
             "DETECTION_INCREMENTAL_MAX_SHARE of the graph; the scheduled full refresh takes them"
         )  # fmt: skip

@@ -140,6 +140,34 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
     # On 4,000 accounts a 3% change reaches over a fifth of the graph (the production bound);
     # the test is of what the region gives, so it allows half.
     scoped = settings.model_copy(update={"DETECTION_INCREMENTAL_MAX_SHARE": 0.5})
+    # A region that would ban accounts nothing touched, from clusters that were not flagged, is
+    # left to the full refresh (`pipeline.banned_bystanders`). With the flagged clusters' network
+    # ids taken off, they read as unflagged: the refresh defers, writes nothing, keeps the
+    # marks and the last committed refresh's cache. Put back, the region is its own again.
+    taken, _, _ = driver.execute_query(
+        "MATCH (c:Cluster) WHERE c.network IS NOT NULL "
+        "WITH c, c.network AS network REMOVE c.network RETURN c.id AS id, network",
+        database_=settings.NEO4J_DATABASE,
+    )
+    assert taken
+    cache_before = cached_graph(driver, settings)
+    try:
+        deferred = refresh(driver, scoped, client, incremental=True)
+    finally:
+        driver.execute_query(
+            "UNWIND $rows AS row MATCH (c:Cluster {id: row.id}) SET c.network = row.network",
+            rows=[dict(r) for r in taken], database_=settings.NEO4J_DATABASE,
+        )  # fmt: skip
+    assert deferred.scope == "deferred" and deferred.bystanders > 0, deferred
+    assert touched.pending(client) == len(late)
+    records, _, _ = driver.execute_query(
+        "MATCH (s:Sequence {name: $name}) RETURN s.value = s.committed = s.collected AS clean",
+        name=GENERATION_SEQUENCE, database_=settings.NEO4J_DATABASE,
+    )  # fmt: skip
+    assert records[0]["clean"]
+    kept = cached_graph(driver, settings)
+    assert cache_before is not None and kept is not None and kept.run_id == cache_before.run_id
+    assert read_previous(driver, settings).members.nodes.size == previous.members.nodes.size
     report = refresh(driver, scoped, client, incremental=True)
     assert report.scope == "region", report
     assert len(late) <= report.region < 0.5 * ACCOUNTS  # a region, not the graph

@@ -1294,3 +1294,36 @@ def test_shares_counted_in_row_shards_are_the_one_pass_shares(
         results.append(pipeline._shares(inc, labels, group))
     for got in results[1:]:
         _assert_same_shares(got, results[0])
+
+
+def test_a_region_that_would_ban_untouched_accounts_of_an_unflagged_cluster_names_them() -> None:
+    """`banned_bystanders`: of the accounts a region's result bans, those nothing touched whose
+    previous cluster was neither flagged (it had a network id) nor confirmed. A flagged
+    cluster's members, touched accounts and accounts new to any cluster are the region's to
+    judge."""
+    from types import SimpleNamespace
+
+    from backend.detection.pipeline import Previous, banned_bystanders
+    from backend.detection.records import Memberships
+
+    node_ids = np.array([10, 20, 30, 40, 50, 60, 70])
+    previous = Previous(
+        ["cc", "cf", "cu"], {}, {"cc": 0, "cf": 1, "cu": 2},
+        Memberships(np.array([10, 20, 30, 40, 50]),
+                    np.array(["cf", "cf", "cu", "cu", "cc"], dtype=object), None),
+        network={"cf": "nw-1"}, confirmed={"cc"},
+    )  # fmt: skip
+    result = SimpleNamespace(
+        labels=np.array([0, 0, 0, 0, 0, 0, 1]),
+        scored=SimpleNamespace(risk=np.array([0.9, 0.2])),
+        conf=np.array([0.9, 0.5, 0.9, 0.9, 0.9, 0.9, 0.9]),
+    )
+    touched = np.array([40, 60])
+    got = banned_bystanders(result, node_ids, touched, previous, 0.5, 0.7)  # type: ignore[arg-type]
+    assert got.tolist() == [30]
+    # Under the gate, or in a cluster under the flag threshold: not banned, so nothing to defer.
+    result.conf[2] = 0.6
+    assert banned_bystanders(result, node_ids, touched, previous, 0.5, 0.7).size == 0  # type: ignore[arg-type]
+    # No previous clusters (a first refresh): nothing was judged before.
+    empty = Previous([], {}, {}, Memberships(np.zeros(0, np.int64), np.zeros(0, object), None))
+    assert banned_bystanders(result, node_ids, touched, empty, 0.5, 0.7).size == 0  # type: ignore[arg-type]
