@@ -61,6 +61,15 @@ def _settled(client: redis.Redis) -> int:
     return now
 
 
+def _generation_closed(driver: Driver, settings: Settings) -> bool:
+    """The refresh numbering left nothing for the next refresh to repair."""
+    records, _, _ = driver.execute_query(
+        "MATCH (s:Sequence {name: $name}) RETURN s.value = s.committed = s.collected AS clean",
+        name=GENERATION_SEQUENCE, database_=settings.NEO4J_DATABASE,
+    )  # fmt: skip
+    return bool(records[0]["clean"])
+
+
 def _account(line: str) -> str:
     """The event's account id ("" for an event of no account: a model release)."""
     _, found, rest = line.partition('"account_id":"')
@@ -106,11 +115,7 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
         tight = settings.model_copy(update={"DETECTION_INCREMENTAL_MAX_SHARE": share})
         assert refresh(driver, tight, client, incremental=True).scope == "deferred"
         assert touched.pending(client) == len(late)
-    records, _, _ = driver.execute_query(
-        "MATCH (s:Sequence {name: $name}) RETURN s.value = s.committed = s.collected AS clean",
-        name=GENERATION_SEQUENCE, database_=settings.NEO4J_DATABASE,
-    )  # fmt: skip
-    assert records[0]["clean"]
+    assert _generation_closed(driver, settings)
     # The region chosen from the full refresh's cached incidence and the touched accounts' links
     # is exactly the one read from Neo4j. The full refresh left where Leiden put every account.
     previous = previous_state(driver, settings)
@@ -160,11 +165,7 @@ def test_incremental_refresh_gives_the_full_refresh_clusters(
         )  # fmt: skip
     assert deferred.scope == "deferred" and deferred.bystanders > 0, deferred
     assert touched.pending(client) == len(late)
-    records, _, _ = driver.execute_query(
-        "MATCH (s:Sequence {name: $name}) RETURN s.value = s.committed = s.collected AS clean",
-        name=GENERATION_SEQUENCE, database_=settings.NEO4J_DATABASE,
-    )  # fmt: skip
-    assert records[0]["clean"]
+    assert _generation_closed(driver, settings)
     kept = cached_graph(driver, settings)
     assert cache_before is not None and kept is not None and kept.run_id == cache_before.run_id
     assert read_previous(driver, settings).members.nodes.size == previous.members.nodes.size
