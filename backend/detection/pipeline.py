@@ -1310,9 +1310,10 @@ def _detect(
         # together. Scaling it by the region's share of the whole keeps the objective the one
         # the full refresh optimises (exactly so when the region is a union of components).
         # Not so for k: an account keeps only its edges into the region. On fresh draw 211 a
-        # genuine cluster's accounts kept 46% of their strength, the pair's expected weight
-        # halved, and the region's Leiden merged it into a behaviour-only network's: 761
-        # genuine accounts banned until the next full refresh (`docs/detection.md`,
+        # genuine cluster's accounts kept 46% of their strength, the weight expected between
+        # it and a behaviour-only network fell from 2.6 to 1.0, and the region's Leiden merged
+        # them: 761 genuine accounts banned until the next full refresh (630 with the whole
+        # graph's strengths; the rest is `banned_bystanders`'s; `docs/detection.md`,
         # "Incremental refresh"). So a region weighs pairs by the whole graph's strengths the
         # last refresh recorded (`Partition.strengths`), its own where larger (new accounts).
         if previous.partition is not None and previous.partition.strengths is not None:
