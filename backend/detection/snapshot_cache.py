@@ -324,6 +324,10 @@ def write(graph: WholeGraph, directory: Path) -> Path | None:
         log.warning("identifier key with a NUL byte: the incremental cache is not written")
         return None
     directory.parent.mkdir(parents=True, exist_ok=True)
+    # What a refresh that died before `publish` or `discard` left (refreshes hold one lock, so
+    # no other writer's): dropped, or each failed refresh would leave a graph's worth on disk.
+    for stale in directory.parent.glob(f".{directory.name}.*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = directory.parent / f".{directory.name}.{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     inc = graph.incidence

@@ -159,3 +159,7 @@ def test_saved_and_loaded_only_for_its_run(tmp_path: Path) -> None:
     save(graph, directory)  # replaced whole
     assert load(directory, "run-2", "sig") is not None and load(directory, "run-1", "sig") is None
     assert [p.name for p in tmp_path.iterdir()] == ["incidence"]
+    # A cache written and never swapped in (a refresh that died) is dropped by the next write.
+    (tmp_path / ".incidence.dead1234").mkdir()
+    save(graph, directory)
+    assert [p.name for p in tmp_path.iterdir()] == ["incidence"]
