@@ -87,7 +87,9 @@ class MemberWhy:
         description="Sum over what it holds of the kind's weight x the share of the other "
         "holders inside the cluster. For an account that joined the cluster in the refresh "
         "that measured it, a card, device, email, phone or address counts only for holders "
-        "that were in the cluster before it joined."
+        "that were in the cluster before it joined. For an account of a group so tied (a "
+        "household) that is at most half of its cluster and none of whose members is tied "
+        "to the rest of it, what the group shares among itself does not count."
     )
     behaviour_similarity: float = strawberry.field(
         description="Cosine of its capability mix to the cluster's mean mix. In a network "
