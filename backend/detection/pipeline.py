@@ -1498,10 +1498,12 @@ def banned_bystanders(
     was_unflagged = np.zeros(node_ids.size, bool)
     if len(members):
         pos, ok = locate(node_ids, members.nodes)
+        # Judged per cluster, not per membership (a region's hold tens of thousands).
+        names, inverse = np.unique(members.clusters.astype(str), return_inverse=True)
         unflagged = np.array(
-            [c not in previous.network and c not in previous.confirmed
-             for c in members.clusters.tolist()], bool,
-        )  # fmt: skip
+            [c not in previous.network and c not in previous.confirmed for c in names.tolist()],
+            bool,
+        )[np.ravel(inverse)]
         was_unflagged[pos[ok]] = unflagged[ok]
     out: I64 = node_ids[banned & was_unflagged & ~np.isin(node_ids, touched)]
     return out
